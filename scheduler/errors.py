@@ -1,0 +1,69 @@
+"""One error root for everything a user can get wrong or the world can break.
+
+Every message names the thing at fault (file and line, option, ritual), fits
+on one line and never contains a secret: the CLI prints ``str(error)`` as is.
+"""
+
+from __future__ import annotations
+
+
+class RitualError(Exception):
+    """Root of every error ritual-scheduler raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(RitualError):
+    """A command-line value is malformed (bad date, unknown option value)."""
+
+    exit_code = 2
+
+
+class DefinitionError(RitualError):
+    """A ritual definition breaks a rule; `key` names the field at fault.
+
+    Raised by the pure parser, which does not know where the table came from;
+    the caller adds the place (file and line, or the CLI option).
+    """
+
+    def __init__(self, key: str | None, message: str) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+        self.message = message
+
+
+class RitualFileError(RitualError):
+    """The ritual file is broken: ``rituals.toml:14: ritual 'x': message``."""
+
+    def __init__(self, path: str, line: int | None, ritual: str | None, message: str) -> None:
+        where = f"{path}:{line}" if line else path
+        subject = f"ritual '{ritual}': " if ritual else ""
+        super().__init__(f"{where}: {subject}{message}")
+        self.path = path
+        self.line = line
+        self.ritual = ritual
+        self.message = message
+
+
+class SettingsError(RitualError):
+    """A setting is invalid; the message names the option and where it was set."""
+
+
+class UnknownRitualError(RitualError):
+    """No ritual of that name is in the store."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no ritual named '{name}' (see `ritual list`)")
+        self.name = name
+
+
+class ConflictError(RitualError):
+    """The change would silently overwrite something (file vs. CLI, duplicates)."""
+
+
+class StoreError(RitualError):
+    """The database cannot be used as asked."""
+
+
+class SchemaTooNewError(StoreError):
+    """The database was written by a newer ritual-scheduler than this one."""

@@ -1,0 +1,71 @@
+"""Plain, immutable records the store hands out; the rest of the house never sees ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from scheduler.cadence import Cadence
+from scheduler.definitions import Ritual
+
+
+class RitualSource(StrEnum):
+    FILE = "file"  # owned by rituals.toml: the file wins, the CLI refuses to edit it
+    CLI = "cli"  # created with `ritual add` (or the API): edited with `ritual edit`
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRitual:
+    id: int
+    ritual: Ritual
+    source: RitualSource
+    created_at: datetime
+    updated_at: datetime
+    removed_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.ritual.name
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceVersion:
+    """The cadence in force from ``effective_from`` (a ritual day) until the next version."""
+
+    effective_from: date
+    cadence: Cadence
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRecord:
+    id: int
+    ritual_id: int
+    day: date  # the ritual day it counts for
+    at: datetime  # when it happened (aware UTC)
+    period_key: str  # the period it counted for under the cadence in force when recorded
+    by: str  # person, "" when not said
+    note: str
+    source: str  # cli, link, api, import
+    occurrence: str | None  # occurrence key when recorded from a nudge; idempotency per person
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SkipRecord:
+    id: int
+    ritual_id: int
+    day: date
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PauseRecord:
+    id: int
+    ritual_id: int
+    start: date
+    until: date | None  # inclusive; None while open-ended
+    reason: str
+    created_at: datetime
