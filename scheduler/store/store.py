@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from scheduler.definitions import Ritual
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import Session, col, select
+
+from scheduler.definitions import (
+    Ritual,
+    cadence_from_table,
+    cadence_to_table,
+    ritual_from_table,
+    ritual_to_table,
+)
+from scheduler.errors import StoreError, UnknownRitualError
+from scheduler.store import migrate
+from scheduler.store.engine import (
+    WRITE_OPTION,
+    make_engine,
+    one_line,
+    parse_url,
+    prepare_sqlite_file,
+    sqlite_path,
+    where,
+)
 from scheduler.store.records import (
     CadenceVersion,
     CompletionRecord,
@@ -15,46 +40,152 @@ from scheduler.store.records import (
     SkipRecord,
     StoredRitual,
 )
+from scheduler.store.tables import (
+    CadenceVersionRow,
+    CompletionRow,
+    MetaRow,
+    PauseRow,
+    RitualRow,
+    SkipRow,
+)
 
 
 class Store:
+    def __init__(self, engine: Engine, url: URL) -> None:
+        """Use ``Store.open``; this only wires an engine whose schema is already current."""
+        self._engine = engine
+        self._url = url
+        self._local = threading.local()  # the session of this thread's transaction(), if any
+
     @classmethod
     def open(cls, url: str) -> Store:
         """Connect, create the SQLite file (0600, WAL, busy timeout) if needed, migrate to head.
 
         Raises SchemaTooNewError when the database carries a revision this code does not know.
         """
-        raise NotImplementedError
+        parsed = parse_url(url)
+        path = sqlite_path(parsed)
+        if path is not None:
+            prepare_sqlite_file(path)
+        engine = make_engine(parsed)
+        try:
+            migrate.ensure_current(engine, parsed)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, parsed)
 
     def close(self) -> None:
-        raise NotImplementedError
+        self._engine.dispose()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Group several writes into one transaction (nested calls join the outer one)."""
-        raise NotImplementedError
-        yield
+        if self._active_session() is not None:
+            yield
+            return
+        with self._new_session(write=True) as session:
+            self._local.session = session
+            try:
+                yield
+                session.commit()
+            finally:
+                self._local.session = None
+
+    # sessions ------------------------------------------------------------
+    def _active_session(self) -> Session | None:
+        session: Session | None = getattr(self._local, "session", None)
+        return session
+
+    @contextmanager
+    def _new_session(self, *, write: bool) -> Iterator[Session]:
+        try:
+            with Session(self._engine, expire_on_commit=False) as session:
+                if write:
+                    session.connection(execution_options={WRITE_OPTION: True})
+                yield session
+        except DBAPIError as exc:
+            raise StoreError(f"database '{where(self._url)}': {one_line(exc, self._url)}") from None
+
+    @contextmanager
+    def _session(self, *, write: bool = False) -> Iterator[Session]:
+        """The session of the surrounding transaction(), or a short one of its own."""
+        active = self._active_session()
+        if active is not None:
+            yield active
+            return
+        with self._new_session(write=write) as session:
+            yield session
+            if write:
+                session.commit()
 
     # rituals -------------------------------------------------------------
     def get_ritual(self, name: str, *, include_removed: bool = False) -> StoredRitual | None:
-        raise NotImplementedError
+        with self._session() as session:
+            row = _ritual_row(session, name)
+            if row is None or (row.removed_at is not None and not include_removed):
+                return None
+            return _stored_ritual(row)
 
     def list_rituals(self, *, include_removed: bool = False) -> list[StoredRitual]:
-        raise NotImplementedError
+        with self._session() as session:
+            query = select(RitualRow).order_by(col(RitualRow.name))
+            if not include_removed:
+                query = query.where(col(RitualRow.removed_at).is_(None))
+            return [_stored_ritual(row) for row in session.exec(query)]
 
     def save_ritual(
         self, ritual: Ritual, source: RitualSource, *, now: datetime, effective_from: date
     ) -> StoredRitual:
         """Insert or update by name (reviving a removed one); a changed cadence appends a version."""
-        raise NotImplementedError
+        _aware(now=now)
+        definition = _dumps(ritual_to_table(ritual))
+        with self._session(write=True) as session:
+            row = _ritual_row(session, ritual.name)
+            if row is None:
+                row = RitualRow(
+                    name=ritual.name,
+                    title=ritual.title,
+                    dimension=str(ritual.dimension),
+                    source=str(source),
+                    definition=definition,
+                    created_at=now,
+                    updated_at=now,
+                )
+            else:
+                row.title = ritual.title
+                row.dimension = str(ritual.dimension)
+                row.source = str(source)
+                row.definition = definition
+                row.updated_at = now
+                row.removed_at = None
+            session.add(row)
+            session.flush()
+            _record_cadence(session, _row_id(row), ritual, effective_from, now)
+            return _stored_ritual(row)
 
     def remove_ritual(self, name: str, *, now: datetime) -> None:
         """Retire the ritual; its completions, skips and pauses are kept."""
-        raise NotImplementedError
+        _aware(now=now)
+        with self._session(write=True) as session:
+            row = _ritual_row(session, name)
+            if row is None or row.removed_at is not None:
+                raise UnknownRitualError(name)
+            row.removed_at = now
+            row.updated_at = now
+            session.add(row)
 
     def cadence_history(self, ritual_id: int) -> list[CadenceVersion]:
         """All cadence versions, oldest first."""
-        raise NotImplementedError
+        with self._session() as session:
+            return [
+                CadenceVersion(
+                    effective_from=row.effective_from,
+                    cadence=cadence_from_table(json.loads(row.cadence)),
+                    recorded_at=row.recorded_at,
+                )
+                for row in _cadence_rows(session, ritual_id)
+            ]
 
     # what people did -----------------------------------------------------
     def add_completion(
@@ -72,40 +203,270 @@ class Store:
     ) -> tuple[CompletionRecord, bool]:
         """Record a completion; with an occurrence key, a repeat by the same person returns the
         existing one and False instead of adding a second."""
-        raise NotImplementedError
+        _aware(at=at, now=now)
+        with self._session(write=True) as session:
+            _require_ritual(session, ritual_id)
+            if occurrence is not None:
+                existing = _find_completion(session, ritual_id, occurrence, by)
+                if existing is not None:
+                    return _completion(existing), False
+            row = CompletionRow(
+                ritual_id=ritual_id,
+                day=day,
+                at=at,
+                period_key=period_key,
+                by_person=by,
+                note=note,
+                source=source,
+                occurrence=occurrence,
+                created_at=now,
+            )
+            try:
+                # A savepoint, so losing the race leaves the surrounding transaction usable.
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:
+                if occurrence is None:
+                    raise
+                existing = _find_completion(session, ritual_id, occurrence, by)
+                if existing is None:
+                    raise
+                return _completion(existing), False
+            return _completion(row), True
 
     def delete_completion(self, completion_id: int) -> CompletionRecord | None:
-        raise NotImplementedError
+        with self._session(write=True) as session:
+            row = session.get(CompletionRow, completion_id)
+            if row is None:
+                return None
+            record = _completion(row)
+            session.delete(row)
+            return record
 
     def completions(self, ritual_id: int, *, since: date | None = None) -> list[CompletionRecord]:
         """Oldest first (by day, then at, then id)."""
-        raise NotImplementedError
+        with self._session() as session:
+            query = (
+                select(CompletionRow)
+                .where(CompletionRow.ritual_id == ritual_id)
+                .order_by(col(CompletionRow.day), col(CompletionRow.at), col(CompletionRow.id))
+            )
+            if since is not None:
+                query = query.where(col(CompletionRow.day) >= since)
+            return [_completion(row) for row in session.exec(query)]
 
     def last_completion(self, ritual_id: int) -> CompletionRecord | None:
         """The most recently recorded (highest id), for `ritual undo`."""
-        raise NotImplementedError
+        with self._session() as session:
+            query = (
+                select(CompletionRow)
+                .where(CompletionRow.ritual_id == ritual_id)
+                .order_by(col(CompletionRow.id).desc())
+                .limit(1)
+            )
+            row = session.exec(query).first()
+            return None if row is None else _completion(row)
 
     def add_skip(self, ritual_id: int, *, day: date, reason: str, now: datetime) -> SkipRecord:
-        raise NotImplementedError
+        _aware(now=now)
+        with self._session(write=True) as session:
+            _require_ritual(session, ritual_id)
+            row = SkipRow(ritual_id=ritual_id, day=day, reason=reason, created_at=now)
+            session.add(row)
+            session.flush()
+            return _skip(row)
 
     def skips(self, ritual_id: int) -> list[SkipRecord]:
-        raise NotImplementedError
+        with self._session() as session:
+            query = (
+                select(SkipRow)
+                .where(SkipRow.ritual_id == ritual_id)
+                .order_by(col(SkipRow.day), col(SkipRow.id))
+            )
+            return [_skip(row) for row in session.exec(query)]
 
     def add_pause(
         self, ritual_id: int, *, start: date, until: date | None, reason: str, now: datetime
     ) -> PauseRecord:
-        raise NotImplementedError
+        _aware(now=now)
+        if until is not None and until < start:
+            raise ValueError(f"pause ends '{until}' before it starts '{start}'")
+        with self._session(write=True) as session:
+            _require_ritual(session, ritual_id)
+            row = PauseRow(ritual_id=ritual_id, start=start, until=until, reason=reason, created_at=now)
+            session.add(row)
+            session.flush()
+            return _pause(row)
 
     def end_pauses(self, ritual_id: int, *, last_day: date) -> int:
-        """Close every pause still running on ``last_day`` so it ends that day; return how many."""
-        raise NotImplementedError
+        """Close every pause still running on ``last_day`` so it ends that day; return how many.
+
+        "Running" includes a pause that starts the day after (resuming on the day a pause began):
+        it would cover no day at all, so it is dropped. Pauses planned further ahead stay.
+        """
+        next_day = last_day + timedelta(days=1)
+        with self._session(write=True) as session:
+            query = select(PauseRow).where(
+                PauseRow.ritual_id == ritual_id,
+                col(PauseRow.start) <= next_day,
+                col(PauseRow.until).is_(None) | (col(PauseRow.until) > last_day),
+            )
+            rows = list(session.exec(query))
+            for row in rows:
+                if row.start > last_day:
+                    session.delete(row)
+                else:
+                    row.until = last_day
+                    session.add(row)
+            return len(rows)
 
     def pauses(self, ritual_id: int) -> list[PauseRecord]:
-        raise NotImplementedError
+        with self._session() as session:
+            query = (
+                select(PauseRow)
+                .where(PauseRow.ritual_id == ritual_id)
+                .order_by(col(PauseRow.start), col(PauseRow.id))
+            )
+            return [_pause(row) for row in session.exec(query)]
 
     # small key/value state (e.g. the ritual file's last synced hash) ----
     def get_meta(self, key: str) -> str | None:
-        raise NotImplementedError
+        with self._session() as session:
+            row = session.get(MetaRow, key)
+            return None if row is None else row.value
 
     def set_meta(self, key: str, value: str) -> None:
-        raise NotImplementedError
+        with self._session(write=True) as session:
+            row = session.get(MetaRow, key)
+            if row is None:
+                row = MetaRow(key=key, value=value)
+            else:
+                row.value = value
+            session.add(row)
+
+
+# queries -------------------------------------------------------------------
+def _ritual_row(session: Session, name: str) -> RitualRow | None:
+    return session.exec(select(RitualRow).where(RitualRow.name == name)).first()
+
+
+def _require_ritual(session: Session, ritual_id: int) -> None:
+    if session.get(RitualRow, ritual_id) is None:
+        raise StoreError(f"no ritual with id '{ritual_id}' in the store")
+
+
+def _cadence_rows(session: Session, ritual_id: int) -> list[CadenceVersionRow]:
+    query = (
+        select(CadenceVersionRow)
+        .where(CadenceVersionRow.ritual_id == ritual_id)
+        .order_by(col(CadenceVersionRow.effective_from), col(CadenceVersionRow.id))
+    )
+    return list(session.exec(query))
+
+
+def _find_completion(session: Session, ritual_id: int, occurrence: str, by: str) -> CompletionRow | None:
+    query = select(CompletionRow).where(
+        CompletionRow.ritual_id == ritual_id,
+        CompletionRow.occurrence == occurrence,
+        CompletionRow.by_person == by,
+    )
+    return session.exec(query).first()
+
+
+def _record_cadence(
+    session: Session, ritual_id: int, ritual: Ritual, effective_from: date, now: datetime
+) -> None:
+    """Keep the cadence history: the new cadence is in force from ``effective_from`` on.
+
+    Versions dated on or after ``effective_from`` are superseded by it (two edits on one
+    day keep the last); nothing is written when the cadence in force already matches.
+    """
+    versions = _cadence_rows(session, ritual_id)
+    if versions and versions[-1].effective_from <= effective_from and _same_cadence(versions[-1], ritual):
+        return
+    kept = [row for row in versions if row.effective_from < effective_from]
+    for row in versions[len(kept) :]:
+        session.delete(row)
+    if kept and _same_cadence(kept[-1], ritual):
+        return
+    session.add(
+        CadenceVersionRow(
+            ritual_id=ritual_id,
+            effective_from=effective_from,
+            cadence=_dumps(cadence_to_table(ritual.cadence)),
+            recorded_at=now,
+        )
+    )
+
+
+def _same_cadence(row: CadenceVersionRow, ritual: Ritual) -> bool:
+    return cadence_from_table(json.loads(row.cadence)) == ritual.cadence
+
+
+# rows -> records -----------------------------------------------------------
+def _dumps(table: dict[str, Any]) -> str:
+    return json.dumps(table, sort_keys=True, ensure_ascii=False)
+
+
+def _row_id(row: RitualRow | CompletionRow | SkipRow | PauseRow) -> int:
+    if row.id is None:
+        raise StoreError(f"{type(row).__name__} has no id after flush")
+    return row.id
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _aware(**values: datetime) -> None:
+    """Refuse naive datetimes up front: the store keeps instants, and a naive one is ambiguous."""
+    for name, value in values.items():
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{name} must be an aware datetime, got naive '{value.isoformat()}'")
+
+
+def _stored_ritual(row: RitualRow) -> StoredRitual:
+    return StoredRitual(
+        id=_row_id(row),
+        ritual=ritual_from_table(json.loads(row.definition)),
+        source=RitualSource(row.source),
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
+        removed_at=None if row.removed_at is None else _utc(row.removed_at),
+    )
+
+
+def _completion(row: CompletionRow) -> CompletionRecord:
+    return CompletionRecord(
+        id=_row_id(row),
+        ritual_id=row.ritual_id,
+        day=row.day,
+        at=_utc(row.at),
+        period_key=row.period_key,
+        by=row.by_person,
+        note=row.note,
+        source=row.source,
+        occurrence=row.occurrence,
+        created_at=_utc(row.created_at),
+    )
+
+
+def _skip(row: SkipRow) -> SkipRecord:
+    return SkipRecord(
+        id=_row_id(row),
+        ritual_id=row.ritual_id,
+        day=row.day,
+        reason=row.reason,
+        created_at=_utc(row.created_at),
+    )
+
+
+def _pause(row: PauseRow) -> PauseRecord:
+    return PauseRecord(
+        id=_row_id(row),
+        ritual_id=row.ritual_id,
+        start=row.start,
+        until=row.until,
+        reason=row.reason,
+        created_at=_utc(row.created_at),
+    )

@@ -1,0 +1,114 @@
+"""The SQLModel tables: the live schema the store reads and writes.
+
+Migrations in ``migrations/versions`` build the same schema by hand, so a
+change here needs a new revision there (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Dialect, Index, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (no zone support) as on PostgreSQL (timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime '{value.isoformat()}' (the store keeps aware UTC times)")
+        value = value.astimezone(UTC)
+        # SQLite keeps the text without an offset; PostgreSQL wants the zone to store the instant.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got '{value!r}'")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class RitualRow(SQLModel, table=True):
+    __tablename__ = "ritual"
+    __table_args__ = (UniqueConstraint("name", name="uq_ritual_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    title: str
+    dimension: str
+    source: str  # 'file' | 'cli'
+    definition: str = Field(sa_type=Text)  # JSON of definitions.ritual_to_table
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CadenceVersionRow(SQLModel, table=True):
+    __tablename__ = "cadence_version"
+    __table_args__ = (Index("ix_cadence_version_ritual", "ritual_id", "effective_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ritual_id: int = Field(foreign_key="ritual.id")
+    effective_from: date
+    cadence: str = Field(sa_type=Text)  # JSON of definitions.cadence_to_table
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CompletionRow(SQLModel, table=True):
+    __tablename__ = "completion"
+    __table_args__ = (
+        # NULL occurrences are distinct on SQLite and PostgreSQL: completions typed in a
+        # terminal never collide, a double tap on one nudge's "Done" does.
+        UniqueConstraint("ritual_id", "occurrence", "by_person", name="uq_completion_occurrence"),
+        Index("ix_completion_ritual_day", "ritual_id", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ritual_id: int = Field(foreign_key="ritual.id")
+    day: date
+    at: datetime = Field(sa_type=UTCDateTime)
+    period_key: str
+    by_person: str
+    note: str = Field(sa_type=Text)
+    source: str
+    occurrence: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SkipRow(SQLModel, table=True):
+    __tablename__ = "skip"
+    __table_args__ = (Index("ix_skip_ritual_day", "ritual_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ritual_id: int = Field(foreign_key="ritual.id")
+    day: date
+    reason: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PauseRow(SQLModel, table=True):
+    __tablename__ = "pause"
+    __table_args__ = (Index("ix_pause_ritual_start", "ritual_id", "start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ritual_id: int = Field(foreign_key="ritual.id")
+    start: date
+    until: date | None = None
+    reason: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MetaRow(SQLModel, table=True):
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True)
+    value: str = Field(sa_type=Text)
