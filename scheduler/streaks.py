@@ -3,16 +3,45 @@
 Read "Streak rules" in DESIGN.md: kept / excused / missed / open periods,
 forgiving streaks (skips, pauses and freezes excuse, never break), Loop Habit
 Tracker's strength, effective-dated cadence versions.
+
+Where DESIGN.md is silent, this module decides:
+
+- Versions are taken oldest first (sorted by ``effective_from``; on a tie the later one
+  wins). The version in force on ``history.start`` (or the first one, if all start later)
+  judges from the period that contains ``start``; every later version judges its
+  cadence's periods that start on or after its ``effective_from``. An older version's
+  last period is clipped to end where the next version's first period starts; a version
+  whose periods would all be overtaken by a newer one judges nothing.
+- The listed periods run from the period containing ``start`` to the one containing
+  ``today`` (or ``end``, when the ritual ended earlier); the period containing ``end``
+  is listed whole.
+- Only days in ``start..end`` are ever due: a period whose due days all fall outside
+  them (a weekly ``fri`` ritual that starts on a Saturday) is REST. Completions and
+  skips count from ``start`` on, for the listed period that holds their day; those
+  before ``start`` or after the newest listed period count for nothing.
+- A period is judged in this order: no due day -> REST; ``done >= times`` -> KEPT;
+  a skip on any of its days -> EXCUSED(skip); paused over all its due days ->
+  EXCUSED(pause); contains ``today`` -> OPEN; a freeze token left in the month of its
+  last day -> EXCUSED(freeze), oldest periods first; else MISSED.
+- ``complete_when = both`` with no people listed counts every completion, like ``either``.
+- ``periods_until_break`` counts from the newest period (0) to the first one whose miss
+  would break the streak, spending the freeze tokens left in the newest period's month.
+  At risk: the tokens left (0: keep the open period or lose the streak). Not at risk
+  (already kept, excused, rest, no streak, or the ritual ended): 1 + the tokens left.
+- ``last_completion`` is the newest completion that counted toward some listed period.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from math import sqrt
+from types import MappingProxyType
 
-from scheduler.cadence import Cadence, Every, Period
+from scheduler.cadence import Cadence, Every, Period, Weekday, due_days, period_of, periods
 from scheduler.definitions import CompleteWhen
 
 
@@ -85,10 +114,333 @@ class StreakSummary:
     freezes_used: int
 
 
+_AVERAGE_DAYS = {Every.DAY: 1.0, Every.WEEK: 7.0, Every.MONTH: 30.44}
+_FOREVER = date.max.toordinal()
+_NOBODY: Mapping[str, int] = MappingProxyType({})
+_Month = tuple[int, int]
+_KEPT, _MISSED, _EXCUSED, _OPEN, _REST = (
+    PeriodStatus.KEPT,
+    PeriodStatus.MISSED,
+    PeriodStatus.EXCUSED,
+    PeriodStatus.OPEN,
+    PeriodStatus.REST,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """The stretch one cadence version judges: its periods from ``first`` up to ``until``."""
+
+    cadence: Cadence
+    times: int  # the cadence's target, read once per period
+    first: date  # a period start of ``cadence``
+    until: date | None  # the next version's first period start (exclusive); None: no end
+    length: int | None  # days per period when fixed (day, week); None: ask cadence (month)
+    weekdays: frozenset[int] | None  # due weekdays when ``on`` names only weekdays; None: ask cadence
+    every_day_due: bool  # no ``on`` (or all seven days): the hot path, no day-by-day check
+    day_multiplier: float  # Loop's per-day decay for this cadence's target frequency
+
+
+@dataclass(frozen=True, slots=True)
+class _Ledger:
+    """The judged periods column by column, as day ordinals, so a summary builds no object per period."""
+
+    starts: list[int]
+    ends: list[int]  # exclusive
+    segments: list[_Segment]  # the one judging each period
+    statuses: list[PeriodStatus]
+    excuses: list[Excuse | None]
+    done: list[int]
+    slots: list[int]  # per completion, in the given order: its period's index, -1 for none
+    freezes_by_month: dict[_Month, int]
+    last_completion: date | None
+
+
 def outcomes(history: History, today: date) -> list[PeriodOutcome]:
     """One outcome per period from the start up to the one containing ``today``, oldest first."""
-    raise NotImplementedError
+    ledger = _judge(history, today)
+    by_person: list[dict[str, int] | None] = [None] * len(ledger.starts)
+    for completion, index in zip(history.completions, ledger.slots, strict=True):
+        if index >= 0:
+            counts = by_person[index]
+            if counts is None:
+                counts = by_person[index] = {}
+            counts[completion.by] = counts.get(completion.by, 0) + 1
+    return [
+        PeriodOutcome(
+            Period(date.fromordinal(start), date.fromordinal(end)),
+            status,
+            done,
+            segment.cadence.times,
+            excuse,
+            counts or _NOBODY,
+        )
+        for start, end, segment, status, excuse, done, counts in zip(
+            ledger.starts,
+            ledger.ends,
+            ledger.segments,
+            ledger.statuses,
+            ledger.excuses,
+            ledger.done,
+            by_person,
+            strict=True,
+        )
+    ]
 
 
 def summarize(history: History, today: date) -> StreakSummary:
-    raise NotImplementedError
+    """The numbers the reports show for one ritual on ``today``."""
+    ledger = _judge(history, today)
+    statuses = ledger.statuses
+    # Only the newest period can still be running.
+    closed = len(statuses) - (1 if ledger.ends and ledger.ends[-1] > today.toordinal() else 0)
+    kept_closed = statuses[:closed].count(PeriodStatus.KEPT)
+    missed = statuses.count(PeriodStatus.MISSED)
+    current = _current_streak(statuses)
+    at_risk = bool(statuses) and statuses[-1] is PeriodStatus.OPEN and current > 0
+    tokens_left = _tokens_left(history, ledger)
+    newest = sorted(history.versions, key=lambda version: version[0])[-1][1]
+    return StreakSummary(
+        period=newest.every,
+        current_streak=current,
+        longest_streak=_longest_streak(statuses),
+        completion_rate=kept_closed / (kept_closed + missed) if kept_closed + missed else None,
+        strength=_strength(ledger, closed),
+        at_risk=at_risk,
+        periods_until_break=tokens_left if at_risk else 1 + tokens_left,
+        last_completion=ledger.last_completion,
+        kept=statuses.count(PeriodStatus.KEPT),
+        missed=missed,
+        excused=statuses.count(PeriodStatus.EXCUSED),
+        freezes_used=sum(ledger.freezes_by_month.values()),
+    )
+
+
+def _judge(history: History, today: date) -> _Ledger:
+    segments = _segments(history)
+    last = today if history.end is None else min(today, history.end)
+    starts: list[int] = []
+    ends: list[int] = []
+    owners: list[_Segment] = []
+    if history.start <= last:
+        _list_periods(segments, last.toordinal(), starts, ends, owners)
+    slots, done, last_completion = _count(history, starts, ends)
+    statuses, excuses, freezes = _statuses(history, today.toordinal(), starts, ends, owners, done)
+    return _Ledger(starts, ends, owners, statuses, excuses, done, slots, freezes, last_completion)
+
+
+def _segments(history: History) -> list[_Segment]:
+    """Which cadence version judges which stretch of periods (see the module docstring)."""
+    if not history.versions:
+        raise ValueError("a ritual history needs at least one cadence version")
+    versions = sorted(history.versions, key=lambda version: version[0])
+    in_force = max((i for i, (since, _) in enumerate(versions) if since <= history.start), default=0)
+    first_cadence = versions[in_force][1]
+    firsts = [(first_cadence, period_of(first_cadence, history.start).start)]
+    for since, cadence in versions[in_force + 1 :]:
+        first = _first_period_from(cadence, since)
+        while len(firsts) > 1 and first <= firsts[-1][1]:
+            firsts.pop()  # overtaken before it judged anything
+        firsts.append((cadence, first))
+    untils = [first for _, first in firsts[1:]] + [None]
+    return [_segment(cadence, first, until) for (cadence, first), until in zip(firsts, untils, strict=True)]
+
+
+def _segment(cadence: Cadence, first: date, until: date | None) -> _Segment:
+    weekdays = _due_weekdays(cadence)
+    return _Segment(
+        cadence,
+        cadence.times,
+        first,
+        until,
+        _fixed_length(cadence),
+        weekdays,
+        weekdays is not None and len(weekdays) == 7,
+        _day_multiplier(cadence),
+    )
+
+
+def _fixed_length(cadence: Cadence) -> int | None:
+    """Days per period for daily and weekly cadences; months vary, so cadence lists those."""
+    if cadence.every is Every.MONTH:
+        return None
+    return cadence.interval * (7 if cadence.every is Every.WEEK else 1)
+
+
+def _first_period_from(cadence: Cadence, since: date) -> date:
+    period = period_of(cadence, since)
+    return period.start if period.start >= since else period.end
+
+
+def _list_periods(
+    segments: Sequence[_Segment], last: int, starts: list[int], ends: list[int], owners: list[_Segment]
+) -> None:
+    """Append each segment's periods up to the one holding ``last``; clip the one the next overtakes."""
+    for segment in segments:
+        first = segment.first.toordinal()
+        if first > last:
+            break
+        until = _FOREVER if segment.until is None else segment.until.toordinal()
+        stop = min(last, until - 1)
+        if segment.length is not None:
+            new = range(first, stop + 1, segment.length)
+            starts.extend(new)
+            ends.extend(start + segment.length for start in new)
+            owners.extend([segment] * len(new))
+        else:
+            for period in periods(segment.cadence, segment.first, date.fromordinal(stop)):
+                starts.append(period.start.toordinal())
+                ends.append(period.end.toordinal())
+                owners.append(segment)
+        ends[-1] = min(ends[-1], until)
+
+
+def _count(history: History, starts: list[int], ends: list[int]) -> tuple[list[int], list[int], date | None]:
+    """Each completion's period (bisect, one pass) and each period's count that counts."""
+    n = len(starts)
+    lo = history.start.toordinal()
+    hi = ends[-1] if n else lo
+    both = history.complete_when is CompleteWhen.BOTH and bool(history.people)
+    columns = {person: [0] * n for person in history.people} if both else {}
+    done = [0] * n
+    slots: list[int] = []
+    newest = -1
+    for completion in history.completions:
+        day = completion.day.toordinal()
+        if not lo <= day < hi:
+            slots.append(-1)
+            continue
+        index = bisect_right(starts, day) - 1
+        slots.append(index)
+        newest = max(newest, day)
+        if both:
+            column = columns.get(completion.by)
+            if column is not None:
+                column[index] += 1
+        else:
+            done[index] += 1
+    if both:
+        done = [min(counts) for counts in zip(*columns.values(), strict=True)] if n else []
+    return slots, done, date.fromordinal(newest) if newest > 0 else None
+
+
+def _statuses(
+    history: History,
+    today: int,
+    starts: list[int],
+    ends: list[int],
+    owners: list[_Segment],
+    done: list[int],
+) -> tuple[list[PeriodStatus], list[Excuse | None], dict[_Month, int]]:
+    """Judge each period in the module docstring's order; freeze tokens go to the oldest misses."""
+    first_day = history.start.toordinal()
+    due_until = _FOREVER if history.end is None else history.end.toordinal() + 1
+    skipped = _skipped(history, starts, ends)
+    pauses = [
+        (p.start.toordinal(), _FOREVER if p.until is None else p.until.toordinal()) for p in history.pauses
+    ]
+    statuses: list[PeriodStatus] = []
+    excuses: list[Excuse | None] = []
+    freezes: dict[_Month, int] = {}
+    for index, (start, end, segment) in enumerate(zip(starts, ends, owners, strict=True)):
+        lo = start if start > first_day else first_day
+        hi = end if end < due_until else due_until
+        # The hot path (every day of a period due) builds a range, not a list.
+        due = range(lo, hi) if segment.every_day_due else _due_in(segment, start, lo, hi)
+        excuse: Excuse | None = None
+        if not due:
+            status = _REST
+        elif done[index] >= segment.times:
+            status = _KEPT
+        elif index in skipped:
+            status, excuse = _EXCUSED, Excuse.SKIP
+        elif pauses and all(any(a <= day <= b for a, b in pauses) for day in due):
+            status, excuse = _EXCUSED, Excuse.PAUSE
+        elif end > today:
+            status = _OPEN
+        elif freezes.get(month := _month_of(end), 0) < history.freezes_per_month:
+            freezes[month] = freezes.get(month, 0) + 1
+            status, excuse = _EXCUSED, Excuse.FREEZE
+        else:
+            status = _MISSED
+        statuses.append(status)
+        excuses.append(excuse)
+    return statuses, excuses, freezes
+
+
+def _skipped(history: History, starts: list[int], ends: list[int]) -> set[int]:
+    lo = history.start.toordinal()
+    hi = ends[-1] if ends else lo
+    days = (skip.toordinal() for skip in history.skips)
+    return {bisect_right(starts, day) - 1 for day in days if lo <= day < hi}
+
+
+def _due_weekdays(cadence: Cadence) -> frozenset[int] | None:
+    """Due weekdays when they alone decide (no ``on``: every day); None when only cadence can tell."""
+    if not all(isinstance(due, Weekday) for due in cadence.on):
+        return None
+    return frozenset(due.weekday for due in cadence.on if isinstance(due, Weekday)) or frozenset(range(7))
+
+
+def _due_in(segment: _Segment, start: int, lo: int, hi: int) -> Sequence[int]:
+    """The due days (ordinals) of the period starting at ``start`` that lie in ``lo..hi`` (hi exclusive)."""
+    weekdays = segment.weekdays
+    if weekdays is None:
+        full = period_of(segment.cadence, date.fromordinal(start))
+        return [o for o in (day.toordinal() for day in due_days(segment.cadence, full)) if lo <= o < hi]
+    return [day for day in range(lo, hi) if (day - 1) % 7 in weekdays]  # ordinal 1 is a Monday
+
+
+def _month_of(end: int) -> _Month:
+    """The calendar month of a period's last day: the month whose freeze tokens it may use."""
+    last_day = date.fromordinal(end - 1)
+    return last_day.year, last_day.month
+
+
+def _tokens_left(history: History, ledger: _Ledger) -> int:
+    if not ledger.ends:
+        return history.freezes_per_month
+    used = ledger.freezes_by_month.get(_month_of(ledger.ends[-1]), 0)
+    return max(0, history.freezes_per_month - used)
+
+
+def _current_streak(statuses: Sequence[PeriodStatus]) -> int:
+    streak = 0
+    for status in reversed(statuses):
+        if status is PeriodStatus.MISSED:
+            break
+        if status is PeriodStatus.KEPT:
+            streak += 1
+    return streak
+
+
+def _longest_streak(statuses: Sequence[PeriodStatus]) -> int:
+    longest = run = 0
+    for status in statuses:
+        if status is PeriodStatus.MISSED:
+            longest = max(longest, run)
+            run = 0
+        elif status is PeriodStatus.KEPT:
+            run += 1
+    return max(longest, run)
+
+
+def _day_multiplier(cadence: Cadence) -> float:
+    """Loop Habit Tracker's decay per day: a half-life of 13 / sqrt(f) days, f = target per day."""
+    per_day = cadence.times / (_AVERAGE_DAYS[cadence.every] * cadence.interval)
+    return float(0.5 ** (sqrt(per_day) / 13))
+
+
+def _strength(ledger: _Ledger, closed: int) -> float:
+    """Exponential smoothing of min(1, done / target) over the closed kept and missed periods."""
+    score = 0.0
+    for index in range(closed):
+        status = ledger.statuses[index]
+        if status is not PeriodStatus.KEPT and status is not PeriodStatus.MISSED:
+            continue
+        segment = ledger.segments[index]
+        decay = segment.day_multiplier ** (ledger.ends[index] - ledger.starts[index])
+        target = segment.cadence.times
+        value = 1.0 if target <= 0 else min(1.0, ledger.done[index] / target)
+        score = score * decay + value * (1 - decay)
+    return score
