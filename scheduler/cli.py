@@ -1,0 +1,574 @@
+"""The `ritual` command: parse, configure logging once, call the service, print.
+
+Heavy modules (the store, rich) are imported inside the commands that need
+them, so `ritual --help` and `ritual done` start quickly.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from scheduler import __version__
+from scheduler.errors import DefinitionError, RitualError, UsageError
+
+if TYPE_CHECKING:
+    from scheduler.clock import Clock
+    from scheduler.reminders import Nudge
+    from scheduler.service import RitualService
+    from scheduler.settings import Settings
+    from scheduler.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("scheduler")
+
+
+class RitualCommandError(click.ClickException):
+    """A RitualError shown as click shows errors: one line on stderr, the error's exit code."""
+
+    def __init__(self, error: RitualError) -> None:
+        super().__init__(str(error))
+        self.exit_code: int = error.exit_code  # type: ignore[misc]
+
+
+class RitualGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RitualError as exc:
+            raise RitualCommandError(exc) from None
+
+
+@dataclass
+class App:
+    """What the commands share: settings built once, the store opened on first use."""
+
+    verbose: int = 0
+    clock: Clock | None = None  # tests hand in a FakeClock; the real one otherwise
+    _settings: Settings | None = None
+    _store: Store | None = None
+    _service: RitualService | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from scheduler.settings import load_settings
+
+            self._settings = load_settings()
+        return self._settings
+
+    def service(self, *, sync: bool = True) -> RitualService:
+        if self._service is None:
+            from scheduler.clock import SystemClock
+            from scheduler.service import RitualService
+            from scheduler.store import Store
+
+            settings = self.settings
+            self._store = Store.open(settings.database)
+            self._service = RitualService(
+                self._store,
+                self.clock or SystemClock(),
+                ritual_file=settings.ritual_file_path,
+                default_timezone=settings.default_timezone,
+            )
+            if sync:
+                report = self._service.sync()
+                if report.error:
+                    click.echo(f"warning: {report.error} (using the rituals stored before)", err=True)
+                for name in report.retired:
+                    click.echo(f"note: ritual '{name}' left the ritual file; retired, history kept", err=True)
+        return self._service
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def pass_app(func: F) -> F:
+    return click.pass_obj(func)  # type: ignore[return-value]
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+
+
+@click.group(cls=RitualGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="ritual")
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
+    """Keep a household's recurring rituals alive: nudges, one-tap done, streaks."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    app = ctx.obj if isinstance(ctx.obj, App) else App()
+    app.verbose = verbose
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+# -- set-up -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Overwrite existing settings.toml and rituals.toml.")
+@pass_app
+def init(app: App, force: bool) -> None:
+    """Write a commented settings.toml and rituals.toml (the example catalogue) and the database."""
+    from importlib.resources import files
+
+    settings = app.settings
+    settings.config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    examples = files("scheduler") / "examples"
+    written = []
+    for target, example in (
+        (settings.settings_file_path, "settings.example.toml"),
+        (settings.ritual_file_path, "rituals.example.toml"),
+    ):
+        if target.exists() and not force:
+            click.echo(f"kept {target} (exists; --force overwrites)")
+            continue
+        target.write_text((examples / example).read_text(encoding="utf-8"), encoding="utf-8")
+        target.chmod(0o600)
+        written.append(target)
+        click.echo(f"wrote {target}")
+    app._settings = None  # the new settings.toml may change what was loaded
+    service = app.service(sync=False)
+    report = service.sync(strict=True)
+    click.echo(f"database {app.settings.database_display} ready; {len(service.list_rituals())} rituals")
+    if report.added:
+        click.echo("added: " + ", ".join(report.added))
+    click.echo(f"next: edit {app.settings.ritual_file_path}, then `ritual check` and `ritual list`")
+
+
+@main.command()
+@json_option
+@pass_app
+def check(app: App, as_json: bool) -> None:
+    """Validate settings, the ritual file and the database; exit 1 on any error."""
+    from scheduler import render
+
+    settings = app.settings
+    service = app.service(sync=False)
+    problems: list[str] = []
+    count = 0
+    loaded = None
+    try:
+        loaded = service.read_ritual_file()
+    except RitualError as exc:
+        problems.append(str(exc))
+    if loaded is not None:
+        count = len(loaded.rituals)
+        report = service.sync()
+        if report.error:
+            problems.append(report.error)
+    result = {
+        "ok": not problems,
+        "config_dir": str(settings.config_dir),
+        "ritual_file": str(settings.ritual_file_path),
+        "ritual_file_exists": loaded is not None,
+        "rituals_in_file": count,
+        "rituals_stored": len(service.list_rituals()),
+        "database": settings.database_display,
+        "timezone": settings.default_timezone,
+        "problems": problems,
+    }
+    if as_json:
+        render.print_json(result)
+    else:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        if loaded is None and not problems:
+            click.echo(f"no ritual file at {settings.ritual_file_path} (`ritual init` writes one)")
+        click.echo(
+            f"{'ok' if not problems else 'failed'}: {count} rituals in {settings.ritual_file_path}, "
+            f"{result['rituals_stored']} stored in {settings.database_display}"
+        )
+    if problems:
+        sys.exit(1)
+
+
+# -- defining rituals -----------------------------------------------------------------------
+
+_CHOICES: dict[str, list[str]] = {
+    "every": ["day", "week", "month"],
+    "dimension": ["emotional", "physical", "intellectual", "experiential", "spiritual", "self", "other"],
+    "complete_when": ["either", "both"],
+}
+_MULTIPLE = {"on", "at", "notify", "people"}
+_INTEGERS = {"interval", "times", "freezes_per_month"}
+_RITUAL_KEYS = (
+    ("title", "Short title shown in nudges."),
+    ("description", "A line or two on what the ritual is."),
+    ("dimension", "Kind of connection."),
+    ("every", "Period a streak counts."),
+    ("interval", "Every N periods (every 2 weeks: --every week --interval 2)."),
+    ("times", "Completions that keep a period."),
+    ("on", "Due days: mon..sun, weekdays, weekends; monthly: 'first sat', 15, last. Repeatable."),
+    ("at", "Nudge time HH:MM on due days. Repeatable."),
+    ("remind_before", "Heads-up before the due time, e.g. 1d."),
+    ("nag_after", "Nudge again if not done, e.g. 90m."),
+    ("quiet_hours", "No nudges in these hours, e.g. 22:00-07:00."),
+    ("cron", "Cron expression instead of --at."),
+    ("rrule", "RFC 5545 RRULE instead of --at."),
+    ("catch_up_grace", "After downtime, send a missed nudge late within this long."),
+    ("timezone", "IANA zone, e.g. Europe/Berlin."),
+    ("day_starts_at", "When a ritual day begins, e.g. 03:00."),
+    ("week_starts", "First day of the week (mon or sun)."),
+    ("notify", "Apprise tags or people to nudge. Repeatable."),
+    ("people", "People who share the ritual. Repeatable."),
+    ("complete_when", "With several people: either or both must do it."),
+    ("start", "First day that counts (YYYY-MM-DD)."),
+    ("end", "Last day (YYYY-MM-DD)."),
+    ("freezes_per_month", "Missed periods a month that are forgiven automatically."),
+)
+
+
+def ritual_options(func: F) -> F:
+    """The ritual keys as options; the same parser as the ritual file validates them."""
+    func = click.option(
+        "--discreet/--not-discreet", default=None, help="Lock-screen-safe nudges without the title."
+    )(func)
+    for key, help_text in reversed(_RITUAL_KEYS):
+        flag = "--" + key.replace("_", "-")
+        kwargs: dict[str, Any] = {"help": help_text, "default": None}
+        if key in _CHOICES:
+            kwargs["type"] = click.Choice(_CHOICES[key])
+        elif key in _INTEGERS:
+            kwargs["type"] = int
+        if key in _MULTIPLE:
+            kwargs["multiple"] = True
+            kwargs["default"] = ()
+        func = click.option(flag, key, **kwargs)(func)
+    return func
+
+
+def _table_from_options(options: dict[str, Any]) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for key, value in options.items():
+        if value is None or value == ():
+            continue
+        if key in _MULTIPLE:
+            table[key] = [part.strip() for item in value for part in str(item).split(",") if part.strip()]
+        else:
+            table[key] = value
+    return table
+
+
+def _option_error(exc: DefinitionError) -> UsageError:
+    option = "--" + exc.key.replace("_", "-") if exc.key else "ritual"
+    return UsageError(f"{option}: {exc.message}")
+
+
+@main.command()
+@click.argument("name")
+@ritual_options
+@pass_app
+def add(app: App, name: str, **options: Any) -> None:
+    """Add a ritual without editing the file (the file cannot then define the same name)."""
+    table = {"name": name, **_table_from_options(options)}
+    try:
+        stored = app.service().add(table)
+    except DefinitionError as exc:
+        raise _option_error(exc) from None
+    from scheduler.render import describe_cadence
+
+    click.echo(f"added '{stored.name}': {describe_cadence(stored.ritual)}")
+
+
+@main.command()
+@click.argument("name")
+@ritual_options
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove a key (e.g. nag_after). Repeatable.")
+@pass_app
+def edit(app: App, name: str, unset: tuple[str, ...], **options: Any) -> None:
+    """Change a ritual made with `ritual add` (file rituals are edited in the file)."""
+    changes = _table_from_options(options)
+    if not changes and not unset:
+        raise UsageError("nothing to change: give options such as --at 21:00")
+    try:
+        stored = app.service().edit(name, changes, unset=[k.replace("-", "_") for k in unset])
+    except DefinitionError as exc:
+        raise _option_error(exc) from None
+    from scheduler.render import describe_cadence
+
+    click.echo(f"updated '{stored.name}': {describe_cadence(stored.ritual)}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask.")
+@pass_app
+def remove(app: App, name: str, yes: bool) -> None:
+    """Retire a ritual; its completions, skips and pauses are kept."""
+    service = app.service()
+    service.get(name)
+    if not yes and not click.confirm(f"Retire '{name}'? Its history is kept.", default=False):
+        raise click.Abort
+    service.remove(name)
+    click.echo(f"removed '{name}' (history kept; `ritual add {name}` brings it back)")
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+@main.command(name="list")
+@json_option
+@pass_app
+def list_(app: App, as_json: bool) -> None:
+    """The rituals, their cadence and next nudge."""
+    from scheduler import render
+
+    service = app.service()
+    rituals = service.list_rituals()
+    upcoming = service.upcoming(days=40)
+    next_due: dict[str, Nudge] = {}
+    for item in upcoming:
+        next_due.setdefault(item.ritual.name, item.nudge)
+    if as_json:
+        render.print_json(
+            [
+                render.ritual_json(
+                    s,
+                    paused=service.is_paused(s),
+                    extra={"next_nudge": next_due[s.name].due if s.name in next_due else None},
+                )
+                for s in rituals
+            ]
+        )
+        return
+    if not rituals:
+        click.echo("no rituals yet: `ritual init` writes a catalogue, `ritual add NAME` adds one")
+        return
+    rows = []
+    for s in rituals:
+        nudge = next_due.get(s.name)
+        when = _local(nudge.due, s.ritual) if nudge else "-"
+        state = "paused" if service.is_paused(s) else ""
+        rows.append(
+            [s.name, s.ritual.title, s.ritual.dimension.value, render.describe_cadence(s.ritual), when, state]
+        )
+    render.print_table(["name", "title", "dimension", "cadence", "next", ""], rows)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--limit", default=10, show_default=True, help="Completions to show.")
+@json_option
+@pass_app
+def show(app: App, name: str, limit: int, as_json: bool) -> None:
+    """One ritual: its definition, recent completions, skips and pauses."""
+    from scheduler import render
+
+    service = app.service()
+    detail = service.detail(name)
+    ritual = detail.stored.ritual
+    paused = service.is_paused(detail.stored)
+    if as_json:
+        render.print_json(
+            render.ritual_json(
+                detail.stored,
+                paused=paused,
+                extra={
+                    "completions": [render.completion_json(c) for c in detail.completions],
+                    "skips": [render.skip_json(s) for s in detail.skips],
+                    "pauses": [render.pause_json(p) for p in detail.pauses],
+                    "cadence_versions": [
+                        {"effective_from": v.effective_from, "cadence": _cadence_table(v.cadence)}
+                        for v in detail.versions
+                    ],
+                },
+            )
+        )
+        return
+    click.echo(f"{ritual.name}: {ritual.title}")
+    if ritual.description:
+        click.echo(f"  {ritual.description}")
+    click.echo(f"  {ritual.dimension.value}, {render.describe_cadence(ritual)} ({ritual.cadence.timezone})")
+    if reminders := render.describe_reminders(ritual):
+        click.echo(f"  {reminders}")
+    if ritual.notify:
+        click.echo("  nudges: " + ", ".join(ritual.notify))
+    source = "the ritual file" if detail.stored.source.value == "file" else "`ritual add`"
+    click.echo(f"  defined by {source}{'; paused' if paused else ''}")
+    recent = detail.completions[-limit:] if limit > 0 else ()
+    if recent:
+        rows = [[render.human_day(c.day), c.by or "-", c.source, c.note] for c in reversed(recent)]
+        render.print_table(["day", "by", "source", "note"], rows, title=f"last {len(recent)} completions")
+    else:
+        click.echo("  no completions yet")
+    for skip in detail.skips[-5:]:
+        click.echo(f"  skipped {render.human_day(skip.day)}{': ' + skip.reason if skip.reason else ''}")
+    for pause in detail.pauses:
+        until = render.human_day(pause.until) if pause.until else "further notice"
+        click.echo(f"  paused {render.human_day(pause.start)} until {until}")
+
+
+def _cadence_table(cadence: Any) -> dict[str, Any]:
+    from scheduler.definitions import cadence_to_table
+
+    return cadence_to_table(cadence)
+
+
+@main.command(name="next")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366), help="How far ahead.")
+@click.argument("names", nargs=-1)
+@json_option
+@pass_app
+def next_(app: App, days: int, names: tuple[str, ...], as_json: bool) -> None:
+    """Upcoming nudges (due times, heads-ups, nags) in each ritual's own time zone."""
+    from scheduler import render
+
+    service = app.service()
+    for name in names:
+        service.get(name)
+    upcoming = service.upcoming(days, names or None)
+    if as_json:
+        render.print_json(
+            [
+                {
+                    "name": u.ritual.name,
+                    "due": u.nudge.due,
+                    "local": u.nudge.due.astimezone(u.ritual.cadence.zone),
+                    "day": u.nudge.day,
+                    "slot": u.nudge.slot,
+                    "kind": u.nudge.kind.value,
+                }
+                for u in upcoming
+            ]
+        )
+        return
+    if not upcoming:
+        click.echo(f"no nudges in the next {days} days")
+        return
+    rows = [
+        [_local(u.nudge.due, u.ritual), u.ritual.name, u.nudge.kind.value, u.ritual.title] for u in upcoming
+    ]
+    render.print_table(["when", "ritual", "kind", "title"], rows)
+
+
+def _local(when: datetime, ritual: Any) -> str:
+    local = when.astimezone(ritual.cadence.zone)
+    return f"{local:%a %d %b %H:%M}"
+
+
+# -- recording -----------------------------------------------------------------------------
+
+
+def _parse_day(text: str, today: date, option: str) -> date:
+    lowered = text.strip().lower()
+    if lowered == "today":
+        return today
+    if lowered == "yesterday":
+        return today - timedelta(days=1)
+    try:
+        return date.fromisoformat(lowered)
+    except ValueError:
+        raise UsageError(f"{option}: not a date: '{text}' (use YYYY-MM-DD, today or yesterday)") from None
+
+
+def _parse_at(text: str, ritual: Any) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--at: not a date and time: '{text}' (use 'YYYY-MM-DD HH:MM')") from None
+    if value.tzinfo is None:
+        from scheduler.cadence import local_instant
+
+        return local_instant(ritual.cadence.zone, value.date(), value.time())
+    return value
+
+
+@main.command()
+@click.argument("name")
+@click.option("--date", "day", metavar="DATE", help="The day it was done (YYYY-MM-DD, yesterday).")
+@click.option("--at", "at", metavar="DATETIME", help="When it was done ('2026-11-20 21:15').")
+@click.option("--by", default="", help="Who did it.")
+@click.option("--note", default="", help="A note to keep with it.")
+@json_option
+@pass_app
+def done(app: App, name: str, day: str | None, at: str | None, by: str, note: str, as_json: bool) -> None:
+    """Record that a ritual was done (today unless --date or --at says otherwise)."""
+    if day and at:
+        raise UsageError("--date and --at: give one of them")
+    service = app.service()
+    stored = service.get(name)
+    when = _parse_at(at, stored.ritual) if at else None
+    on_day = _parse_day(day, service.today(stored.ritual), "--date") if day else None
+    stored, record, created = service.record_done(name, day=on_day, at=when, by=by.strip(), note=note)
+    if as_json:
+        from scheduler.render import completion_json, print_json
+
+        print_json({"name": name, "created": created, "completion": completion_json(record)})
+        return
+    from scheduler.render import human_day
+
+    who = f" by {record.by}" if record.by else ""
+    verb = "recorded" if created else "already recorded"
+    click.echo(f"{verb}: '{name}' on {human_day(record.day)}{who}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--date", "day", metavar="DATE", help="The day to skip (default today).")
+@click.option("--reason", default="", help="Why, for your own record.")
+@pass_app
+def skip(app: App, name: str, day: str | None, reason: str) -> None:
+    """Excuse a period: a skipped period neither adds to nor breaks a streak."""
+    from scheduler.render import human_day
+
+    service = app.service()
+    stored = service.get(name)
+    on_day = _parse_day(day, service.today(stored.ritual), "--date") if day else None
+    record = service.skip(name, day=on_day, reason=reason)
+    click.echo(f"skipped '{name}' on {human_day(record.day)}")
+
+
+@main.command()
+@click.argument("name")
+@pass_app
+def undo(app: App, name: str) -> None:
+    """Delete the last completion recorded for a ritual."""
+    from scheduler.render import human_day
+
+    record = app.service().undo(name)
+    click.echo(f"removed the completion of '{name}' on {human_day(record.day)}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--from", "start", metavar="DATE", help="First paused day (default today).")
+@click.option("--until", metavar="DATE", help="Last paused day (default: until `ritual resume`).")
+@click.option("--reason", default="", help="Why, for your own record.")
+@pass_app
+def pause(app: App, name: str, start: str | None, until: str | None, reason: str) -> None:
+    """Pause a ritual (now or planned ahead): no nudges, and its streak waits."""
+    from scheduler.render import human_day
+
+    service = app.service()
+    today = service.today(service.get(name).ritual)
+    record = service.pause(
+        name,
+        start=_parse_day(start, today, "--from") if start else None,
+        until=_parse_day(until, today, "--until") if until else None,
+        reason=reason,
+    )
+    end = f" until {human_day(record.until)}" if record.until else " until `ritual resume`"
+    click.echo(f"paused '{name}' from {human_day(record.start)}{end}")
+
+
+@main.command()
+@click.argument("name")
+@pass_app
+def resume(app: App, name: str) -> None:
+    """End a pause: the ritual is due again from today."""
+    ended = app.service().resume(name)
+    click.echo(f"resumed '{name}'" if ended else f"'{name}' was not paused")

@@ -1,0 +1,383 @@
+"""The service: the one place that joins the store, the clock and the pure domain.
+
+The CLI, the daemon and the HTTP endpoints all call it, so a completion typed
+in a terminal and one tapped on a phone take the same path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from scheduler import cadence as cad
+from scheduler.clock import Clock
+from scheduler.definitions import (
+    Ritual,
+    RitualFile,
+    load_ritual_file,
+    ritual_from_table,
+    ritual_to_table,
+)
+from scheduler.errors import (
+    ConflictError,
+    DefinitionError,
+    RitualError,
+    RitualFileError,
+    UnknownRitualError,
+    UsageError,
+)
+from scheduler.reminders import Nudge, planned_nudges
+from scheduler.store import (
+    CadenceVersion,
+    CompletionRecord,
+    PauseRecord,
+    RitualSource,
+    SkipRecord,
+    Store,
+    StoredRitual,
+)
+from scheduler.streaks import Done, History, PausedSpan
+
+FILE_HASH_KEY = "rituals_file.sha256"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What a sync of the ritual file into the store did (or why it could not)."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    retired: tuple[str, ...] = ()
+    error: str | None = None
+    unchanged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RitualDetail:
+    """A ritual with everything people recorded for it."""
+
+    stored: StoredRitual
+    versions: tuple[CadenceVersion, ...]
+    completions: tuple[CompletionRecord, ...]
+    skips: tuple[SkipRecord, ...]
+    pauses: tuple[PauseRecord, ...]
+    today: date
+    history: History = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Upcoming:
+    ritual: Ritual
+    nudge: Nudge
+
+
+class RitualService:
+    def __init__(self, store: Store, clock: Clock, *, ritual_file: Path, default_timezone: str) -> None:
+        self.store = store
+        self.clock = clock
+        self.ritual_file = ritual_file
+        self.default_timezone = default_timezone
+
+    # the ritual file ---------------------------------------------------------------
+    def read_ritual_file(self) -> RitualFile | None:
+        """Parse the ritual file; None when there is none."""
+        if not self.ritual_file.exists():
+            return None
+        return load_ritual_file(self.ritual_file, fallback_timezone=self.default_timezone)
+
+    def sync(self, *, strict: bool = False) -> SyncReport:
+        """Bring the store in line with the ritual file, when the file changed since the last sync.
+
+        The file owns the rituals it defines; a name that `ritual add` created is never
+        silently overwritten. A broken file changes nothing: with ``strict`` it raises,
+        otherwise the report carries the one-line error and the stored rituals stay.
+        """
+        try:
+            text = self.ritual_file.read_bytes()
+        except FileNotFoundError:
+            return SyncReport(unchanged=True)
+        except OSError as exc:
+            return self._sync_failed(RitualFileError(str(self.ritual_file), None, None, str(exc)), strict)
+        digest = hashlib.sha256(text + self.default_timezone.encode()).hexdigest()
+        if self.store.get_meta(FILE_HASH_KEY) == digest:
+            return SyncReport(unchanged=True)
+        try:
+            loaded = self.read_ritual_file()
+            if loaded is None:  # deleted between the two reads
+                return SyncReport(unchanged=True)
+            return self._apply_file(loaded, digest)
+        except RitualError as exc:
+            return self._sync_failed(exc, strict)
+
+    def _sync_failed(self, error: RitualError, strict: bool) -> SyncReport:
+        if strict:
+            raise error
+        return SyncReport(error=str(error))
+
+    def _apply_file(self, ritual_file: RitualFile, digest: str) -> SyncReport:
+        now = self.clock.now()
+        added: list[str] = []
+        updated: list[str] = []
+        retired: list[str] = []
+        with self.store.transaction():
+            stored = {s.name: s for s in self.store.list_rituals(include_removed=True)}
+            for ritual in ritual_file.rituals:
+                existing = stored.get(ritual.name)
+                if existing and existing.source is RitualSource.CLI and existing.removed_at is None:
+                    line = ritual_file.lines.get(ritual.name)
+                    raise ConflictError(
+                        f"{ritual_file.path}:{line}: ritual '{ritual.name}' already exists, created with "
+                        f"`ritual add`; rename one, or `ritual remove {ritual.name}` first"
+                    )
+                if existing and existing.removed_at is None and existing.ritual == ritual:
+                    continue
+                self.store.save_ritual(
+                    ritual,
+                    RitualSource.FILE,
+                    now=now,
+                    effective_from=self._effective_from(ritual, existing),
+                )
+                (updated if existing and existing.removed_at is None else added).append(ritual.name)
+            in_file = {r.name for r in ritual_file.rituals}
+            for name, existing in stored.items():
+                if (
+                    existing.source is RitualSource.FILE
+                    and existing.removed_at is None
+                    and name not in in_file
+                ):
+                    self.store.remove_ritual(name, now=now)
+                    retired.append(name)
+            self.store.set_meta(FILE_HASH_KEY, digest)
+        return SyncReport(added=tuple(added), updated=tuple(updated), retired=tuple(retired))
+
+    def _effective_from(self, ritual: Ritual, existing: StoredRitual | None) -> date:
+        """A new ritual's first cadence counts from its start; a change counts from today on."""
+        today = cad.ritual_date(ritual.cadence, self.clock.now())
+        return ritual.start or today if existing is None else today
+
+    # reading ------------------------------------------------------------------------
+    def list_rituals(self) -> list[StoredRitual]:
+        return self.store.list_rituals()
+
+    def get(self, name: str) -> StoredRitual:
+        stored = self.store.get_ritual(name)
+        if stored is None:
+            raise UnknownRitualError(name)
+        return stored
+
+    def today(self, ritual: Ritual) -> date:
+        return cad.ritual_date(ritual.cadence, self.clock.now())
+
+    def detail(self, name: str) -> RitualDetail:
+        stored = self.get(name)
+        versions = tuple(self.store.cadence_history(stored.id))
+        completions = tuple(self.store.completions(stored.id))
+        skips = tuple(self.store.skips(stored.id))
+        pauses = tuple(self.store.pauses(stored.id))
+        history = build_history(stored, versions, completions, skips, pauses)
+        return RitualDetail(stored, versions, completions, skips, pauses, self.today(stored.ritual), history)
+
+    def upcoming(self, days: int, names: Iterable[str] | None = None) -> list[Upcoming]:
+        """The nudges due in the next ``days`` days, soonest first, leaving out paused days."""
+        now = self.clock.now()
+        until = now + timedelta(days=days)
+        wanted = set(names) if names is not None else None
+        found: list[Upcoming] = []
+        for stored in self.store.list_rituals():
+            ritual = stored.ritual
+            if wanted is not None and ritual.name not in wanted:
+                continue
+            pauses = self.store.pauses(stored.id)
+            for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, until):
+                if _outside_dates(ritual, nudge.day) or _paused_on(pauses, nudge.day):
+                    continue
+                found.append(Upcoming(ritual, nudge))
+        found.sort(key=lambda u: (u.nudge.due, u.ritual.name, u.nudge.slot))
+        return found
+
+    # changing rituals -----------------------------------------------------------------
+    def file_defaults(self) -> Mapping[str, Any]:
+        """The ritual file's [defaults], so `ritual add` rituals share the household's zone."""
+        try:
+            loaded = self.read_ritual_file()
+        except RitualError:
+            return {}
+        return loaded.defaults if loaded else {}
+
+    def add(self, table: Mapping[str, Any]) -> StoredRitual:
+        ritual = ritual_from_table(table, self.file_defaults(), fallback_timezone=self.default_timezone)
+        existing = self.store.get_ritual(ritual.name, include_removed=True)
+        if existing is not None and existing.removed_at is None:
+            where = "the ritual file" if existing.source is RitualSource.FILE else "`ritual add`"
+            raise ConflictError(f"ritual '{ritual.name}' already exists (from {where}); use `ritual edit`")
+        return self.store.save_ritual(
+            ritual,
+            RitualSource.CLI,
+            now=self.clock.now(),
+            effective_from=self._effective_from(ritual, existing),
+        )
+
+    def edit(self, name: str, changes: Mapping[str, Any], unset: Iterable[str] = ()) -> StoredRitual:
+        stored = self._owned_by_cli(name, "edit")
+        table = ritual_to_table(stored.ritual)
+        for key in unset:
+            table.pop(key, None)
+        table.update(changes)
+        ritual = ritual_from_table(table, fallback_timezone=self.default_timezone)
+        if ritual.name != name:
+            raise DefinitionError("name", "a ritual cannot be renamed; add a new one instead")
+        if ritual == stored.ritual:
+            return stored
+        return self.store.save_ritual(
+            ritual, RitualSource.CLI, now=self.clock.now(), effective_from=self.today(ritual)
+        )
+
+    def remove(self, name: str) -> StoredRitual:
+        stored = self._owned_by_cli(name, "remove")
+        self.store.remove_ritual(name, now=self.clock.now())
+        return stored
+
+    def _owned_by_cli(self, name: str, verb: str) -> StoredRitual:
+        stored = self.get(name)
+        if stored.source is RitualSource.FILE:
+            raise ConflictError(
+                f"ritual '{name}' is defined in {self.ritual_file}; {verb} it there "
+                "(the file wins for the rituals it defines)"
+            )
+        return stored
+
+    # what people did -------------------------------------------------------------------
+    def record_done(
+        self,
+        name: str,
+        *,
+        day: date | None = None,
+        at: datetime | None = None,
+        by: str = "",
+        note: str = "",
+        source: str = "cli",
+        occurrence: str | None = None,
+    ) -> tuple[StoredRitual, CompletionRecord, bool]:
+        """Record a completion; returns it and whether it is new (False: already recorded)."""
+        stored = self.get(name)
+        ritual = stored.ritual
+        now = self.clock.now()
+        if at is not None:
+            if at > now:
+                raise UsageError(f"--at {at.isoformat(timespec='minutes')} is in the future")
+            day = cad.ritual_date(ritual.cadence, at)
+        today = self.today(ritual)
+        if day is None:
+            day = today
+        if day > today:
+            raise UsageError(f"--date {day} is in the future (today is {today} for '{name}')")
+        if ritual.start is not None and day < ritual.start:
+            raise UsageError(f"--date {day} is before '{name}' starts ({ritual.start})")
+        if at is None:
+            # A back-filled day is stamped at noon local time; only today gets the real moment.
+            at = now if day == today else cad.local_instant(ritual.cadence.zone, day, _NOON)
+        cadence = self.cadence_on(stored, day)
+        period = cad.period_of(cadence, day)
+        record, created = self.store.add_completion(
+            stored.id,
+            day=day,
+            at=at,
+            period_key=period.key,
+            by=by,
+            note=note,
+            source=source,
+            occurrence=occurrence,
+            now=now,
+        )
+        return stored, record, created
+
+    def undo(self, name: str) -> CompletionRecord:
+        stored = self.get(name)
+        last = self.store.last_completion(stored.id)
+        if last is None:
+            raise RitualError(f"'{name}' has no completion to undo")
+        self.store.delete_completion(last.id)
+        return last
+
+    def skip(self, name: str, *, day: date | None = None, reason: str = "") -> SkipRecord:
+        stored = self.get(name)
+        today = self.today(stored.ritual)
+        day = day or today
+        return self.store.add_skip(stored.id, day=day, reason=reason, now=self.clock.now())
+
+    def pause(
+        self, name: str, *, start: date | None = None, until: date | None = None, reason: str = ""
+    ) -> PauseRecord:
+        stored = self.get(name)
+        start = start or self.today(stored.ritual)
+        if until is not None and until < start:
+            raise UsageError(f"--until {until} is before --from {start}")
+        return self.store.add_pause(stored.id, start=start, until=until, reason=reason, now=self.clock.now())
+
+    def resume(self, name: str) -> int:
+        """End the pauses running today: the ritual is due again from today on."""
+        stored = self.get(name)
+        yesterday = self.today(stored.ritual) - timedelta(days=1)
+        return self.store.end_pauses(stored.id, last_day=yesterday)
+
+    def is_paused(self, stored: StoredRitual) -> bool:
+        return _paused_on(self.store.pauses(stored.id), self.today(stored.ritual))
+
+    def cadence_on(self, stored: StoredRitual, day: date) -> cad.Cadence:
+        """The cadence in force on ``day`` (effective-dated versions; the first covers earlier days)."""
+        versions = self.store.cadence_history(stored.id)
+        return cadence_in_force(versions, day, stored.ritual.cadence)
+
+
+_NOON = time(12, 0)
+
+
+def cadence_in_force(versions: Iterable[CadenceVersion], day: date, fallback: cad.Cadence) -> cad.Cadence:
+    chosen: cad.Cadence | None = None
+    for version in versions:
+        if chosen is None or version.effective_from <= day:
+            chosen = version.cadence
+    return chosen or fallback
+
+
+def build_history(
+    stored: StoredRitual,
+    versions: Iterable[CadenceVersion],
+    completions: Iterable[CompletionRecord],
+    skips: Iterable[SkipRecord],
+    pauses: Iterable[PauseRecord],
+) -> History:
+    """The streak contract's view of one ritual, from what the store holds."""
+    ritual = stored.ritual
+    done = tuple(Done(c.day, c.by) for c in completions)
+    version_pairs = tuple((v.effective_from, v.cadence) for v in versions) or (
+        (ritual.start or stored.created_at.date(), ritual.cadence),
+    )
+    # Without an explicit start, a ritual counts from its first cadence or its earliest
+    # back-filled completion, whichever is older, so back-filling is never wasted.
+    start = ritual.start or min([version_pairs[0][0], *(d.day for d in done)])
+    if ritual.start is None and version_pairs[0][0] > start:
+        version_pairs = ((start, version_pairs[0][1]), *version_pairs[1:])
+    return History(
+        versions=version_pairs,
+        start=start,
+        completions=done,
+        skips=tuple(s.day for s in skips),
+        pauses=tuple(PausedSpan(p.start, p.until) for p in pauses),
+        end=ritual.end,
+        people=ritual.people,
+        complete_when=ritual.complete_when,
+        freezes_per_month=ritual.freezes_per_month,
+    )
+
+
+def _outside_dates(ritual: Ritual, day: date) -> bool:
+    return (ritual.start is not None and day < ritual.start) or (ritual.end is not None and day > ritual.end)
+
+
+def _paused_on(pauses: Iterable[PauseRecord], day: date) -> bool:
+    return any(p.start <= day and (p.until is None or day <= p.until) for p in pauses)

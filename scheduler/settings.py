@@ -1,0 +1,197 @@
+"""Settings: built once at the edge (the CLI) and handed down; never a mutable global.
+
+Where a value comes from, strongest first: ``RITUAL_*`` environment variables,
+a ``.env`` file in the config dir, ``settings.toml`` in the config dir, then
+the defaults below. The config dir itself can only come from the environment
+(``RITUAL_CONFIG_DIR``), because it says where the files are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from scheduler.errors import SettingsError
+
+ENV_PREFIX = "RITUAL_"
+SETTINGS_FILE = "settings.toml"
+RITUALS_FILE = "rituals.toml"
+
+
+def default_config_dir(environ: Mapping[str, str]) -> Path:
+    if value := environ.get("RITUAL_CONFIG_DIR"):
+        return Path(value).expanduser()
+    base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME", "~")) / ".config")
+    return Path(base).expanduser() / "ritual"
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    # systemd's StateDirectory= hands the service its private, writable directory.
+    if value := environ.get("STATE_DIRECTORY"):
+        return Path(value.split(":")[0])
+    base = environ.get("XDG_DATA_HOME") or str(Path(environ.get("HOME", "~")) / ".local" / "share")
+    return Path(base).expanduser() / "ritual"
+
+
+def system_timezone(environ: Mapping[str, str]) -> str:
+    """The machine's IANA zone name, so rituals without one follow the household's clock."""
+    candidates = []
+    if tz := environ.get("TZ", "").lstrip(":"):
+        candidates.append(tz)
+    try:
+        target = str(Path("/etc/localtime").resolve())
+    except OSError:
+        target = ""
+    if "zoneinfo/" in target:
+        candidates.append(target.split("zoneinfo/", 1)[1])
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    for name in candidates:
+        if is_timezone(name):
+            return name
+    return "UTC"
+
+
+def is_timezone(name: str) -> bool:
+    if not name or name.startswith("/") or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+class Settings(BaseSettings):
+    """Everything a command or the daemon may be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, env_file_encoding="utf-8"
+    )
+
+    config_dir: Path = Field(description="Folder of settings.toml, rituals.toml and plugins.")
+    data_dir: Path = Field(description="Folder of the SQLite database and the daemon's state.")
+    database_url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in data_dir."
+    )
+    rituals_file: Path | None = Field(default=None, description="Default: config_dir/rituals.toml.")
+    timezone: str | None = Field(
+        default=None, description="Zone for rituals that name none; default: the system's."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and not is_timezone(value):
+            raise ValueError(f"unknown time zone '{value}'")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init values, so it must rank below env and .env.
+        return env_settings, dotenv_settings, init_settings, file_secret_settings
+
+    @property
+    def ritual_file_path(self) -> Path:
+        return self.rituals_file or self.config_dir / RITUALS_FILE
+
+    @property
+    def settings_file_path(self) -> Path:
+        return self.config_dir / SETTINGS_FILE
+
+    @property
+    def database(self) -> str:
+        """The database URL to connect to (a secret: never print it, see ``database_display``)."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'ritual.db'}"
+
+    @property
+    def database_display(self) -> str:
+        """The database URL with any password masked, for messages and `ritual status`."""
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.database)
+
+    @property
+    def default_timezone(self) -> str:
+        return self.timezone or system_timezone(os.environ)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the environment, ``.env`` and ``settings.toml``.
+
+    Raises SettingsError with one line naming the option and where it was set.
+    """
+    env = os.environ if environ is None else environ
+    config_dir = default_config_dir(env)
+    settings_file = config_dir / SETTINGS_FILE
+    from_file = _read_settings_file(settings_file)
+    values: dict[str, Any] = {"config_dir": config_dir, "data_dir": default_data_dir(env)}
+    values.update(from_file)
+    env_file = config_dir / ".env"
+    try:
+        return Settings(_env_file=env_file if env_file.is_file() else None, **values)
+    except ValidationError as exc:
+        raise _settings_error(exc, settings_file, from_file, env) from None
+
+
+def _read_settings_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read settings ({exc.__class__.__name__})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column \d+\)", message)
+        where = f"{path}:{match.group(1)}" if match else str(path)
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        raise SettingsError(f"{where}: not valid TOML: {reason}") from None
+    known = set(Settings.model_fields) - {"config_dir"}
+    for key in data:
+        if key not in known:
+            raise SettingsError(f"{path}:{_line_of(text, key)}: unknown setting '{key}'")
+    return data
+
+
+def _line_of(text: str, key: str) -> int:
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return 1
+
+
+def _settings_error(
+    exc: ValidationError, settings_file: Path, from_file: Mapping[str, Any], env: Mapping[str, str]
+) -> SettingsError:
+    error = exc.errors()[0]
+    key = str(error["loc"][0]) if error["loc"] else "settings"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    env_name = f"{ENV_PREFIX}{key.upper()}"
+    if env_name in env:
+        where = env_name
+    elif key in from_file:
+        where = f"{settings_file}:{_line_of(settings_file.read_text(encoding='utf-8'), key)}: {key}"
+    else:
+        where = key
+    return SettingsError(f"{where}: {message}")

@@ -1,0 +1,300 @@
+"""The `ritual` command end to end through click's CliRunner, on real SQLite files in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from scheduler.cli import App, main
+from scheduler.clock import FakeClock
+
+# 2026-11-24 12:00 in Berlin; the example catalogue's household zone.
+NOW = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
+
+
+class Ritual:
+    """Runs `ritual` commands against one installation living in a temp folder."""
+
+    def __init__(self, home: Path, clock: FakeClock) -> None:
+        self.home = home
+        self.clock = clock
+        self.env = {
+            "RITUAL_CONFIG_DIR": str(home / "config"),
+            "RITUAL_DATA_DIR": str(home / "data"),
+            "RITUAL_TIMEZONE": "Europe/Berlin",
+            "RITUAL_DATABASE_URL": "",
+        }
+
+    @property
+    def config(self) -> Path:
+        return self.home / "config"
+
+    @property
+    def database(self) -> Path:
+        return self.home / "data" / "ritual.db"
+
+    def __call__(self, *args: str, code: int = 0, stdin: str | None = None) -> Result:
+        env = {k: v for k, v in self.env.items() if v}
+        unset = {k: None for k, v in self.env.items() if not v}
+        result = CliRunner().invoke(
+            main, list(args), obj=App(clock=self.clock), env={**env, **unset}, input=stdin
+        )
+        assert result.exit_code == code, (args, result.output, result.stderr, result.exception)
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def ritual(tmp_path: Path) -> Iterator[Ritual]:
+    yield Ritual(tmp_path, FakeClock(NOW))
+
+
+@pytest.fixture
+def installed(ritual: Ritual) -> Ritual:
+    ritual("init")
+    return ritual
+
+
+def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as db:
+        return db.execute(sql).fetchall()
+
+
+def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to prove a failed command changed nothing."""
+    with sqlite3.connect(path) as db:
+        tables = [t for (t,) in db.execute("select name from sqlite_master where type = 'table'")]
+        return {t: db.execute(f"select * from {t}").fetchall() for t in tables}
+
+
+# -- init, check, list ------------------------------------------------------------------------
+
+
+def test_init_writes_private_config_and_lists_the_catalogue(ritual: Ritual) -> None:
+    out = ritual("init").stdout
+    assert "wrote" in out
+    for name in ("settings.toml", "rituals.toml"):
+        mode = stat.S_IMODE((ritual.config / name).stat().st_mode)
+        assert mode == 0o600, name
+    assert stat.S_IMODE(ritual.database.stat().st_mode) == 0o600
+    assert "ok:" in ritual("check").stdout
+    names = {r["name"] for r in ritual.json("list")}
+    assert {"tech-free-talk", "date-night"} <= names
+    assert len(names) >= 10
+
+
+def test_init_never_overwrites_without_force(ritual: Ritual) -> None:
+    ritual("init")
+    (ritual.config / "rituals.toml").write_text("# mine\n", encoding="utf-8")
+    assert "kept" in ritual("init").stdout
+    assert (ritual.config / "rituals.toml").read_text(encoding="utf-8") == "# mine\n"
+    ritual("init", "--force")
+    assert "tech-free-talk" in (ritual.config / "rituals.toml").read_text(encoding="utf-8")
+
+
+def test_list_piped_is_plain_text(installed: Ritual) -> None:
+    out = installed("list").stdout
+    assert out.splitlines()[0].split()[:3] == ["name", "title", "dimension"]
+    assert "tech-free-talk" in out
+    assert not set("│┃━─") & set(out)
+
+
+def test_python_dash_m_scheduler_runs_the_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "RITUAL_CONFIG_DIR": str(tmp_path / "c"), "RITUAL_DATA_DIR": str(tmp_path / "d")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "scheduler", "--version"], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ritual, version ")
+
+
+# -- recording ---------------------------------------------------------------------------------
+
+
+def test_done_with_date_shows_in_show_json(installed: Ritual) -> None:
+    out = installed("done", "tech-free-talk", "--date", "2026-11-20", "--by", "alex").stdout
+    assert "recorded: 'tech-free-talk' on Fri 20 Nov 2026 by alex" in out
+    shown = installed.json("show", "tech-free-talk")
+    assert [(c["day"], c["by"], c["source"]) for c in shown["completions"]] == [("2026-11-20", "alex", "cli")]
+
+
+def test_done_at_a_late_hour_counts_for_the_evening_before(installed: Ritual) -> None:
+    # The catalogue's day starts at 03:00: a talk finished at 00:30 belongs to the day before.
+    installed("done", "tech-free-talk", "--at", "2026-11-22 00:30")
+    shown = installed.json("show", "tech-free-talk")
+    assert shown["completions"][0]["day"] == "2026-11-21"
+
+
+def test_undo_removes_only_the_last_completion(installed: Ritual) -> None:
+    installed("done", "tech-free-talk", "--date", "2026-11-20")
+    installed("done", "tech-free-talk", "--date", "yesterday")
+    assert "23 Nov 2026" in installed("undo", "tech-free-talk").stdout
+    days = [c["day"] for c in installed.json("show", "tech-free-talk")["completions"]]
+    assert days == ["2026-11-20"]
+    installed("undo", "tech-free-talk")
+    installed("undo", "tech-free-talk", code=1)
+
+
+def test_skip_and_pause_are_recorded(installed: Ritual) -> None:
+    installed("skip", "tech-free-talk", "--date", "2026-11-21", "--reason", "ill")
+    installed("pause", "date-night", "--from", "2026-12-01", "--until", "2026-12-14")
+    talk = installed.json("show", "tech-free-talk")
+    assert talk["skips"] == [{"id": 1, "day": "2026-11-21", "reason": "ill"}]
+    night = installed.json("show", "date-night")
+    assert [(p["from"], p["until"]) for p in night["pauses"]] == [("2026-12-01", "2026-12-14")]
+    assert night["paused"] is False
+
+
+def test_pause_now_then_resume(installed: Ritual) -> None:
+    installed("pause", "tech-free-talk")
+    assert {r["name"]: r["paused"] for r in installed.json("list")}["tech-free-talk"] is True
+    assert "resumed" in installed("resume", "tech-free-talk").stdout
+    assert {r["name"]: r["paused"] for r in installed.json("list")}["tech-free-talk"] is False
+
+
+def test_next_lists_upcoming_nudges_in_order(installed: Ritual) -> None:
+    upcoming = installed.json("next", "--days", "2", "tech-free-talk")
+    assert upcoming, "a daily ritual has nudges in two days"
+    assert all(u["name"] == "tech-free-talk" for u in upcoming)
+    dues = [u["due"] for u in upcoming]
+    assert dues == sorted(dues)
+    first_due = next(u for u in upcoming if u["kind"] == "due")
+    assert first_due["local"].startswith("2026-11-24T20:30")
+
+
+# -- defining rituals from the CLI --------------------------------------------------------------
+
+
+def test_add_edit_remove_a_cli_ritual_keeps_history(installed: Ritual) -> None:
+    installed("add", "stretch", "--every", "day", "--on", "weekdays", "--at", "07:15", "--dimension", "self")
+    installed("done", "stretch")
+    out = installed("edit", "stretch", "--at", "07:30").stdout
+    assert "07:30" in out
+    installed("remove", "stretch", stdin="n\n", code=1)
+    installed("remove", "stretch", "--yes")
+    assert "stretch" not in {r["name"] for r in installed.json("list")}
+    assert rows(installed.database, "select count(*) from completion") == [(1,)]
+    installed("add", "stretch", "--at", "07:00")
+    assert len(installed.json("show", "stretch")["completions"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["add", "x", "--on", "fryday"], 2, "--on: unknown weekday 'fryday'"),
+        (["add", "x", "--timezone", "Europe/Berln"], 2, "--timezone: unknown time zone 'Europe/Berln'"),
+        (["add", "tech-free-talk"], 1, "ritual 'tech-free-talk' already exists"),
+        (["edit", "tech-free-talk", "--at", "21:00"], 1, "defined in"),
+        (["remove", "tech-free-talk", "--yes"], 1, "defined in"),
+        (["done", "no-such"], 1, "no ritual named 'no-such'"),
+        (["done", "tech-free-talk", "--date", "20-11-2026"], 2, "--date: not a date: '20-11-2026'"),
+        (["done", "tech-free-talk", "--date", "2026-12-01"], 2, "--date 2026-12-01 is in the future"),
+        (["done", "tech-free-talk", "--at", "tomorrow"], 2, "--at: not a date and time: 'tomorrow'"),
+        (["pause", "date-night", "--from", "2026-12-10", "--until", "2026-12-01"], 2, "is before --from"),
+        (["edit", "tech-free-talk"], 2, "nothing to change"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_bad_input_is_one_line_and_changes_nothing(
+    installed: Ritual, args: list[str], code: int, message: str
+) -> None:
+    before = snapshot(installed.database)
+    result = installed(*args, code=code)
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.output
+    assert snapshot(installed.database) == before
+
+
+def test_a_broken_ritual_file_keeps_the_stored_rituals(installed: Ritual) -> None:
+    before = installed.json("list")
+    rituals = installed.config / "rituals.toml"
+    rituals.write_text(rituals.read_text(encoding="utf-8") + '\n[[ritual]]\nname = "x"\non = "fryday"\n')
+    check = installed("check", code=1)
+    assert "rituals.toml:" in check.stderr
+    assert "ritual 'x': unknown weekday 'fryday'" in check.stderr
+    listed = installed("list", "--json")
+    assert "warning:" in listed.stderr
+    assert json.loads(listed.stdout) == before
+
+
+def test_a_file_ritual_clashing_with_a_cli_ritual_is_refused(installed: Ritual) -> None:
+    installed("add", "stretch", "--at", "07:15")
+    rituals = installed.config / "rituals.toml"
+    rituals.write_text(rituals.read_text(encoding="utf-8") + '\n[[ritual]]\nname = "stretch"\nat = "08:00"\n')
+    check = installed("check", code=1)
+    assert "ritual 'stretch' already exists, created with `ritual add`" in check.stderr
+    shown = installed.json("show", "stretch")
+    assert shown["at"] == ["07:15"]
+    assert shown["source"] == "cli"
+
+
+def test_removing_a_ritual_from_the_file_retires_it(installed: Ritual) -> None:
+    installed("done", "date-night", "--date", "2026-11-20")
+    rituals = installed.config / "rituals.toml"
+    text = rituals.read_text(encoding="utf-8")
+    start = text.index('name = "date-night"')
+    block_start = text.rindex("[[ritual]]", 0, start)
+    block_end = text.find("[[ritual]]", start)
+    rituals.write_text(text[:block_start] + (text[block_end:] if block_end != -1 else ""))
+    result = installed("list", "--json")
+    assert "ritual 'date-night' left the ritual file" in result.stderr
+    assert "date-night" not in {r["name"] for r in json.loads(result.stdout)}
+    assert rows(installed.database, "select count(*) from completion") == [(1,)]
+
+
+def test_editing_the_file_cadence_is_effective_dated(installed: Ritual) -> None:
+    rituals = installed.config / "rituals.toml"
+    text = rituals.read_text(encoding="utf-8")
+    start = text.index('name = "tech-free-talk"')
+    end = text.find("[[ritual]]", start)
+    block = text[start:end]
+    assert 'every = "day"' in block
+    rituals.write_text(
+        text[:start] + block.replace('every = "day"', 'every = "day"\non = "weekdays"') + text[end:]
+    )
+    installed.clock.advance(timedelta(days=1))
+    versions = installed.json("show", "tech-free-talk")["cadence_versions"]
+    assert len(versions) == 2
+    assert versions[0]["cadence"].get("on", []) == []
+    assert versions[1]["cadence"]["on"] == ["mon", "tue", "wed", "thu", "fri"]
+    assert versions[1]["effective_from"] == "2026-11-25"
+
+
+# -- settings and the database -------------------------------------------------------------------
+
+
+def test_unknown_time_zone_setting_names_the_variable(ritual: Ritual) -> None:
+    ritual.env["RITUAL_TIMEZONE"] = "Mars/Olympus"
+    result = ritual("list", code=1)
+    assert result.stderr.strip() == "Error: RITUAL_TIMEZONE: unknown time zone 'Mars/Olympus'"
+
+
+def test_unknown_setting_in_settings_file_names_file_and_line(ritual: Ritual) -> None:
+    ritual.config.mkdir(parents=True)
+    (ritual.config / "settings.toml").write_text('# settings\ntimezone = "UTC"\ntimezon = "UTC"\n')
+    result = ritual("list", code=1)
+    assert f"{ritual.config / 'settings.toml'}:3: unknown setting 'timezon'" in result.stderr
+
+
+def test_database_from_a_newer_version_is_refused_untouched(installed: Ritual) -> None:
+    with sqlite3.connect(installed.database) as db:
+        db.execute("update alembic_version set version_num = 'ffff_from_the_future'")
+    before = installed.database.read_bytes()
+    result = installed("list", code=1)
+    assert "newer than this ritual-scheduler knows" in result.stderr
+    assert "Traceback" not in result.output
+    assert installed.database.read_bytes() == before
