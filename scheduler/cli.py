@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -324,22 +325,23 @@ def remove(app: App, name: str, yes: bool) -> None:
 @json_option
 @pass_app
 def list_(app: App, as_json: bool) -> None:
-    """The rituals, their cadence and next nudge."""
+    """The rituals, their cadence and next due time."""
     from scheduler import render
+    from scheduler.reminders import NudgeKind
 
     service = app.service()
     rituals = service.list_rituals()
-    upcoming = service.upcoming(days=40)
     next_due: dict[str, Nudge] = {}
-    for item in upcoming:
-        next_due.setdefault(item.ritual.name, item.nudge)
+    for item in service.upcoming(days=40):
+        if item.nudge.kind is NudgeKind.DUE:
+            next_due.setdefault(item.ritual.name, item.nudge)
     if as_json:
         render.print_json(
             [
                 render.ritual_json(
                     s,
                     paused=service.is_paused(s),
-                    extra={"next_nudge": next_due[s.name].due if s.name in next_due else None},
+                    extra={"next_due": next_due[s.name].due if s.name in next_due else None},
                 )
                 for s in rituals
             ]
@@ -372,6 +374,7 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
     detail = service.detail(name)
     ritual = detail.stored.ritual
     paused = service.is_paused(detail.stored)
+    streak = service.streak_rows([name])[0]
     if as_json:
         render.print_json(
             render.ritual_json(
@@ -381,6 +384,7 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
                     "completions": [render.completion_json(c) for c in detail.completions],
                     "skips": [render.skip_json(s) for s in detail.skips],
                     "pauses": [render.pause_json(p) for p in detail.pauses],
+                    "streak": streak,
                     "cadence_versions": [
                         {"effective_from": v.effective_from, "cadence": _cadence_table(v.cadence)}
                         for v in detail.versions
@@ -397,6 +401,12 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
         click.echo(f"  {reminders}")
     if ritual.notify:
         click.echo("  nudges: " + ", ".join(ritual.notify))
+    unit = {"day": "days", "week": "weeks", "month": "months"}[streak["period"]]
+    risk = ", at risk today" if streak["at_risk"] else ""
+    click.echo(
+        f"  streak: {streak['current_streak']} {unit} (longest {streak['longest_streak']}), "
+        f"strength {streak['strength']:.0%}{risk}"
+    )
     source = "the ritual file" if detail.stored.source.value == "file" else "`ritual add`"
     click.echo(f"  defined by {source}{'; paused' if paused else ''}")
     recent = detail.completions[-limit:] if limit > 0 else ()
@@ -572,3 +582,177 @@ def resume(app: App, name: str) -> None:
     """End a pause: the ritual is due again from today."""
     ended = app.service().resume(name)
     click.echo(f"resumed '{name}'" if ended else f"'{name}' was not paused")
+
+
+# -- how consistent ------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--heatmap", is_flag=True, help="A calendar of the last year for each ritual.")
+@json_option
+@pass_app
+def streaks(app: App, names: tuple[str, ...], heatmap: bool, as_json: bool) -> None:
+    """Current and longest streaks, completion rate and strength, per ritual."""
+    from scheduler import render
+
+    service = app.service()
+    if heatmap:
+        _print_heatmaps(service, names)
+        return
+    rows = service.streak_rows(names or None)
+    if as_json:
+        render.print_json(rows)
+        return
+    if not rows:
+        click.echo("no rituals yet")
+        return
+    table = [
+        [
+            r["name"],
+            r["period"],
+            r["current_streak"],
+            r["longest_streak"],
+            "-" if r["completion_rate"] is None else f"{r['completion_rate']:.0%}",
+            f"{r['strength']:.0%}",
+            "at risk" if r["at_risk"] else "",
+            r["last_completion"] or "-",
+        ]
+        for r in rows
+    ]
+    render.print_table(["name", "per", "current", "longest", "rate", "strength", "", "last done"], table)
+
+
+def _print_heatmaps(service: RitualService, names: tuple[str, ...]) -> None:
+    from scheduler.heatmap import heatmap_cells, render_heatmap
+    from scheduler.report import newest_cadence
+
+    color = sys.stdout.isatty()
+    for item in service.report_inputs(names or None):
+        cells = heatmap_cells(item.history, item.today)
+        picture = render_heatmap(item.ritual.name, cells, newest_cadence(item.history).every, color)
+        if isinstance(picture, str):
+            click.echo(picture)
+        else:
+            from rich.console import Console
+
+            Console().print(picture)
+        click.echo()
+
+
+@main.command()
+@click.option("--week", "window", flag_value="week", help="This calendar week (the default).")
+@click.option("--month", "window", flag_value="month", help="This calendar month.")
+@click.option("--since", metavar="DATE", help="From DATE up to today.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per ritual and period.")
+@click.option(
+    "--chart", type=click.Path(dir_okay=False, path_type=Path), help="Also draw FILE.png or FILE.svg."
+)
+@pass_app
+def report(
+    app: App, window: str | None, since: str | None, as_json: bool, as_csv: bool, chart: Path | None
+) -> None:
+    """Kept, missed and excused periods per ritual, and the balance across the five dimensions."""
+    from scheduler import report as reports
+
+    if as_json and as_csv:
+        raise UsageError("--json and --csv: give one of them")
+    if since and window:
+        raise UsageError(f"--since and --{window}: give one of them")
+    if chart is not None:
+        from scheduler.charts import check_chart_path
+
+        try:
+            check_chart_path(chart)
+        except ValueError as exc:
+            raise UsageError(f"--chart: {exc}") from None
+    service = app.service()
+    today = service.household_today()
+    if since:
+        try:
+            first, last = reports.since_window(_parse_day(since, today, "--since"), today)
+        except ValueError as exc:
+            raise UsageError(f"--since: {exc}") from None
+    elif window == "month":
+        first, last = reports.month_window(today)
+    else:
+        first, last = reports.week_window(today)
+    items = service.report_inputs()
+    built = reports.build_report(items, first, last)
+    if as_json:
+        from scheduler.render import print_json
+
+        print_json(reports.report_json(built))
+    elif as_csv:
+        click.echo(reports.report_csv(built), nl=False)
+    else:
+        click.echo(reports.report_text(built))
+    if chart is not None:
+        from scheduler.charts import chart_data, write_chart
+
+        written = write_chart(chart_data(items, first, last), chart)
+        click.echo(f"chart written to {written}", err=as_json or as_csv)
+
+
+@main.command()
+@pass_app
+def digest(app: App) -> None:
+    """The weekly digest as it would be sent: the last seven days, short and warm."""
+    from scheduler.report import digest_text, digest_title
+
+    service = app.service()
+    today = service.household_today()
+    click.echo(digest_title(today))
+    click.echo()
+    click.echo(digest_text(service.report_inputs(), today))
+
+
+# -- moving history in and out --------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv", "ics"]),
+    default="json",
+    show_default=True,
+    help="json/csv: everything, for backups and `ritual import`; ics: upcoming nudges as a calendar.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option(
+    "--days", default=60, show_default=True, type=click.IntRange(1, 366), help="ICS: how far ahead."
+)
+@pass_app
+def export(app: App, fmt: str, output: Path | None, days: int) -> None:
+    """Export rituals, completions, skips and pauses (or an iCalendar feed of upcoming nudges)."""
+    data = app.service().export(fmt, days=days)
+    if output is None:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            click.echo(data, nl=False)
+        return
+    if isinstance(data, bytes):
+        output.write_bytes(data)
+    else:
+        output.write_text(data, encoding="utf-8")
+    output.chmod(0o600)
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command(name="import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), help="Default: by the file's suffix.")
+@click.option("--loop", is_flag=True, help="PATH is a Loop Habit Tracker export (ZIP or CSV).")
+@click.option("--name", help="With --loop and a single habit's CSV: the ritual to import into.")
+@click.option("--dry-run", is_flag=True, help="Check and count, change nothing.")
+@pass_app
+def import_(app: App, path: Path, fmt: str | None, loop: bool, name: str | None, dry_run: bool) -> None:
+    """Merge a backup from `ritual export` (or a Loop export) in; nothing stored is overwritten."""
+    if name and not loop:
+        raise UsageError("--name goes with --loop")
+    result = app.service().import_file(path, fmt=fmt, loop=loop, name=name, dry_run=dry_run)
+    click.echo(result.summary())

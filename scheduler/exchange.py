@@ -34,7 +34,7 @@ from scheduler.definitions import (
 )
 from scheduler.errors import DefinitionError, RitualError
 from scheduler.reminders import NudgeKind
-from scheduler.store import CadenceVersion, RitualSource, Store, StoredRitual
+from scheduler.store import RitualSource, Store, StoredRitual, cadence_in_force
 
 if TYPE_CHECKING:
     from scheduler.service import Upcoming
@@ -854,7 +854,7 @@ def _add_completions(
                 there[key] -= 1
                 present += 1
                 continue
-            cadence = _cadence_on(versions, entry.day, target.ritual.cadence)
+            cadence = cadence_in_force(versions, entry.day, target.ritual.cadence)
             _record, created = store.add_completion(
                 target.id,
                 day=entry.day,
@@ -869,15 +869,6 @@ def _add_completions(
             # An occurrence key the same person already used is a repeat of that completion.
             added, present = (added + 1, present) if created else (added, present + 1)
     return added, present
-
-
-def _cadence_on(versions: Sequence[CadenceVersion], day: date, fallback: cad.Cadence) -> cad.Cadence:
-    """The cadence in force on ``day``; the first version also covers the days before it."""
-    chosen = versions[0].cadence if versions else fallback
-    for version in versions:
-        if version.effective_from <= day:
-            chosen = version.cadence
-    return chosen
 
 
 def _add_skips(

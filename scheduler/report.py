@@ -239,9 +239,9 @@ def _counted_in_window(
     newest_end = listed[-1].period.end
     lo = max(first, history.start)
     found: list[tuple[int, str]] = []
-    for completion in history.completions:
-        if lo <= completion.day <= last and completion.day < newest_end:
-            found.append((bisect_right(starts, completion.day) - 1, completion.by))
+    for day, by in history.completions:
+        if lo <= day <= last and day < newest_end:
+            found.append((bisect_right(starts, day) - 1, by))
     return found
 
 

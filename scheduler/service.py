@@ -6,12 +6,15 @@ in a terminal and one tapped on a phone take the same path.
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from scheduler import cadence as cad
 from scheduler.clock import Clock
@@ -31,6 +34,7 @@ from scheduler.errors import (
     UsageError,
 )
 from scheduler.reminders import Nudge, planned_nudges
+from scheduler.report import RitualInput, streak_row
 from scheduler.store import (
     CadenceVersion,
     CompletionRecord,
@@ -39,8 +43,12 @@ from scheduler.store import (
     SkipRecord,
     Store,
     StoredRitual,
+    cadence_in_force,
 )
 from scheduler.streaks import Done, History, PausedSpan
+
+if TYPE_CHECKING:
+    from scheduler.exchange import ImportResult
 
 FILE_HASH_KEY = "rituals_file.sha256"
 
@@ -169,6 +177,10 @@ class RitualService:
             raise UnknownRitualError(name)
         return stored
 
+    def household_today(self) -> date:
+        """Today in the household's zone, for windows that span every ritual (reports, digest)."""
+        return self.clock.now().astimezone(ZoneInfo(self.default_timezone)).date()
+
     def today(self, ritual: Ritual) -> date:
         return cad.ritual_date(ritual.cadence, self.clock.now())
 
@@ -178,8 +190,33 @@ class RitualService:
         completions = tuple(self.store.completions(stored.id))
         skips = tuple(self.store.skips(stored.id))
         pauses = tuple(self.store.pauses(stored.id))
-        history = build_history(stored, versions, completions, skips, pauses)
+        history = build_history(stored, versions, [Done(c.day, c.by) for c in completions], skips, pauses)
         return RitualDetail(stored, versions, completions, skips, pauses, self.today(stored.ritual), history)
+
+    def report_inputs(self, names: Iterable[str] | None = None) -> list[RitualInput]:
+        """What the reports need of each active ritual (or the named ones)."""
+        with collector_paused():
+            return [RitualInput(s.ritual, h, today) for s, h, today in self.histories(names)]
+
+    def streak_rows(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The objects of `ritual streaks --json`, one per ritual."""
+        with collector_paused():
+            return [streak_row(item) for item in self.report_inputs(names)]
+
+    def histories(self, names: Iterable[str] | None = None) -> list[tuple[StoredRitual, History, date]]:
+        """Each active ritual (or the named ones) with its streak history and ritual-day today."""
+        chosen = self.store.list_rituals() if names is None else [self.get(name) for name in names]
+        found = []
+        for stored in chosen:
+            history = build_history(
+                stored,
+                self.store.cadence_history(stored.id),
+                self.store.completion_marks(stored.id),
+                self.store.skips(stored.id),
+                self.store.pauses(stored.id),
+            )
+            found.append((stored, history, self.today(stored.ritual)))
+        return found
 
     def upcoming(self, days: int, names: Iterable[str] | None = None) -> list[Upcoming]:
         """The nudges due in the next ``days`` days, soonest first, leaving out paused days."""
@@ -198,6 +235,42 @@ class RitualService:
                 found.append(Upcoming(ritual, nudge))
         found.sort(key=lambda u: (u.nudge.due, u.ritual.name, u.nudge.slot))
         return found
+
+    # moving history in and out ----------------------------------------------------------
+    def export(self, fmt: str, *, days: int = 60) -> str | bytes:
+        """Everything as JSON or CSV (round-trips through `import`), or upcoming nudges as ICS."""
+        from scheduler import exchange
+
+        if fmt == "ics":
+            return exchange.ics_feed(self.upcoming(days), generated_at=self.clock.now())
+        snapshot = exchange.read_snapshot(self.store)
+        return exchange.to_json(snapshot) if fmt == "json" else exchange.to_csv(snapshot)
+
+    def import_file(
+        self,
+        path: Path,
+        *,
+        fmt: str | None = None,
+        loop: bool = False,
+        name: str | None = None,
+        dry_run: bool = False,
+    ) -> ImportResult:
+        """Merge a backup (or a Loop Habit Tracker export) in; never overwrites what is stored."""
+        from scheduler import exchange
+
+        if loop:
+            names = {s.name for s in self.store.list_rituals(include_removed=True)}
+            loaded = exchange.load_loop(path, name=name)
+            snapshot = exchange.loop_snapshot(loaded, names, self.default_timezone)
+        else:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise exchange.ImportFileError(str(path), f"cannot read ({exc.__class__.__name__})") from None
+            kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "json")
+            parse = exchange.parse_csv if kind == "csv" else exchange.parse_json
+            snapshot = parse(text, str(path), default_timezone=self.default_timezone)
+        return exchange.apply_import(self.store, snapshot, now=self.clock.now(), dry_run=dry_run)
 
     # changing rituals -----------------------------------------------------------------
     def file_defaults(self) -> Mapping[str, Any]:
@@ -336,36 +409,28 @@ class RitualService:
 _NOON = time(12, 0)
 
 
-def cadence_in_force(versions: Iterable[CadenceVersion], day: date, fallback: cad.Cadence) -> cad.Cadence:
-    chosen: cad.Cadence | None = None
-    for version in versions:
-        if chosen is None or version.effective_from <= day:
-            chosen = version.cadence
-    return chosen or fallback
-
-
 def build_history(
     stored: StoredRitual,
     versions: Iterable[CadenceVersion],
-    completions: Iterable[CompletionRecord],
+    completions: Sequence[tuple[date, str]],
     skips: Iterable[SkipRecord],
     pauses: Iterable[PauseRecord],
 ) -> History:
     """The streak contract's view of one ritual, from what the store holds."""
     ritual = stored.ritual
-    done = tuple(Done(c.day, c.by) for c in completions)
     version_pairs = tuple((v.effective_from, v.cadence) for v in versions) or (
         (ritual.start or stored.created_at.date(), ritual.cadence),
     )
     # Without an explicit start, a ritual counts from its first cadence or its earliest
     # back-filled completion, whichever is older, so back-filling is never wasted.
-    start = ritual.start or min([version_pairs[0][0], *(d.day for d in done)])
+    earliest = min(completions, default=None)  # (day, by) pairs: the earliest day, compared in C
+    start = ritual.start or min(version_pairs[0][0], earliest[0] if earliest else version_pairs[0][0])
     if ritual.start is None and version_pairs[0][0] > start:
         version_pairs = ((start, version_pairs[0][1]), *version_pairs[1:])
     return History(
         versions=version_pairs,
         start=start,
-        completions=done,
+        completions=completions,
         skips=tuple(s.day for s in skips),
         pauses=tuple(PausedSpan(p.start, p.until) for p in pauses),
         end=ritual.end,
@@ -373,6 +438,23 @@ def build_history(
         complete_when=ritual.complete_when,
         freezes_per_month=ritual.freezes_per_month,
     )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large, cycle-free structures.
+
+    Reports build hundreds of thousands of small tuples; the collector would rescan
+    them again and again as the heap grows (measured: half the time of `ritual streaks`
+    over ten years of history). They hold no cycles, so nothing is lost by waiting.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _outside_dates(ritual: Ritual, day: date) -> bool:

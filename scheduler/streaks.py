@@ -39,9 +39,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from math import sqrt
+from operator import itemgetter
 from types import MappingProxyType
+from typing import NamedTuple
 
-from scheduler.cadence import Cadence, Every, Period, Weekday, due_days, period_of, periods
+from scheduler.cadence import (
+    Cadence,
+    DueDay,
+    Every,
+    NthWeekday,
+    Period,
+    Weekday,
+    due_days,
+    period_of,
+    periods,
+)
 from scheduler.definitions import CompleteWhen
 
 
@@ -59,9 +71,12 @@ class Excuse(StrEnum):
     FREEZE = "freeze"
 
 
-@dataclass(frozen=True, slots=True)
-class Done:
-    """A completion as the streak maths sees it: the ritual day it counts for, and who."""
+class Done(NamedTuple):
+    """A completion as the streak maths sees it: the ritual day it counts for, and who.
+
+    A named tuple, not a dataclass: reports build hundreds of thousands of them
+    straight from database rows (``map(Done._make, rows)``).
+    """
 
     day: date
     by: str = ""
@@ -79,7 +94,8 @@ class History:
 
     versions: tuple[tuple[date, Cadence], ...]  # (effective_from, cadence), oldest first
     start: date
-    completions: tuple[Done, ...] = ()
+    # (day, by) pairs: a Done, or the plain row tuple the store reads (same shape, no copy).
+    completions: Sequence[tuple[date, str]] = ()
     skips: tuple[date, ...] = ()
     pauses: tuple[PausedSpan, ...] = ()
     end: date | None = None
@@ -118,6 +134,11 @@ _AVERAGE_DAYS = {Every.DAY: 1.0, Every.WEEK: 7.0, Every.MONTH: 30.44}
 _FOREVER = date.max.toordinal()
 _NOBODY: Mapping[str, int] = MappingProxyType({})
 _Month = tuple[int, int]
+_EVERY_WEEKDAY = frozenset(range(7))
+_DAY_OF = itemgetter(0)  # a Done's day, read in C when converting a whole history
+_BY_OF = itemgetter(1)
+# Plain module names for the members: on Python 3.11 reading ``PeriodStatus.KEPT`` in a loop over
+# thousands of periods costs several times more than the comparison itself.
 _KEPT, _MISSED, _EXCUSED, _OPEN, _REST = (
     PeriodStatus.KEPT,
     PeriodStatus.MISSED,
@@ -139,6 +160,15 @@ class _Segment:
     weekdays: frozenset[int] | None  # due weekdays when ``on`` names only weekdays; None: ask cadence
     every_day_due: bool  # no ``on`` (or all seven days): the hot path, no day-by-day check
     day_multiplier: float  # Loop's per-day decay for this cadence's target frequency
+    due_starts: frozenset[int] | None  # weekdays a whole period can start on and hold a due day; None: ask
+
+
+class _Run(NamedTuple):
+    """The periods ``first..stop`` (indexes, stop exclusive) that one segment judges."""
+
+    segment: _Segment
+    first: int
+    stop: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,24 +178,25 @@ class _Ledger:
     starts: list[int]
     ends: list[int]  # exclusive
     segments: list[_Segment]  # the one judging each period
+    runs: list[_Run]  # the same, segment by segment
     statuses: list[PeriodStatus]
     excuses: list[Excuse | None]
     done: list[int]
-    slots: list[int]  # per completion, in the given order: its period's index, -1 for none
+    slots: list[int]  # per completion, in the given order: its period's index, -1 for none (outcomes only)
     freezes_by_month: dict[_Month, int]
     last_completion: date | None
 
 
 def outcomes(history: History, today: date) -> list[PeriodOutcome]:
     """One outcome per period from the start up to the one containing ``today``, oldest first."""
-    ledger = _judge(history, today)
+    ledger = _judge(history, today, with_slots=True)
     by_person: list[dict[str, int] | None] = [None] * len(ledger.starts)
-    for completion, index in zip(history.completions, ledger.slots, strict=True):
+    for (_day, by), index in zip(history.completions, ledger.slots, strict=True):
         if index >= 0:
             counts = by_person[index]
             if counts is None:
                 counts = by_person[index] = {}
-            counts[completion.by] = counts.get(completion.by, 0) + 1
+            counts[by] = counts.get(by, 0) + 1
     return [
         PeriodOutcome(
             Period(date.fromordinal(start), date.fromordinal(end)),
@@ -190,14 +221,14 @@ def outcomes(history: History, today: date) -> list[PeriodOutcome]:
 
 def summarize(history: History, today: date) -> StreakSummary:
     """The numbers the reports show for one ritual on ``today``."""
-    ledger = _judge(history, today)
+    ledger = _judge(history, today, with_slots=False)
     statuses = ledger.statuses
     # Only the newest period can still be running.
     closed = len(statuses) - (1 if ledger.ends and ledger.ends[-1] > today.toordinal() else 0)
-    kept_closed = statuses[:closed].count(PeriodStatus.KEPT)
-    missed = statuses.count(PeriodStatus.MISSED)
+    kept_closed = statuses[:closed].count(_KEPT)
+    missed = statuses.count(_MISSED)
     current = _current_streak(statuses)
-    at_risk = bool(statuses) and statuses[-1] is PeriodStatus.OPEN and current > 0
+    at_risk = bool(statuses) and statuses[-1] is _OPEN and current > 0
     tokens_left = _tokens_left(history, ledger)
     newest = sorted(history.versions, key=lambda version: version[0])[-1][1]
     return StreakSummary(
@@ -209,24 +240,25 @@ def summarize(history: History, today: date) -> StreakSummary:
         at_risk=at_risk,
         periods_until_break=tokens_left if at_risk else 1 + tokens_left,
         last_completion=ledger.last_completion,
-        kept=statuses.count(PeriodStatus.KEPT),
+        kept=statuses.count(_KEPT),
         missed=missed,
-        excused=statuses.count(PeriodStatus.EXCUSED),
+        excused=statuses.count(_EXCUSED),
         freezes_used=sum(ledger.freezes_by_month.values()),
     )
 
 
-def _judge(history: History, today: date) -> _Ledger:
+def _judge(history: History, today: date, *, with_slots: bool) -> _Ledger:
     segments = _segments(history)
     last = today if history.end is None else min(today, history.end)
     starts: list[int] = []
     ends: list[int] = []
     owners: list[_Segment] = []
+    runs: list[_Run] = []
     if history.start <= last:
-        _list_periods(segments, last.toordinal(), starts, ends, owners)
-    slots, done, last_completion = _count(history, starts, ends)
-    statuses, excuses, freezes = _statuses(history, today.toordinal(), starts, ends, owners, done)
-    return _Ledger(starts, ends, owners, statuses, excuses, done, slots, freezes, last_completion)
+        runs = _list_periods(segments, last.toordinal(), starts, ends, owners)
+    slots, done, last_completion = _count(history, starts, ends, runs, with_slots=with_slots)
+    statuses, excuses, freezes = _statuses(history, today.toordinal(), starts, ends, owners, runs, done)
+    return _Ledger(starts, ends, owners, runs, statuses, excuses, done, slots, freezes, last_completion)
 
 
 def _segments(history: History) -> list[_Segment]:
@@ -248,15 +280,17 @@ def _segments(history: History) -> list[_Segment]:
 
 def _segment(cadence: Cadence, first: date, until: date | None) -> _Segment:
     weekdays = _due_weekdays(cadence)
+    length = _fixed_length(cadence)
     return _Segment(
         cadence,
         cadence.times,
         first,
         until,
-        _fixed_length(cadence),
+        length,
         weekdays,
         weekdays is not None and len(weekdays) == 7,
         _day_multiplier(cadence),
+        _due_starts(cadence, weekdays, length),
     )
 
 
@@ -267,6 +301,27 @@ def _fixed_length(cadence: Cadence) -> int | None:
     return cadence.interval * (7 if cadence.every is Every.WEEK else 1)
 
 
+def _due_starts(
+    cadence: Cadence, weekdays: frozenset[int] | None, length: int | None
+) -> frozenset[int] | None:
+    """The weekdays a whole period can start on and still hold a due day; None: only the cadence can tell.
+
+    A whole month holds every weekday, every (clamped) day of the month and every nth weekday but a fifth.
+    """
+    if cadence.every is Every.MONTH:
+        if weekdays is not None or any(_monthly_hit(due) for due in cadence.on):
+            return _EVERY_WEEKDAY
+        return None
+    if weekdays is None or length is None:
+        return None
+    return frozenset(w for w in range(7) if any((w + k) % 7 in weekdays for k in range(min(length, 7))))
+
+
+def _monthly_hit(due: DueDay) -> bool:
+    """Whether ``due`` falls in every calendar month."""
+    return not isinstance(due, NthWeekday) or due.nth in (1, 2, 3, 4, -1)
+
+
 def _first_period_from(cadence: Cadence, since: date) -> date:
     period = period_of(cadence, since)
     return period.start if period.start >= since else period.end
@@ -274,54 +329,80 @@ def _first_period_from(cadence: Cadence, since: date) -> date:
 
 def _list_periods(
     segments: Sequence[_Segment], last: int, starts: list[int], ends: list[int], owners: list[_Segment]
-) -> None:
+) -> list[_Run]:
     """Append each segment's periods up to the one holding ``last``; clip the one the next overtakes."""
+    runs: list[_Run] = []
     for segment in segments:
         first = segment.first.toordinal()
         if first > last:
             break
         until = _FOREVER if segment.until is None else segment.until.toordinal()
         stop = min(last, until - 1)
+        begun = len(starts)
         if segment.length is not None:
             new = range(first, stop + 1, segment.length)
             starts.extend(new)
-            ends.extend(start + segment.length for start in new)
-            owners.extend([segment] * len(new))
+            ends.extend(range(new.start + new.step, new.stop + new.step, new.step))
         else:
             for period in periods(segment.cadence, segment.first, date.fromordinal(stop)):
                 starts.append(period.start.toordinal())
                 ends.append(period.end.toordinal())
-                owners.append(segment)
+        owners.extend([segment] * (len(starts) - begun))
+        runs.append(_Run(segment, begun, len(starts)))
         ends[-1] = min(ends[-1], until)
+    return runs
 
 
-def _count(history: History, starts: list[int], ends: list[int]) -> tuple[list[int], list[int], date | None]:
-    """Each completion's period (bisect, one pass) and each period's count that counts."""
+def _count(
+    history: History, starts: list[int], ends: list[int], runs: Sequence[_Run], *, with_slots: bool
+) -> tuple[list[int], list[int], date | None]:
+    """Each completion's period (if asked), each period's count that counts, and the newest day counted."""
     n = len(starts)
     lo = history.start.toordinal()
     hi = ends[-1] if n else lo
+    days = list(map(date.toordinal, map(_DAY_OF, history.completions)))
+    newest = max(days, default=0)
+    if not lo <= newest < hi:  # rare: a completion after the listed periods (or none counted at all)
+        newest = max((day for day in days if lo <= day < hi), default=0)
+    last_completion = date.fromordinal(newest) if newest > 0 else None
     both = history.complete_when is CompleteWhen.BOTH and bool(history.people)
-    columns = {person: [0] * n for person in history.people} if both else {}
-    done = [0] * n
-    slots: list[int] = []
-    newest = -1
-    for completion in history.completions:
-        day = completion.day.toordinal()
-        if not lo <= day < hi:
-            slots.append(-1)
-            continue
-        index = bisect_right(starts, day) - 1
-        slots.append(index)
-        newest = max(newest, day)
-        if both:
-            column = columns.get(completion.by)
+    # Each count list has a spare last cell: a completion that counts for nothing (slot -1) lands
+    # there, so the tally needs no branch; the spare is dropped after.
+    if not with_slots and not both and (length := _one_length(runs)) is not None:
+        # summarize's hot path: _slots' arithmetic inline, with no list of slots in between.
+        first = starts[0]
+        done = [0] * (n + 1)
+        for day in days:
+            done[(day - first) // length if lo <= day < hi else -1] += 1
+        done.pop()
+        return [], done, last_completion
+    slots = _slots(days, lo, hi, starts, runs)
+    if both:
+        columns = {person: [0] * (n + 1) for person in history.people}
+        for index, by in zip(slots, map(_BY_OF, history.completions), strict=True):
+            column = columns.get(by)
             if column is not None:
                 column[index] += 1
-        else:
+        done = [min(counts) for counts in zip(*columns.values(), strict=True)]
+    else:
+        done = [0] * (n + 1)
+        for index in slots:
             done[index] += 1
-    if both:
-        done = [min(counts) for counts in zip(*columns.values(), strict=True)] if n else []
-    return slots, done, date.fromordinal(newest) if newest > 0 else None
+    done.pop()
+    return slots, done, last_completion
+
+
+def _slots(days: list[int], lo: int, hi: int, starts: list[int], runs: Sequence[_Run]) -> list[int]:
+    """Each day's period index, -1 outside ``lo..hi`` (hi exclusive)."""
+    if (length := _one_length(runs)) is not None:
+        first = starts[0]
+        return [(day - first) // length if lo <= day < hi else -1 for day in days]
+    return [bisect_right(starts, day) - 1 if lo <= day < hi else -1 for day in days]
+
+
+def _one_length(runs: Sequence[_Run]) -> int | None:
+    """The period length when one fixed-length cadence judges every period: a day's index is arithmetic."""
+    return runs[0].segment.length if len(runs) == 1 else None
 
 
 def _statuses(
@@ -330,27 +411,39 @@ def _statuses(
     starts: list[int],
     ends: list[int],
     owners: list[_Segment],
+    runs: Sequence[_Run],
     done: list[int],
 ) -> tuple[list[PeriodStatus], list[Excuse | None], dict[_Month, int]]:
     """Judge each period in the module docstring's order; freeze tokens go to the oldest misses."""
+    statuses, unsure = _presume(starts, runs, done)
+    excuses: list[Excuse | None] = [None] * len(statuses)
     first_day = history.start.toordinal()
     due_until = _FOREVER if history.end is None else history.end.toordinal() + 1
     skipped = _skipped(history, starts, ends)
     pauses = [
         (p.start.toordinal(), _FOREVER if p.until is None else p.until.toordinal()) for p in history.pauses
     ]
-    statuses: list[PeriodStatus] = []
-    excuses: list[Excuse | None] = []
+    per_month = history.freezes_per_month
     freezes: dict[_Month, int] = {}
-    for index, (start, end, segment) in enumerate(zip(starts, ends, owners, strict=True)):
-        lo = start if start > first_day else first_day
-        hi = end if end < due_until else due_until
-        # The hot path (every day of a period due) builds a range, not a list.
-        due = range(lo, hi) if segment.every_day_due else _due_in(segment, start, lo, hi)
+    if skipped or pauses or per_month:
+        pending = [i for i, status in enumerate(statuses) if status is _MISSED]
+    else:  # no excuse for a presumed miss, and only the newest period (unsure) can be open
+        pending = sorted(unsure)
+    # Oldest first, so freeze tokens go to the oldest misses.
+    for index in pending:
+        start, end, segment = starts[index], ends[index], owners[index]
+        # The due days matter only for pauses, and to tell REST where _presume could not.
+        due: Sequence[int] = ()
+        if pauses or index in unsure:
+            lo = start if start > first_day else first_day
+            hi = end if end < due_until else due_until
+            # The hot path (every day of a period due) builds a range, not a list.
+            due = range(lo, hi) if segment.every_day_due else _due_in(segment, start, lo, hi)
+            if not due:
+                statuses[index] = _REST
+                continue
         excuse: Excuse | None = None
-        if not due:
-            status = _REST
-        elif done[index] >= segment.times:
+        if done[index] >= segment.times:
             status = _KEPT
         elif index in skipped:
             status, excuse = _EXCUSED, Excuse.SKIP
@@ -358,14 +451,42 @@ def _statuses(
             status, excuse = _EXCUSED, Excuse.PAUSE
         elif end > today:
             status = _OPEN
-        elif freezes.get(month := _month_of(end), 0) < history.freezes_per_month:
+        elif per_month and freezes.get(month := _month_of(end), 0) < per_month:
             freezes[month] = freezes.get(month, 0) + 1
             status, excuse = _EXCUSED, Excuse.FREEZE
         else:
             status = _MISSED
-        statuses.append(status)
-        excuses.append(excuse)
+        statuses[index] = status
+        excuses[index] = excuse
     return statuses, excuses, freezes
+
+
+def _presume(starts: list[int], runs: Sequence[_Run], done: list[int]) -> tuple[list[PeriodStatus], set[int]]:
+    """Judge in bulk what a glance can judge; mark the rest MISSED and return the unsure ones.
+
+    Every period but the first and the last of each segment lies wholly inside the ritual's days
+    and has its cadence's full length, so its start's weekday tells whether it holds a due day
+    (REST if not) and its count whether it is KEPT; if neither, it is MISSED unless a skip, pause
+    or freeze excuses it. The edge periods, and those of cadences whose due days only the cadence
+    knows, are unsure: marked MISSED too, the full rule judges them.
+    """
+    statuses: list[PeriodStatus] = []
+    unsure = {0, *(stop - 1 for _, _, stop in runs)} if runs else set()
+    for segment, first, stop in runs:
+        times, due_starts = segment.times, segment.due_starts
+        if due_starts is None:
+            statuses += [_MISSED] * (stop - first)
+            unsure.update(range(first, stop))
+        elif len(due_starts) == 7:
+            statuses += [_KEPT if count >= times else _MISSED for count in done[first:stop]]
+        else:
+            statuses += [
+                _REST if (start - 1) % 7 not in due_starts else _KEPT if count >= times else _MISSED
+                for start, count in zip(starts[first:stop], done[first:stop], strict=True)
+            ]  # ordinal 1 is a Monday
+    for index in unsure:
+        statuses[index] = _MISSED
+    return statuses, unsure
 
 
 def _skipped(history: History, starts: list[int], ends: list[int]) -> set[int]:
@@ -407,9 +528,9 @@ def _tokens_left(history: History, ledger: _Ledger) -> int:
 def _current_streak(statuses: Sequence[PeriodStatus]) -> int:
     streak = 0
     for status in reversed(statuses):
-        if status is PeriodStatus.MISSED:
+        if status is _MISSED:
             break
-        if status is PeriodStatus.KEPT:
+        if status is _KEPT:
             streak += 1
     return streak
 
@@ -417,10 +538,10 @@ def _current_streak(statuses: Sequence[PeriodStatus]) -> int:
 def _longest_streak(statuses: Sequence[PeriodStatus]) -> int:
     longest = run = 0
     for status in statuses:
-        if status is PeriodStatus.MISSED:
+        if status is _MISSED:
             longest = max(longest, run)
             run = 0
-        elif status is PeriodStatus.KEPT:
+        elif status is _KEPT:
             run += 1
     return max(longest, run)
 
@@ -434,13 +555,28 @@ def _day_multiplier(cadence: Cadence) -> float:
 def _strength(ledger: _Ledger, closed: int) -> float:
     """Exponential smoothing of min(1, done / target) over the closed kept and missed periods."""
     score = 0.0
-    for index in range(closed):
-        status = ledger.statuses[index]
-        if status is not PeriodStatus.KEPT and status is not PeriodStatus.MISSED:
-            continue
-        segment = ledger.segments[index]
-        decay = segment.day_multiplier ** (ledger.ends[index] - ledger.starts[index])
-        target = segment.cadence.times
-        value = 1.0 if target <= 0 else min(1.0, ledger.done[index] / target)
-        score = score * decay + value * (1 - decay)
+    for segment, first, stop in ledger.runs:
+        last = min(stop, closed)
+        if last <= first:
+            break
+        if segment.length is None:  # months: each period its own length
+            stretches = [(index, index + 1) for index in range(first, last)]
+        else:  # all one length but a last period clipped by the next version
+            stretches = [(first, last - 1), (last - 1, last)]
+        for begin, end in stretches:
+            if begin < end:  # the first stretch is empty when the run has one period
+                decay = segment.day_multiplier ** (ledger.ends[begin] - ledger.starts[begin])
+                statuses, done = ledger.statuses[begin:end], ledger.done[begin:end]
+                score = _smooth(score, decay, segment.times, statuses, done)
+    return score
+
+
+def _smooth(score: float, decay: float, target: int, statuses: list[PeriodStatus], done: list[int]) -> float:
+    """Fold periods of one length into ``score``; a kept period's value is 1, a missed one's done / target."""
+    rest = 1 - decay
+    for status, count in zip(statuses, done, strict=True):
+        if status is _KEPT:
+            score = score * decay + rest
+        elif status is _MISSED:
+            score = score * decay + count / target * rest
     return score

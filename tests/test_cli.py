@@ -8,82 +8,17 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from scheduler.cli import App, main
-from scheduler.clock import FakeClock
-
-# 2026-11-24 12:00 in Berlin; the example catalogue's household zone.
-NOW = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
-
-
-class Ritual:
-    """Runs `ritual` commands against one installation living in a temp folder."""
-
-    def __init__(self, home: Path, clock: FakeClock) -> None:
-        self.home = home
-        self.clock = clock
-        self.env = {
-            "RITUAL_CONFIG_DIR": str(home / "config"),
-            "RITUAL_DATA_DIR": str(home / "data"),
-            "RITUAL_TIMEZONE": "Europe/Berlin",
-            "RITUAL_DATABASE_URL": "",
-        }
-
-    @property
-    def config(self) -> Path:
-        return self.home / "config"
-
-    @property
-    def database(self) -> Path:
-        return self.home / "data" / "ritual.db"
-
-    def __call__(self, *args: str, code: int = 0, stdin: str | None = None) -> Result:
-        env = {k: v for k, v in self.env.items() if v}
-        unset = {k: None for k, v in self.env.items() if not v}
-        result = CliRunner().invoke(
-            main, list(args), obj=App(clock=self.clock), env={**env, **unset}, input=stdin
-        )
-        assert result.exit_code == code, (args, result.output, result.stderr, result.exception)
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "--json").stdout)
-
-
-@pytest.fixture
-def ritual(tmp_path: Path) -> Iterator[Ritual]:
-    yield Ritual(tmp_path, FakeClock(NOW))
-
-
-@pytest.fixture
-def installed(ritual: Ritual) -> Ritual:
-    ritual("init")
-    return ritual
-
-
-def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as db:
-        return db.execute(sql).fetchall()
-
-
-def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to prove a failed command changed nothing."""
-    with sqlite3.connect(path) as db:
-        tables = [t for (t,) in db.execute("select name from sqlite_master where type = 'table'")]
-        return {t: db.execute(f"select * from {t}").fetchall() for t in tables}
-
+from tests.conftest import RitualCli, rows, snapshot
 
 # -- init, check, list ------------------------------------------------------------------------
 
 
-def test_init_writes_private_config_and_lists_the_catalogue(ritual: Ritual) -> None:
+def test_init_writes_private_config_and_lists_the_catalogue(ritual: RitualCli) -> None:
     out = ritual("init").stdout
     assert "wrote" in out
     for name in ("settings.toml", "rituals.toml"):
@@ -96,7 +31,7 @@ def test_init_writes_private_config_and_lists_the_catalogue(ritual: Ritual) -> N
     assert len(names) >= 10
 
 
-def test_init_never_overwrites_without_force(ritual: Ritual) -> None:
+def test_init_never_overwrites_without_force(ritual: RitualCli) -> None:
     ritual("init")
     (ritual.config / "rituals.toml").write_text("# mine\n", encoding="utf-8")
     assert "kept" in ritual("init").stdout
@@ -105,7 +40,7 @@ def test_init_never_overwrites_without_force(ritual: Ritual) -> None:
     assert "tech-free-talk" in (ritual.config / "rituals.toml").read_text(encoding="utf-8")
 
 
-def test_list_piped_is_plain_text(installed: Ritual) -> None:
+def test_list_piped_is_plain_text(installed: RitualCli) -> None:
     out = installed("list").stdout
     assert out.splitlines()[0].split()[:3] == ["name", "title", "dimension"]
     assert "tech-free-talk" in out
@@ -124,21 +59,21 @@ def test_python_dash_m_scheduler_runs_the_cli(tmp_path: Path) -> None:
 # -- recording ---------------------------------------------------------------------------------
 
 
-def test_done_with_date_shows_in_show_json(installed: Ritual) -> None:
+def test_done_with_date_shows_in_show_json(installed: RitualCli) -> None:
     out = installed("done", "tech-free-talk", "--date", "2026-11-20", "--by", "alex").stdout
     assert "recorded: 'tech-free-talk' on Fri 20 Nov 2026 by alex" in out
     shown = installed.json("show", "tech-free-talk")
     assert [(c["day"], c["by"], c["source"]) for c in shown["completions"]] == [("2026-11-20", "alex", "cli")]
 
 
-def test_done_at_a_late_hour_counts_for_the_evening_before(installed: Ritual) -> None:
+def test_done_at_a_late_hour_counts_for_the_evening_before(installed: RitualCli) -> None:
     # The catalogue's day starts at 03:00: a talk finished at 00:30 belongs to the day before.
     installed("done", "tech-free-talk", "--at", "2026-11-22 00:30")
     shown = installed.json("show", "tech-free-talk")
     assert shown["completions"][0]["day"] == "2026-11-21"
 
 
-def test_undo_removes_only_the_last_completion(installed: Ritual) -> None:
+def test_undo_removes_only_the_last_completion(installed: RitualCli) -> None:
     installed("done", "tech-free-talk", "--date", "2026-11-20")
     installed("done", "tech-free-talk", "--date", "yesterday")
     assert "23 Nov 2026" in installed("undo", "tech-free-talk").stdout
@@ -148,7 +83,7 @@ def test_undo_removes_only_the_last_completion(installed: Ritual) -> None:
     installed("undo", "tech-free-talk", code=1)
 
 
-def test_skip_and_pause_are_recorded(installed: Ritual) -> None:
+def test_skip_and_pause_are_recorded(installed: RitualCli) -> None:
     installed("skip", "tech-free-talk", "--date", "2026-11-21", "--reason", "ill")
     installed("pause", "date-night", "--from", "2026-12-01", "--until", "2026-12-14")
     talk = installed.json("show", "tech-free-talk")
@@ -158,14 +93,14 @@ def test_skip_and_pause_are_recorded(installed: Ritual) -> None:
     assert night["paused"] is False
 
 
-def test_pause_now_then_resume(installed: Ritual) -> None:
+def test_pause_now_then_resume(installed: RitualCli) -> None:
     installed("pause", "tech-free-talk")
     assert {r["name"]: r["paused"] for r in installed.json("list")}["tech-free-talk"] is True
     assert "resumed" in installed("resume", "tech-free-talk").stdout
     assert {r["name"]: r["paused"] for r in installed.json("list")}["tech-free-talk"] is False
 
 
-def test_next_lists_upcoming_nudges_in_order(installed: Ritual) -> None:
+def test_next_lists_upcoming_nudges_in_order(installed: RitualCli) -> None:
     upcoming = installed.json("next", "--days", "2", "tech-free-talk")
     assert upcoming, "a daily ritual has nudges in two days"
     assert all(u["name"] == "tech-free-talk" for u in upcoming)
@@ -178,7 +113,7 @@ def test_next_lists_upcoming_nudges_in_order(installed: Ritual) -> None:
 # -- defining rituals from the CLI --------------------------------------------------------------
 
 
-def test_add_edit_remove_a_cli_ritual_keeps_history(installed: Ritual) -> None:
+def test_add_edit_remove_a_cli_ritual_keeps_history(installed: RitualCli) -> None:
     installed("add", "stretch", "--every", "day", "--on", "weekdays", "--at", "07:15", "--dimension", "self")
     installed("done", "stretch")
     out = installed("edit", "stretch", "--at", "07:30").stdout
@@ -209,7 +144,7 @@ def test_add_edit_remove_a_cli_ritual_keeps_history(installed: Ritual) -> None:
     ids=lambda v: v if isinstance(v, str) else None,
 )
 def test_bad_input_is_one_line_and_changes_nothing(
-    installed: Ritual, args: list[str], code: int, message: str
+    installed: RitualCli, args: list[str], code: int, message: str
 ) -> None:
     before = snapshot(installed.database)
     result = installed(*args, code=code)
@@ -219,7 +154,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert snapshot(installed.database) == before
 
 
-def test_a_broken_ritual_file_keeps_the_stored_rituals(installed: Ritual) -> None:
+def test_a_broken_ritual_file_keeps_the_stored_rituals(installed: RitualCli) -> None:
     before = installed.json("list")
     rituals = installed.config / "rituals.toml"
     rituals.write_text(rituals.read_text(encoding="utf-8") + '\n[[ritual]]\nname = "x"\non = "fryday"\n')
@@ -231,7 +166,7 @@ def test_a_broken_ritual_file_keeps_the_stored_rituals(installed: Ritual) -> Non
     assert json.loads(listed.stdout) == before
 
 
-def test_a_file_ritual_clashing_with_a_cli_ritual_is_refused(installed: Ritual) -> None:
+def test_a_file_ritual_clashing_with_a_cli_ritual_is_refused(installed: RitualCli) -> None:
     installed("add", "stretch", "--at", "07:15")
     rituals = installed.config / "rituals.toml"
     rituals.write_text(rituals.read_text(encoding="utf-8") + '\n[[ritual]]\nname = "stretch"\nat = "08:00"\n')
@@ -242,7 +177,7 @@ def test_a_file_ritual_clashing_with_a_cli_ritual_is_refused(installed: Ritual) 
     assert shown["source"] == "cli"
 
 
-def test_removing_a_ritual_from_the_file_retires_it(installed: Ritual) -> None:
+def test_removing_a_ritual_from_the_file_retires_it(installed: RitualCli) -> None:
     installed("done", "date-night", "--date", "2026-11-20")
     rituals = installed.config / "rituals.toml"
     text = rituals.read_text(encoding="utf-8")
@@ -256,7 +191,7 @@ def test_removing_a_ritual_from_the_file_retires_it(installed: Ritual) -> None:
     assert rows(installed.database, "select count(*) from completion") == [(1,)]
 
 
-def test_editing_the_file_cadence_is_effective_dated(installed: Ritual) -> None:
+def test_editing_the_file_cadence_is_effective_dated(installed: RitualCli) -> None:
     rituals = installed.config / "rituals.toml"
     text = rituals.read_text(encoding="utf-8")
     start = text.index('name = "tech-free-talk"')
@@ -277,20 +212,20 @@ def test_editing_the_file_cadence_is_effective_dated(installed: Ritual) -> None:
 # -- settings and the database -------------------------------------------------------------------
 
 
-def test_unknown_time_zone_setting_names_the_variable(ritual: Ritual) -> None:
+def test_unknown_time_zone_setting_names_the_variable(ritual: RitualCli) -> None:
     ritual.env["RITUAL_TIMEZONE"] = "Mars/Olympus"
     result = ritual("list", code=1)
     assert result.stderr.strip() == "Error: RITUAL_TIMEZONE: unknown time zone 'Mars/Olympus'"
 
 
-def test_unknown_setting_in_settings_file_names_file_and_line(ritual: Ritual) -> None:
+def test_unknown_setting_in_settings_file_names_file_and_line(ritual: RitualCli) -> None:
     ritual.config.mkdir(parents=True)
     (ritual.config / "settings.toml").write_text('# settings\ntimezone = "UTC"\ntimezon = "UTC"\n')
     result = ritual("list", code=1)
     assert f"{ritual.config / 'settings.toml'}:3: unknown setting 'timezon'" in result.stderr
 
 
-def test_database_from_a_newer_version_is_refused_untouched(installed: Ritual) -> None:
+def test_database_from_a_newer_version_is_refused_untouched(installed: RitualCli) -> None:
     with sqlite3.connect(installed.database) as db:
         db.execute("update alembic_version set version_num = 'ffff_from_the_future'")
     before = installed.database.read_bytes()

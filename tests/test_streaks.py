@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.cadence import Cadence, Every, Period, parse_due_days, period_of
+from scheduler.cadence import Cadence, Every, Period, is_due_day, parse_due_days, period_of
 from scheduler.definitions import CompleteWhen
 from scheduler.streaks import (
     Done,
@@ -530,6 +530,108 @@ def test_a_clipped_month_whose_due_day_comes_after_the_change_rests() -> None:
     listed = outcomes(change, d("2025-03-11"))
     assert listed[2].period == Period(d("2025-03-01"), d("2025-03-10"))
     assert letters(listed) == "KK.KO"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "today"),
+    [
+        pytest.param(cadence(), cadence("week", times=2), "2025-03-03", id="daily, weekly from today"),
+        pytest.param(cadence("week", times=2), cadence(), "2025-03-03", id="weekly, daily from today"),
+        pytest.param(cadence("month", "first sat"), cadence(), "2025-03-01", id="monthly, daily from today"),
+    ],
+)
+def test_a_version_that_starts_today_leaves_the_closed_periods_alone(
+    old: Cadence, new: Cadence, today: str
+) -> None:
+    """Its first period is the open one, so strength and counts are the old version's alone."""
+    done = [day for day in span("2025-01-06", "2025-03-03") if day < d(today) and day.toordinal() % 3]
+    one = history(old, start="2025-01-06", done=done)
+    two = replace(one, versions=(*one.versions, (d(today), new)))
+    assert len(outcomes(two, d(today))) == len(outcomes(one, d(today)))
+    before, after = summarize(one, d(today)), summarize(two, d(today))
+    assert (after.strength, after.kept, after.missed, after.longest_streak) == (
+        before.strength,
+        before.kept,
+        before.missed,
+        before.longest_streak,
+    )
+    assert 0 < after.strength < 1
+
+
+def test_a_clipped_period_decays_by_its_own_length() -> None:
+    """Weekly, then daily from thursday 03-13: the week of 03-10 spans 3 days, so it decays by m ** 3."""
+    change = History(
+        versions=((d("2025-03-03"), cadence("week")), (d("2025-03-13"), cadence())),
+        start=d("2025-03-03"),
+        completions=(Done(d("2025-03-05")), Done(d("2025-03-11"))),
+    )
+    m = 0.5 ** ((1 / 7) ** 0.5 / 13)
+    first_week = 1 - m**7
+    assert summarize(change, d("2025-03-13")).strength == pytest.approx(first_week * m**3 + (1 - m**3))
+
+
+ON_WORDS = {
+    Every.DAY: ["", "weekdays", "sat", "mon, thu"],
+    Every.WEEK: ["", "fri", "mon, wed, sun"],
+    Every.MONTH: ["", "first sat", "fifth fri", "15", "31", "last", "sat", "second tue, 1"],
+}
+
+
+@st.composite
+def one_cadence_histories(draw: st.DrawFn) -> tuple[History, date]:
+    """Any cadence (months and their rules too), an optional end, skips and pauses; no freezes."""
+    every = draw(st.sampled_from(list(Every)))
+    words = [w.strip() for w in draw(st.sampled_from(ON_WORDS[every])).split(",") if w.strip()]
+    cad = Cadence(
+        every=every,
+        interval=draw(st.integers(1, 2)),
+        times=draw(st.integers(1, 2)),
+        on=parse_due_days(every, words),
+        anchor=BASE,
+    )
+    start = BASE + timedelta(days=draw(st.integers(0, 40)))
+    days = st.integers(-5, 150).map(lambda n: start + timedelta(days=n))
+    hist = History(
+        versions=((start, cad),),
+        start=start,
+        completions=tuple(map(Done, draw(st.lists(days, max_size=120)))),
+        skips=tuple(draw(st.lists(days, max_size=3))),
+        pauses=tuple(
+            PausedSpan(day, day + timedelta(days=draw(st.integers(0, 20))))
+            for day in draw(st.lists(days, max_size=1))
+        ),
+        end=draw(st.none() | days.filter(lambda day: day >= start)),
+    )
+    return hist, start + timedelta(days=draw(st.integers(0, 150)))
+
+
+def paused(hist: History, day: date) -> bool:
+    return any(p.start <= day <= (p.until or date.max) for p in hist.pauses)
+
+
+@settings(deadline=None)
+@given(one_cadence_histories())
+def test_each_status_follows_the_rule_day_by_day(case: tuple[History, date]) -> None:
+    """An oracle that looks at every day of every period, checking the bulk judgement's shortcuts."""
+    hist, today = case
+    cad = hist.versions[0][1]
+    last = hist.end or date.max
+    for o in outcomes(hist, today):
+        days = [o.period.start + timedelta(days=n) for n in range((o.period.end - o.period.start).days)]
+        mine = [day for day in days if hist.start <= day]
+        due = [day for day in mine if day <= last and is_due_day(cad, day)]
+        done = sum(day in mine for day, _by in hist.completions)
+        if not due:
+            expected = "."
+        elif done >= cad.times:
+            expected = "K"
+        elif any(day in mine for day in hist.skips):
+            expected = "S"
+        elif hist.pauses and all(paused(hist, day) for day in due):
+            expected = "P"
+        else:
+            expected = "O" if today < o.period.end else "M"
+        assert (letters([o]), o.done) == (expected, done), o.period
 
 
 def test_dst_week_has_seven_days() -> None:

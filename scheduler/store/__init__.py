@@ -12,6 +12,7 @@ from scheduler.store.records import (
     RitualSource,
     SkipRecord,
     StoredRitual,
+    cadence_in_force,
 )
 from scheduler.store.store import Store
 
@@ -23,4 +24,5 @@ __all__ = [
     "SkipRecord",
     "Store",
     "StoredRitual",
+    "cadence_in_force",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -36,6 +37,15 @@ class CadenceVersion:
     effective_from: date
     cadence: Cadence
     recorded_at: datetime
+
+
+def cadence_in_force(versions: Sequence[CadenceVersion], day: date, fallback: Cadence) -> Cadence:
+    """The cadence in force on ``day``; the oldest version also covers the days before it."""
+    chosen = versions[0].cadence if versions else fallback
+    for version in versions:
+        if version.effective_from <= day:
+            chosen = version.cadence
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)
