@@ -6,6 +6,7 @@ that fall in it. The daemon turns these into timers; streak maths never asks.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from calendar import monthrange
 from collections.abc import Iterable, Iterator
@@ -47,6 +48,9 @@ class Nudge:
     day: date  # the ritual day the nudge belongs to
     slot: str  # unique within the day: "20:30", "before/20:30", "nag/20:30"
     kind: NudgeKind
+    # When quiet hours moved the nudge: the due time they moved it from (aware, UTC), so the daemon
+    # can measure the catch-up grace from there. Not part of equality or order: the key is the same.
+    intended: datetime | None = dataclasses.field(default=None, compare=False)
 
 
 # --- durations and times of day ------------------------------------------------------------------
@@ -338,7 +342,7 @@ def check_rrule(expression: str) -> None:
 _ONE_DAY = timedelta(days=1)
 _RRULE_FALLBACK_START = date(2001, 1, 1)
 _DueTime = tuple[datetime, str, date]  # (due instant in UTC, slot, day)
-_Planned = tuple[datetime, str, date, NudgeKind]  # sorts by (due, slot)
+_Planned = tuple[datetime, str, date, NudgeKind, datetime]  # sorts by (due, slot); last: the unmoved due
 
 
 def planned_nudges(
@@ -390,22 +394,24 @@ def _plan(cadence: Cadence, reminders: Reminders, after: datetime, until: dateti
 
 
 def _in_window(planned: _Planned, after: datetime, until: datetime) -> Iterator[Nudge]:
-    due, slot, day, kind = planned
+    due, slot, day, kind, intended = planned
     if after < due <= until:
-        yield Nudge(due=due, day=day, slot=slot, kind=kind)
+        yield Nudge(due=due, day=day, slot=slot, kind=kind, intended=intended if intended != due else None)
 
 
 def _with_extras(reminders: Reminders, due: datetime, slot: str, day: date) -> Iterator[_Planned]:
     """The DUE nudge and the heads-up and nag hanging off it; all share the DUE nudge's day."""
-    yield due, slot, day, NudgeKind.DUE
+    yield due, slot, day, NudgeKind.DUE, due
     if reminders.remind_before:
-        yield due - reminders.remind_before, f"before/{slot}", day, NudgeKind.BEFORE
+        before = due - reminders.remind_before
+        yield before, f"before/{slot}", day, NudgeKind.BEFORE, before
     if reminders.nag_after:
-        yield due + reminders.nag_after, f"nag/{slot}", day, NudgeKind.NAG
+        nag = due + reminders.nag_after
+        yield nag, f"nag/{slot}", day, NudgeKind.NAG, nag
 
 
 def _out_of_quiet(zone: ZoneInfo, quiet: tuple[time, time] | None, planned: _Planned) -> _Planned:
-    """Move a nudge that falls inside the quiet hours to their end; its slot and day stay."""
+    """Move a nudge that falls inside the quiet hours to their end; its slot, day and intended time stay."""
     if quiet is None:
         return planned
     start, end = quiet

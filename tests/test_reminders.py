@@ -584,6 +584,39 @@ def test_kinds_and_utc_instants() -> None:
     assert all(nudge.due.tzinfo is UTC for nudge in nudges)
 
 
+def test_quiet_hours_keep_the_intended_time_of_a_moved_nudge() -> None:
+    reminders = Reminders(
+        at=(hm("06:30"), hm("21:30")), nag_after=timedelta(minutes=90), quiet_hours=(hm("22:00"), hm("07:00"))
+    )
+    nudges = list(
+        planned_nudges(DAILY, reminders, local(BERLIN, "2026-03-02 00:00"), local(BERLIN, "2026-03-02 23:59"))
+    )
+    shown = [
+        (
+            nudge.due.astimezone(DAILY.zone).strftime("%d %H:%M"),
+            nudge.slot,
+            nudge.intended and nudge.intended.astimezone(DAILY.zone).strftime("%d %H:%M"),
+        )
+        for nudge in nudges
+    ]
+    assert shown == [
+        ("02 07:00", "06:30", "02 06:30"),
+        ("02 07:00", "nag/21:30", "01 23:00"),  # last night's nag, held overnight
+        ("02 08:00", "nag/06:30", None),
+        ("02 21:30", "21:30", None),
+    ]
+    assert [nudge.intended.tzinfo for nudge in nudges if nudge.intended] == [UTC, UTC]
+
+
+def test_intended_is_not_part_of_the_key() -> None:
+    due = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    plain = Nudge(due, date(2026, 3, 2), "06:30", NudgeKind.DUE)
+    moved = Nudge(due, date(2026, 3, 2), "06:30", NudgeKind.DUE, intended=due - timedelta(minutes=30))
+    assert plain == moved
+    assert hash(plain) == hash(moved)
+    assert not plain < moved and not moved < plain
+
+
 @pytest.mark.parametrize(
     ("after", "until"),
     [
