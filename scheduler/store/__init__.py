@@ -8,21 +8,33 @@ object leaves the package. The store never reads the clock: callers pass
 from scheduler.store.records import (
     CadenceVersion,
     CompletionRecord,
+    DeliveryRecord,
+    DeliveryStatus,
+    OccurrenceKind,
+    OccurrenceRecord,
+    OccurrenceStatus,
     PauseRecord,
     RitualSource,
     SkipRecord,
     StoredRitual,
     cadence_in_force,
+    delivery_target,
 )
 from scheduler.store.store import Store
 
 __all__ = [
     "CadenceVersion",
     "CompletionRecord",
+    "DeliveryRecord",
+    "DeliveryStatus",
+    "OccurrenceKind",
+    "OccurrenceRecord",
+    "OccurrenceStatus",
     "PauseRecord",
     "RitualSource",
     "SkipRecord",
     "Store",
     "StoredRitual",
     "cadence_in_force",
+    "delivery_target",
 ]

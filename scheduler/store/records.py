@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -79,3 +80,72 @@ class PauseRecord:
     until: date | None  # inclusive; None while open-ended
     reason: str
     created_at: datetime
+
+
+class OccurrenceKind(StrEnum):
+    """What a nudge is for; the first three match reminders.NudgeKind value for value."""
+
+    DUE = "due"
+    BEFORE = "before"
+    NAG = "nag"
+    SNOOZE = "snooze"
+    DIGEST = "digest"
+    TEST = "test"
+
+
+class OccurrenceStatus(StrEnum):
+    PENDING = "pending"  # claimed, not decided yet
+    SENT = "sent"
+    LATE = "late"  # sent after its due time, within the catch-up grace
+    SUPPRESSED = "suppressed"  # not sent: the period was already kept
+    MISSED = "missed"  # past its grace when the daemon got to it: not sent
+    PAUSED = "paused"  # not sent: the ritual was paused that day
+    FAILED = "failed"  # no channel delivered it
+
+
+@dataclass(frozen=True, slots=True)
+class OccurrenceRecord:
+    """One nudge: (ritual_id, day, slot) is unique, so it is decided, and sent, at most once."""
+
+    id: int
+    ritual_id: int | None  # None for household-wide nudges (the weekly digest, a test)
+    day: date  # the ritual day the nudge belongs to
+    slot: str  # "20:30", "before/20:30", "nag/20:30", "digest"
+    kind: OccurrenceKind
+    due_at: datetime  # aware UTC
+    status: OccurrenceStatus
+    created_at: datetime
+    decided_at: datetime | None
+    note: str  # "sent 25 min late", "period already kept"
+    epoch: int  # the leader epoch that claimed it
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # written before the first send
+    SENDING = "sending"  # claimed; next_attempt_at holds the lease
+    SENT = "sent"
+    RETRY = "retry"  # transient failure: due again at next_attempt_at
+    FAILED = "failed"  # permanent failure: not retried unless asked (`ritual retry`)
+    GIVEN_UP = "given_up"  # transient failures beyond max_attempts or max_age
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One (occurrence, channel) row of the outbox; ``channel`` is masked, ``target`` a hash."""
+
+    id: int
+    occurrence_id: int
+    channel: str  # person/tag and the masked URL, for people to read
+    target: str  # delivery_target() of the real URL
+    status: DeliveryStatus
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime | None  # when due again (retry) or when the lease ends (sending)
+    idempotency_key: str  # the same on every attempt, so a receiver can drop a repeat
+    created_at: datetime
+    updated_at: datetime
+
+
+def delivery_target(url: str) -> str:
+    """A stable name for a channel's real URL that does not reveal it: sha256, hex."""
+    return hashlib.sha256(url.encode()).hexdigest()

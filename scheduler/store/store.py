@@ -1,15 +1,16 @@
-"""Store: open (migrating first), then read and write rituals and what people did."""
+"""Store: open (migrating first), then read and write rituals, what people did, and nudges."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, and_, or_, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
@@ -35,6 +36,11 @@ from scheduler.store.engine import (
 from scheduler.store.records import (
     CadenceVersion,
     CompletionRecord,
+    DeliveryRecord,
+    DeliveryStatus,
+    OccurrenceKind,
+    OccurrenceRecord,
+    OccurrenceStatus,
     PauseRecord,
     RitualSource,
     SkipRecord,
@@ -43,11 +49,18 @@ from scheduler.store.records import (
 from scheduler.store.tables import (
     CadenceVersionRow,
     CompletionRow,
+    DeliveryRow,
     MetaRow,
+    OccurrenceRow,
     PauseRow,
     RitualRow,
     SkipRow,
 )
+
+_Enum = TypeVar("_Enum", bound=StrEnum)
+
+# A receiver's error can be a whole HTML page; the outbox keeps the start of it.
+MAX_ERROR_LENGTH = 500
 
 
 class Store:
@@ -352,6 +365,265 @@ class Store:
             )
             return [_pause(row) for row in session.exec(query)]
 
+    # occurrences: the exactly-once guard ----------------------------------
+    def claim_occurrence(
+        self,
+        ritual_id: int | None,
+        *,
+        day: date,
+        slot: str,
+        kind: str,
+        due_at: datetime,
+        status: OccurrenceStatus,
+        now: datetime,
+        note: str = "",
+        epoch: int = 0,
+    ) -> tuple[OccurrenceRecord, bool]:
+        """Record the nudge (ritual_id, day, slot) before anything is sent; True for exactly one
+        caller however many processes race, the others get the winner's row and False.
+
+        ``ritual_id`` None keys a household-wide nudge (digest, test) by (day, slot) alone.
+        ``kind`` is an OccurrenceKind value (a reminders.NudgeKind is one); a status other than
+        pending counts as decided at ``now``.
+        """
+        _aware(due_at=due_at, now=now)
+        kind = _member(OccurrenceKind, kind, "occurrence kind")
+        status = _member(OccurrenceStatus, status, "occurrence status")
+        with self._session(write=True) as session:
+            if ritual_id is not None:
+                _require_ritual(session, ritual_id)
+            existing = _find_occurrence(session, ritual_id, day, slot)
+            if existing is not None:
+                return _occurrence(existing), False
+            row = OccurrenceRow(
+                ritual_id=ritual_id,
+                day=day,
+                slot=slot,
+                kind=str(kind),
+                due_at=due_at,
+                status=str(status),
+                created_at=now,
+                decided_at=None if status is OccurrenceStatus.PENDING else now,
+                note=note,
+                epoch=epoch,
+            )
+            try:
+                # A savepoint, so losing the race leaves the surrounding transaction usable.
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:
+                existing = _find_occurrence(session, ritual_id, day, slot)
+                if existing is None:
+                    raise
+                return _occurrence(existing), False
+            return _occurrence(row), True
+
+    def decide_occurrence(
+        self,
+        occurrence_id: int,
+        status: OccurrenceStatus,
+        *,
+        now: datetime,
+        note: str | None = None,
+        expect: OccurrenceStatus | None = None,
+    ) -> bool:
+        """Set the outcome; with ``expect``, only if the status is still that (compare-and-set).
+
+        Returns whether a row changed: False for an unknown id or when someone decided first.
+        ``note`` None keeps the note; back to pending clears decided_at.
+        """
+        _aware(now=now)
+        status = _member(OccurrenceStatus, status, "occurrence status")
+        values: dict[str, Any] = {
+            "status": str(status),
+            "decided_at": None if status is OccurrenceStatus.PENDING else now,
+        }
+        if note is not None:
+            values["note"] = note
+        statement = update(OccurrenceRow).where(col(OccurrenceRow.id) == occurrence_id)
+        if expect is not None:
+            expected = _member(OccurrenceStatus, expect, "occurrence status")
+            statement = statement.where(col(OccurrenceRow.status) == str(expected))
+        with self._session(write=True) as session:
+            return session.exec(statement.values(values)).rowcount == 1
+
+    def get_occurrence(self, occurrence_id: int) -> OccurrenceRecord | None:
+        with self._session() as session:
+            row = session.get(OccurrenceRow, occurrence_id)
+            return None if row is None else _occurrence(row)
+
+    def last_occurrence(self, ritual_id: int | None) -> OccurrenceRecord | None:
+        """The one due last (ties: the later claimed): where catching up after downtime starts.
+
+        ``ritual_id`` None means the household-wide nudges.
+        """
+        with self._session() as session:
+            query = (
+                select(OccurrenceRow)
+                .where(_of_ritual(ritual_id))
+                .order_by(col(OccurrenceRow.due_at).desc(), col(OccurrenceRow.id).desc())
+                .limit(1)
+            )
+            row = session.exec(query).first()
+            return None if row is None else _occurrence(row)
+
+    def occurrences(
+        self,
+        *,
+        ritual_id: int | None = None,
+        since: datetime | None = None,
+        statuses: Collection[OccurrenceStatus] | None = None,
+        limit: int | None = None,
+    ) -> list[OccurrenceRecord]:
+        """Newest first (by due_at, then id); ``ritual_id`` None means every ritual and the
+        household; ``since`` keeps those due at or after it."""
+        query = select(OccurrenceRow).order_by(col(OccurrenceRow.due_at).desc(), col(OccurrenceRow.id).desc())
+        if ritual_id is not None:
+            query = query.where(OccurrenceRow.ritual_id == ritual_id)
+        if since is not None:
+            _aware(since=since)
+            query = query.where(col(OccurrenceRow.due_at) >= since)
+        if statuses is not None:
+            wanted = [str(_member(OccurrenceStatus, s, "occurrence status")) for s in statuses]
+            query = query.where(col(OccurrenceRow.status).in_(wanted))
+        if limit is not None:
+            query = query.limit(limit)
+        with self._session() as session:
+            return [_occurrence(row) for row in session.exec(query)]
+
+    # deliveries: the outbox ----------------------------------------------
+    def add_deliveries(
+        self, occurrence_id: int, channels: Sequence[tuple[str, str]], *, now: datetime
+    ) -> list[DeliveryRecord]:
+        """Write one pending row per (channel, target) before sending; pairs already there come
+        back as they are. Returned in the order of ``channels``.
+
+        ``channel`` is what people read (person or tag and the URL in Apprise's privacy form),
+        ``target`` identifies the real URL (records.delivery_target). Both are stored as given:
+        masking the secret out of ``channel`` is the caller's job.
+        """
+        _aware(now=now)
+        with self._session(write=True) as session:
+            if session.get(OccurrenceRow, occurrence_id) is None:
+                raise StoreError(f"no occurrence with id '{occurrence_id}' in the store")
+            return [
+                _delivery(_add_delivery(session, occurrence_id, channel, target, now))
+                for channel, target in channels
+            ]
+
+    def claim_delivery(
+        self, delivery_id: int, *, now: datetime, lease_until: datetime
+    ) -> DeliveryRecord | None:
+        """Take a due delivery for sending (compare-and-set), counting the attempt; None when
+        another sender has it or it is not due.
+
+        The claim holds until ``lease_until``: a sender that died mid-send leaves a row that
+        becomes claimable again then, so a crash re-sends at most once per lease.
+        """
+        _aware(now=now, lease_until=lease_until)
+        if lease_until <= now:
+            raise ValueError(f"lease must end after now, got '{lease_until.isoformat()}'")
+        statement = (
+            update(DeliveryRow)
+            .where(col(DeliveryRow.id) == delivery_id, _claimable(now))
+            .values(
+                status=str(DeliveryStatus.SENDING),
+                attempts=col(DeliveryRow.attempts) + 1,
+                next_attempt_at=lease_until,
+                updated_at=now,
+            )
+        )
+        with self._session(write=True) as session:
+            if session.exec(statement).rowcount != 1:
+                return None
+            row = session.get(DeliveryRow, delivery_id, populate_existing=True)
+            if row is None:
+                raise StoreError(f"delivery '{delivery_id}' vanished while claimed")
+            return _delivery(row)
+
+    def finish_delivery(
+        self,
+        delivery_id: int,
+        status: DeliveryStatus,
+        *,
+        now: datetime,
+        error: str = "",
+        next_attempt_at: datetime | None = None,
+        attempt: int | None = None,
+    ) -> None:
+        """Record a send's outcome (``error`` already masked; long ones are cut).
+
+        With ``attempt`` (the claimed record's attempts) the write happens only while that
+        claim still holds, so a sender whose lease ran out cannot overwrite a newer outcome.
+        """
+        _aware(now=now)
+        if next_attempt_at is not None:
+            _aware(next_attempt_at=next_attempt_at)
+        status = _member(DeliveryStatus, status, "delivery status")
+        if status is DeliveryStatus.SENDING:
+            raise ValueError("a delivery becomes 'sending' only through claim_delivery")
+        statement = update(DeliveryRow).where(col(DeliveryRow.id) == delivery_id)
+        if attempt is not None:
+            statement = statement.where(
+                col(DeliveryRow.status) == str(DeliveryStatus.SENDING), col(DeliveryRow.attempts) == attempt
+            )
+        statement = statement.values(
+            status=str(status),
+            last_error=error[:MAX_ERROR_LENGTH],
+            next_attempt_at=next_attempt_at,
+            updated_at=now,
+        )
+        with self._session(write=True) as session:
+            changed = session.exec(statement).rowcount
+            if not changed and attempt is None:
+                raise StoreError(f"no delivery with id '{delivery_id}' in the store")
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[DeliveryRecord]:
+        """What a sender should claim now: pending or retry rows that are due, and sending rows
+        whose lease ran out; oldest first (by created_at, then id)."""
+        _aware(now=now)
+        query = (
+            select(DeliveryRow)
+            .where(_claimable(now))
+            .order_by(col(DeliveryRow.created_at), col(DeliveryRow.id))
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [_delivery(row) for row in session.exec(query)]
+
+    def deliveries(
+        self,
+        *,
+        occurrence_id: int | None = None,
+        statuses: Collection[DeliveryStatus] | None = None,
+        limit: int | None = None,
+    ) -> list[DeliveryRecord]:
+        """Newest first (by id), for `ritual status`."""
+        query = select(DeliveryRow).order_by(col(DeliveryRow.id).desc())
+        if occurrence_id is not None:
+            query = query.where(DeliveryRow.occurrence_id == occurrence_id)
+        if statuses is not None:
+            wanted = [str(_member(DeliveryStatus, s, "delivery status")) for s in statuses]
+            query = query.where(col(DeliveryRow.status).in_(wanted))
+        if limit is not None:
+            query = query.limit(limit)
+        with self._session() as session:
+            return [_delivery(row) for row in session.exec(query)]
+
+    def retry_deliveries(self, *, now: datetime, ids: Collection[int] | None = None) -> int:
+        """Make failed and given-up deliveries (all, or those of ``ids``) due again now; return
+        how many. Their attempt count is kept."""
+        _aware(now=now)
+        if ids is not None and not ids:
+            return 0
+        ended = [str(DeliveryStatus.FAILED), str(DeliveryStatus.GIVEN_UP)]
+        statement = update(DeliveryRow).where(col(DeliveryRow.status).in_(ended))
+        if ids is not None:
+            statement = statement.where(col(DeliveryRow.id).in_(list(ids)))
+        statement = statement.values(status=str(DeliveryStatus.RETRY), next_attempt_at=now, updated_at=now)
+        with self._session(write=True) as session:
+            return session.exec(statement).rowcount
+
     # small key/value state (e.g. the ritual file's last synced hash) ----
     def get_meta(self, key: str) -> str | None:
         with self._session() as session:
@@ -396,6 +668,64 @@ def _find_completion(session: Session, ritual_id: int, occurrence: str, by: str)
     return session.exec(query).first()
 
 
+def _of_ritual(ritual_id: int | None) -> ColumnElement[bool]:
+    column = col(OccurrenceRow.ritual_id)
+    return column.is_(None) if ritual_id is None else column == ritual_id
+
+
+def _find_occurrence(session: Session, ritual_id: int | None, day: date, slot: str) -> OccurrenceRow | None:
+    query = select(OccurrenceRow).where(
+        _of_ritual(ritual_id), OccurrenceRow.day == day, OccurrenceRow.slot == slot
+    )
+    return session.exec(query).first()
+
+
+def _find_delivery(session: Session, occurrence_id: int, target: str) -> DeliveryRow | None:
+    query = select(DeliveryRow).where(
+        DeliveryRow.occurrence_id == occurrence_id, DeliveryRow.target == target
+    )
+    return session.exec(query).first()
+
+
+def _add_delivery(
+    session: Session, occurrence_id: int, channel: str, target: str, now: datetime
+) -> DeliveryRow:
+    if not target:
+        raise ValueError(f"delivery target for channel '{channel}' is empty")
+    existing = _find_delivery(session, occurrence_id, target)
+    if existing is not None:
+        return existing
+    row = DeliveryRow(
+        occurrence_id=occurrence_id,
+        channel=channel,
+        target=target,
+        status=str(DeliveryStatus.PENDING),
+        idempotency_key=f"{occurrence_id}:{target}",
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        existing = _find_delivery(session, occurrence_id, target)
+        if existing is None:
+            raise
+        return existing
+    return row
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Due pending/retry rows, and sending rows whose lease (next_attempt_at) has run out."""
+    status = col(DeliveryRow.status)
+    next_attempt = col(DeliveryRow.next_attempt_at)
+    waiting = [str(DeliveryStatus.PENDING), str(DeliveryStatus.RETRY)]
+    return or_(
+        and_(status.in_(waiting), or_(next_attempt.is_(None), next_attempt <= now)),
+        and_(status == str(DeliveryStatus.SENDING), next_attempt <= now),
+    )
+
+
 def _record_cadence(
     session: Session, ritual_id: int, ritual: Ritual, effective_from: date, now: datetime
 ) -> None:
@@ -431,7 +761,7 @@ def _dumps(table: dict[str, Any]) -> str:
     return json.dumps(table, sort_keys=True, ensure_ascii=False)
 
 
-def _row_id(row: RitualRow | CompletionRow | SkipRow | PauseRow) -> int:
+def _row_id(row: RitualRow | CompletionRow | SkipRow | PauseRow | OccurrenceRow | DeliveryRow) -> int:
     if row.id is None:
         raise StoreError(f"{type(row).__name__} has no id after flush")
     return row.id
@@ -439,6 +769,13 @@ def _row_id(row: RitualRow | CompletionRow | SkipRow | PauseRow) -> int:
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
+
+
+def _member(enum: type[_Enum], value: str, what: str) -> _Enum:
+    try:
+        return enum(str(value))
+    except ValueError:
+        raise ValueError(f"unknown {what} '{value}'") from None
 
 
 def _aware(**values: datetime) -> None:
@@ -492,4 +829,36 @@ def _pause(row: PauseRow) -> PauseRecord:
         until=row.until,
         reason=row.reason,
         created_at=_utc(row.created_at),
+    )
+
+
+def _occurrence(row: OccurrenceRow) -> OccurrenceRecord:
+    return OccurrenceRecord(
+        id=_row_id(row),
+        ritual_id=row.ritual_id,
+        day=row.day,
+        slot=row.slot,
+        kind=OccurrenceKind(row.kind),
+        due_at=_utc(row.due_at),
+        status=OccurrenceStatus(row.status),
+        created_at=_utc(row.created_at),
+        decided_at=None if row.decided_at is None else _utc(row.decided_at),
+        note=row.note,
+        epoch=row.epoch,
+    )
+
+
+def _delivery(row: DeliveryRow) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=_row_id(row),
+        occurrence_id=row.occurrence_id,
+        channel=row.channel,
+        target=row.target,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_attempt_at=None if row.next_attempt_at is None else _utc(row.next_attempt_at),
+        idempotency_key=row.idempotency_key,
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
     )

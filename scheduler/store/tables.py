@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Index, Text, UniqueConstraint
+from sqlalchemy import DateTime, Dialect, Index, Text, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -112,3 +112,57 @@ class MetaRow(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str = Field(sa_type=Text)
+
+
+# Household-wide occurrences (the weekly digest, a test nudge) have no ritual. NULLs never
+# collide in a UNIQUE constraint, so a partial unique index keys those by (day, slot).
+HOUSEHOLD_ONLY = "ritual_id IS NULL"
+
+
+class OccurrenceRow(SQLModel, table=True):
+    __tablename__ = "occurrence"
+    __table_args__ = (
+        UniqueConstraint("ritual_id", "day", "slot", name="uq_occurrence_key"),
+        Index(
+            "uq_occurrence_household_key",
+            "day",
+            "slot",
+            unique=True,
+            sqlite_where=text(HOUSEHOLD_ONLY),
+            postgresql_where=text(HOUSEHOLD_ONLY),
+        ),
+        Index("ix_occurrence_ritual_due", "ritual_id", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ritual_id: int | None = Field(default=None, foreign_key="ritual.id")
+    day: date
+    slot: str
+    kind: str  # records.OccurrenceKind
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str  # records.OccurrenceStatus
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    note: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
+    epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class DeliveryRow(SQLModel, table=True):
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("occurrence_id", "target", name="uq_delivery_target"),
+        UniqueConstraint("idempotency_key", name="uq_delivery_idempotency_key"),
+        Index("ix_delivery_status_next", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id")
+    channel: str  # person/tag and the masked URL: never the secret
+    target: str  # sha256 hex of the real URL
+    status: str  # records.DeliveryStatus
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_error: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # or the sending lease
+    idempotency_key: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
