@@ -87,6 +87,12 @@ class App:
                     click.echo(f"note: ritual '{name}' left the ritual file; retired, history kept", err=True)
         return self._service
 
+    def tell_daemon(self) -> None:
+        """A running daemon re-reads the rituals now rather than at its next tick."""
+        from scheduler.instance import LOCK_NAME, signal_daemon
+
+        signal_daemon(self.settings.data_dir / LOCK_NAME)
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -283,6 +289,7 @@ def add(app: App, name: str, **options: Any) -> None:
     from scheduler.render import describe_cadence
 
     click.echo(f"added '{stored.name}': {describe_cadence(stored.ritual)}")
+    app.tell_daemon()
 
 
 @main.command()
@@ -302,6 +309,7 @@ def edit(app: App, name: str, unset: tuple[str, ...], **options: Any) -> None:
     from scheduler.render import describe_cadence
 
     click.echo(f"updated '{stored.name}': {describe_cadence(stored.ritual)}")
+    app.tell_daemon()
 
 
 @main.command()
@@ -316,6 +324,7 @@ def remove(app: App, name: str, yes: bool) -> None:
         raise click.Abort
     service.remove(name)
     click.echo(f"removed '{name}' (history kept; `ritual add {name}` brings it back)")
+    app.tell_daemon()
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -573,6 +582,7 @@ def pause(app: App, name: str, start: str | None, until: str | None, reason: str
     )
     end = f" until {human_day(record.until)}" if record.until else " until `ritual resume`"
     click.echo(f"paused '{name}' from {human_day(record.start)}{end}")
+    app.tell_daemon()
 
 
 @main.command()
@@ -582,6 +592,7 @@ def resume(app: App, name: str) -> None:
     """End a pause: the ritual is due again from today."""
     ended = app.service().resume(name)
     click.echo(f"resumed '{name}'" if ended else f"'{name}' was not paused")
+    app.tell_daemon()
 
 
 # -- how consistent ------------------------------------------------------------------------
@@ -756,3 +767,104 @@ def import_(app: App, path: Path, fmt: str | None, loop: bool, name: str | None,
         raise UsageError("--name goes with --loop")
     result = app.service().import_file(path, fmt=fmt, loop=loop, name=name, dry_run=dry_run)
     click.echo(result.summary())
+
+
+# -- the daemon ---------------------------------------------------------------------------------
+
+
+@main.command()
+@pass_app
+def run(app: App) -> None:
+    """Run the daemon in the foreground (systemd runs this): nudge on time, exactly once."""
+    import os
+
+    from scheduler.clock import SystemClock
+    from scheduler.daemon import Daemon
+    from scheduler.outbox import make_nudger
+    from scheduler.sdnotify import Notifier
+    from scheduler.settings import load_settings
+
+    settings = app.settings
+    _configure_daemon_logging(settings.log_level, app.verbose)
+    daemon = Daemon(
+        load_settings,
+        clock=app.clock or SystemClock(),
+        make_nudger=make_nudger,
+        systemd=Notifier.from_environ(os.environ),
+    )
+    sys.exit(daemon.run())
+
+
+def _configure_daemon_logging(level: str, verbose: int) -> None:
+    """One line per event; no timestamps under journald, which adds its own."""
+    import os
+
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
+    chosen = logging.DEBUG if verbose else getattr(logging, level.upper())
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{stamp}%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(chosen)
+    if not verbose:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+@main.command()
+@pass_app
+def reload(app: App) -> None:
+    """Ask the running daemon to re-read its settings and the ritual file (SIGHUP)."""
+    from scheduler.instance import LOCK_NAME, signal_daemon
+
+    holder = signal_daemon(app.settings.data_dir / LOCK_NAME)
+    if holder is None:
+        raise RitualError("no `ritual run` is running on this host for this database")
+    click.echo(f"asked the daemon ({holder.describe()}) to reload")
+
+
+@main.command()
+@click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100), help="Rows per list.")
+@json_option
+@pass_app
+def status(app: App, limit: int, as_json: bool) -> None:
+    """Is the daemon running, what comes next, what went out, and what failed to."""
+    from scheduler import render
+    from scheduler.instance import LOCK_NAME, read_holder
+
+    service = app.service()
+    holder = read_holder(app.settings.data_dir / LOCK_NAME)
+    report = service.status(limit=limit)
+    daemon = (
+        {"running": True, "pid": holder.pid, "host": holder.host, "since": holder.started_at}
+        if holder
+        else {"running": False}
+    )
+    if as_json:
+        render.print_json({"daemon": daemon, "database": app.settings.database_display, **report})
+        return
+    if holder:
+        click.echo(f"daemon: running ({holder.describe()})")
+    else:
+        click.echo("daemon: not running on this host (`ritual run`, or systemctl start ritual-scheduler)")
+    click.echo(f"database: {app.settings.database_display}, {report['rituals']} rituals")
+    if report["next"]:
+        rows = [[n["local"].strftime("%a %d %b %H:%M"), n["name"], n["kind"]] for n in report["next"]]
+        render.print_table(["next", "ritual", "kind"], rows)
+    if report["last"]:
+        rows = [
+            [o["due_at"].strftime("%d %b %H:%M"), o["name"], o["slot"], o["status"], o["note"]]
+            for o in report["last"]
+        ]
+        render.print_table(["due (UTC)", "ritual", "slot", "status", "note"], rows, title="last nudges")
+    deliveries = report["deliveries"]
+    click.echo(
+        f"deliveries: {deliveries['pending']} pending, {deliveries['retrying']} retrying, "
+        f"{len(deliveries['failed'])} failed"
+    )
+    for failed in deliveries["failed"]:
+        click.echo(
+            f"  failed #{failed['id']} {failed['name']} {failed['slot']} via {failed['channel']}: "
+            f"{failed['last_error']} (after {failed['attempts']} tries; `ritual retry` sends again)"
+        )

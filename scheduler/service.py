@@ -38,6 +38,7 @@ from scheduler.report import RitualInput, streak_row
 from scheduler.store import (
     CadenceVersion,
     CompletionRecord,
+    DeliveryStatus,
     PauseRecord,
     RitualSource,
     SkipRecord,
@@ -50,6 +51,8 @@ from scheduler.streaks import Done, History, PausedSpan
 if TYPE_CHECKING:
     from scheduler.exchange import ImportResult
 
+FAILED_DELIVERIES = (DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP)
+WAITING_DELIVERIES = (DeliveryStatus.PENDING, DeliveryStatus.RETRY, DeliveryStatus.SENDING)
 FILE_HASH_KEY = "rituals_file.sha256"
 
 
@@ -230,11 +233,72 @@ class RitualService:
                 continue
             pauses = self.store.pauses(stored.id)
             for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, until):
-                if _outside_dates(ritual, nudge.day) or _paused_on(pauses, nudge.day):
+                if outside_dates(ritual, nudge.day) or is_paused_on(pauses, nudge.day):
                     continue
                 found.append(Upcoming(ritual, nudge))
         found.sort(key=lambda u: (u.nudge.due, u.ritual.name, u.nudge.slot))
         return found
+
+    # the daemon's record --------------------------------------------------------------
+    def status(self, *, limit: int = 5) -> dict[str, Any]:
+        """What `ritual status` shows: next nudges, the last ones decided, the outbox."""
+        names = {s.id: s.name for s in self.store.list_rituals(include_removed=True)}
+        upcoming = self.upcoming(days=8)[:limit]
+        last = self.store.occurrences(limit=limit)
+        occurrences = {o.id: o for o in last}
+        failed = self.store.deliveries(statuses=FAILED_DELIVERIES, limit=50)
+        for delivery in failed:
+            if delivery.occurrence_id not in occurrences:
+                found = self.store.get_occurrence(delivery.occurrence_id)
+                if found is not None:
+                    occurrences[found.id] = found
+        waiting = self.store.deliveries(statuses=WAITING_DELIVERIES)
+
+        def name_of(occurrence_id: int) -> str:
+            occurrence = occurrences.get(occurrence_id)
+            if occurrence is None or occurrence.ritual_id is None:
+                return "household"
+            return names.get(occurrence.ritual_id, "?")
+
+        return {
+            "rituals": len(self.store.list_rituals()),
+            "next": [
+                {
+                    "name": u.ritual.name,
+                    "due": u.nudge.due,
+                    "local": u.nudge.due.astimezone(u.ritual.cadence.zone),
+                    "kind": u.nudge.kind.value,
+                }
+                for u in upcoming
+            ],
+            "last": [
+                {
+                    "name": names.get(o.ritual_id, "household") if o.ritual_id is not None else "household",
+                    "day": o.day,
+                    "slot": o.slot,
+                    "due_at": o.due_at,
+                    "status": o.status.value,
+                    "note": o.note,
+                }
+                for o in last
+            ],
+            "deliveries": {
+                "pending": sum(d.status is DeliveryStatus.PENDING for d in waiting),
+                "retrying": sum(d.status is DeliveryStatus.RETRY for d in waiting),
+                "failed": [
+                    {
+                        "id": d.id,
+                        "name": name_of(d.occurrence_id),
+                        "slot": occurrences[d.occurrence_id].slot if d.occurrence_id in occurrences else "",
+                        "channel": d.channel,
+                        "status": d.status.value,
+                        "attempts": d.attempts,
+                        "last_error": d.last_error,
+                    }
+                    for d in failed
+                ],
+            },
+        }
 
     # moving history in and out ----------------------------------------------------------
     def export(self, fmt: str, *, days: int = 60) -> str | bytes:
@@ -398,7 +462,7 @@ class RitualService:
         return self.store.end_pauses(stored.id, last_day=yesterday)
 
     def is_paused(self, stored: StoredRitual) -> bool:
-        return _paused_on(self.store.pauses(stored.id), self.today(stored.ritual))
+        return is_paused_on(self.store.pauses(stored.id), self.today(stored.ritual))
 
     def cadence_on(self, stored: StoredRitual, day: date) -> cad.Cadence:
         """The cadence in force on ``day`` (effective-dated versions; the first covers earlier days)."""
@@ -457,9 +521,9 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _outside_dates(ritual: Ritual, day: date) -> bool:
+def outside_dates(ritual: Ritual, day: date) -> bool:
     return (ritual.start is not None and day < ritual.start) or (ritual.end is not None and day > ritual.end)
 
 
-def _paused_on(pauses: Iterable[PauseRecord], day: date) -> bool:
+def is_paused_on(pauses: Iterable[PauseRecord], day: date) -> bool:
     return any(p.start <= day and (p.until is None or day <= p.until) for p in pauses)

@@ -89,6 +89,33 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    # Nudges --------------------------------------------------------------------------
+    people: dict[str, list[SecretStr]] = Field(
+        default_factory=dict,
+        description="Person or tag -> Apprise URLs. URLs carry tokens: prefer an Apprise config file.",
+    )
+    apprise_config: Path | None = Field(
+        default=None,
+        description="Apprise config (text or YAML). Default: apprise.yml or apprise.txt in config_dir, "
+        "or apprise.yml in systemd's $CREDENTIALS_DIRECTORY.",
+    )
+    plugin_paths: list[Path] = Field(
+        default_factory=list,
+        description="Extra folders of Apprise plugin files (config_dir/plugins is read too).",
+    )
+    discreet: bool = Field(default=False, description="Lock-screen-safe nudges for every ritual.")
+    send_timeout: float = Field(default=15.0, gt=0, le=300, description="Seconds one channel may take.")
+    max_attempts: int = Field(default=8, ge=1, le=100, description="Tries before a delivery is given up.")
+    max_age: str = Field(default="1d", description="How long a failing delivery is retried, e.g. 6h.")
+
+    @field_validator("max_age")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from scheduler.reminders import parse_duration
+
+        parse_duration(value)
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
@@ -122,6 +149,10 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.data_dir / 'ritual.db'}"
+
+    @property
+    def plugin_folders(self) -> list[Path]:
+        return [*self.plugin_paths, self.config_dir / "plugins"]
 
     @property
     def database_display(self) -> str:

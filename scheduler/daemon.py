@@ -1,0 +1,247 @@
+"""`ritual run`: APScheduler as an in-memory timer, the database as the truth.
+
+The daemon keeps one timer per ritual, set to its next nudge, plus a reconcile
+tick about once a minute. Nothing it needs survives in APScheduler: at start,
+on every reload and on every tick the timers are derived again from the
+rituals table, and what is due is decided from the occurrences table (see
+``nudges.py``), so a restart, a suspend or a clock jump never double-nudges.
+The tick also pings the systemd watchdog: a hung scheduler stops the pings and
+systemd restarts it. This is the only module that imports APScheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from scheduler.clock import Clock
+from scheduler.errors import RitualError
+from scheduler.instance import LOCK_NAME, InstanceLock
+from scheduler.nudges import Nudger
+from scheduler.sdnotify import Notifier
+from scheduler.service import RitualService
+from scheduler.settings import Settings
+from scheduler.store import Store
+
+log = logging.getLogger("scheduler.daemon")
+
+TICK_SECONDS = 60.0
+RECONCILE_JOB = "reconcile"
+
+
+def _job_id(name: str) -> str:
+    return f"ritual:{name}"
+
+
+class Daemon:
+    """One running `ritual run`: lock, store, timers, signals, systemd notifications."""
+
+    def __init__(
+        self,
+        load_settings: Callable[[], Settings],
+        *,
+        clock: Clock,
+        make_nudger: Callable[[Settings, RitualService], Nudger],
+        systemd: Notifier,
+    ) -> None:
+        self._load_settings = load_settings
+        self._clock = clock
+        self._make_nudger = make_nudger
+        self._systemd = systemd
+        self._settings = load_settings()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._wake = threading.Event()
+        self._store: Store | None = None
+        self._service: RitualService | None = None
+        self._nudger: Nudger | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._rebuild_lock = threading.Lock()
+
+    # life cycle -------------------------------------------------------------------------
+    def run(self) -> int:
+        lock = InstanceLock(self._settings.data_dir / LOCK_NAME)
+        lock.acquire(self._clock.now())
+        try:
+            self._open()
+            self._install_signal_handlers()
+            self._start_scheduler()
+            self._systemd.ready(self._status_line())
+            log.info("started: %s", self._status_line())
+            while not self._stop.is_set():
+                self._wake.wait()
+                self._wake.clear()
+                if self._reload.is_set() and not self._stop.is_set():
+                    self._reload.clear()
+                    self._do_reload()
+            log.info("stopping: finishing in-flight sends")
+            self._systemd.stopping()
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=True)
+        finally:
+            if self._store is not None:
+                self._store.close()
+            lock.release()
+            self._systemd.close()
+        log.info("stopped")
+        return 0
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+        self._wake.set()
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # tests may run the daemon in a thread; they call request_* instead
+
+        def on_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s", signal.Signals(signum).name)
+            self.request_stop()
+
+        def on_reload(_signum: int, _frame: FrameType | None) -> None:
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_reload)
+
+    def _open(self) -> None:
+        settings = self._settings
+        self._store = Store.open(settings.database)
+        self._service = RitualService(
+            self._store,
+            self._clock,
+            ritual_file=settings.ritual_file_path,
+            default_timezone=settings.default_timezone,
+        )
+        self._sync()
+        self._nudger = self._make_nudger(settings, self._service)
+
+    def _sync(self) -> None:
+        assert self._service is not None
+        report = self._service.sync()
+        if report.error:
+            log.error("ritual file not loaded, keeping the rituals stored before: %s", report.error)
+        for name in report.added:
+            log.info("ritual '%s' added from the ritual file", name)
+        for name in report.updated:
+            log.info("ritual '%s' changed in the ritual file", name)
+        for name in report.retired:
+            log.info("ritual '%s' left the ritual file; retired", name)
+
+    def _start_scheduler(self) -> None:
+        tick = TICK_SECONDS
+        interval = self._systemd.watchdog_interval()
+        if interval is not None:
+            tick = min(tick, interval)
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(8)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        # What is overdue is decided from the database before any timer is armed, so a
+        # nudge missed while the daemon was down is handled once, by policy.
+        self._reconcile()
+        self._scheduler.add_job(self._tick, "interval", seconds=tick, id=RECONCILE_JOB, replace_existing=True)
+        self._scheduler.start()
+
+    def _do_reload(self) -> None:
+        log.info("reloading settings and the ritual file")
+        self._systemd.reloading(time.monotonic_ns() // 1000)
+        try:
+            settings = self._load_settings()
+        except RitualError as exc:
+            log.error("settings not reloaded, keeping the old ones: %s", exc)
+        else:
+            self._apply_settings(settings)
+        self._sync()
+        self._reconcile()
+        self._systemd.ready(self._status_line())
+        log.info("reloaded: %s", self._status_line())
+
+    def _apply_settings(self, settings: Settings) -> None:
+        assert self._service is not None
+        if settings.database != self._settings.database or settings.data_dir != self._settings.data_dir:
+            log.warning("database or data_dir changed; restart the daemon to use them")
+        self._service.ritual_file = settings.ritual_file_path
+        self._service.default_timezone = settings.default_timezone
+        self._settings = settings
+        self._nudger = self._make_nudger(settings, self._service)
+
+    # the work -------------------------------------------------------------------------
+    def _tick(self) -> None:
+        """The reconcile tick: watchdog, file changes, overdue nudges, retries, timers."""
+        self._systemd.watchdog()
+        try:
+            self._sync()
+            self._reconcile()
+            assert self._nudger is not None
+            self._nudger.deliver_due()
+            self._systemd.status(self._status_line())
+        except Exception:  # one bad tick must not stop the next
+            log.exception("reconcile tick failed")
+
+    def _reconcile(self) -> None:
+        """Handle what is due for every ritual, then arm each ritual's timer for its next nudge."""
+        assert self._service is not None
+        with self._rebuild_lock:
+            rituals = self._service.list_rituals()
+            wanted = set()
+            for stored in rituals:
+                wanted.add(_job_id(stored.name))
+                self._handle(stored.name)
+            if self._scheduler is not None:
+                for job in self._scheduler.get_jobs():
+                    if job.id.startswith("ritual:") and job.id not in wanted:
+                        job.remove()
+
+    def _fire(self, name: str) -> None:
+        """A ritual's timer went off: handle what is due now, arm the next one."""
+        try:
+            self._handle(name)
+        except Exception:
+            log.exception("nudging '%s' failed", name)
+
+    def _handle(self, name: str) -> None:
+        assert self._nudger is not None and self._service is not None
+        stored = self._service.store.get_ritual(name)
+        if stored is None:
+            return
+        self._nudger.handle_due(stored)
+        self._arm(name, self._nudger.next_wakeup(stored))
+
+    def _arm(self, name: str, when: datetime | None) -> None:
+        if self._scheduler is None:
+            return
+        job_id = _job_id(name)
+        if when is None:
+            if self._scheduler.get_job(job_id) is not None:
+                self._scheduler.remove_job(job_id)
+            return
+        kwargs: dict[str, Any] = {"run_date": when}
+        self._scheduler.add_job(self._fire, "date", args=[name], id=job_id, replace_existing=True, **kwargs)
+
+    def _status_line(self) -> str:
+        service = self._service
+        if service is None:
+            return "starting"
+        count = len(service.list_rituals())
+        upcoming = service.upcoming(days=8)
+        if not upcoming:
+            return f"serving {count} rituals; no nudge in the next week"
+        first = upcoming[0]
+        local = first.nudge.due.astimezone(first.ritual.cadence.zone)
+        return f"serving {count} rituals; next: {first.ritual.name} at {local:%a %H:%M}"

@@ -1,0 +1,145 @@
+"""The nudge path: decide from the database what is due, record it, hand it to the outbox.
+
+The daemon calls ``handle_due`` when a ritual's timer fires, at start and on
+every reconcile tick; all three take this one path. Each nudge is claimed in
+the occurrences table under its key (ritual, day, slot) *before* anything is
+sent, so a restart, a coalesced timer, a second code path or a clock jump finds
+the key taken and does nothing: a key is decided, and sent, at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from scheduler import cadence as cad
+from scheduler import firing
+from scheduler.clock import Clock
+from scheduler.firing import Decision, Verdict
+from scheduler.reminders import planned_nudges
+from scheduler.service import RitualService, is_paused_on, outside_dates
+from scheduler.store import OccurrenceRecord, OccurrenceStatus, StoredRitual
+from scheduler.streaks import History, PeriodStatus, outcomes
+
+log = logging.getLogger("scheduler.nudges")
+
+# A timer that fires up to this late still counts as on time (thread start, a busy pool).
+ON_TIME = timedelta(seconds=60)
+# How far ahead the next timer is looked for; a ritual with nothing due in that time is
+# looked at again by the reconcile tick.
+HORIZON = timedelta(days=40)
+
+_RECORDED_AS = {
+    Decision.SEND: OccurrenceStatus.PENDING,
+    Decision.LATE: OccurrenceStatus.PENDING,
+    Decision.MISSED: OccurrenceStatus.MISSED,
+    Decision.SUPPRESSED: OccurrenceStatus.SUPPRESSED,
+    Decision.PAUSED: OccurrenceStatus.PAUSED,
+}
+
+
+class Outbox(Protocol):
+    """Sends a claimed occurrence through its channels and records how it went."""
+
+    def deliver(self, stored: StoredRitual, occurrence: OccurrenceRecord, verdict: Verdict) -> None: ...
+
+    def deliver_due(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What one call decided: the verdicts whose key this call claimed."""
+
+    ritual: str
+    verdicts: tuple[Verdict, ...]
+
+
+class Nudger:
+    def __init__(self, service: RitualService, outbox: Outbox, clock: Clock) -> None:
+        self.service = service
+        self.store = service.store
+        self.outbox = outbox
+        self.clock = clock
+
+    def handle_due(self, stored: StoredRitual) -> Handled:
+        """Decide every nudge of ``stored`` that is due and not yet recorded; send what is sent."""
+        now = self.clock.now()
+        ritual = stored.ritual
+        grace = ritual.reminders.catch_up_grace
+        last = self.store.last_occurrence(stored.id)
+        # With nothing recorded yet, look no further back than the ritual itself: a ritual
+        # added at 09:20 with a 09:00 time owes nobody a late nudge today.
+        since = last.due_at if last else max(stored.created_at, now - grace)
+        after, until = firing.overdue_window(since, now, lookback=grace)
+        # Slots that share the last recorded instant must not slip through the exclusive bound.
+        after -= timedelta(microseconds=1)
+        planned = [
+            n
+            for n in planned_nudges(ritual.cadence, ritual.reminders, after, until)
+            if not outside_dates(ritual, n.day)
+        ]
+        if not planned:
+            return Handled(ritual.name, ())
+        recorded = {(o.day, o.slot) for o in self.store.occurrences(ritual_id=stored.id, since=after)}
+        fresh = [n for n in planned if (n.day, n.slot) not in recorded]
+        pauses = self.store.pauses(stored.id)
+        verdicts = firing.decide(
+            fresh,
+            now=now,
+            grace=grace,
+            on_time=ON_TIME,
+            kept=lambda nudge: self.period_kept(stored, nudge.day),
+            paused=lambda day: is_paused_on(pauses, day),
+        )
+        claimed = []
+        for verdict in verdicts:
+            nudge = verdict.nudge
+            occurrence, created = self.store.claim_occurrence(
+                stored.id,
+                day=nudge.day,
+                slot=nudge.slot,
+                kind=nudge.kind.value,
+                due_at=nudge.due,
+                status=_RECORDED_AS[verdict.decision],
+                now=now,
+                note=verdict.note,
+            )
+            if not created:
+                continue  # another path got there first: it owns this key
+            claimed.append(verdict)
+            log.info("%s %s/%s: %s", ritual.name, nudge.day, nudge.slot, verdict.note)
+            if verdict.decision.sends:
+                self.outbox.deliver(stored, occurrence, verdict)
+        return Handled(ritual.name, tuple(claimed))
+
+    def next_wakeup(self, stored: StoredRitual) -> datetime | None:
+        """When this ritual's timer should next go off (its next planned nudge), if within reach."""
+        now = self.clock.now()
+        ritual = stored.ritual
+        upcoming = (
+            n
+            for n in planned_nudges(ritual.cadence, ritual.reminders, now, now + HORIZON)
+            if not outside_dates(ritual, n.day)
+        )
+        return firing.next_wakeup(upcoming, now)
+
+    def deliver_due(self) -> int:
+        return self.outbox.deliver_due()
+
+    def period_kept(self, stored: StoredRitual, day: date) -> bool:
+        """Whether the period holding ``day`` is already kept (then its nudges are not sent)."""
+        cadence = self.service.cadence_on(stored, day)
+        period = cad.period_of(cadence, day)
+        marks = [(c.day, c.by) for c in self.store.completions(stored.id, since=period.start)]
+        ritual = stored.ritual
+        history = History(
+            versions=((period.start, cadence),),
+            start=period.start,
+            completions=[m for m in marks if m[0] < period.end],
+            people=ritual.people,
+            complete_when=ritual.complete_when,
+        )
+        judged = outcomes(history, today=day)
+        return bool(judged) and judged[-1].status is PeriodStatus.KEPT

@@ -1,0 +1,247 @@
+"""`ritual run`: the real start path in-process, and the real process end to end.
+
+The end-to-end test waits for a real minute boundary (rituals are timed to the
+minute), so it is marked slow; it still runs in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from scheduler.clock import FakeClock
+from scheduler.daemon import Daemon
+from scheduler.definitions import ritual_from_table
+from scheduler.nudges import Nudger
+from scheduler.sdnotify import Notifier
+from scheduler.service import RitualService
+from scheduler.settings import Settings
+from scheduler.store import OccurrenceStatus, RitualSource, Store
+from tests.test_nudges import FakeOutbox
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- the start path, in-process ---------------------------------------------------------------------
+
+
+def test_an_overdue_nudge_is_handled_by_the_real_start_path(tmp_path: Path) -> None:
+    """Nothing relies on APScheduler remembering a job: start decides from the database."""
+    # Far from the real clock, so no armed timer can go off during the test.
+    due = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
+    clock = FakeClock(due - timedelta(days=1))
+    settings = Settings(config_dir=tmp_path / "config", data_dir=tmp_path / "data", timezone="UTC")
+    store = Store.open(settings.database)
+    ritual = ritual_from_table({"name": "talk", "at": "09:00", "timezone": "UTC", "start": "2031-05-01"})
+    stored = store.save_ritual(ritual, RitualSource.CLI, now=clock.now(), effective_from=date(2031, 5, 1))
+    store.close()
+    clock.set(due + timedelta(minutes=25))  # the daemon was down at 09:00
+    outboxes: list[FakeOutbox] = []
+
+    def make_nudger(_settings: Settings, service: RitualService) -> Nudger:
+        outbox = FakeOutbox(service.store, clock)
+        outboxes.append(outbox)
+        return Nudger(service, outbox, clock)
+
+    daemon = Daemon(lambda: settings, clock=clock, make_nudger=make_nudger, systemd=Notifier.from_environ({}))
+    runner = threading.Thread(target=daemon.run)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not (outboxes and outboxes[0].sent) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        daemon.request_stop()
+        runner.join(timeout=20)
+    assert not runner.is_alive()
+    assert [s[1:] for s in outboxes[0].sent] == [(date(2031, 5, 6), "09:00", outboxes[0].sent[0][3])]
+    assert outboxes[0].sent[0][3].value == "late"
+    store = Store.open(settings.database)
+    (occurrence,) = store.occurrences(ritual_id=stored.id)
+    assert (occurrence.status, occurrence.note) == (OccurrenceStatus.LATE, "sent 25 min late")
+    store.close()
+
+
+# -- the real process -------------------------------------------------------------------------------
+
+
+class Receiver:
+    """A local HTTP endpoint standing in for a push service: it records every POST."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, object]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                received.append(json.loads(self.rfile.read(length) or b"{}"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class NotifySocket:
+    """A datagram socket posing as systemd's NOTIFY_SOCKET; collects what the daemon says."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.2)
+        self.messages: list[str] = []
+
+    def drain(self) -> list[str]:
+        while True:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                return self.messages
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.close()
+
+
+def wait_for(condition: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def next_minute(margin: float = 8.0) -> datetime:
+    """The next whole minute at least ``margin`` seconds away."""
+    now = datetime.now(UTC)
+    target = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if (target - now).total_seconds() < margin:
+        target += timedelta(minutes=1)
+    return target
+
+
+@pytest.mark.slow
+def test_ritual_run_nudges_once_and_never_again_after_a_kill(tmp_path: Path, receiver: Receiver) -> None:
+    config, data = tmp_path / "config", tmp_path / "data"
+    config.mkdir()
+    due = next_minute()
+    rituals = config / "rituals.toml"
+    rituals.write_text(
+        f'[[ritual]]\nname = "talk"\ntitle = "Phones away"\ntimezone = "UTC"\n'
+        f'at = "{due:%H:%M}"\nnotify = ["couple"]\n',
+        encoding="utf-8",
+    )
+    (config / "apprise.txt").write_text(f"couple=json://127.0.0.1:{receiver.port}/\n", encoding="utf-8")
+    notify = NotifySocket(tmp_path / "notify.sock")
+    env = {
+        **os.environ,
+        "RITUAL_CONFIG_DIR": str(config),
+        "RITUAL_DATA_DIR": str(data),
+        "NOTIFY_SOCKET": str(notify.path),
+        "WATCHDOG_USEC": "2000000",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("RITUAL_DATABASE_URL", None)
+    log = (tmp_path / "daemon.log").open("w")
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "scheduler", "run"], env=env, stderr=log, cwd=tmp_path)
+
+    daemon = start()
+    try:
+        assert wait_for(lambda: any("READY=1" in m for m in notify.drain()), 30), "no READY=1"
+        # A broken file, then a reload: the old ritual keeps its timer.
+        good = rituals.read_text(encoding="utf-8")
+        rituals.write_text(good + '\n[[ritual]]\nname = "x"\non = "fryday"\n', encoding="utf-8")
+        daemon.send_signal(signal.SIGHUP)
+        assert wait_for(
+            lambda: "keeping the rituals stored before" in (tmp_path / "daemon.log").read_text(), 15
+        )
+        wait = (due - datetime.now(UTC)).total_seconds() + 30
+        assert wait_for(lambda: len(receiver.received) >= 1, wait), "the nudge never arrived"
+        time.sleep(1)
+        assert len(receiver.received) == 1
+        assert receiver.received[0]["title"] == "Phones away"
+        assert any(m == "WATCHDOG=1" for m in notify.drain())
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait()
+        notify.messages.clear()
+        daemon = start()
+        assert wait_for(lambda: any("READY=1" in m for m in notify.drain()), 30), "no READY=1 after restart"
+        time.sleep(2)
+        assert len(receiver.received) == 1, "a restart must not nudge the same key again"
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+        assert any("STOPPING=1" in m for m in notify.drain())
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        log.close()
+        notify.close()
+    output = (tmp_path / "daemon.log").read_text()
+    assert "Traceback" not in output
+    assert f"127.0.0.1:{receiver.port}" in output or "delivered" in output
+
+
+def test_a_second_daemon_is_refused_by_name(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "RITUAL_CONFIG_DIR": str(tmp_path / "config"),
+        "RITUAL_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("NOTIFY_SOCKET", None)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "scheduler", "run"], env=env, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    try:
+        lock = tmp_path / "data" / "ritual.lock"
+        assert wait_for(lambda: lock.exists() and lock.stat().st_size > 0, 30)
+        second = subprocess.run(
+            [sys.executable, "-m", "scheduler", "run"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 1
+        assert f"already serves this database (pid {first.pid} on" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+        assert first.stderr is not None
+        first.stderr.close()
+    assert first.returncode == 0

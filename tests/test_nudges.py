@@ -1,0 +1,230 @@
+"""The nudge path under a fake clock: exactly once per key, through DST, downtime and races."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from scheduler.clock import FakeClock
+from scheduler.definitions import ritual_from_table
+from scheduler.firing import Decision, Verdict
+from scheduler.nudges import Nudger
+from scheduler.service import RitualService
+from scheduler.store import OccurrenceRecord, OccurrenceStatus, RitualSource, Store, StoredRitual
+
+
+class FakeOutbox:
+    """Records what would be sent and marks the occurrence as the real outbox would."""
+
+    def __init__(self, store: Store, clock: FakeClock) -> None:
+        self.store = store
+        self.clock = clock
+        self.sent: list[tuple[str, date, str, Decision]] = []
+        self._lock = threading.Lock()
+
+    def deliver(self, stored: StoredRitual, occurrence: OccurrenceRecord, verdict: Verdict) -> None:
+        with self._lock:
+            self.sent.append((stored.name, occurrence.day, occurrence.slot, verdict.decision))
+        status = OccurrenceStatus.LATE if verdict.decision is Decision.LATE else OccurrenceStatus.SENT
+        self.store.decide_occurrence(occurrence.id, status, now=self.clock.now())
+
+    def deliver_due(self) -> int:
+        return 0
+
+
+class World:
+    def __init__(self, tmp_path: Path, now: datetime) -> None:
+        self.clock = FakeClock(now)
+        self.store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+        self.service = RitualService(
+            self.store, self.clock, ritual_file=tmp_path / "none.toml", default_timezone="UTC"
+        )
+        self.outbox = FakeOutbox(self.store, self.clock)
+        self.nudger = Nudger(self.service, self.outbox, self.clock)
+
+    def add(self, **table: object) -> StoredRitual:
+        ritual = ritual_from_table({"name": "talk", "start": "2026-01-01", **table})
+        return self.store.save_ritual(
+            ritual, RitualSource.CLI, now=self.clock.now(), effective_from=date(2026, 1, 1)
+        )
+
+    def run_until(self, stored: StoredRitual, end: datetime) -> None:
+        """Jump from timer to timer, as the daemon's scheduler would, up to ``end``."""
+        while True:
+            wake = self.nudger.next_wakeup(stored)
+            if wake is None or wake > end:
+                self.clock.set(end)
+                return
+            self.clock.set(wake)
+            self.nudger.handle_due(stored)
+
+    def occurrences(self, stored: StoredRitual) -> list[OccurrenceRecord]:
+        return sorted(self.store.occurrences(ritual_id=stored.id), key=lambda o: o.due_at)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    made = World(tmp_path, datetime(2026, 1, 1, tzinfo=UTC))
+    yield made
+    made.store.close()
+
+
+# -- DST: exactly one nudge a day, at the documented time ----------------------------------------
+
+DST_DAYS = [
+    # zone, the change day, the local time the 02:30 nudge goes out that day
+    ("Europe/Berlin", date(2026, 3, 29), "03:00"),  # spring: 02:30 does not exist; first valid minute
+    ("Europe/Berlin", date(2026, 10, 25), "02:30"),  # fall: 02:30 happens twice; once, the first
+    ("Europe/Berlin", date(2027, 3, 28), "03:00"),
+    ("Europe/Berlin", date(2027, 10, 31), "02:30"),
+    ("America/New_York", date(2026, 3, 8), "03:00"),
+    ("America/New_York", date(2026, 11, 1), "02:30"),
+    ("America/New_York", date(2027, 3, 14), "03:00"),
+    ("America/New_York", date(2027, 11, 7), "02:30"),
+]
+
+
+@pytest.mark.parametrize(("zone", "change", "local_time"), DST_DAYS, ids=str)
+def test_a_0230_ritual_fires_once_a_day_across_dst(
+    tmp_path: Path, zone: str, change: date, local_time: str
+) -> None:
+    tz = ZoneInfo(zone)
+    start = datetime.combine(change - timedelta(days=2), datetime.min.time(), tz)
+    world = World(tmp_path, start)
+    stored = world.add(timezone=zone, at="02:30")
+    world.run_until(stored, start + timedelta(days=5))
+    fired = world.occurrences(stored)
+    days = [o.day for o in fired]
+    assert days == [change + timedelta(days=n) for n in range(-2, 3)], "one occurrence per day"
+    assert len(world.outbox.sent) == 5
+    on_change = next(o for o in fired if o.day == change)
+    assert f"{on_change.due_at.astimezone(tz):%H:%M}" == local_time
+    for other in fired:
+        if other.day != change:
+            assert f"{other.due_at.astimezone(tz):%H:%M}" == "02:30"
+    world.store.close()
+
+
+# -- downtime --------------------------------------------------------------------------------------
+
+
+def at(hhmm: str, day: int = 24) -> datetime:
+    hour, minute = map(int, hhmm.split(":"))
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+def nine(world: World) -> StoredRitual:
+    """A daily 09:00 ritual (UTC, grace 2h) whose 23 Nov nudge went out on time."""
+    stored = world.add(at="09:00", timezone="UTC")
+    world.clock.set(at("09:00", 23))
+    world.nudger.handle_due(stored)
+    world.outbox.sent.clear()
+    return stored
+
+
+def test_stopped_before_and_started_within_grace_sends_one_late_nudge(
+    world: World, nine: StoredRitual
+) -> None:
+    world.clock.set(at("08:55"))
+    assert world.nudger.handle_due(nine).verdicts == ()
+    world.clock.set(at("09:20"))  # down from 08:55 to 09:20
+    handled = world.nudger.handle_due(nine)
+    assert [(v.decision, v.note) for v in handled.verdicts] == [(Decision.LATE, "sent 20 min late")]
+    assert world.outbox.sent == [("talk", date(2026, 11, 24), "09:00", Decision.LATE)]
+    assert world.occurrences(nine)[-1].status is OccurrenceStatus.LATE
+
+
+def test_started_past_the_grace_records_missed_and_sends_nothing(world: World, nine: StoredRitual) -> None:
+    world.clock.set(at("11:30"))
+    handled = world.nudger.handle_due(nine)
+    assert [v.decision for v in handled.verdicts] == [Decision.MISSED]
+    assert world.outbox.sent == []
+    assert world.occurrences(nine)[-1].status is OccurrenceStatus.MISSED
+
+
+def test_three_days_down_sends_at_most_one_catch_up(world: World, nine: StoredRitual) -> None:
+    world.clock.set(at("10:00", 26))
+    handled = world.nudger.handle_due(nine)
+    decisions = [(v.nudge.day, v.decision) for v in handled.verdicts]
+    assert decisions == [
+        (date(2026, 11, 24), Decision.MISSED),
+        (date(2026, 11, 25), Decision.MISSED),
+        (date(2026, 11, 26), Decision.LATE),
+    ]
+    assert len(world.outbox.sent) == 1
+    world.clock.set(at("10:01", 26))
+    assert world.nudger.handle_due(nine).verdicts == ()  # a second look sends nothing more
+
+
+def test_a_kept_period_suppresses_its_nudge(world: World, nine: StoredRitual) -> None:
+    world.clock.set(at("08:00"))
+    world.service.record_done("talk")
+    world.clock.set(at("09:00"))
+    handled = world.nudger.handle_due(nine)
+    assert [v.decision for v in handled.verdicts] == [Decision.SUPPRESSED]
+    assert world.outbox.sent == []
+
+
+def test_a_paused_day_is_recorded_not_sent(world: World, nine: StoredRitual) -> None:
+    world.service.pause("talk", start=date(2026, 11, 24), until=date(2026, 11, 24))
+    world.clock.set(at("09:00"))
+    assert [v.decision for v in world.nudger.handle_due(nine).verdicts] == [Decision.PAUSED]
+    assert world.outbox.sent == []
+
+
+def test_nag_goes_out_only_while_the_period_is_not_kept(world: World) -> None:
+    stored = world.add(at="20:30", nag_after="90m", timezone="UTC")
+    world.run_until(stored, at("22:01"))
+    assert [(s[2], s[3]) for s in world.outbox.sent if s[1] == date(2026, 11, 24)] == [
+        ("20:30", Decision.SEND),
+        ("nag/20:30", Decision.SEND),
+    ]
+    world.outbox.sent.clear()
+    world.run_until(stored, at("21:00", 25))
+    world.service.record_done("talk")
+    world.run_until(stored, at("23:00", 25))
+    day_25 = [(o.slot, o.status) for o in world.occurrences(stored) if o.day == date(2026, 11, 25)]
+    assert day_25 == [("20:30", OccurrenceStatus.SENT), ("nag/20:30", OccurrenceStatus.SUPPRESSED)]
+
+
+def test_a_clock_jumping_back_sends_nothing_twice(world: World, nine: StoredRitual) -> None:
+    world.clock.set(at("09:00"))
+    world.nudger.handle_due(nine)
+    world.clock.set(at("08:00"))  # back an hour
+    assert world.nudger.handle_due(nine).verdicts == ()
+    world.run_until(nine, at("09:30"))
+    assert len(world.outbox.sent) == 1
+
+
+def test_two_paths_racing_for_one_key_send_once(world: World, nine: StoredRitual, tmp_path: Path) -> None:
+    """The daemon's timer and its reconcile tick (here: two stores, two threads) race for one key."""
+    world.clock.set(at("09:00"))
+    second_store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+    second = RitualService(second_store, world.clock, ritual_file=tmp_path / "x.toml", default_timezone="UTC")
+    nudgers = [world.nudger, Nudger(second, world.outbox, world.clock)]
+    barrier = threading.Barrier(2)
+
+    def race(nudger: Nudger) -> None:
+        barrier.wait()
+        nudger.handle_due(nine)
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in nudgers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    second_store.close()
+    assert world.outbox.sent == [("talk", date(2026, 11, 24), "09:00", Decision.SEND)]
+
+
+def test_a_ritual_added_after_its_time_owes_no_late_nudge_today(world: World) -> None:
+    world.clock.set(at("09:20"))
+    stored = world.add(at="09:00", timezone="UTC")
+    assert world.nudger.handle_due(stored).verdicts == ()
+    assert world.nudger.next_wakeup(stored) == at("09:00", 25)
