@@ -8,6 +8,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -233,3 +234,65 @@ def test_database_from_a_newer_version_is_refused_untouched(installed: RitualCli
     assert "newer than this ritual-scheduler knows" in result.stderr
     assert "Traceback" not in result.output
     assert installed.database.read_bytes() == before
+
+
+# -- the daemon from the CLI's side ------------------------------------------------------------------
+
+HOLD_AND_COUNT_HUPS = """
+import signal, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from scheduler.instance import InstanceLock
+hups = Path(sys.argv[2])
+signal.signal(signal.SIGHUP, lambda *_: hups.write_text(str(int(hups.read_text() or 0) + 1)))
+hups.write_text("0")
+InstanceLock(Path(sys.argv[1])).acquire(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))
+print("held", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+def test_changes_from_the_cli_reach_a_running_daemon(installed: RitualCli, tmp_path: Path) -> None:
+    """add/edit/remove/pause/resume send SIGHUP to the lock holder, so it re-reads within seconds."""
+    hups = tmp_path / "hups"
+    lock = installed.home / "data" / "ritual.lock"
+    root = Path(__file__).resolve().parents[1]
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_AND_COUNT_HUPS, str(lock), str(hups)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+    ) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "held"
+            installed("add", "stretch", "--at", "07:15")
+            installed("edit", "stretch", "--at", "07:30")
+            installed("pause", "stretch")
+            installed("resume", "stretch")
+            installed("remove", "stretch", "--yes")
+            assert "asked the daemon (pid" in installed("reload").stdout
+            deadline = time.monotonic() + 10
+            while hups.read_text() != "6" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert hups.read_text() == "6"
+            status = installed.json("status")
+            assert status["daemon"]["running"] is True
+            assert status["daemon"]["pid"] == holder.pid
+        finally:
+            holder.kill()
+            holder.wait()
+
+
+def test_reload_without_a_daemon_says_so(installed: RitualCli) -> None:
+    assert "no `ritual run` is running" in installed("reload", code=1).stderr
+
+
+def test_status_shows_next_nudges_and_the_outbox(installed: RitualCli) -> None:
+    status = installed.json("status")
+    assert status["daemon"] == {"running": False}
+    assert status["rituals"] >= 10
+    assert status["next"][0]["local"] <= status["next"][-1]["local"]
+    assert status["deliveries"] == {"pending": 0, "retrying": 0, "failed": []}
+    assert "daemon: not running" in installed("status").stdout
