@@ -153,7 +153,10 @@ def init(app: App, force: bool) -> None:
     click.echo(f"database {app.settings.database_display} ready; {len(service.list_rituals())} rituals")
     if report.added:
         click.echo("added: " + ", ".join(report.added))
-    click.echo(f"next: edit {app.settings.ritual_file_path}, then `ritual check` and `ritual list`")
+    click.echo(
+        f"next: edit {app.settings.ritual_file_path} (then `ritual check`), say where nudges go "
+        "(apprise.txt beside it, see the README), and start the daemon: `ritual run`"
+    )
 
 
 @main.command()
@@ -177,6 +180,15 @@ def check(app: App, as_json: bool) -> None:
         report = service.sync()
         if report.error:
             problems.append(report.error)
+    from scheduler.outbox import load_household_channels
+
+    channels = load_household_channels(settings, strict=False)
+    problems.extend(channels.problems)
+    known = set(channels.names) | {"all"}
+    for stored in service.list_rituals():
+        unknown = [name for name in stored.ritual.notify if name.lower() not in known]
+        if unknown and len(channels):
+            problems.append(f"ritual '{stored.name}': notify names no channel: {', '.join(unknown)}")
     result = {
         "ok": not problems,
         "config_dir": str(settings.config_dir),
@@ -186,6 +198,8 @@ def check(app: App, as_json: bool) -> None:
         "rituals_stored": len(service.list_rituals()),
         "database": settings.database_display,
         "timezone": settings.default_timezone,
+        "channels": [{"tags": list(c.tags), "url": c.masked, "service": c.service} for c in channels],
+        "plugins": list(channels.plugins),
         "problems": problems,
     }
     if as_json:
@@ -199,6 +213,10 @@ def check(app: App, as_json: bool) -> None:
             f"{'ok' if not problems else 'failed'}: {count} rituals in {settings.ritual_file_path}, "
             f"{result['rituals_stored']} stored in {settings.database_display}"
         )
+        if len(channels):
+            click.echo(f"channels: {len(channels)} ({', '.join(channels.names)})")
+        else:
+            click.echo("channels: none yet, so nudges are recorded but not sent (see the README: Nudges)")
     if problems:
         sys.exit(1)
 
@@ -868,3 +886,58 @@ def status(app: App, limit: int, as_json: bool) -> None:
             f"  failed #{failed['id']} {failed['name']} {failed['slot']} via {failed['channel']}: "
             f"{failed['last_error']} (after {failed['attempts']} tries; `ritual retry` sends again)"
         )
+
+
+@main.command(name="notify-test")
+@click.option(
+    "--to", "names", multiple=True, metavar="PERSON|TAG", help="Who to try (default: every channel)."
+)
+@pass_app
+def notify_test(app: App, names: tuple[str, ...]) -> None:
+    """Send a test nudge now and print what each channel said."""
+    import asyncio
+
+    from scheduler.messages import Message
+    from scheduler.notify import send_all
+    from scheduler.outbox import load_household_channels
+
+    settings = app.settings
+    channels = load_household_channels(settings, strict=False)
+    for problem in channels.problems:
+        click.echo(f"problem: {problem}", err=True)
+    chosen = channels.select(list(names) or ["all"])
+    if not chosen:
+        raise RitualError("no channel configured: add apprise.txt to the config dir (see the README: Nudges)")
+    message = Message(
+        title="Ritual time (test)", body="A test nudge from ritual-scheduler: this channel works."
+    )
+    results = asyncio.run(send_all(chosen, message, timeout=settings.send_timeout))
+    failed = 0
+    for channel, result in zip(chosen, results, strict=True):
+        who = ",".join(channel.tags) or "-"
+        if result.ok:
+            click.echo(f"ok      {who:<12} {result.masked_url} ({result.elapsed:.1f}s)")
+        else:
+            failed += 1
+            kind = "failed" if result.permanent else "retry"
+            click.echo(f"{kind:<7} {who:<12} {result.masked_url}: {result.error}")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, type=int)
+@pass_app
+def retry(app: App, ids: tuple[int, ...]) -> None:
+    """Send failed or given-up deliveries again now (all, or the ids `ritual status` shows)."""
+    from scheduler.outbox import make_nudger
+
+    service = app.service()
+    count = service.store.retry_deliveries(now=service.clock.now(), ids=ids or None)
+    if not count:
+        click.echo("nothing to retry")
+        return
+    make_nudger(app.settings, service).deliver_due()
+    report = service.status(limit=1)["deliveries"]
+    still = len(report["failed"])
+    click.echo(f"retried {count} deliveries; {still} still failed, {report['retrying']} will retry")

@@ -156,7 +156,9 @@ class Settings(BaseSettings):
 
     @property
     def database_display(self) -> str:
-        """The database URL with any password masked, for messages and `ritual status`."""
+        """The database with any password masked, for messages and `ritual status`."""
+        if self.database.startswith("sqlite:///"):
+            return self.database.removeprefix("sqlite:///")
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.database)
 
     @property

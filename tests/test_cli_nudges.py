@@ -1,0 +1,79 @@
+"""`ritual notify-test`, `check` and `retry` against a real local receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from scheduler.settings import load_settings
+from scheduler.store import DeliveryStatus, OccurrenceStatus, Store
+from tests.conftest import RitualCli
+from tests.test_daemon import Receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def wired(installed: RitualCli, receiver: Receiver) -> RitualCli:
+    (installed.config / "apprise.txt").write_text(
+        f"couple=json://127.0.0.1:{receiver.port}/\n", encoding="utf-8"
+    )
+    return installed
+
+
+def test_notify_test_delivers_and_reports_each_channel(wired: RitualCli, receiver: Receiver) -> None:
+    out = wired("notify-test").stdout
+    assert out.startswith("ok      couple")
+    assert [r["title"] for r in receiver.received] == ["Ritual time (test)"]
+
+
+def test_notify_test_to_an_unknown_person_is_refused(wired: RitualCli, receiver: Receiver) -> None:
+    result = wired("notify-test", "--to", "carol", code=1)
+    assert "no channel for person or tag 'carol'" in result.stderr
+    assert receiver.received == []
+
+
+def test_notify_test_reports_a_dead_channel_and_exits_1(installed: RitualCli) -> None:
+    (installed.config / "apprise.txt").write_text("couple=json://user:s3cret@127.0.0.1:9/\n")
+    result = installed("notify-test", code=1)
+    assert result.stdout.startswith("retry   couple")
+    assert "s3cret" not in result.output
+
+
+def test_check_lists_channels_and_flags_notify_names_without_one(wired: RitualCli) -> None:
+    assert "channels: 1 (couple)" in wired("check").stdout
+    wired("add", "solo", "--at", "07:00", "--notify", "carol")
+    result = wired("check", code=1)
+    assert "ritual 'solo': notify names no channel: carol" in result.stderr
+
+
+def test_retry_sends_a_failed_delivery_again(wired: RitualCli, receiver: Receiver) -> None:
+    from scheduler.outbox import load_household_channels
+
+    settings_env = {k: v for k, v in wired.env.items() if v}
+    settings = load_settings(settings_env)
+    (channel,) = load_household_channels(settings, strict=True)
+    store = Store.open(f"sqlite:///{wired.database}")
+    stored = store.get_ritual("tech-free-talk")
+    assert stored is not None
+    now = wired.clock.now()
+    occurrence, _ = store.claim_occurrence(
+        stored.id, day=date(2026, 11, 24), slot="09:00", kind="due", due_at=now,
+        status=OccurrenceStatus.PENDING, now=now,
+    )  # fmt: skip
+    (row,) = store.add_deliveries(occurrence.id, [(f"couple {channel.masked}", channel.target)], now=now)
+    store.finish_delivery(row.id, DeliveryStatus.FAILED, now=now, error="401: unauthorized")
+    store.close()
+    status = wired.json("status")
+    assert [f["last_error"] for f in status["deliveries"]["failed"]] == ["401: unauthorized"]
+    assert "retried 1 deliveries; 0 still failed" in wired("retry").stdout
+    assert [r["title"] for r in receiver.received] == ["20 minutes, phones away"]
+    assert wired.json("status")["deliveries"]["failed"] == []
+    assert "nothing to retry" in wired("retry").stdout
