@@ -455,6 +455,10 @@ class _Loader:
             return
         self._unexplained(path, entries, broken, capture.records)
         for plugin in plugins:
+            # A plugin disabled for a missing package was diagnosed above, which kept a failing
+            # channel with the reason; Apprise may still hand back its object (growl does).
+            if not getattr(plugin, "enabled", True):
+                continue
             self.channels.append(_channel_of(plugin, tags=(), source=str(path)))
 
     def _diagnose(self, path: Path, entries: Sequence[_Entry]) -> set[int]:
