@@ -36,6 +36,7 @@ log = logging.getLogger("scheduler.daemon")
 
 TICK_SECONDS = 60.0
 RECONCILE_JOB = "reconcile"
+DIGEST_JOB = "digest"
 
 
 def _job_id(name: str) -> str:
@@ -203,6 +204,7 @@ class Daemon:
             for stored in rituals:
                 wanted.add(_job_id(stored.name))
                 self._handle(stored.name)
+            self._handle_digest()
             if self._scheduler is not None:
                 for job in self._scheduler.get_jobs():
                     if job.id.startswith("ritual:") and job.id not in wanted:
@@ -223,16 +225,29 @@ class Daemon:
         self._nudger.handle_due(stored)
         self._arm(name, self._nudger.next_wakeup(stored))
 
+    def _handle_digest(self) -> None:
+        assert self._nudger is not None
+        self._nudger.handle_digest()
+        self._arm_job(DIGEST_JOB, self._nudger.next_digest(), self._fire_digest)
+
+    def _fire_digest(self) -> None:
+        try:
+            self._handle_digest()
+        except Exception:
+            log.exception("sending the weekly digest failed")
+
     def _arm(self, name: str, when: datetime | None) -> None:
+        self._arm_job(_job_id(name), when, self._fire, name)
+
+    def _arm_job(self, job_id: str, when: datetime | None, func: Callable[..., None], *args: str) -> None:
         if self._scheduler is None:
             return
-        job_id = _job_id(name)
         if when is None:
             if self._scheduler.get_job(job_id) is not None:
                 self._scheduler.remove_job(job_id)
             return
         kwargs: dict[str, Any] = {"run_date": when}
-        self._scheduler.add_job(self._fire, "date", args=[name], id=job_id, replace_existing=True, **kwargs)
+        self._scheduler.add_job(func, "date", args=list(args), id=job_id, replace_existing=True, **kwargs)
 
     def _status_line(self) -> str:
         service = self._service

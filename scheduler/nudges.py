@@ -10,7 +10,8 @@ the key taken and does nothing: a key is decided, and sent, at most once.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -18,7 +19,7 @@ from scheduler import cadence as cad
 from scheduler import firing
 from scheduler.clock import Clock
 from scheduler.firing import Decision, Verdict
-from scheduler.reminders import planned_nudges
+from scheduler.reminders import Reminders, parse_clock_time, planned_nudges
 from scheduler.service import RitualService, is_paused_on, outside_dates
 from scheduler.store import OccurrenceRecord, OccurrenceStatus, StoredRitual
 from scheduler.streaks import History, PeriodStatus, outcomes
@@ -40,12 +41,34 @@ _RECORDED_AS = {
 }
 
 
+DIGEST_SLOT = "digest"
+DIGEST_GRACE = timedelta(hours=2)
+
+
 class Outbox(Protocol):
     """Sends a claimed occurrence through its channels and records how it went."""
 
     def deliver(self, stored: StoredRitual, occurrence: OccurrenceRecord, verdict: Verdict) -> None: ...
 
+    def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None: ...
+
     def deliver_due(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPlan:
+    """When the weekly digest goes out (a weekly cadence in the household's zone) and to whom."""
+
+    cadence: cad.Cadence
+    reminders: Reminders
+    to: tuple[str, ...] = ()
+
+    @classmethod
+    def weekly(cls, on: str, at: str, timezone: str, to: Sequence[str] = ()) -> DigestPlan:
+        cadence = cad.Cadence(
+            every=cad.Every.WEEK, on=cad.parse_due_days(cad.Every.WEEK, [on]), timezone=timezone
+        )
+        return cls(cadence, Reminders(at=(parse_clock_time(at),)), tuple(to))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +80,14 @@ class Handled:
 
 
 class Nudger:
-    def __init__(self, service: RitualService, outbox: Outbox, clock: Clock) -> None:
+    def __init__(
+        self, service: RitualService, outbox: Outbox, clock: Clock, *, digest: DigestPlan | None = None
+    ) -> None:
         self.service = service
         self.store = service.store
         self.outbox = outbox
         self.clock = clock
+        self.digest = digest
 
     def handle_due(self, stored: StoredRitual) -> Handled:
         """Decide every nudge of ``stored`` that is due and not yet recorded; send what is sent."""
@@ -127,6 +153,55 @@ class Nudger:
 
     def deliver_due(self) -> int:
         return self.outbox.deliver_due()
+
+    # the weekly digest: a household occurrence, no ritual of its own ----------------------------
+    def handle_digest(self) -> tuple[Verdict, ...]:
+        """Send the weekly digest if it is due and not yet recorded (same rules as a nudge)."""
+        plan = self.digest
+        if plan is None:
+            return ()
+        now = self.clock.now()
+        last = self.store.last_occurrence(None)
+        after, until = firing.overdue_window(last.due_at if last else None, now, lookback=DIGEST_GRACE)
+        after -= timedelta(microseconds=1)
+        planned = [
+            replace(n, slot=DIGEST_SLOT) for n in planned_nudges(plan.cadence, plan.reminders, after, until)
+        ]
+        recorded = {(o.day, o.slot) for o in self.store.occurrences(since=after) if o.ritual_id is None}
+        fresh = [n for n in planned if (n.day, n.slot) not in recorded]
+        verdicts = firing.decide(
+            fresh,
+            now=now,
+            grace=DIGEST_GRACE,
+            on_time=ON_TIME,
+            kept=lambda _n: False,
+            paused=lambda _d: False,
+        )
+        claimed = []
+        for verdict in verdicts:
+            occurrence, created = self.store.claim_occurrence(
+                None,
+                day=verdict.nudge.day,
+                slot=DIGEST_SLOT,
+                kind="digest",
+                due_at=verdict.nudge.due,
+                status=_RECORDED_AS[verdict.decision],
+                now=now,
+                note=verdict.note,
+            )
+            if created:
+                claimed.append(verdict)
+                log.info("digest %s: %s", verdict.nudge.day, verdict.note)
+                if verdict.decision.sends:
+                    self.outbox.deliver_household(occurrence, plan.to)
+        return tuple(claimed)
+
+    def next_digest(self) -> datetime | None:
+        if self.digest is None:
+            return None
+        now = self.clock.now()
+        upcoming = planned_nudges(self.digest.cadence, self.digest.reminders, now, now + timedelta(days=8))
+        return firing.next_wakeup(upcoming, now)
 
     def period_kept(self, stored: StoredRitual, day: date) -> bool:
         """Whether the period holding ``day`` is already kept (then its nudges are not sent)."""

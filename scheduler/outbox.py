@@ -23,7 +23,7 @@ from scheduler.errors import RitualError
 from scheduler.firing import Verdict
 from scheduler.messages import Message, render_message
 from scheduler.notify import Channel, Channels, find_config_file, load_channels, send_all
-from scheduler.nudges import ON_TIME, Nudger
+from scheduler.nudges import ON_TIME, DigestPlan, Nudger
 from scheduler.reminders import NudgeKind, parse_duration
 from scheduler.service import RitualService
 from scheduler.settings import Settings
@@ -74,9 +74,17 @@ class AppriseOutbox:
 
     # the first send ---------------------------------------------------------------------
     def deliver(self, stored: StoredRitual, occurrence: OccurrenceRecord, verdict: Verdict) -> None:
+        self._open(stored, occurrence, stored.ritual.notify or ["all"])
+
+    def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
+        """A nudge that belongs to no ritual (the weekly digest) to these people or tags."""
+        self._open(None, occurrence, names or ["all"])
+
+    def _open(self, subject: StoredRitual | None, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
+        """Write one delivery row per channel, then make the first attempt."""
         now = self.clock.now()
         try:
-            targets = self.channels.select(stored.ritual.notify or ["all"])
+            targets = self.channels.select(names)
         except RitualError as exc:
             self._fail(occurrence, f"not sent: {exc}")
             return
@@ -86,7 +94,7 @@ class AppriseOutbox:
         rows = self.store.add_deliveries(
             occurrence.id, [(_label(channel), channel.target) for channel in targets], now=now
         )
-        self._attempt(stored, occurrence, rows)
+        self._attempt(subject, occurrence, rows)
 
     # retries ----------------------------------------------------------------------------
     def deliver_due(self) -> int:
@@ -98,15 +106,17 @@ class AppriseOutbox:
         rituals = {s.id: s for s in self.store.list_rituals(include_removed=True)}
         for occurrence_id, rows in by_occurrence.items():
             occurrence = self.store.get_occurrence(occurrence_id)
-            stored = rituals.get(occurrence.ritual_id) if occurrence and occurrence.ritual_id else None
-            if occurrence is None or stored is None:
+            if occurrence is None:
                 continue
-            self._attempt(stored, occurrence, rows)
+            if occurrence.ritual_id is None:
+                self._attempt(None, occurrence, rows)
+            elif (stored := rituals.get(occurrence.ritual_id)) is not None:
+                self._attempt(stored, occurrence, rows)
         return len(due)
 
     # one attempt --------------------------------------------------------------------------
     def _attempt(
-        self, stored: StoredRitual, occurrence: OccurrenceRecord, rows: Sequence[DeliveryRecord]
+        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, rows: Sequence[DeliveryRecord]
     ) -> None:
         now = self.clock.now()
         lease_until = now + timedelta(seconds=self.timeout) + ON_TIME
@@ -126,36 +136,28 @@ class AppriseOutbox:
         channels = [by_target[row.target] for row in sendable]
         results = asyncio.run(send_all(channels, message, timeout=self.timeout)) if channels else []
         after = self.clock.now()
-        nudge = f"{stored.name} {occurrence.day}/{occurrence.slot}"
+        nudge = f"{stored.name if stored else 'household'} {occurrence.day}/{occurrence.slot}"
         for row, result in zip(sendable, results, strict=True):
-            if result.ok:
-                self._finish(row, DeliveryStatus.SENT, "", attempt=row.attempts)
-                log.info(
-                    "%s %s/%s delivered via %s", stored.name, occurrence.day, occurrence.slot, row.channel
-                )
-            elif result.permanent:
-                self._finish(row, DeliveryStatus.FAILED, result.error, attempt=row.attempts)
-                log.error(
-                    "%s %s/%s failed via %s: %s",
-                    stored.name,
-                    occurrence.day,
-                    occurrence.slot,
-                    row.channel,
-                    result.error,
-                )
-            elif row.attempts >= self.max_attempts or after - row.created_at >= self.max_age:
-                self._finish(row, DeliveryStatus.GIVEN_UP, result.error, attempt=row.attempts)
-                log.error(
-                    "%s given up via %s after %d tries: %s", nudge, row.channel, row.attempts, result.error
-                )
-            else:
-                wait = backoff(row.attempts, self.rng)
-                self._finish(
-                    row, DeliveryStatus.RETRY, result.error, attempt=row.attempts, retry_at=after + wait
-                )
-                seconds = int(wait.total_seconds())
-                log.warning("%s will retry via %s in %ds: %s", nudge, row.channel, seconds, result.error)
+            self._record(nudge, row, result.ok, result.permanent, result.error, after)
         self._settle(occurrence)
+
+    def _record(
+        self, nudge: str, row: DeliveryRecord, ok: bool, permanent: bool, error: str, after: datetime
+    ) -> None:
+        """Write one attempt's outcome: sent, failed for good, given up, or due again later."""
+        if ok:
+            self._finish(row, DeliveryStatus.SENT, "", attempt=row.attempts)
+            log.info("%s delivered via %s", nudge, row.channel)
+        elif permanent:
+            self._finish(row, DeliveryStatus.FAILED, error, attempt=row.attempts)
+            log.error("%s failed via %s: %s", nudge, row.channel, error)
+        elif row.attempts >= self.max_attempts or after - row.created_at >= self.max_age:
+            self._finish(row, DeliveryStatus.GIVEN_UP, error, attempt=row.attempts)
+            log.error("%s given up via %s after %d tries: %s", nudge, row.channel, row.attempts, error)
+        else:
+            wait = backoff(row.attempts, self.rng)
+            self._finish(row, DeliveryStatus.RETRY, error, attempt=row.attempts, retry_at=after + wait)
+            log.warning("%s will retry via %s in %ds: %s", nudge, row.channel, wait.total_seconds(), error)
 
     def _finish(
         self,
@@ -171,13 +173,22 @@ class AppriseOutbox:
         )
 
     def _settle(self, occurrence: OccurrenceRecord) -> None:
-        """The occurrence is sent once any channel has it; failed once none can get it."""
+        """The occurrence is sent once any channel has it; failed once none can get it.
+
+        A failed one that `ritual retry` brought back and a channel now has is sent too, or
+        `ritual status` would go on showing a delivered nudge as failed.
+        """
         statuses = {row.status for row in self.store.deliveries(occurrence_id=occurrence.id)}
         now = self.clock.now()
         if DeliveryStatus.SENT in statuses:
             late = occurrence.created_at - occurrence.due_at > ON_TIME
             status = OccurrenceStatus.LATE if late else OccurrenceStatus.SENT
-            self.store.decide_occurrence(occurrence.id, status, now=now, expect=OccurrenceStatus.PENDING)
+            if not self.store.decide_occurrence(
+                occurrence.id, status, now=now, expect=OccurrenceStatus.PENDING
+            ):
+                self.store.decide_occurrence(
+                    occurrence.id, status, now=now, note="sent after a retry", expect=OccurrenceStatus.FAILED
+                )
         elif statuses and statuses <= {DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP}:
             self.store.decide_occurrence(
                 occurrence.id,
@@ -197,7 +208,9 @@ class AppriseOutbox:
             expect=OccurrenceStatus.PENDING,
         )
 
-    def _message(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> Message:
+    def _message(self, stored: StoredRitual | None, occurrence: OccurrenceRecord) -> Message:
+        if stored is None:
+            return self._digest()
         ritual = stored.ritual
         late_by = occurrence.created_at - occurrence.due_at
         streak, period, at_risk = 0, ritual.cadence.every.value, False
@@ -216,6 +229,12 @@ class AppriseOutbox:
             late_by=late_by if late_by > ON_TIME else None,
             discreet=ritual.discreet or self.discreet,
         )
+
+    def _digest(self) -> Message:
+        from scheduler.report import digest_text, digest_title
+
+        today = self.service.household_today()
+        return Message(title=digest_title(today), body=digest_text(self.service.report_inputs(), today))
 
 
 def _label(channel: Channel) -> str:
@@ -250,4 +269,9 @@ def make_nudger(settings: Settings, service: RitualService) -> Nudger:
         max_age=parse_duration(settings.max_age),
         discreet=settings.discreet,
     )
-    return Nudger(service, outbox, service.clock)
+    digest = None
+    if settings.digest_on != "off":
+        digest = DigestPlan.weekly(
+            settings.digest_on, settings.digest_at, settings.default_timezone, settings.digest_to
+        )
+    return Nudger(service, outbox, service.clock, digest=digest)

@@ -108,6 +108,28 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=8, ge=1, le=100, description="Tries before a delivery is given up.")
     max_age: str = Field(default="1d", description="How long a failing delivery is retried, e.g. 6h.")
 
+    digest_on: str = Field(default="sun", description="Weekday the weekly digest goes out; 'off' for none.")
+    digest_at: str = Field(default="18:00", description="Time of the weekly digest (household zone).")
+    digest_to: list[str] = Field(default_factory=list, description="People or tags; default: everyone.")
+
+    @field_validator("digest_on")
+    @classmethod
+    def _digest_day(cls, value: str) -> str:
+        if value.strip().lower() == "off":
+            return "off"
+        from scheduler.cadence import Every, parse_due_days
+
+        parse_due_days(Every.WEEK, [value])
+        return value.strip().lower()
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        from scheduler.reminders import parse_clock_time
+
+        parse_clock_time(value)
+        return value
+
     @field_validator("max_age")
     @classmethod
     def _duration(cls, value: str) -> str:
@@ -166,12 +188,12 @@ class Settings(BaseSettings):
         return self.timezone or system_timezone(os.environ)
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings from the environment, ``.env`` and ``settings.toml``.
+def load_settings() -> Settings:
+    """Build the settings from the process environment, ``.env`` and ``settings.toml``.
 
     Raises SettingsError with one line naming the option and where it was set.
     """
-    env = os.environ if environ is None else environ
+    env = os.environ
     config_dir = default_config_dir(env)
     settings_file = config_dir / SETTINGS_FILE
     from_file = _read_settings_file(settings_file)

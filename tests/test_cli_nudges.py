@@ -54,11 +54,22 @@ def test_check_lists_channels_and_flags_notify_names_without_one(wired: RitualCl
     assert "ritual 'solo': notify names no channel: carol" in result.stderr
 
 
-def test_retry_sends_a_failed_delivery_again(wired: RitualCli, receiver: Receiver) -> None:
+def use_env(wired: RitualCli, monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
+    """Point this process's environment at the installation, as the CLI runner does."""
+    for key, value in {**wired.env, **extra}.items():
+        if value:
+            monkeypatch.setenv(key, value)
+        else:
+            monkeypatch.delenv(key, raising=False)
+
+
+def test_retry_sends_a_failed_delivery_again(
+    wired: RitualCli, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from scheduler.outbox import load_household_channels
 
-    settings_env = {k: v for k, v in wired.env.items() if v}
-    settings = load_settings(settings_env)
+    use_env(wired, monkeypatch)
+    settings = load_settings()
     (channel,) = load_household_channels(settings, strict=True)
     store = Store.open(f"sqlite:///{wired.database}")
     stored = store.get_ritual("tech-free-talk")
@@ -77,3 +88,23 @@ def test_retry_sends_a_failed_delivery_again(wired: RitualCli, receiver: Receive
     assert [r["title"] for r in receiver.received] == ["20 minutes, phones away"]
     assert wired.json("status")["deliveries"]["failed"] == []
     assert "nothing to retry" in wired("retry").stdout
+
+
+def test_the_digest_reaches_a_real_receiver_with_the_week_in_it(
+    wired: RitualCli, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler.outbox import make_nudger
+    from scheduler.service import RitualService
+
+    wired("done", "tech-free-talk", "--date", "yesterday")
+    use_env(wired, monkeypatch, RITUAL_DIGEST_ON="tue")
+    settings = load_settings()
+    store = Store.open(f"sqlite:///{wired.database}")
+    service = RitualService(store, wired.clock, ritual_file=settings.ritual_file_path, default_timezone="UTC")
+    nudger = make_nudger(settings, service)
+    wired.clock.set(wired.clock.now().replace(hour=17, minute=0))  # Tuesday 18:00 in Berlin
+    assert [v.decision.value for v in nudger.handle_digest()] == ["send"]
+    store.close()
+    (digest,) = receiver.received
+    assert str(digest["title"]).startswith("Your week of rituals")
+    assert "20 minutes, phones away" in str(digest["message"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +13,7 @@ import pytest
 from scheduler.clock import FakeClock
 from scheduler.definitions import ritual_from_table
 from scheduler.firing import Decision, Verdict
-from scheduler.nudges import Nudger
+from scheduler.nudges import DigestPlan, Nudger
 from scheduler.service import RitualService
 from scheduler.store import OccurrenceRecord, OccurrenceStatus, RitualSource, Store, StoredRitual
 
@@ -32,6 +32,11 @@ class FakeOutbox:
             self.sent.append((stored.name, occurrence.day, occurrence.slot, verdict.decision))
         status = OccurrenceStatus.LATE if verdict.decision is Decision.LATE else OccurrenceStatus.SENT
         self.store.decide_occurrence(occurrence.id, status, now=self.clock.now())
+
+    def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
+        with self._lock:
+            self.sent.append(("household", occurrence.day, occurrence.slot, Decision.SEND))
+        self.store.decide_occurrence(occurrence.id, OccurrenceStatus.SENT, now=self.clock.now())
 
     def deliver_due(self) -> int:
         return 0
@@ -228,3 +233,31 @@ def test_a_ritual_added_after_its_time_owes_no_late_nudge_today(world: World) ->
     stored = world.add(at="09:00", timezone="UTC")
     assert world.nudger.handle_due(stored).verdicts == ()
     assert world.nudger.next_wakeup(stored) == at("09:00", 25)
+
+
+# -- the weekly digest ---------------------------------------------------------------------------
+
+
+def test_the_weekly_digest_goes_out_once_at_its_time(world: World) -> None:
+    world.nudger.digest = DigestPlan.weekly("sun", "18:00", "Europe/Berlin")
+    sunday = datetime(2026, 11, 29, 17, 0, tzinfo=UTC)  # 18:00 in Berlin
+    world.clock.set(sunday - timedelta(minutes=1))
+    assert world.nudger.handle_digest() == ()
+    assert world.nudger.next_digest() == sunday
+    world.clock.set(sunday)
+    assert [v.decision for v in world.nudger.handle_digest()] == [Decision.SEND]
+    assert world.nudger.handle_digest() == ()
+    assert world.outbox.sent == [("household", date(2026, 11, 29), "digest", Decision.SEND)]
+    assert world.nudger.next_digest() == sunday + timedelta(days=7)
+
+
+def test_a_digest_missed_by_a_long_downtime_is_recorded_not_sent(world: World) -> None:
+    world.nudger.digest = DigestPlan.weekly("sun", "18:00", "UTC")
+    world.clock.set(datetime(2026, 11, 22, 18, 0, tzinfo=UTC))
+    world.nudger.handle_digest()
+    world.outbox.sent.clear()
+    world.clock.set(datetime(2026, 11, 29, 18, 30, tzinfo=UTC))  # within the grace: late
+    assert [v.note for v in world.nudger.handle_digest()] == ["sent 30 min late"]
+    world.clock.set(datetime(2026, 12, 6, 23, 0, tzinfo=UTC))  # five hours late: missed
+    assert [v.decision for v in world.nudger.handle_digest()] == [Decision.MISSED]
+    assert len(world.outbox.sent) == 1
