@@ -39,8 +39,11 @@ log = logging.getLogger("scheduler.outbox")
 
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
-# The repository's own plugins folder (a checkout); installed copies read config_dir/plugins.
-SHIPPED_PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+# The example plugins of plugins/: beside the package in a checkout, inside it once installed.
+_CHECKOUT_PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+SHIPPED_PLUGINS = (
+    _CHECKOUT_PLUGINS if _CHECKOUT_PLUGINS.is_dir() else Path(__file__).parent / "shipped_plugins"
+)
 
 
 def backoff(attempts: int, rng: random.Random) -> timedelta:
