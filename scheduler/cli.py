@@ -89,9 +89,9 @@ class App:
 
     def tell_daemon(self) -> None:
         """A running daemon re-reads the rituals now rather than at its next tick."""
-        from scheduler.instance import LOCK_NAME, signal_daemon
+        from scheduler.instance import signal_daemon
 
-        signal_daemon(self.settings.data_dir / LOCK_NAME)
+        signal_daemon(self.settings.lock_path)
 
     def close(self) -> None:
         if self._store is not None:
@@ -834,9 +834,9 @@ def _configure_daemon_logging(level: str, verbose: int) -> None:
 @pass_app
 def reload(app: App) -> None:
     """Ask the running daemon to re-read its settings and the ritual file (SIGHUP)."""
-    from scheduler.instance import LOCK_NAME, signal_daemon
+    from scheduler.instance import signal_daemon
 
-    holder = signal_daemon(app.settings.data_dir / LOCK_NAME)
+    holder = signal_daemon(app.settings.lock_path)
     if holder is None:
         raise RitualError("no `ritual run` is running on this host for this database")
     click.echo(f"asked the daemon ({holder.describe()}) to reload")
@@ -849,10 +849,10 @@ def reload(app: App) -> None:
 def status(app: App, limit: int, as_json: bool) -> None:
     """Is the daemon running, what comes next, what went out, and what failed to."""
     from scheduler import render
-    from scheduler.instance import LOCK_NAME, read_holder
+    from scheduler.instance import read_holder
 
     service = app.service()
-    holder = read_holder(app.settings.data_dir / LOCK_NAME)
+    holder = read_holder(app.settings.lock_path)
     report = service.status(limit=limit)
     daemon = (
         {"running": True, "pid": holder.pid, "host": holder.host, "since": holder.started_at}

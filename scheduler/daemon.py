@@ -25,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from scheduler.clock import Clock
 from scheduler.errors import RitualError
-from scheduler.instance import LOCK_NAME, InstanceLock
+from scheduler.instance import InstanceLock
 from scheduler.nudges import Nudger
 from scheduler.sdnotify import Notifier
 from scheduler.service import RitualService
@@ -70,7 +70,7 @@ class Daemon:
 
     # life cycle -------------------------------------------------------------------------
     def run(self) -> int:
-        lock = InstanceLock(self._settings.data_dir / LOCK_NAME)
+        lock = InstanceLock(self._settings.lock_path)
         lock.acquire(self._clock.now())
         try:
             self._open()

@@ -1,6 +1,7 @@
 """One daemon per database: an exclusive lock file beside it that also says who holds it.
 
-The lock is an ``flock`` on ``ritual.lock`` in the data dir, so it dies with its
+The lock is an ``flock`` on a ``.lock`` file beside the SQLite database (in the
+data dir for other databases; see ``Settings.lock_path``), so it dies with its
 process (a SIGKILL frees it). The file carries the holder's pid, host and start
 time, which a second ``ritual run`` quotes when it refuses to start, ``ritual
 status`` shows, and ``ritual reload`` uses to send SIGHUP.
@@ -18,8 +19,6 @@ from datetime import datetime
 from pathlib import Path
 
 from scheduler.errors import RitualError
-
-LOCK_NAME = "ritual.lock"
 
 
 class InstanceLockedError(RitualError):

@@ -177,6 +177,13 @@ class Settings(BaseSettings):
         return [*self.plugin_paths, self.config_dir / "plugins"]
 
     @property
+    def lock_path(self) -> Path:
+        """The one-daemon lock: beside the SQLite file (ritual.db -> ritual.lock), else in data_dir."""
+        if self.database.startswith("sqlite:///"):
+            return Path(self.database.removeprefix("sqlite:///")).with_suffix(".lock")
+        return self.data_dir / "ritual.lock"
+
+    @property
     def database_display(self) -> str:
         """The database with any password masked, for messages and `ritual status`."""
         if self.database.startswith("sqlite:///"):

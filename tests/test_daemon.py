@@ -177,6 +177,14 @@ def test_ritual_run_nudges_once_and_never_again_after_a_kill(tmp_path: Path, rec
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-m", "scheduler", "run"], env=env, stderr=log, cwd=tmp_path)
 
+    yesterday = subprocess.run(
+        [sys.executable, "-m", "scheduler", "done", "talk", "--date", "yesterday"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert yesterday.returncode == 0, yesterday.stderr
     daemon = start()
     try:
         assert wait_for(lambda: any("READY=1" in m for m in notify.drain()), 30), "no READY=1"
@@ -192,6 +200,7 @@ def test_ritual_run_nudges_once_and_never_again_after_a_kill(tmp_path: Path, rec
         time.sleep(1)
         assert len(receiver.received) == 1
         assert receiver.received[0]["title"] == "Phones away"
+        assert "Streak: day 1." in str(receiver.received[0]["message"])
         assert any(m == "WATCHDOG=1" for m in notify.drain())
         daemon.send_signal(signal.SIGKILL)
         daemon.wait()
