@@ -1,0 +1,578 @@
+"""The outbox against real receivers: local HTTP servers whose answers each test scripts.
+
+Nudges go from the Nudger through AppriseOutbox and Apprise's json:// to a socket; nothing of
+Apprise is mocked. Time is a FakeClock: a test jumps it to each delivery's next_attempt_at and
+calls deliver_due, so back-off is checked to the second and nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import random
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from scheduler import outbox as outbox_module
+from scheduler.clock import FakeClock
+from scheduler.definitions import ritual_from_table
+from scheduler.messages import DISCREET_TITLE
+from scheduler.notify import load_channels
+from scheduler.nudges import Nudger
+from scheduler.outbox import AppriseOutbox, make_nudger
+from scheduler.service import RitualService
+from scheduler.settings import Settings
+from scheduler.store import (
+    DeliveryRecord,
+    DeliveryStatus,
+    OccurrenceRecord,
+    OccurrenceStatus,
+    RitualSource,
+    Store,
+    StoredRitual,
+)
+
+SECRET = "s3cret"
+TITLE = "20 minutes, phones away"
+DESCRIPTION = "Sit together and talk."
+START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+DUE = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)
+TIMEOUT = 2.0
+WAITING = {DeliveryStatus.PENDING, DeliveryStatus.RETRY, DeliveryStatus.SENDING}
+
+
+# --- a receiver whose answers are scripted ---------------------------------------------------------
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    answered: int
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on 127.0.0.1 answering ``script`` in order, then 200 for ever."""
+
+    server: ThreadingHTTPServer
+    script: list[int]
+    requests: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def url(self, path: str, auth: str = "") -> str:
+        return f"json://{auth}127.0.0.1:{self.port}/{path}"
+
+    def titles(self) -> list[str]:
+        return [str(r.body.get("title")) for r in self.requests]
+
+    def delivered(self) -> int:
+        """How many requests were answered with success."""
+        return sum(r.answered == 200 for r in self.requests)
+
+
+def start_receiver(script: Sequence[int] = (), port: int = 0) -> Receiver:
+    receiver: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with receiver.lock:
+                code = receiver.script.pop(0) if receiver.script else 200
+                receiver.requests.append(Received(self.path, dict(self.headers), json.loads(raw), code))
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    receiver = Receiver(server, list(script))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    return receiver
+
+
+StartReceiver = Callable[..., Receiver]
+
+
+@pytest.fixture
+def receivers() -> Iterator[StartReceiver]:
+    started: list[Receiver] = []
+
+    def start(script: Sequence[int] = (), port: int = 0) -> Receiver:
+        started.append(start_receiver(script, port))
+        return started[-1]
+
+    yield start
+    for receiver in started:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+
+def closed_port() -> int:
+    """A port nothing listens on: connecting to it is refused until a receiver takes it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- a household: store, service, channels, outbox, nudger -----------------------------------------
+
+
+class Household:
+    def __init__(
+        self,
+        tmp_path: Path,
+        urls: Mapping[str, Sequence[str]],
+        *,
+        max_attempts: int = 20,
+        max_age: timedelta = timedelta(days=1),
+        discreet: bool = False,
+    ) -> None:
+        self.clock = FakeClock(START)
+        self.store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+        self.service = RitualService(
+            self.store, self.clock, ritual_file=tmp_path / "none.toml", default_timezone="UTC"
+        )
+        self.channels = load_channels(config_file=None, urls=urls, plugin_paths=[], credentials_dir=None)
+        self.outbox = self.new_outbox(max_attempts=max_attempts, max_age=max_age, discreet=discreet)
+        self.nudger = Nudger(self.service, self.outbox, self.clock)
+
+    def new_outbox(
+        self, *, max_attempts: int = 20, max_age: timedelta = timedelta(days=1), discreet: bool = False
+    ) -> AppriseOutbox:
+        """An outbox as a (re)started daemon builds it; seeded, so the jitter is the same every run."""
+        return AppriseOutbox(
+            self.service,
+            self.channels,
+            self.clock,
+            timeout=TIMEOUT,
+            max_attempts=max_attempts,
+            max_age=max_age,
+            discreet=discreet,
+            rng=random.Random(20261124),
+        )
+
+    def add(self, name: str = "talk", **table: object) -> StoredRitual:
+        defaults: dict[str, object] = {"title": TITLE, "description": DESCRIPTION, "at": "20:30"}
+        ritual = ritual_from_table(
+            {"name": name, "start": "2026-11-01", "timezone": "UTC", **defaults, **table}
+        )
+        return self.store.save_ritual(
+            ritual, RitualSource.CLI, now=self.clock.now(), effective_from=date(2026, 11, 1)
+        )
+
+    def fire(self, stored: StoredRitual) -> OccurrenceRecord:
+        """Move to the ritual's next timer and handle it, as the daemon does; the occurrence made."""
+        wake = self.nudger.next_wakeup(stored)
+        assert wake is not None
+        self.clock.set(wake)
+        handled = self.nudger.handle_due(stored)
+        assert len(handled.verdicts) == 1, handled
+        return self.occurrence(stored)
+
+    def occurrence(self, stored: StoredRitual) -> OccurrenceRecord:
+        return self.store.occurrences(ritual_id=stored.id, limit=1)[0]
+
+    def deliveries(self) -> list[DeliveryRecord]:
+        return sorted(self.store.deliveries(), key=lambda d: d.id)
+
+    def next_retry(self) -> datetime | None:
+        waiting = [d.next_attempt_at or self.clock.now() for d in self.deliveries() if d.status in WAITING]
+        return min(waiting, default=None)
+
+    def drain(self, until: datetime | None = None) -> list[timedelta]:
+        """Jump to each retry as it falls due and run it; the waits the outbox chose, in order."""
+        waits = []
+        while (due := self.next_retry()) is not None and (until is None or due <= until):
+            waits.append(due - self.clock.now())
+            self.clock.set(max(due, self.clock.now()))
+            assert self.outbox.deliver_due() >= 1
+            assert len(waits) < 50, "the outbox never settles"
+        return waits
+
+    def run_until(self, end: datetime, rituals: Sequence[StoredRitual]) -> None:
+        """The daemon's loop in fast-forward: each ritual's timer and each retry, in time order."""
+        while True:
+            timers = {s.id: self.nudger.next_wakeup(s) for s in rituals}
+            events = [t for t in [*timers.values(), self.next_retry()] if t is not None]
+            if not events or min(events) > end:
+                self.clock.set(end)
+                return
+            now = min(events)
+            self.clock.set(max(now, self.clock.now()))
+            for stored in rituals:
+                if timers[stored.id] == now:
+                    self.nudger.handle_due(stored)
+            self.outbox.deliver_due()
+
+
+@pytest.fixture
+def households(tmp_path: Path) -> Iterator[Callable[..., Household]]:
+    made: list[Household] = []
+
+    def make(urls: Mapping[str, Sequence[str]], **options: Any) -> Household:
+        folder = tmp_path / f"household-{len(made)}"
+        folder.mkdir()
+        made.append(Household(folder, urls, **options))
+        return made[-1]
+
+    yield make
+    for household in made:
+        household.store.close()
+
+
+def one(household: Household) -> DeliveryRecord:
+    [row] = household.deliveries()
+    return row
+
+
+# --- outages ---------------------------------------------------------------------------------------
+
+
+def test_a_503_outage_is_retried_with_growing_backoff_and_delivered_once(
+    receivers: StartReceiver, households: Callable[..., Household]
+) -> None:
+    alex = receivers(script=[503, 503, 503])
+    home = households({"alex": [alex.url("a")]})
+    talk = home.add(notify=["alex"])
+
+    occurrence = home.fire(talk)
+    first = one(home)
+    assert (first.status, first.attempts) == (DeliveryStatus.RETRY, 1)
+    assert "error=503" in first.last_error
+    assert occurrence.status is OccurrenceStatus.PENDING  # nobody has it yet
+
+    seconds = [wait.total_seconds() for wait in home.drain()]
+
+    assert len(seconds) == 3, "three retries after the first try"
+    for got, base in zip(seconds, (30, 60, 120), strict=True):
+        assert 0.75 * base <= got <= 1.25 * base, (seconds, base)
+    assert seconds[0] < seconds[1] < seconds[2]
+    row = one(home)
+    assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.SENT, 4, "")
+    assert home.occurrence(talk).status is OccurrenceStatus.SENT
+    assert [r.answered for r in alex.requests] == [503, 503, 503, 200]
+    assert alex.titles() == [TITLE] * 4
+
+    home.clock.advance(timedelta(days=1))
+    assert home.outbox.deliver_due() == 0
+    assert alex.delivered() == 1
+
+
+def test_an_hour_of_refused_connections_then_every_nudge_arrives_once(
+    receivers: StartReceiver, households: Callable[..., Household]
+) -> None:
+    port = closed_port()
+    home = households({"alex": [f"json://127.0.0.1:{port}/a"]})
+    talk = home.add("talk", notify=["alex"])
+    tea = home.add("tea", title="Tea on the balcony", at="20:45", notify=["alex"])
+
+    home.run_until(DUE + timedelta(hours=1), [talk, tea])
+
+    rows = home.deliveries()
+    assert [r.status for r in rows] == [DeliveryStatus.RETRY, DeliveryStatus.RETRY]
+    assert rows[0].attempts >= 5, "retried all through the hour"
+    assert all("refused" in r.last_error.lower() for r in rows), rows
+    assert {home.occurrence(s).status for s in (talk, tea)} == {OccurrenceStatus.PENDING}
+
+    alex = receivers(port=port)  # the push server comes back on its port
+    home.run_until(DUE + timedelta(hours=3), [talk, tea])
+
+    assert sorted(alex.titles()) == sorted([TITLE, "Tea on the balcony"])
+    assert [r.status for r in home.deliveries()] == [DeliveryStatus.SENT, DeliveryStatus.SENT]
+    assert {home.occurrence(s).status for s in (talk, tea)} == {OccurrenceStatus.SENT}
+
+
+def test_a_401_is_tried_once_and_failed_until_retried_by_hand(
+    receivers: StartReceiver, households: Callable[..., Household]
+) -> None:
+    alex = receivers(script=[401])
+    home = households({"alex": [alex.url("a")]})
+    talk = home.add(notify=["alex"])
+
+    home.fire(talk)
+    home.clock.advance(timedelta(days=1))
+
+    assert home.outbox.deliver_due() == 0
+    row = one(home)
+    assert (row.status, row.attempts, row.next_attempt_at) == (DeliveryStatus.FAILED, 1, None)
+    assert "error=401" in row.last_error
+    failed = home.occurrence(talk)
+    assert failed.status is OccurrenceStatus.FAILED
+    assert failed.note == "no channel delivered it (see `ritual status`)"
+    assert len(alex.requests) == 1
+
+    # `ritual retry`: the receiver's credentials were fixed meanwhile.
+    assert home.store.retry_deliveries(now=home.clock.now()) == 1
+    assert home.outbox.deliver_due() == 1
+
+    row = one(home)
+    assert (row.status, row.attempts) == (DeliveryStatus.SENT, 2)
+    assert [r.answered for r in alex.requests] == [401, 200]
+    retried = home.occurrence(talk)
+    assert retried.status is OccurrenceStatus.SENT, "a delivered nudge no longer shows as failed"
+    assert retried.note == "sent after a retry"
+
+
+def test_with_two_channels_only_the_failing_one_is_retried(
+    receivers: StartReceiver, households: Callable[..., Household]
+) -> None:
+    alex, sam = receivers(script=[503, 503]), receivers()
+    home = households({"alex": [alex.url("a")], "sam": [sam.url("b")]})
+    talk = home.add(notify=["alex", "sam"])
+
+    assert home.fire(talk).status is OccurrenceStatus.SENT  # sam has it after the first try
+    assert [r.answered for r in alex.requests] == [503]
+    home.drain()
+
+    by_person = {r.channel.split()[0]: r for r in home.deliveries()}
+    assert (by_person["alex"].status, by_person["alex"].attempts) == (DeliveryStatus.SENT, 3)
+    assert (by_person["sam"].status, by_person["sam"].attempts) == (DeliveryStatus.SENT, 1)
+    assert len(sam.requests) == 1
+    assert [r.answered for r in alex.requests] == [503, 503, 200]
+    assert home.occurrence(talk).status is OccurrenceStatus.SENT
+
+
+@pytest.mark.parametrize(
+    ("max_attempts", "max_age", "tries"),
+    [
+        (3, timedelta(days=1), 3),
+        # Tries at 0 s, ~30 s, ~90 s (all younger than 2 min), ~210 s: the one past max_age is the last.
+        (100, timedelta(minutes=2), 4),
+    ],
+    ids=["max-attempts-reached", "max-age-exceeded"],
+)
+def test_a_delivery_that_keeps_failing_is_given_up(
+    receivers: StartReceiver,
+    households: Callable[..., Household],
+    max_attempts: int,
+    max_age: timedelta,
+    tries: int,
+) -> None:
+    alex = receivers(script=[503] * 200)
+    home = households({"alex": [alex.url("a")]}, max_attempts=max_attempts, max_age=max_age)
+    talk = home.add(notify=["alex"])
+
+    home.fire(talk)
+    home.drain()
+
+    row = one(home)
+    assert (row.status, row.attempts, row.next_attempt_at) == (DeliveryStatus.GIVEN_UP, tries, None)
+    assert "error=503" in row.last_error
+    assert len(alex.requests) == tries
+    assert home.occurrence(talk).status is OccurrenceStatus.FAILED
+    home.clock.advance(timedelta(days=2))
+    assert home.outbox.deliver_due() == 0
+
+
+class Crash(BaseException):
+    """The daemon dying mid-attempt (a BaseException, like the SystemExit of a kill)."""
+
+
+def crash(*args: object, **kwargs: object) -> NoReturn:
+    raise Crash
+
+
+@pytest.mark.parametrize(
+    ("where", "requests"),
+    [("send_all", 1), ("finish_delivery", 2)],
+    ids=["died-after-the-claim-before-the-send", "died-after-the-send-before-recording-it"],
+)
+def test_a_lost_lease_resends_once_after_it_runs_out(
+    receivers: StartReceiver,
+    households: Callable[..., Household],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    requests: int,
+) -> None:
+    alex = receivers()
+    home = households({"alex": [alex.url("a")]})
+    talk = home.add(notify=["alex"])
+    with monkeypatch.context() as patched:
+        if where == "send_all":
+            patched.setattr(outbox_module, "send_all", crash)
+        else:
+            patched.setattr(home.store, "finish_delivery", crash)
+        with pytest.raises(Crash):
+            home.fire(talk)
+    claimed = one(home)
+    assert (claimed.status, claimed.attempts) == (DeliveryStatus.SENDING, 1)
+    assert claimed.next_attempt_at is not None
+
+    restarted = home.new_outbox()
+    home.clock.set(claimed.next_attempt_at - timedelta(seconds=1))
+    assert restarted.deliver_due() == 0, "the lease still holds"
+    home.clock.set(claimed.next_attempt_at)
+    assert restarted.deliver_due() == 1
+    home.clock.advance(timedelta(days=1))
+    assert restarted.deliver_due() == 0
+
+    row = one(home)
+    assert (row.status, row.attempts) == (DeliveryStatus.SENT, 2)
+    assert row.idempotency_key == claimed.idempotency_key
+    assert len(alex.requests) == requests <= 2
+    assert home.occurrence(talk).status is OccurrenceStatus.SENT
+
+
+# --- what arrives, and where -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ritual_discreet", "household_discreet"),
+    [(True, False), (False, True)],
+    ids=["ritual-discreet", "household-discreet"],
+)
+def test_discreet_nudges_say_only_ritual_time(
+    receivers: StartReceiver,
+    households: Callable[..., Household],
+    ritual_discreet: bool,
+    household_discreet: bool,
+) -> None:
+    alex = receivers()
+    home = households({"alex": [alex.url("a")]}, discreet=household_discreet)
+    talk = home.add(notify=["alex"], discreet=ritual_discreet)
+
+    home.fire(talk)
+
+    [got] = alex.requests
+    assert got.body["title"] == DISCREET_TITLE
+    assert got.body["message"] == "Time for one of your rituals."
+    text = json.dumps(got.body)
+    assert TITLE not in text
+    assert DESCRIPTION not in text
+
+
+@pytest.mark.parametrize(
+    ("notify", "reached"),
+    [
+        (["alex"], {"alex"}),
+        (["sam"], {"sam"}),
+        (["alex", "sam"], {"alex", "sam"}),
+        ([], {"alex", "sam"}),  # no notify: everyone
+    ],
+    ids=["alex-only", "sam-only", "both-named", "unset-means-everyone"],
+)
+def test_tags_route_each_person_to_their_own_receiver(
+    receivers: StartReceiver, households: Callable[..., Household], notify: list[str], reached: set[str]
+) -> None:
+    alex, sam = receivers(), receivers()
+    home = households({"alex": [alex.url("a")], "sam": [sam.url("b")]})
+    talk = home.add(notify=notify) if notify else home.add()
+
+    home.fire(talk)
+
+    got = {name for name, receiver in (("alex", alex), ("sam", sam)) if receiver.requests}
+    assert got == reached
+    assert all(len(r.requests) <= 1 for r in (alex, sam))
+    assert {r.channel.split()[0] for r in home.deliveries()} == reached
+
+
+def test_the_body_carries_the_description_and_the_streak(
+    receivers: StartReceiver, households: Callable[..., Household]
+) -> None:
+    alex = receivers()
+    home = households({"alex": [alex.url("a")]})
+    talk = home.add(notify=["alex"])
+    for day in (21, 22, 23):
+        home.service.record_done("talk", day=date(2026, 11, day))
+
+    home.fire(talk)
+
+    [got] = alex.requests
+    assert got.body["title"] == TITLE
+    assert got.body["message"].splitlines() == [
+        DESCRIPTION,
+        "Streak: day 3 in a row.",
+        "Keep your 3-day streak going: it needs you today.",
+    ]
+
+
+def test_secrets_stay_out_of_delivery_rows_and_logs_through_an_outage(
+    receivers: StartReceiver, households: Callable[..., Household], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    alex = receivers(script=[503, 503])
+    refused = closed_port()
+    home = households(
+        {
+            "alex": [alex.url("a", auth=f"user:{SECRET}@")],
+            "sam": [f"json://user:{SECRET}@127.0.0.1:{refused}/b"],
+        },
+        max_attempts=3,
+    )
+    talk = home.add(notify=["alex", "sam"])
+
+    home.fire(talk)
+    seen = list(home.deliveries())
+    while home.next_retry() is not None:
+        home.drain(until=home.next_retry())
+        seen.extend(home.deliveries())
+
+    final = {r.channel.split()[0]: r.status for r in home.deliveries()}
+    assert final == {"alex": DeliveryStatus.SENT, "sam": DeliveryStatus.GIVEN_UP}
+    assert any("error=503" in r.last_error for r in seen)
+    assert any("refused" in r.last_error.lower() for r in seen)
+    assert "error=503" in caplog.text  # Apprise's own lines were logged, scrubbed
+    for text in [caplog.text, *(r.channel for r in seen), *(r.last_error for r in seen)]:
+        assert SECRET not in text
+    assert all("****" in r.channel for r in seen)
+    # The real credentials did travel, to the receiver only.
+    auth = alex.requests[-1].headers["Authorization"].removeprefix("Basic ")
+    assert base64.b64decode(auth).decode() == f"user:{SECRET}"
+
+
+# --- the daemon's wiring ---------------------------------------------------------------------------
+
+
+def test_make_nudger_reads_apprise_txt_and_delivers_with_the_streak(
+    receivers: StartReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's "shows it is done": apprise.txt names `couple`, the ritual notifies `couple`."""
+    for name in [n for n in os.environ if n.startswith("RITUAL_") or n == "CREDENTIALS_DIRECTORY"]:
+        monkeypatch.delenv(name)
+    couple = receivers()
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "apprise.txt").write_text(f"couple={couple.url('')}\n", encoding="utf-8")
+    settings = Settings(config_dir=config, data_dir=tmp_path / "data", send_timeout=TIMEOUT)
+    clock = FakeClock(START)
+    store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+    try:
+        service = RitualService(store, clock, ritual_file=tmp_path / "none.toml", default_timezone="UTC")
+        ritual = ritual_from_table(
+            {"name": "talk", "title": TITLE, "at": "20:30", "timezone": "UTC", "notify": ["couple"]}
+        )
+        talk = store.save_ritual(ritual, RitualSource.CLI, now=START, effective_from=date(2026, 11, 1))
+        for day in (22, 23):
+            service.record_done("talk", day=date(2026, 11, day))
+        nudger = make_nudger(settings, service)
+
+        clock.set(DUE)
+        nudger.handle_due(talk)
+
+        [got] = couple.requests
+        assert got.body["title"] == TITLE
+        assert "Streak: day 2 in a row." in got.body["message"]
+        [occurrence] = store.occurrences(ritual_id=talk.id)
+        assert occurrence.status is OccurrenceStatus.SENT
+    finally:
+        store.close()
