@@ -2,11 +2,12 @@
 
 The daemon keeps one timer per ritual, set to its next nudge, plus a reconcile
 tick about once a minute. Nothing it needs survives in APScheduler: at start,
-on every reload and on every tick the timers are derived again from the
-rituals table, and what is due is decided from the occurrences table (see
-``nudges.py``), so a restart, a suspend or a clock jump never double-nudges.
-The tick also pings the systemd watchdog: a hung scheduler stops the pings and
-systemd restarts it. This is the only module that imports APScheduler.
+on every reload and whenever the rituals change (any process marks that in the
+database) the timers are derived again from the rituals table, and what is due
+is decided from the occurrences table (see ``nudges.py``), so a restart, a
+suspend or a clock jump never double-nudges. The tick also handles a timer
+whose time passed without firing, and pings the systemd watchdog: a hung
+scheduler stops the pings and systemd restarts it. This is the only module that imports APScheduler.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from types import FrameType
 from typing import Any
 
@@ -67,6 +68,10 @@ class Daemon:
         self._nudger: Nudger | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._rebuild_lock = threading.Lock()
+        self._armed: dict[str, datetime | None] = {}  # ritual name -> its timer
+        self._zones: dict[str, tzinfo] = {}
+        self._digest_at: datetime | None = None
+        self._seen_version = ""
 
     # life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -156,7 +161,7 @@ class Daemon:
         # What is overdue is decided from the database before any timer is armed, so a
         # nudge missed while the daemon was down is handled once, by policy.
         self._reconcile()
-        self._scheduler.add_job(self._tick, "interval", seconds=tick, id=RECONCILE_JOB, replace_existing=True)
+        self._scheduler.add_job(self.tick, "interval", seconds=tick, id=RECONCILE_JOB, replace_existing=True)
         self._scheduler.start()
 
     def _do_reload(self) -> None:
@@ -183,13 +188,26 @@ class Daemon:
         self._nudger = self._make_nudger(settings, self._service)
 
     # the work -------------------------------------------------------------------------
-    def _tick(self) -> None:
-        """The reconcile tick: watchdog, file changes, overdue nudges, retries, timers."""
+    def tick(self) -> None:
+        """The reconcile tick: watchdog, changed rituals, overdue timers, retries.
+
+        Cheap when nothing happened: one look at the ritual file's hash, one at the
+        rituals' change marker, and a pass over the armed times; only a change, or a timer
+        whose time passed without firing (a suspend, a clock jump), costs more.
+        """
         self._systemd.watchdog()
         try:
+            assert self._service is not None and self._nudger is not None
             self._sync()
-            self._reconcile()
-            assert self._nudger is not None
+            if self._service.rituals_version() != self._seen_version:
+                self._reconcile()
+            else:
+                now = self._clock.now()
+                for name, when in list(self._armed.items()):
+                    if when is not None and when <= now:
+                        self._handle(name)
+                if self._digest_at is not None and self._digest_at <= now:
+                    self._handle_digest()
             self._nudger.deliver_due()
             self._systemd.status(self._status_line())
         except Exception:  # one bad tick must not stop the next
@@ -199,16 +217,15 @@ class Daemon:
         """Handle what is due for every ritual, then arm each ritual's timer for its next nudge."""
         assert self._service is not None
         with self._rebuild_lock:
+            self._seen_version = self._service.rituals_version()
             rituals = self._service.list_rituals()
-            wanted = set()
+            wanted = {stored.name for stored in rituals}
             for stored in rituals:
-                wanted.add(_job_id(stored.name))
                 self._handle(stored.name)
+            for name in set(self._armed) - wanted:
+                self._arm(name, None)
+                del self._armed[name]
             self._handle_digest()
-            if self._scheduler is not None:
-                for job in self._scheduler.get_jobs():
-                    if job.id.startswith("ritual:") and job.id not in wanted:
-                        job.remove()
 
     def _fire(self, name: str) -> None:
         """A ritual's timer went off: handle what is due now, arm the next one."""
@@ -221,14 +238,18 @@ class Daemon:
         assert self._nudger is not None and self._service is not None
         stored = self._service.store.get_ritual(name)
         if stored is None:
+            self._arm(name, None)
+            self._armed.pop(name, None)
             return
         self._nudger.handle_due(stored)
+        self._zones[name] = stored.ritual.cadence.zone
         self._arm(name, self._nudger.next_wakeup(stored))
 
     def _handle_digest(self) -> None:
         assert self._nudger is not None
         self._nudger.handle_digest()
-        self._arm_job(DIGEST_JOB, self._nudger.next_digest(), self._fire_digest)
+        self._digest_at = self._nudger.next_digest()
+        self._arm_job(DIGEST_JOB, self._digest_at, self._fire_digest)
 
     def _fire_digest(self) -> None:
         try:
@@ -237,6 +258,7 @@ class Daemon:
             log.exception("sending the weekly digest failed")
 
     def _arm(self, name: str, when: datetime | None) -> None:
+        self._armed[name] = when
         self._arm_job(_job_id(name), when, self._fire, name)
 
     def _arm_job(self, job_id: str, when: datetime | None, func: Callable[..., None], *args: str) -> None:
@@ -250,13 +272,12 @@ class Daemon:
         self._scheduler.add_job(func, "date", args=list(args), id=job_id, replace_existing=True, **kwargs)
 
     def _status_line(self) -> str:
-        service = self._service
-        if service is None:
-            return "starting"
-        count = len(service.list_rituals())
-        upcoming = service.upcoming(days=8)
-        if not upcoming:
-            return f"serving {count} rituals; no nudge in the next week"
-        first = upcoming[0]
-        local = first.nudge.due.astimezone(first.ritual.cadence.zone)
-        return f"serving {count} rituals; next: {first.ritual.name} at {local:%a %H:%M}"
+        """systemd's STATUS=, from the armed timers (no planning on every tick)."""
+        armed = [(when, name) for name, when in self._armed.items() if when is not None]
+        count = len(self._armed)
+        if not armed:
+            return f"serving {count} rituals; no nudge due soon"
+        when, name = min(armed)
+        zone = self._zones.get(name)
+        local = when.astimezone(zone) if zone else when
+        return f"serving {count} rituals; next: {name} at {local:%a %H:%M}"

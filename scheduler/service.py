@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
 FAILED_DELIVERIES = (DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP)
 WAITING_DELIVERIES = (DeliveryStatus.PENDING, DeliveryStatus.RETRY, DeliveryStatus.SENDING)
+RITUALS_CHANGED_KEY = "rituals.changed"
 FILE_HASH_KEY = "rituals_file.sha256"
 
 
@@ -163,7 +165,17 @@ class RitualService:
                     self.store.remove_ritual(name, now=now)
                     retired.append(name)
             self.store.set_meta(FILE_HASH_KEY, digest)
+            if added or updated or retired:
+                self._rituals_changed()
         return SyncReport(added=tuple(added), updated=tuple(updated), retired=tuple(retired))
+
+    def _rituals_changed(self) -> None:
+        """Mark that rituals changed, so a running daemon re-derives its timers at its next tick."""
+        self.store.set_meta(RITUALS_CHANGED_KEY, secrets.token_hex(8))
+
+    def rituals_version(self) -> str:
+        """Changes whenever any ritual is added, edited or removed, by any process."""
+        return self.store.get_meta(RITUALS_CHANGED_KEY) or ""
 
     def _effective_from(self, ritual: Ritual, existing: StoredRitual | None) -> date:
         """A new ritual's first cadence counts from its start; a change counts from today on."""
@@ -334,7 +346,10 @@ class RitualService:
             kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "json")
             parse = exchange.parse_csv if kind == "csv" else exchange.parse_json
             snapshot = parse(text, str(path), default_timezone=self.default_timezone)
-        return exchange.apply_import(self.store, snapshot, now=self.clock.now(), dry_run=dry_run)
+        result = exchange.apply_import(self.store, snapshot, now=self.clock.now(), dry_run=dry_run)
+        if result.rituals_added and not dry_run:
+            self._rituals_changed()
+        return result
 
     # changing rituals -----------------------------------------------------------------
     def file_defaults(self) -> Mapping[str, Any]:
@@ -351,12 +366,15 @@ class RitualService:
         if existing is not None and existing.removed_at is None:
             where = "the ritual file" if existing.source is RitualSource.FILE else "`ritual add`"
             raise ConflictError(f"ritual '{ritual.name}' already exists (from {where}); use `ritual edit`")
-        return self.store.save_ritual(
-            ritual,
-            RitualSource.CLI,
-            now=self.clock.now(),
-            effective_from=self._effective_from(ritual, existing),
-        )
+        with self.store.transaction():
+            saved = self.store.save_ritual(
+                ritual,
+                RitualSource.CLI,
+                now=self.clock.now(),
+                effective_from=self._effective_from(ritual, existing),
+            )
+            self._rituals_changed()
+        return saved
 
     def edit(self, name: str, changes: Mapping[str, Any], unset: Iterable[str] = ()) -> StoredRitual:
         stored = self._owned_by_cli(name, "edit")
@@ -369,13 +387,18 @@ class RitualService:
             raise DefinitionError("name", "a ritual cannot be renamed; add a new one instead")
         if ritual == stored.ritual:
             return stored
-        return self.store.save_ritual(
-            ritual, RitualSource.CLI, now=self.clock.now(), effective_from=self.today(ritual)
-        )
+        with self.store.transaction():
+            saved = self.store.save_ritual(
+                ritual, RitualSource.CLI, now=self.clock.now(), effective_from=self.today(ritual)
+            )
+            self._rituals_changed()
+        return saved
 
     def remove(self, name: str) -> StoredRitual:
         stored = self._owned_by_cli(name, "remove")
-        self.store.remove_ritual(name, now=self.clock.now())
+        with self.store.transaction():
+            self.store.remove_ritual(name, now=self.clock.now())
+            self._rituals_changed()
         return stored
 
     def _owned_by_cli(self, name: str, verb: str) -> StoredRitual:

@@ -254,3 +254,74 @@ def test_a_second_daemon_is_refused_by_name(tmp_path: Path) -> None:
         assert first.stderr is not None
         first.stderr.close()
     assert first.returncode == 0
+
+
+class InProcess:
+    """A daemon on a thread under a fake clock far from the real one, with a recording outbox."""
+
+    def __init__(self, tmp_path: Path, now: datetime) -> None:
+        self.clock = FakeClock(now)
+        self.settings = Settings(
+            config_dir=tmp_path / "config", data_dir=tmp_path / "data", timezone="UTC", digest_on="off"
+        )
+        self.outboxes: list[FakeOutbox] = []
+
+        def make_nudger(_settings: Settings, service: RitualService) -> Nudger:
+            outbox = FakeOutbox(service.store, self.clock)
+            self.outboxes.append(outbox)
+            return Nudger(service, outbox, self.clock)
+
+        self.daemon = Daemon(
+            lambda: self.settings,
+            clock=self.clock,
+            make_nudger=make_nudger,
+            systemd=Notifier.from_environ({}),
+        )
+        self.thread = threading.Thread(target=self.daemon.run)
+
+    def add(self, name: str, at: str) -> None:
+        """Add a ritual as another process would (`ritual add` on the same database)."""
+        store = Store.open(self.settings.database)
+        service = RitualService(store, self.clock, ritual_file=Path("/nonexistent"), default_timezone="UTC")
+        service.add({"name": name, "at": at, "timezone": "UTC"})
+        store.close()
+
+    def start(self) -> None:
+        self.thread.start()
+        assert wait_for(lambda: bool(self.outboxes), 20)
+
+    def stop(self) -> None:
+        self.daemon.request_stop()
+        self.thread.join(timeout=20)
+        assert not self.thread.is_alive()
+
+    @property
+    def sent(self) -> list[tuple[str, date, str, str]]:
+        return [(name, day, slot, decision.value) for name, day, slot, decision in self.outboxes[-1].sent]
+
+
+@pytest.fixture
+def inprocess(tmp_path: Path) -> Iterator[InProcess]:
+    made = InProcess(tmp_path, datetime(2031, 5, 6, 8, 0, tzinfo=UTC))
+    made.add("talk", "09:00")
+    made.start()
+    yield made
+    made.stop()
+
+
+def test_a_clock_jumping_forward_then_back_nudges_once(inprocess: InProcess) -> None:
+    inprocess.clock.set(datetime(2031, 5, 6, 10, 30, tzinfo=UTC))  # forward past 09:00, within grace
+    inprocess.daemon.tick()
+    assert inprocess.sent == [("talk", date(2031, 5, 6), "09:00", "late")]
+    inprocess.clock.set(datetime(2031, 5, 6, 9, 30, tzinfo=UTC))  # back an hour
+    inprocess.daemon.tick()
+    inprocess.clock.set(datetime(2031, 5, 6, 10, 45, tzinfo=UTC))
+    inprocess.daemon.tick()
+    assert len(inprocess.sent) == 1
+
+
+def test_a_ritual_added_by_another_process_is_picked_up_at_the_next_tick(inprocess: InProcess) -> None:
+    inprocess.add("walk", "08:30")
+    inprocess.clock.set(datetime(2031, 5, 6, 8, 30, 30, tzinfo=UTC))
+    inprocess.daemon.tick()
+    assert inprocess.sent == [("walk", date(2031, 5, 6), "08:30", "send")]
