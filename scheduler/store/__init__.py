@@ -6,6 +6,7 @@ object leaves the package. The store never reads the clock: callers pass
 """
 
 from scheduler.store.records import (
+    ApiTokenRecord,
     CadenceVersion,
     CompletionRecord,
     DeliveryRecord,
@@ -17,12 +18,14 @@ from scheduler.store.records import (
     RitualSource,
     SkipRecord,
     StoredRitual,
+    api_token_hash,
     cadence_in_force,
     delivery_target,
 )
 from scheduler.store.store import Store
 
 __all__ = [
+    "ApiTokenRecord",
     "CadenceVersion",
     "CompletionRecord",
     "DeliveryRecord",
@@ -35,6 +38,7 @@ __all__ = [
     "SkipRecord",
     "Store",
     "StoredRitual",
+    "api_token_hash",
     "cadence_in_force",
     "delivery_target",
 ]

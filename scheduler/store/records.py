@@ -149,3 +149,24 @@ class DeliveryRecord:
 def delivery_target(url: str) -> str:
     """A stable name for a channel's real URL that does not reveal it: sha256, hex."""
     return hashlib.sha256(url.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokenRecord:
+    """A bearer token for the HTTP API, known only by its hash (``api_token_hash``)."""
+
+    id: int
+    name: str
+    token_hash: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def api_token_hash(token: str) -> str:
+    """What the store keeps of a token: sha256, hex; a leaked database gives no usable token."""
+    return hashlib.sha256(token.encode()).hexdigest()

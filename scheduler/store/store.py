@@ -22,7 +22,7 @@ from scheduler.definitions import (
     ritual_from_table,
     ritual_to_table,
 )
-from scheduler.errors import StoreError, UnknownRitualError
+from scheduler.errors import ConflictError, StoreError, UnknownRitualError
 from scheduler.store import migrate
 from scheduler.store.engine import (
     WRITE_OPTION,
@@ -34,6 +34,7 @@ from scheduler.store.engine import (
     where,
 )
 from scheduler.store.records import (
+    ApiTokenRecord,
     CadenceVersion,
     CompletionRecord,
     DeliveryRecord,
@@ -47,6 +48,7 @@ from scheduler.store.records import (
     StoredRitual,
 )
 from scheduler.store.tables import (
+    ApiTokenRow,
     CadenceVersionRow,
     CompletionRow,
     DeliveryRow,
@@ -624,6 +626,58 @@ class Store:
         with self._session(write=True) as session:
             return session.exec(statement).rowcount
 
+    # API tokens: only their sha256 is stored ------------------------------
+    def create_api_token(self, name: str, token_hash: str, *, now: datetime) -> ApiTokenRecord:
+        """Keep a new token's hash under ``name``; a name still in use by an active token is refused."""
+        _aware(now=now)
+        if not name:
+            raise ValueError("token name is empty")
+        with self._session(write=True) as session:
+            if _active_token_row(session, name) is not None:
+                raise ConflictError(f"an active token named '{name}' exists (revoke it first)")
+            row = ApiTokenRow(name=name, token_hash=token_hash, created_at=now)
+            try:
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:
+                raise ConflictError(f"token '{name}' collides with an existing token") from None
+            return _api_token(row)
+
+    def find_api_token(self, token_hash: str) -> ApiTokenRecord | None:
+        """The active token with this hash; None when unknown or revoked."""
+        query = select(ApiTokenRow).where(
+            ApiTokenRow.token_hash == token_hash, col(ApiTokenRow.revoked_at).is_(None)
+        )
+        with self._session() as session:
+            row = session.exec(query).first()
+            return None if row is None else _api_token(row)
+
+    def touch_api_token(self, token_id: int, *, now: datetime) -> None:
+        """Note when a token was last used, so `ritual token list` shows forgotten ones."""
+        _aware(now=now)
+        statement = update(ApiTokenRow).where(col(ApiTokenRow.id) == token_id).values(last_used_at=now)
+        with self._session(write=True) as session:
+            session.exec(statement)
+
+    def revoke_api_token(self, name: str, *, now: datetime) -> bool:
+        """Revoke the active token named ``name``; False when there is none."""
+        _aware(now=now)
+        with self._session(write=True) as session:
+            row = _active_token_row(session, name)
+            if row is None:
+                return False
+            row.revoked_at = now
+            session.add(row)
+            return True
+
+    def api_tokens(self, *, include_revoked: bool = True) -> list[ApiTokenRecord]:
+        """Every token (revoked ones too unless asked not to), by name, then oldest first."""
+        query = select(ApiTokenRow).order_by(col(ApiTokenRow.name), col(ApiTokenRow.id))
+        if not include_revoked:
+            query = query.where(col(ApiTokenRow.revoked_at).is_(None))
+        with self._session() as session:
+            return [_api_token(row) for row in session.exec(query)]
+
     # small key/value state (e.g. the ritual file's last synced hash) ----
     def get_meta(self, key: str) -> str | None:
         with self._session() as session:
@@ -657,6 +711,11 @@ def _cadence_rows(session: Session, ritual_id: int) -> list[CadenceVersionRow]:
         .order_by(col(CadenceVersionRow.effective_from), col(CadenceVersionRow.id))
     )
     return list(session.exec(query))
+
+
+def _active_token_row(session: Session, name: str) -> ApiTokenRow | None:
+    query = select(ApiTokenRow).where(ApiTokenRow.name == name, col(ApiTokenRow.revoked_at).is_(None))
+    return session.exec(query).first()
 
 
 def _find_completion(session: Session, ritual_id: int, occurrence: str, by: str) -> CompletionRow | None:
@@ -761,7 +820,9 @@ def _dumps(table: dict[str, Any]) -> str:
     return json.dumps(table, sort_keys=True, ensure_ascii=False)
 
 
-def _row_id(row: RitualRow | CompletionRow | SkipRow | PauseRow | OccurrenceRow | DeliveryRow) -> int:
+def _row_id(
+    row: RitualRow | CompletionRow | SkipRow | PauseRow | OccurrenceRow | DeliveryRow | ApiTokenRow,
+) -> int:
     if row.id is None:
         raise StoreError(f"{type(row).__name__} has no id after flush")
     return row.id
@@ -861,4 +922,15 @@ def _delivery(row: DeliveryRow) -> DeliveryRecord:
         idempotency_key=row.idempotency_key,
         created_at=_utc(row.created_at),
         updated_at=_utc(row.updated_at),
+    )
+
+
+def _api_token(row: ApiTokenRow) -> ApiTokenRecord:
+    return ApiTokenRecord(
+        id=_row_id(row),
+        name=row.name,
+        token_hash=row.token_hash,
+        created_at=_utc(row.created_at),
+        revoked_at=None if row.revoked_at is None else _utc(row.revoked_at),
+        last_used_at=None if row.last_used_at is None else _utc(row.last_used_at),
     )

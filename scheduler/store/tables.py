@@ -166,3 +166,28 @@ class DeliveryRow(SQLModel, table=True):
     idempotency_key: str
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# A token's name is unique among active tokens only, so a revoked name can be reused.
+ACTIVE_TOKENS_ONLY = "revoked_at IS NULL"
+
+
+class ApiTokenRow(SQLModel, table=True):
+    __tablename__ = "api_token"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_api_token_hash"),
+        Index(
+            "uq_api_token_active_name",
+            "name",
+            unique=True,
+            sqlite_where=text(ACTIVE_TOKENS_ONLY),
+            postgresql_where=text(ACTIVE_TOKENS_ONLY),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    token_hash: str  # sha256 hex of the token; the token itself is never stored
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
