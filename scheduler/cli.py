@@ -148,6 +148,10 @@ def init(app: App, force: bool) -> None:
         written.append(target)
         click.echo(f"wrote {target}")
     app._settings = None  # the new settings.toml may change what was loaded
+    from scheduler.links import key_fingerprint, load_or_create_key
+
+    key = load_or_create_key(app.settings.link_key_path)
+    click.echo(f"link-signing key {app.settings.link_key_path} (fingerprint {key_fingerprint(key)})")
     service = app.service(sync=False)
     report = service.sync(strict=True)
     click.echo(f"database {app.settings.database_display} ready; {len(service.list_rituals())} rituals")
@@ -941,3 +945,59 @@ def retry(app: App, ids: tuple[int, ...]) -> None:
     report = service.status(limit=1)["deliveries"]
     still = len(report["failed"])
     click.echo(f"retried {count} deliveries; {still} still failed, {report['retrying']} will retry")
+
+
+# -- API tokens ---------------------------------------------------------------------------------
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens for the HTTP API and the today page (Home Assistant, scripts, a phone)."""
+
+
+@token.command(name="create")
+@click.argument("name")
+@pass_app
+def token_create(app: App, name: str) -> None:
+    """Create a token; it is shown once, only its hash is kept."""
+    record, secret = app.service().create_token(name)
+    click.echo(secret)
+    click.echo(f"token '{record.name}' created; store it now, it cannot be shown again", err=True)
+
+
+@token.command(name="list")
+@json_option
+@pass_app
+def token_list(app: App, as_json: bool) -> None:
+    """The tokens, without their secrets."""
+    from scheduler import render
+
+    records = app.service().tokens()
+    if as_json:
+        render.print_json(
+            [
+                {
+                    "name": t.name,
+                    "created_at": t.created_at,
+                    "last_used_at": t.last_used_at,
+                    "revoked_at": t.revoked_at,
+                }
+                for t in records
+            ]
+        )
+        return
+    table: list[list[str | None]] = []
+    for record in records:
+        used = f"{record.last_used_at:%Y-%m-%d %H:%M}" if record.last_used_at else "never"
+        state = "active" if record.active else "revoked"
+        table.append([record.name, f"{record.created_at:%Y-%m-%d}", used, state])
+    render.print_table(["name", "created", "last used", "state"], table)
+
+
+@token.command(name="revoke")
+@click.argument("name")
+@pass_app
+def token_revoke(app: App, name: str) -> None:
+    """Revoke a token: requests carrying it are refused from now on."""
+    app.service().revoke_token(name)
+    click.echo(f"revoked token '{name}'")

@@ -37,6 +37,7 @@ from scheduler.errors import (
 from scheduler.reminders import Nudge, planned_nudges
 from scheduler.report import RitualInput, streak_row
 from scheduler.store import (
+    ApiTokenRecord,
     CadenceVersion,
     CompletionRecord,
     DeliveryStatus,
@@ -45,6 +46,7 @@ from scheduler.store import (
     SkipRecord,
     Store,
     StoredRitual,
+    api_token_hash,
     cadence_in_force,
 )
 from scheduler.streaks import Done, History, PausedSpan
@@ -250,6 +252,20 @@ class RitualService:
                 found.append(Upcoming(ritual, nudge))
         found.sort(key=lambda u: (u.nudge.due, u.ritual.name, u.nudge.slot))
         return found
+
+    # API tokens ---------------------------------------------------------------------------
+    def create_token(self, name: str) -> tuple[ApiTokenRecord, str]:
+        """A new bearer token for the HTTP API: shown once, kept only as its hash."""
+        token = secrets.token_urlsafe(32)
+        record = self.store.create_api_token(name, api_token_hash(token), now=self.clock.now())
+        return record, token
+
+    def revoke_token(self, name: str) -> None:
+        if not self.store.revoke_api_token(name, now=self.clock.now()):
+            raise RitualError(f"no active API token named '{name}' (see `ritual token list`)")
+
+    def tokens(self) -> list[ApiTokenRecord]:
+        return self.store.api_tokens()
 
     # the daemon's record --------------------------------------------------------------
     def status(self, *, limit: int = 5) -> dict[str, Any]:

@@ -177,6 +177,15 @@ class Settings(BaseSettings):
         return [*self.plugin_paths, self.config_dir / "plugins"]
 
     @property
+    def link_key_path(self) -> Path:
+        """The one-tap links' signing key: systemd's credential when given, else in the data dir."""
+        if credentials := os.environ.get("CREDENTIALS_DIRECTORY"):
+            candidate = Path(credentials) / "link-signing.key"
+            if candidate.is_file():
+                return candidate
+        return self.data_dir / "link-signing.key"
+
+    @property
     def lock_path(self) -> Path:
         """The one-daemon lock: beside the SQLite file (ritual.db -> ritual.lock), else in data_dir."""
         if self.database.startswith("sqlite:///"):

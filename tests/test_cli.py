@@ -296,3 +296,52 @@ def test_status_shows_next_nudges_and_the_outbox(installed: RitualCli) -> None:
     assert status["next"][0]["local"] <= status["next"][-1]["local"]
     assert status["deliveries"] == {"pending": 0, "retrying": 0, "failed": []}
     assert "daemon: not running" in installed("status").stdout
+
+
+# -- the link key and API tokens ------------------------------------------------------------------
+
+
+def test_init_creates_a_private_link_key_once(ritual: RitualCli) -> None:
+    first = ritual("init").stdout
+    key = ritual.home / "data" / "link-signing.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    before = key.read_bytes()
+    assert key.read_text().strip() not in first  # only its fingerprint is shown
+    assert "fingerprint" in first
+    ritual("init", "--force")
+    assert key.read_bytes() == before
+
+
+def test_api_tokens_are_shown_once_listed_without_secret_and_revocable(installed: RitualCli) -> None:
+    import warnings
+
+    from scheduler.links import load_or_create_key
+    from scheduler.service import RitualService
+    from scheduler.store import Store
+    from scheduler.web import create_app
+
+    with warnings.catch_warnings():
+        # Starlette 1.x asks for the httpx2 fork; plain httpx still works and is what we pin.
+        warnings.simplefilter("ignore", UserWarning)
+        from starlette.testclient import TestClient
+
+    secret = installed("token", "create", "phone").stdout.strip()
+    assert len(secret) >= 40
+    listed = installed.json("token", "list")
+    assert [(t["name"], t["revoked_at"]) for t in listed] == [("phone", None)]
+    assert secret not in json.dumps(listed)
+    installed("token", "create", "phone", code=1)  # one active token per name
+
+    store = Store.open(f"sqlite:///{installed.database}")
+    service = RitualService(
+        store, installed.clock, ritual_file=installed.config / "rituals.toml", default_timezone="UTC"
+    )
+    key = load_or_create_key(installed.home / "data" / "link-signing.key")
+    client = TestClient(create_app(service, key=key, clock=installed.clock, public_url="http://127.0.0.1"))
+    auth = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/streaks", headers=auth).status_code == 200
+    installed("token", "revoke", "phone")
+    assert client.get("/api/v1/streaks", headers=auth).status_code == 401
+    store.close()
+    assert "no active API token named 'phone'" in installed("token", "revoke", "phone", code=1).stderr
+    assert "revoked" in installed("token", "list").stdout
