@@ -35,7 +35,6 @@ from scheduler.errors import (
     UsageError,
 )
 from scheduler.reminders import Nudge, planned_nudges
-from scheduler.report import RitualInput, streak_row
 from scheduler.store import (
     ApiTokenRecord,
     CadenceVersion,
@@ -49,10 +48,11 @@ from scheduler.store import (
     api_token_hash,
     cadence_in_force,
 )
-from scheduler.streaks import Done, History, PausedSpan
 
 if TYPE_CHECKING:
     from scheduler.exchange import ImportResult
+    from scheduler.report import RitualInput
+    from scheduler.streaks import History
 
 FAILED_DELIVERIES = (DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP)
 WAITING_DELIVERIES = (DeliveryStatus.PENDING, DeliveryStatus.RETRY, DeliveryStatus.SENDING)
@@ -207,16 +207,20 @@ class RitualService:
         completions = tuple(self.store.completions(stored.id))
         skips = tuple(self.store.skips(stored.id))
         pauses = tuple(self.store.pauses(stored.id))
-        history = build_history(stored, versions, [Done(c.day, c.by) for c in completions], skips, pauses)
+        history = build_history(stored, versions, [(c.day, c.by) for c in completions], skips, pauses)
         return RitualDetail(stored, versions, completions, skips, pauses, self.today(stored.ritual), history)
 
     def report_inputs(self, names: Iterable[str] | None = None) -> list[RitualInput]:
         """What the reports need of each active ritual (or the named ones)."""
+        from scheduler.report import RitualInput  # reports only: `ritual done` need not load them
+
         with collector_paused():
             return [RitualInput(s.ritual, h, today) for s, h, today in self.histories(names)]
 
     def streak_rows(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """The objects of `ritual streaks --json`, one per ritual."""
+        from scheduler.report import streak_row
+
         with collector_paused():
             return [streak_row(item) for item in self.report_inputs(names)]
 
@@ -520,6 +524,8 @@ def build_history(
     pauses: Iterable[PauseRecord],
 ) -> History:
     """The streak contract's view of one ritual, from what the store holds."""
+    from scheduler.streaks import History, PausedSpan
+
     ritual = stored.ritual
     version_pairs = tuple((v.effective_from, v.cadence) for v in versions) or (
         (ritual.start or stored.created_at.date(), ritual.cadence),
