@@ -16,6 +16,7 @@ are judged transient, and the wording is Apprise's (pinned to 2.x).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import dataclasses
@@ -24,6 +25,7 @@ import hashlib
 import importlib.metadata
 import logging
 import re
+import sys
 import threading
 import time
 import warnings
@@ -359,8 +361,28 @@ def _load_plugins(paths: Sequence[Path], group: str) -> tuple[list[str], list[st
     return loaded, problems
 
 
+# Schemes each plugin file registered, by (path, mtime, size): Apprise registers a file's
+# schemes once per process, and importing the same unchanged file again (a daemon reload,
+# `ritual check` after a send) reports nothing new. An edited file is imported again.
+_LOADED_FILES: dict[tuple[str, int, int], tuple[str, ...]] = {}
+
+
 def _load_plugin_file(file: Path) -> tuple[tuple[str, ...], str | None]:
-    """Import one drop-in file with Apprise's custom-plugin loader (again on every load: edits count)."""
+    """Import one drop-in file with Apprise's custom-plugin loader (again after an edit)."""
+    try:
+        facts = file.stat()
+    except OSError as exc:
+        return (), f"{file}: cannot read the plugin ({exc.__class__.__name__})"
+    key = (str(file.resolve()), facts.st_mtime_ns, facts.st_size)
+    if key in _LOADED_FILES:
+        return _LOADED_FILES[key], None
+    schemes, problem = _import_plugin_file(file)
+    if problem is None:
+        _LOADED_FILES[key] = schemes
+    return schemes, problem
+
+
+def _import_plugin_file(file: Path) -> tuple[tuple[str, ...], str | None]:
     try:
         compile(file.read_text(encoding="utf-8"), str(file), "exec")
     except SyntaxError as exc:
@@ -733,8 +755,32 @@ def _line_ref(message: str, entries: Sequence[_Entry]) -> int | None:
 # --- sending ---------------------------------------------------------------------------------------
 
 
+SEND_THREADS = 64
+
+
+def _widen_send_pool() -> None:
+    """Give Apprise's shared send pool room for a wide fan-out.
+
+    Apprise runs every service call on one shared ThreadPoolExecutor created with
+    Python's default size (cores + 4: 6 on a 2-core home server), so 50 channels went
+    out in nine waves (bench/fanout.py: 9x one channel). Sends wait on the network,
+    not the CPU, so more threads cost little. Apprise creates the pool lazily under a
+    lock; we create it first, the same way. If Apprise stops exposing it, its own pool
+    is used and only fan-out speed suffers.
+    """
+    module = sys.modules.get("apprise.apprise")
+    lock = getattr(module, "_shared_executor_lock", None)
+    if module is None or lock is None or not hasattr(module, "_shared_executor"):
+        return
+    with lock:
+        if getattr(module, "_shared_executor", None) is None:
+            pool = concurrent.futures.ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="apprise-send")
+            setattr(module, "_shared_executor", pool)  # noqa: B010 - a private attribute, on purpose
+
+
 async def send_all(channels: Sequence[Channel], message: Message, *, timeout: float) -> list[SendResult]:
     """Send to every channel at once; a slow or failing channel delays none of the others."""
+    _widen_send_pool()
     return list(await asyncio.gather(*(send_one(channel, message, timeout=timeout) for channel in channels)))
 
 

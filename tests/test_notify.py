@@ -832,3 +832,12 @@ def test_discreet_messages_never_carry_the_ritual(
     assert title not in message.body
     assert not description.strip() or description.strip() not in message.body
     assert str(streak) not in message.body or str(streak) in neutral.body
+
+
+def test_loading_the_same_plugin_folder_twice_is_clean() -> None:
+    """A daemon reload loads the plugin folders again in the same process."""
+    shipped = [Path(__file__).resolve().parents[1] / "plugins"]
+    for _ in range(2):
+        channels = load_channels(config_file=None, urls={}, plugin_paths=shipped, credentials_dir=None)
+        assert channels.problems == ()
+        assert {"desktop", "journal"} <= {plugin.split()[0] for plugin in channels.plugins}
