@@ -103,6 +103,8 @@ class AppriseOutbox:
     def deliver_due(self) -> int:
         """Try again every delivery whose back-off (or lost lease) is over; return how many."""
         due = self.store.due_deliveries(self.clock.now())
+        if not due:
+            return 0  # the common tick: nothing to retry, so nothing else to read
         by_occurrence: dict[int, list[DeliveryRecord]] = {}
         for row in due:
             by_occurrence.setdefault(row.occurrence_id, []).append(row)
