@@ -405,7 +405,9 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
     detail = service.detail(name)
     ritual = detail.stored.ritual
     paused = service.is_paused(detail.stored)
-    streak = service.streak_rows([name])[0]
+    from scheduler.report import RitualInput, streak_row
+
+    streak = streak_row(RitualInput(ritual, detail.history, detail.today))
     if as_json:
         render.print_json(
             render.ritual_json(

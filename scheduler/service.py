@@ -286,11 +286,12 @@ class RitualService:
                     occurrences[found.id] = found
         waiting = self.store.deliveries(statuses=WAITING_DELIVERIES)
 
+        def ritual_name(ritual_id: int | None) -> str:
+            return "household" if ritual_id is None else names.get(ritual_id, "?")
+
         def name_of(occurrence_id: int) -> str:
             occurrence = occurrences.get(occurrence_id)
-            if occurrence is None or occurrence.ritual_id is None:
-                return "household"
-            return names.get(occurrence.ritual_id, "?")
+            return ritual_name(occurrence.ritual_id) if occurrence else "?"
 
         return {
             "rituals": len(self.store.list_rituals()),
@@ -305,7 +306,7 @@ class RitualService:
             ],
             "last": [
                 {
-                    "name": names.get(o.ritual_id, "household") if o.ritual_id is not None else "household",
+                    "name": ritual_name(o.ritual_id),
                     "day": o.day,
                     "slot": o.slot,
                     "due_at": o.due_at,
