@@ -108,6 +108,19 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=8, ge=1, le=100, description="Tries before a delivery is given up.")
     max_age: str = Field(default="1d", description="How long a failing delivery is retried, e.g. 6h.")
 
+    # One-tap links, the API and the today page ------------------------------------------
+    http_bind: str = Field(
+        default="127.0.0.1:8470",
+        description="HOST:PORT the daemon serves links, the API and the today page on; 'off' for none.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL the links in nudges use (a LAN address or VPN name); default: http://http_bind.",
+    )
+    snooze: str = Field(default="30m", description="How long a Snooze waits before nudging again.")
+    max_snoozes: int = Field(default=3, ge=0, le=20, description="Snoozes allowed per nudge.")
+    link_grace: str = Field(default="12h", description="How long a link outlives the period it belongs to.")
+
     digest_on: str = Field(default="sun", description="Weekday the weekly digest goes out; 'off' for none.")
     digest_at: str = Field(default="18:00", description="Time of the weekly digest (household zone).")
     digest_to: list[str] = Field(default_factory=list, description="People or tags; default: everyone.")
@@ -130,12 +143,31 @@ class Settings(BaseSettings):
         parse_clock_time(value)
         return value
 
-    @field_validator("max_age")
+    @field_validator("max_age", "snooze", "link_grace")
     @classmethod
     def _duration(cls, value: str) -> str:
         from scheduler.reminders import parse_duration
 
         parse_duration(value)
+        return value
+
+    @field_validator("http_bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() == "off":
+            return "off"
+        split_bind(value)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(f"'{value}' is not an http:// or https:// base URL")
         return value
 
     @field_validator("timezone")
@@ -200,8 +232,31 @@ class Settings(BaseSettings):
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.database)
 
     @property
+    def http_address(self) -> tuple[str, int] | None:
+        """Where the daemon serves HTTP, or None when ``http_bind`` is off."""
+        return None if self.http_bind == "off" else split_bind(self.http_bind)
+
+    @property
+    def link_base(self) -> str:
+        """The start of every link a nudge carries (no trailing slash)."""
+        if self.public_url:
+            return self.public_url
+        host, port = self.http_address or ("127.0.0.1", 8470)
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}"
+
+    @property
     def default_timezone(self) -> str:
         return self.timezone or system_timezone(os.environ)
+
+
+def split_bind(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8470`` for IPv6) as a pair; ValueError names what is wrong."""
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"'{value}' is not HOST:PORT (e.g. 127.0.0.1:8470)")
+    return host, int(port)
 
 
 def load_settings() -> Settings:
