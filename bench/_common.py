@@ -161,6 +161,7 @@ class Home:
             RITUAL_CONFIG_DIR=str(self.config),
             RITUAL_DATA_DIR=str(self.data),
             RITUAL_DIGEST_ON="off",
+            RITUAL_HTTP_BIND="127.0.0.1:0",
             RITUAL_TIMEZONE="UTC",
             PYTHONPATH=str(ROOT),
         )

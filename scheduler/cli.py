@@ -832,8 +832,9 @@ def _configure_daemon_logging(level: str, verbose: int) -> None:
     handler.setFormatter(logging.Formatter(f"{stamp}%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(chosen)
-    if not verbose:
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if not verbose:  # their start-up chatter says nothing a household needs
+        for noisy in ("apscheduler", "alembic.runtime.plugins"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @main.command()

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,6 +32,9 @@ from scheduler.sdnotify import Notifier
 from scheduler.service import RitualService
 from scheduler.settings import Settings
 from scheduler.store import Store
+
+if TYPE_CHECKING:
+    from scheduler.server import HttpServer
 
 log = logging.getLogger("scheduler.daemon")
 
@@ -61,12 +64,15 @@ class Daemon:
         self._systemd = systemd
         self._settings = load_settings()
         self._stop = threading.Event()
+        self.started = threading.Event()  # set once timers run and HTTP (if any) listens
         self._reload = threading.Event()
         self._wake = threading.Event()
         self._store: Store | None = None
         self._service: RitualService | None = None
         self._nudger: Nudger | None = None
         self._scheduler: BackgroundScheduler | None = None
+        self._http: HttpServer | None = None
+        self._http_base: str | None = None  # where the HTTP server really listens
         self._rebuild_lock = threading.Lock()
         self._armed: dict[str, datetime | None] = {}  # ritual name -> its timer
         self._zones: dict[str, tzinfo] = {}
@@ -82,6 +88,7 @@ class Daemon:
             self._install_signal_handlers()
             self._start_scheduler()
             self._systemd.ready(self._status_line())
+            self.started.set()
             log.info("started: %s", self._status_line())
             while not self._stop.is_set():
                 self._wake.wait()
@@ -94,6 +101,8 @@ class Daemon:
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=True)
         finally:
+            if self._http is not None:
+                self._http.stop()
             if self._store is not None:
                 self._store.close()
             lock.release()
@@ -134,7 +143,47 @@ class Daemon:
             default_timezone=settings.default_timezone,
         )
         self._sync()
-        self._nudger = self._make_nudger(settings, self._service)
+        self._start_http()
+        self._settings = self._with_link_base(settings)
+        self._nudger = self._make_nudger(self._settings, self._service)
+
+    def _start_http(self) -> None:
+        """Serve the links, the API and the today page (unless ``http_bind`` is off)."""
+        from scheduler.links import load_or_create_key
+        from scheduler.server import HttpServer
+        from scheduler.web import create_app
+
+        settings = self._settings
+        address = settings.http_address
+        if address is None:
+            return
+        assert self._service is not None
+        app = create_app(
+            self._service,
+            key=load_or_create_key(settings.link_key_path),
+            clock=self._clock,
+            public_url=settings.public_url or settings.link_base,
+            snooze=self._snooze,
+        )
+        self._http = HttpServer(app, *address)
+        port = self._http.start()
+        host = address[0] if address[0] not in ("0.0.0.0", "::") else "127.0.0.1"
+        self._http_base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def _with_link_base(self, settings: Settings) -> Settings:
+        """Links point at ``public_url``, else at where the server really listens (port 0 in tests)."""
+        if settings.public_url or self._http_base is None:
+            return settings
+        return settings.model_copy(update={"public_url": self._http_base})
+
+    @property
+    def http_base(self) -> str | None:
+        """Where the HTTP server listens (``http://127.0.0.1:8470``), once started; None if off."""
+        return self._http_base
+
+    def _snooze(self, occurrence_id: int, person: str) -> None:
+        assert self._nudger is not None
+        self._nudger.snooze(occurrence_id, person)
 
     def _sync(self) -> None:
         assert self._service is not None
@@ -184,8 +233,10 @@ class Daemon:
             log.warning("database or data_dir changed; restart the daemon to use them")
         self._service.ritual_file = settings.ritual_file_path
         self._service.default_timezone = settings.default_timezone
-        self._settings = settings
-        self._nudger = self._make_nudger(settings, self._service)
+        if settings.http_bind != self._settings.http_bind:
+            log.warning("http_bind changed; restart the daemon to listen there")
+        self._settings = self._with_link_base(settings)
+        self._nudger = self._make_nudger(self._settings, self._service)
 
     # the work -------------------------------------------------------------------------
     def tick(self) -> None:

@@ -161,6 +161,11 @@ def expiry_for(period_end: datetime, grace: timedelta = timedelta(hours=12)) -> 
     return expires
 
 
+def link_url(base: str, token: str) -> str:
+    """Where a link points: the daemon's ``/l/TOKEN`` page under its public base URL."""
+    return f"{base.rstrip('/')}/l/{token}"
+
+
 def key_fingerprint(key: bytes) -> str:
     """A short name for a key (first 8 hex of its SHA-256) that shows which one is in use, not what it is."""
     return hashlib.sha256(key).hexdigest()[:8]

@@ -18,10 +18,11 @@ from typing import Protocol
 from scheduler import cadence as cad
 from scheduler import firing
 from scheduler.clock import Clock
+from scheduler.errors import ConflictError, UnknownRitualError
 from scheduler.firing import Decision, Verdict
 from scheduler.reminders import Reminders, parse_clock_time, planned_nudges
 from scheduler.service import RitualService, is_paused_on, outside_dates
-from scheduler.store import OccurrenceRecord, OccurrenceStatus, StoredRitual
+from scheduler.store import OccurrenceKind, OccurrenceRecord, OccurrenceStatus, StoredRitual
 from scheduler.streaks import History, PeriodStatus, outcomes
 
 log = logging.getLogger("scheduler.nudges")
@@ -43,6 +44,20 @@ _RECORDED_AS = {
 
 DIGEST_SLOT = "digest"
 DIGEST_GRACE = timedelta(hours=2)
+# A snoozed re-nudge's slot is the snoozed one's plus "~z" and how many snoozes deep it is.
+SNOOZE_MARK = "~z"
+
+
+def snooze_depth(slot: str) -> int:
+    """How many times the nudge in ``slot`` has been snoozed: "20:30" 0, "20:30~z2" 2."""
+    _, mark, depth = slot.rpartition(SNOOZE_MARK)
+    return int(depth) if mark and depth.isdigit() else 0
+
+
+def snoozed_slot(slot: str) -> str:
+    """The slot of the re-nudge that snoozing the nudge in ``slot`` asks for."""
+    base = slot.rpartition(SNOOZE_MARK)[0] if snooze_depth(slot) else slot
+    return f"{base}{SNOOZE_MARK}{snooze_depth(slot) + 1}"
 
 
 class Outbox(Protocol):
@@ -53,6 +68,8 @@ class Outbox(Protocol):
     def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None: ...
 
     def deliver_due(self) -> int: ...
+
+    def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +98,22 @@ class Handled:
 
 class Nudger:
     def __init__(
-        self, service: RitualService, outbox: Outbox, clock: Clock, *, digest: DigestPlan | None = None
+        self,
+        service: RitualService,
+        outbox: Outbox,
+        clock: Clock,
+        *,
+        digest: DigestPlan | None = None,
+        snooze: timedelta = timedelta(minutes=30),
+        max_snoozes: int = 3,
     ) -> None:
         self.service = service
         self.store = service.store
         self.outbox = outbox
         self.clock = clock
         self.digest = digest
+        self.snooze_for = snooze
+        self.max_snoozes = max_snoozes
 
     def handle_due(self, stored: StoredRitual) -> Handled:
         """Decide every nudge of ``stored`` that is due and not yet recorded; send what is sent."""
@@ -154,6 +180,41 @@ class Nudger:
     def deliver_due(self) -> int:
         return self.outbox.deliver_due()
 
+    def snooze(self, occurrence_id: int, person: str) -> OccurrenceRecord:
+        """Nudge ``person`` about this occurrence again after the snooze time; the re-nudge.
+
+        Snoozing the same nudge twice (a double tap, a replayed link) asks for the same
+        re-nudge, so it is queued once. Refused once the period is kept or the nudge was
+        snoozed ``max_snoozes`` times.
+        """
+        occurrence = self.store.get_occurrence(occurrence_id)
+        stored = None
+        if occurrence is not None and occurrence.ritual_id is not None:
+            stored = next((s for s in self.store.list_rituals() if s.id == occurrence.ritual_id), None)
+        if occurrence is None or stored is None:
+            raise UnknownRitualError(f"nudge '{occurrence_id}' belongs to no current ritual")
+        depth = snooze_depth(occurrence.slot)
+        if depth >= self.max_snoozes:
+            limit = f"max_snoozes = {self.max_snoozes}"
+            raise ConflictError(f"'{stored.name}' was snoozed {depth} times already ({limit})")
+        if self.period_kept(stored, occurrence.day):
+            raise ConflictError(f"'{stored.name}' is already done for this period: nothing to snooze")
+        now = self.clock.now()
+        later, created = self.store.claim_occurrence(
+            stored.id,
+            day=occurrence.day,
+            slot=snoozed_slot(occurrence.slot),
+            kind=OccurrenceKind.SNOOZE.value,
+            due_at=now + self.snooze_for,
+            status=OccurrenceStatus.PENDING,
+            now=now,
+            note=f"snoozed by {person}" if person else "snoozed",
+        )
+        if created:
+            log.info("%s %s/%s: snoozed until %s", stored.name, later.day, later.slot, later.due_at)
+            self.outbox.deliver_snoozed(stored, later, person)
+        return later
+
     # the weekly digest: a household occurrence, no ritual of its own ----------------------------
     def handle_digest(self) -> tuple[Verdict, ...]:
         """Send the weekly digest if it is due and not yet recorded (same rules as a nudge)."""
@@ -205,16 +266,21 @@ class Nudger:
 
     def period_kept(self, stored: StoredRitual, day: date) -> bool:
         """Whether the period holding ``day`` is already kept (then its nudges are not sent)."""
-        cadence = self.service.cadence_on(stored, day)
-        period = cad.period_of(cadence, day)
-        marks = [(c.day, c.by) for c in self.store.completions(stored.id, since=period.start)]
-        ritual = stored.ritual
-        history = History(
-            versions=((period.start, cadence),),
-            start=period.start,
-            completions=[m for m in marks if m[0] < period.end],
-            people=ritual.people,
-            complete_when=ritual.complete_when,
-        )
-        judged = outcomes(history, today=day)
-        return bool(judged) and judged[-1].status is PeriodStatus.KEPT
+        return period_kept(self.service, stored, day)
+
+
+def period_kept(service: RitualService, stored: StoredRitual, day: date) -> bool:
+    """Whether the period holding ``day`` is already kept."""
+    cadence = service.cadence_on(stored, day)
+    period = cad.period_of(cadence, day)
+    marks = [(c.day, c.by) for c in service.store.completions(stored.id, since=period.start)]
+    ritual = stored.ritual
+    history = History(
+        versions=((period.start, cadence),),
+        start=period.start,
+        completions=[m for m in marks if m[0] < period.end],
+        people=ritual.people,
+        complete_when=ritual.complete_when,
+    )
+    judged = outcomes(history, today=day)
+    return bool(judged) and judged[-1].status is PeriodStatus.KEPT

@@ -15,21 +15,33 @@ import logging
 import os
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from scheduler import cadence as cad
 from scheduler.clock import Clock
 from scheduler.errors import RitualError
 from scheduler.firing import Verdict
-from scheduler.messages import Message, render_message
-from scheduler.notify import Channel, Channels, find_config_file, load_channels, send_all
-from scheduler.nudges import ON_TIME, DigestPlan, Nudger
+from scheduler.links import (
+    LinkAction,
+    LinkClaim,
+    LinkKeyError,
+    expiry_for,
+    link_url,
+    load_or_create_key,
+    sign,
+)
+from scheduler.messages import Action, Message, render_message
+from scheduler.notify import Channel, Channels, SendResult, find_config_file, load_channels, send_one
+from scheduler.nudges import ON_TIME, DigestPlan, Nudger, period_kept, snooze_depth
 from scheduler.reminders import NudgeKind, parse_duration
 from scheduler.service import RitualService
 from scheduler.settings import Settings
 from scheduler.store import (
     DeliveryRecord,
     DeliveryStatus,
+    OccurrenceKind,
     OccurrenceRecord,
     OccurrenceStatus,
     StoredRitual,
@@ -44,6 +56,37 @@ _CHECKOUT_PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 SHIPPED_PLUGINS = (
     _CHECKOUT_PLUGINS if _CHECKOUT_PLUGINS.is_dir() else Path(__file__).parent / "shipped_plugins"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkMaker:
+    """Signs the Done and Snooze links a nudge carries, for the person each channel reaches."""
+
+    key: bytes = b""
+    base: str = ""  # the daemon's public URL, no trailing slash
+    grace: timedelta = timedelta(hours=12)  # how long a link outlives its period
+    max_snoozes: int = 3
+
+    def actions(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> tuple[Action, ...]:
+        cadence = stored.ritual.cadence
+        period = cad.period_of(cadence, occurrence.day)
+        expires = expiry_for(cad.day_start(cadence, period.end), self.grace)
+        wanted = [LinkAction.DONE]
+        if snooze_depth(occurrence.slot) < self.max_snoozes:
+            wanted.append(LinkAction.SNOOZE)
+        return tuple(
+            Action(
+                action.value.capitalize(),
+                link_url(self.base, sign(LinkClaim(occurrence.id, person, action, expires), self.key)),
+            )
+            for action in wanted
+        )
+
+
+def person_of(channel: Channel, people: Sequence[str]) -> str:
+    """Who a channel reaches, as a link names them: a tag that is one of the ritual's people,
+    else the channel's first tag, else nobody in particular ("")."""
+    return next((tag for tag in channel.tags if tag in people), channel.tags[0] if channel.tags else "")
 
 
 def backoff(attempts: int, rng: random.Random) -> timedelta:
@@ -63,6 +106,7 @@ class AppriseOutbox:
         max_attempts: int,
         max_age: timedelta,
         discreet: bool = False,
+        links: LinkMaker | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.service = service
@@ -73,6 +117,7 @@ class AppriseOutbox:
         self.max_attempts = max_attempts
         self.max_age = max_age
         self.discreet = discreet
+        self.links = links
         self.rng = rng or random.Random()
 
     # the first send ---------------------------------------------------------------------
@@ -98,6 +143,28 @@ class AppriseOutbox:
             occurrence.id, [(_label(channel), channel.target) for channel in targets], now=now
         )
         self._attempt(subject, occurrence, rows)
+
+    def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
+        """Queue a snoozed re-nudge: rows for the snoozer's channels, held back until it is due.
+
+        The retry pass (``deliver_due``) sends them then, with the same leases and back-off.
+        """
+        try:
+            targets = self.channels.select(stored.ritual.notify or ["all"])
+        except RitualError as exc:
+            self._fail(occurrence, f"not sent: {exc}")
+            return
+        theirs = [c for c in targets if person and person_of(c, stored.ritual.people) == person]
+        chosen = theirs or targets
+        if not chosen:
+            self._fail(occurrence, "not sent: no channel configured (apprise.yml, or people in settings)")
+            return
+        self.store.add_deliveries(
+            occurrence.id,
+            [(_label(channel), channel.target) for channel in chosen],
+            now=self.clock.now(),
+            not_before=occurrence.due_at,
+        )
 
     # retries ----------------------------------------------------------------------------
     def deliver_due(self) -> int:
@@ -132,6 +199,18 @@ class AppriseOutbox:
         ]
         if not claimed:
             return
+        if stored is not None and occurrence.kind == OccurrenceKind.SNOOZE and self._kept(stored, occurrence):
+            why = "done before the snooze ended"
+            for row in claimed:
+                self._finish(row, DeliveryStatus.CANCELLED, why, attempt=row.attempts)
+            self.store.decide_occurrence(
+                occurrence.id,
+                OccurrenceStatus.SUPPRESSED,
+                now=now,
+                note=why,
+                expect=OccurrenceStatus.PENDING,
+            )
+            return
         by_target = {channel.target: channel for channel in self.channels}
         sendable = [row for row in claimed if row.target in by_target]
         for row in claimed:
@@ -139,7 +218,8 @@ class AppriseOutbox:
                 self._finish(row, DeliveryStatus.FAILED, "channel no longer configured", attempt=row.attempts)
         message = self._message(stored, occurrence)
         channels = [by_target[row.target] for row in sendable]
-        results = asyncio.run(send_all(channels, message, timeout=self.timeout)) if channels else []
+        messages = [self._with_links(message, stored, occurrence, channel) for channel in channels]
+        results = asyncio.run(_send(channels, messages, self.timeout)) if channels else []
         after = self.clock.now()
         nudge = f"{stored.name if stored else 'household'} {occurrence.day}/{occurrence.slot}"
         for row, result in zip(sendable, results, strict=True):
@@ -203,6 +283,18 @@ class AppriseOutbox:
                 expect=OccurrenceStatus.PENDING,
             )
 
+    def _kept(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> bool:
+        return stored.removed_at is not None or period_kept(self.service, stored, occurrence.day)
+
+    def _with_links(
+        self, message: Message, stored: StoredRitual | None, occurrence: OccurrenceRecord, channel: Channel
+    ) -> Message:
+        """The message with this channel's person's Done/Snooze links (none for household nudges)."""
+        if self.links is None or stored is None or stored.removed_at is not None:
+            return message
+        actions = self.links.actions(stored, occurrence, person_of(channel, stored.ritual.people))
+        return Message(message.title, message.body, message.body_format, actions)
+
     def _fail(self, occurrence: OccurrenceRecord, note: str) -> None:
         log.error("occurrence %s/%s: %s", occurrence.day, occurrence.slot, note)
         self.store.decide_occurrence(
@@ -242,6 +334,12 @@ class AppriseOutbox:
         return Message(title=digest_title(today), body=digest_text(self.service.report_inputs(), today))
 
 
+async def _send(channels: Sequence[Channel], messages: Sequence[Message], timeout: float) -> list[SendResult]:
+    """Each channel its own message (links name the person it reaches), all at once."""
+    sends = (send_one(c, m, timeout=timeout) for c, m in zip(channels, messages, strict=True))
+    return list(await asyncio.gather(*sends))
+
+
 def _label(channel: Channel) -> str:
     """Who and where, safe to show and store: "alex ntfy://ntfy.example/****"."""
     return f"{','.join(channel.tags) or '-'} {channel.masked}"
@@ -260,6 +358,23 @@ def load_household_channels(settings: Settings, *, strict: bool) -> Channels:
     )
 
 
+def make_links(settings: Settings) -> LinkMaker | None:
+    """The link signer for nudges, or None (no links) when there is nowhere serving them or no key."""
+    if settings.http_address is None and settings.public_url is None:
+        return None
+    try:
+        key = load_or_create_key(settings.link_key_path)
+    except LinkKeyError as exc:
+        log.error("nudges go out without Done/Snooze links: %s", exc)
+        return None
+    return LinkMaker(
+        key=key,
+        base=settings.link_base,
+        grace=parse_duration(settings.link_grace),
+        max_snoozes=settings.max_snoozes,
+    )
+
+
 def make_nudger(settings: Settings, service: RitualService) -> Nudger:
     """The daemon's nudge path, wired to the channels the settings describe."""
     channels = load_household_channels(settings, strict=False)
@@ -273,10 +388,18 @@ def make_nudger(settings: Settings, service: RitualService) -> Nudger:
         max_attempts=settings.max_attempts,
         max_age=parse_duration(settings.max_age),
         discreet=settings.discreet,
+        links=make_links(settings),
     )
     digest = None
     if settings.digest_on != "off":
         digest = DigestPlan.weekly(
             settings.digest_on, settings.digest_at, settings.default_timezone, settings.digest_to
         )
-    return Nudger(service, outbox, service.clock, digest=digest)
+    return Nudger(
+        service,
+        outbox,
+        service.clock,
+        digest=digest,
+        snooze=parse_duration(settings.snooze),
+        max_snoozes=settings.max_snoozes,
+    )

@@ -254,7 +254,7 @@ def split_bind(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8470`` for IPv6) as a pair; ValueError names what is wrong."""
     host, sep, port = value.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"'{value}' is not HOST:PORT (e.g. 127.0.0.1:8470)")
     return host, int(port)
 

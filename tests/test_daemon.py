@@ -42,7 +42,9 @@ def test_an_overdue_nudge_is_handled_by_the_real_start_path(tmp_path: Path) -> N
     # Far from the real clock, so no armed timer can go off during the test.
     due = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
     clock = FakeClock(due - timedelta(days=1))
-    settings = Settings(config_dir=tmp_path / "config", data_dir=tmp_path / "data", timezone="UTC")
+    settings = Settings(
+        config_dir=tmp_path / "config", data_dir=tmp_path / "data", timezone="UTC", http_bind="127.0.0.1:0"
+    )
     store = Store.open(settings.database)
     ritual = ritual_from_table({"name": "talk", "at": "09:00", "timezone": "UTC", "start": "2031-05-01"})
     stored = store.save_ritual(ritual, RitualSource.CLI, now=clock.now(), effective_from=date(2031, 5, 1))
@@ -169,6 +171,7 @@ def test_ritual_run_nudges_once_and_never_again_after_a_kill(tmp_path: Path, rec
         "RITUAL_DATA_DIR": str(data),
         "NOTIFY_SOCKET": str(notify.path),
         "WATCHDOG_USEC": "2000000",
+        "RITUAL_HTTP_BIND": "127.0.0.1:0",
         "PYTHONPATH": str(ROOT),
     }
     env.pop("RITUAL_DATABASE_URL", None)
@@ -228,6 +231,7 @@ def test_a_second_daemon_is_refused_by_name(tmp_path: Path) -> None:
         **os.environ,
         "RITUAL_CONFIG_DIR": str(tmp_path / "config"),
         "RITUAL_DATA_DIR": str(tmp_path / "data"),
+        "RITUAL_HTTP_BIND": "127.0.0.1:0",
         "PYTHONPATH": str(ROOT),
     }
     env.pop("NOTIFY_SOCKET", None)
@@ -262,7 +266,11 @@ class InProcess:
     def __init__(self, tmp_path: Path, now: datetime) -> None:
         self.clock = FakeClock(now)
         self.settings = Settings(
-            config_dir=tmp_path / "config", data_dir=tmp_path / "data", timezone="UTC", digest_on="off"
+            config_dir=tmp_path / "config",
+            data_dir=tmp_path / "data",
+            timezone="UTC",
+            digest_on="off",
+            http_bind="127.0.0.1:0",
         )
         self.outboxes: list[FakeOutbox] = []
 

@@ -25,6 +25,7 @@ class FakeOutbox:
         self.store = store
         self.clock = clock
         self.sent: list[tuple[str, date, str, Decision]] = []
+        self.snoozed: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
 
     def deliver(self, stored: StoredRitual, occurrence: OccurrenceRecord, verdict: Verdict) -> None:
@@ -40,6 +41,10 @@ class FakeOutbox:
 
     def deliver_due(self) -> int:
         return 0
+
+    def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
+        with self._lock:
+            self.snoozed.append((stored.name, occurrence.slot, person))
 
 
 class World:

@@ -394,7 +394,7 @@ def crash(*args: object, **kwargs: object) -> NoReturn:
 
 @pytest.mark.parametrize(
     ("where", "requests"),
-    [("send_all", 1), ("finish_delivery", 2)],
+    [("_send", 1), ("finish_delivery", 2)],
     ids=["died-after-the-claim-before-the-send", "died-after-the-send-before-recording-it"],
 )
 def test_a_lost_lease_resends_once_after_it_runs_out(
@@ -408,8 +408,8 @@ def test_a_lost_lease_resends_once_after_it_runs_out(
     home = households({"alex": [alex.url("a")]})
     talk = home.add(notify=["alex"])
     with monkeypatch.context() as patched:
-        if where == "send_all":
-            patched.setattr(outbox_module, "send_all", crash)
+        if where == "_send":
+            patched.setattr(outbox_module, "_send", crash)
         else:
             patched.setattr(home.store, "finish_delivery", crash)
         with pytest.raises(Crash):

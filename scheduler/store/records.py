@@ -127,6 +127,7 @@ class DeliveryStatus(StrEnum):
     RETRY = "retry"  # transient failure: due again at next_attempt_at
     FAILED = "failed"  # permanent failure: not retried unless asked (`ritual retry`)
     GIVEN_UP = "given_up"  # transient failures beyond max_attempts or max_age
+    CANCELLED = "cancelled"  # not sent: no longer wanted (a snoozed ritual was done meanwhile)
 
 
 @dataclass(frozen=True, slots=True)

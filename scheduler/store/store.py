@@ -457,12 +457,13 @@ class Store:
     def last_occurrence(self, ritual_id: int | None) -> OccurrenceRecord | None:
         """The one due last (ties: the later claimed): where catching up after downtime starts.
 
-        ``ritual_id`` None means the household-wide nudges.
+        ``ritual_id`` None means the household-wide nudges. Snoozed re-nudges are not planned,
+        so they never count: one due in half an hour must not hide what is due before it.
         """
         with self._session() as session:
             query = (
                 select(OccurrenceRow)
-                .where(_of_ritual(ritual_id))
+                .where(_of_ritual(ritual_id), col(OccurrenceRow.kind) != str(OccurrenceKind.SNOOZE))
                 .order_by(col(OccurrenceRow.due_at).desc(), col(OccurrenceRow.id).desc())
                 .limit(1)
             )
@@ -495,21 +496,27 @@ class Store:
 
     # deliveries: the outbox ----------------------------------------------
     def add_deliveries(
-        self, occurrence_id: int, channels: Sequence[tuple[str, str]], *, now: datetime
+        self,
+        occurrence_id: int,
+        channels: Sequence[tuple[str, str]],
+        *,
+        now: datetime,
+        not_before: datetime | None = None,
     ) -> list[DeliveryRecord]:
         """Write one pending row per (channel, target) before sending; pairs already there come
         back as they are. Returned in the order of ``channels``.
 
         ``channel`` is what people read (person or tag and the URL in Apprise's privacy form),
         ``target`` identifies the real URL (records.delivery_target). Both are stored as given:
-        masking the secret out of ``channel`` is the caller's job.
+        masking the secret out of ``channel`` is the caller's job. ``not_before`` holds new rows
+        back until then (a snoozed nudge), so ``due_deliveries`` hands them out at that time.
         """
         _aware(now=now)
         with self._session(write=True) as session:
             if session.get(OccurrenceRow, occurrence_id) is None:
                 raise StoreError(f"no occurrence with id '{occurrence_id}' in the store")
             return [
-                _delivery(_add_delivery(session, occurrence_id, channel, target, now))
+                _delivery(_add_delivery(session, occurrence_id, channel, target, now, not_before))
                 for channel, target in channels
             ]
 
@@ -747,7 +754,12 @@ def _find_delivery(session: Session, occurrence_id: int, target: str) -> Deliver
 
 
 def _add_delivery(
-    session: Session, occurrence_id: int, channel: str, target: str, now: datetime
+    session: Session,
+    occurrence_id: int,
+    channel: str,
+    target: str,
+    now: datetime,
+    not_before: datetime | None = None,
 ) -> DeliveryRow:
     if not target:
         raise ValueError(f"delivery target for channel '{channel}' is empty")
@@ -760,6 +772,7 @@ def _add_delivery(
         target=target,
         status=str(DeliveryStatus.PENDING),
         idempotency_key=f"{occurrence_id}:{target}",
+        next_attempt_at=not_before,
         created_at=now,
         updated_at=now,
     )
