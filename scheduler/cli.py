@@ -866,14 +866,21 @@ def status(app: App, limit: int, as_json: bool) -> None:
         if holder
         else {"running": False}
     )
+    settings = app.settings
+    linked = settings.http_address is not None or settings.public_url is not None
+    web = {"bind": settings.http_bind, "url": settings.link_base if linked else None}
     if as_json:
-        render.print_json({"daemon": daemon, "database": app.settings.database_display, **report})
+        render.print_json({"daemon": daemon, "web": web, "database": settings.database_display, **report})
         return
     if holder:
         click.echo(f"daemon: running ({holder.describe()})")
     else:
         click.echo("daemon: not running on this host (`ritual run`, or systemctl start ritual-scheduler)")
-    click.echo(f"database: {app.settings.database_display}, {report['rituals']} rituals")
+    click.echo(f"database: {settings.database_display}, {report['rituals']} rituals")
+    if web["url"]:
+        click.echo(f"web: {web['url']} (today page, Done/Snooze links, /api/v1; http_bind {web['bind']})")
+    else:
+        click.echo("web: off (http_bind = off, no public_url): nudges carry no Done/Snooze links")
     if report["next"]:
         rows = [[n["local"].strftime("%a %d %b %H:%M"), n["name"], n["kind"]] for n in report["next"]]
         render.print_table(["next", "ritual", "kind"], rows)

@@ -31,6 +31,7 @@ from scheduler.sdnotify import Notifier
 from scheduler.server import bind
 from scheduler.settings import Settings
 from scheduler.store import DeliveryStatus, OccurrenceKind, OccurrenceStatus, Store
+from tests.conftest import RitualCli
 from tests.test_daemon import ROOT, wait_for
 from tests.test_outbox import DUE, Household, Receiver, StartReceiver, households, receivers
 
@@ -355,3 +356,12 @@ def test_links_point_at_public_url_else_at_http_bind(tmp_path: Path) -> None:
     assert (six.http_address, six.link_base) == (("::1", 9000), "http://[::1]:9000")
     off = Settings(config_dir=tmp_path, data_dir=tmp_path, http_bind="off")
     assert off.http_address is None
+
+
+def test_status_says_where_the_links_point(installed: RitualCli) -> None:
+    assert installed.json("status")["web"] == {"bind": "127.0.0.1:8470", "url": "http://127.0.0.1:8470"}
+    installed.env["RITUAL_PUBLIC_URL"] = "https://ritual.home.arpa"
+    assert "web: https://ritual.home.arpa (today page" in installed("status").output
+    installed.env["RITUAL_HTTP_BIND"] = "off"
+    del installed.env["RITUAL_PUBLIC_URL"]
+    assert installed.json("status")["web"] == {"bind": "off", "url": None}
