@@ -6,8 +6,8 @@ on every reload and whenever the rituals change (any process marks that in the
 database) the timers are derived again from the rituals table, and what is due
 is decided from the occurrences table (see ``nudges.py``), so a restart, a
 suspend or a clock jump never double-nudges. The tick also handles a timer
-whose time passed without firing, and pings the systemd watchdog: a hung
-scheduler stops the pings and systemd restarts it. This is the only module that imports APScheduler.
+whose time passed without firing, and pings the systemd watchdog: a dead timer
+thread stops the pings and systemd restarts it. This is the only module that imports APScheduler.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("scheduler.daemon")
 
 TICK_SECONDS = 60.0
-RECONCILE_JOB = "reconcile"
 DIGEST_JOB = "digest"
 
 
@@ -78,6 +77,7 @@ class Daemon:
         self._zones: dict[str, tzinfo] = {}
         self._digest_at: datetime | None = None
         self._seen_version = ""
+        self._tick_seconds = TICK_SECONDS
 
     # life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -90,12 +90,7 @@ class Daemon:
             self._systemd.ready(self._status_line())
             self.started.set()
             log.info("started: %s", self._status_line())
-            while not self._stop.is_set():
-                self._wake.wait()
-                self._wake.clear()
-                if self._reload.is_set() and not self._stop.is_set():
-                    self._reload.clear()
-                    self._do_reload()
+            self._serve()
             log.info("stopping: finishing in-flight sends")
             self._systemd.stopping()
             if self._scheduler is not None:
@@ -109,6 +104,32 @@ class Daemon:
             self._systemd.close()
         log.info("stopped")
         return 0
+
+    def _serve(self) -> None:
+        """The main thread's loop: signals, and the reconcile tick between them.
+
+        The tick runs here rather than as a scheduler job, so an idle daemon wakes once per
+        tick (a scheduler job would also wake the scheduler's and a worker's thread).
+        """
+        next_tick = time.monotonic() + self._tick_seconds
+        while not self._stop.is_set():
+            self._wake.wait(max(next_tick - time.monotonic(), 0.0))
+            self._wake.clear()
+            if self._reload.is_set() and not self._stop.is_set():
+                self._reload.clear()
+                self._do_reload()
+            if time.monotonic() >= next_tick and not self._stop.is_set():
+                self._scheduled_tick()
+                next_tick = time.monotonic() + self._tick_seconds
+
+    def _scheduled_tick(self) -> None:
+        """A tick, unless the timer thread died: then no watchdog ping, so systemd restarts us."""
+        # BackgroundScheduler keeps its timer thread in ``_thread``; nothing public tells if it died.
+        thread = getattr(self._scheduler, "_thread", None)
+        if isinstance(thread, threading.Thread) and not thread.is_alive():
+            log.error("the timer thread has stopped; waiting for the watchdog to restart the daemon")
+            return
+        self.tick()
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -198,10 +219,8 @@ class Daemon:
             log.info("ritual '%s' left the ritual file; retired", name)
 
     def _start_scheduler(self) -> None:
-        tick = TICK_SECONDS
         interval = self._systemd.watchdog_interval()
-        if interval is not None:
-            tick = min(tick, interval)
+        self._tick_seconds = TICK_SECONDS if interval is None else min(TICK_SECONDS, interval)
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(8)},
@@ -210,7 +229,6 @@ class Daemon:
         # What is overdue is decided from the database before any timer is armed, so a
         # nudge missed while the daemon was down is handled once, by policy.
         self._reconcile()
-        self._scheduler.add_job(self.tick, "interval", seconds=tick, id=RECONCILE_JOB, replace_existing=True)
         self._scheduler.start()
 
     def _do_reload(self) -> None:
