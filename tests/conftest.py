@@ -8,25 +8,86 @@ tmp_path, with a fake clock handed in through the CLI's App object.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy.engine import make_url
 
 from scheduler.cli import App, main
 from scheduler.clock import FakeClock
 from scheduler.store import Store
 
+POSTGRES_ENV = "RITUAL_TEST_POSTGRES_URL"
+POSTGRES_HOW = f"set {POSTGRES_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_postgres_down: dict[str, str] = {}  # base URL -> why it cannot be reached (asked once per run)
 
-@pytest.fixture(params=["sqlite"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty database, one per test (PostgreSQL joins as another param later)."""
-    assert request.param == "sqlite"
-    return f"sqlite:///{tmp_path / 'state' / 'ritual.db'}"
+
+def postgres_base_url() -> str:
+    """The PostgreSQL server the tests may use, or a skip that says how to give them one."""
+    base = os.environ.get(POSTGRES_ENV, "")
+    if not base:
+        pytest.skip(f"needs PostgreSQL: {POSTGRES_HOW}")
+    if base not in _postgres_down:
+        import psycopg
+
+        try:
+            psycopg.connect(libpq_url(base), connect_timeout=3).close()
+            _postgres_down[base] = ""
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _postgres_down[base] = f"PostgreSQL at {POSTGRES_ENV} is unreachable ({first})"
+    if _postgres_down[base]:
+        pytest.skip(f"{_postgres_down[base]}: start it, or {POSTGRES_HOW}")
+    return base
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL as psycopg.connect takes it (no '+psycopg' driver part)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh, empty schema of its own on the test server, dropped afterwards; yields a store URL
+    whose search_path puts every table (Alembic's version table too) in it, so runs never meet."""
+    import psycopg
+    from psycopg import sql
+
+    base = postgres_base_url()
+    schema = f"ritual_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(libpq_url(base), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq_url(base), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A store URL on an empty PostgreSQL schema of this test's own (skips without PostgreSQL)."""
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database, one per test: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state' / 'ritual.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -278,7 +278,6 @@ def test_reopening_a_current_database_does_not_run_alembic(
 
 
 def test_opening_a_current_database_does_not_import_alembic(store_url: str) -> None:
-    sqlite_file(store_url)
     Store.open(store_url).close()
     code = (
         "import sys\nfrom scheduler.store import Store\n"
@@ -802,6 +801,19 @@ def test_losing_the_insert_race_returns_the_winner(
     assert len(store.skips(ritual_id)) == 1  # the surrounding transaction survived the lost race
 
 
+def test_completion_marks_are_the_day_and_person_of_each_completion_oldest_first(
+    store: Store, ritual_id: int
+) -> None:
+    # Read through the driver's own cursor: its placeholder style differs per backend.
+    complete(store, ritual_id, day=MAR[3], by="ben")
+    complete(store, ritual_id, day=MAR[1], by="ann")
+    other = store.save_ritual(make_ritual("walk"), RitualSource.CLI, now=NOW, effective_from=MAR[1]).id
+    complete(store, other, day=MAR[2], by="ann")
+    assert store.completion_marks(ritual_id) == [(MAR[1], "ann"), (MAR[3], "ben")]
+    assert store.completion_marks(other) == [(MAR[2], "ann")]
+    assert store.completion_marks(other + 1) == []
+
+
 def test_completing_an_unknown_ritual_is_a_store_error(store: Store) -> None:
     with pytest.raises(StoreError, match="no ritual with id '42'"):
         complete(store, 42)
@@ -901,6 +913,43 @@ def test_a_failing_transaction_writes_nothing(store: Store, ritual_id: int) -> N
     assert store.skips(ritual_id) == []
     assert store.completions(ritual_id) == []
     assert store.get_meta("k") is None
+
+
+def race_pair(store_url: str, rounds: int, attempt: Any) -> list[list[Any]]:
+    """Two stores on one database run ``attempt(store, round)`` in two threads, together each round."""
+    racers = [Store.open(store_url) for _ in range(2)]
+    start = threading.Barrier(2, timeout=30)
+
+    def run(racer: Store) -> list[Any]:
+        results = []
+        for number in range(rounds):
+            start.wait()
+            results.append(attempt(racer, number))
+        return results
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return list(pool.map(run, racers))
+    finally:
+        for racer in racers:
+            racer.close()
+
+
+def test_two_stores_saving_one_new_ritual_make_one_without_error(store_url: str, store: Store) -> None:
+    # A read-then-write step: writers take turns (SQLite's one writer, PostgreSQL's writer lock).
+    def save(racer: Store, number: int) -> int:
+        ritual = make_ritual(f"r{number}", every="week")
+        return racer.save_ritual(ritual, RitualSource.CLI, now=NOW, effective_from=MAR[1]).id
+
+    first, second = race_pair(store_url, 20, save)
+    assert first == second
+    assert [r.ritual.name for r in store.list_rituals()] == sorted(f"r{n}" for n in range(20))
+    assert all(len(store.cadence_history(ritual_id)) == 1 for ritual_id in first)
+
+
+def test_two_stores_setting_one_new_meta_key_do_not_fail(store_url: str, store: Store) -> None:
+    race_pair(store_url, 20, lambda racer, number: racer.set_meta(f"k{number}", str(id(racer))))
+    assert all(store.get_meta(f"k{number}") is not None for number in range(20))
 
 
 # --- meta --------------------------------------------------------------------------------------

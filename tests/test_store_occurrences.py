@@ -29,6 +29,7 @@ from scheduler.reminders import NudgeKind
 from scheduler.store import (
     DeliveryRecord,
     DeliveryStatus,
+    LeaderInfo,
     OccurrenceKind,
     OccurrenceRecord,
     OccurrenceStatus,
@@ -39,7 +40,7 @@ from scheduler.store import (
 )
 from scheduler.store import store as store_module
 from scheduler.store.engine import parse_url
-from tests.test_store import SEED, raw_engine, sqlite_file, stamped, table_names
+from tests.test_store import SEED, raw_engine, stamped, table_names
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = date(2026, 3, 1)
@@ -75,9 +76,9 @@ def claim(
     status: OccurrenceStatus = Pending,
     now: datetime = NOW,
     note: str = "",
-    epoch: int = 0,
+    epoch: int | None = None,
 ) -> tuple[OccurrenceRecord, bool]:
-    return store.claim_occurrence(
+    record, created = store.claim_occurrence(
         ritual_id,
         day=day,
         slot=slot,
@@ -88,6 +89,8 @@ def claim(
         note=note,
         epoch=epoch,
     )
+    assert record is not None, "fenced"
+    return record, created
 
 
 @pytest.fixture
@@ -179,6 +182,8 @@ def test_the_database_itself_refuses_a_second_household_key(store_url: str, stor
 def test_a_claim_keeps_every_field(
     store: Store, ritual_id: int, status: OccurrenceStatus, decided: bool
 ) -> None:
+    store.set_meta("leader.epoch", "6")
+    assert store.bump_leader_epoch("host-a 41", NOW) == 7
     record, created = claim(
         store,
         ritual_id,
@@ -232,6 +237,7 @@ def test_every_reminder_kind_is_an_occurrence_kind(store: Store, ritual_id: int,
 def test_a_bad_claim_is_refused_and_records_nothing(
     store: Store, ritual_id: int, keys: dict[str, Any], error: type[Exception], message: str
 ) -> None:
+    keys = dict(keys)  # the parameter is shared by every backend's run
     target = keys.pop("ritual", ritual_id)
     with pytest.raises(error, match=message):
         claim(store, target, **keys)
@@ -268,7 +274,6 @@ print(json.dumps(results), flush=True)
 
 
 def test_two_processes_claim_each_key_once(store_url: str, store: Store, ritual_id: int) -> None:
-    sqlite_file(store_url)
     command = [sys.executable, "-c", CLAIMER, store_url, str(ritual_id)]
     claimers = [
         subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -638,6 +643,86 @@ def test_a_claim_holds_exactly_until_its_lease_ends(
         if claimed is not None:
             lease_end, attempts = clock + lease, attempts + 1
             assert (claimed.attempts, claimed.next_attempt_at) == (attempts, minutes(lease_end))
+
+
+# --- fencing: claims by a deposed leader ------------------------------------------------------------
+
+
+def test_no_leader_was_elected_yet(store: Store) -> None:
+    assert store.leader_info() is None
+
+
+def test_each_election_starts_a_higher_epoch_and_names_its_holder(store: Store) -> None:
+    assert store.bump_leader_epoch("host-a 41", NOW) == 1
+    assert store.bump_leader_epoch("host-b 7", minutes(1)) == 2
+    info = store.leader_info()
+    assert info == LeaderInfo(epoch=2, holder="host-b 7", since=minutes(1))
+    assert info is not None and info.since is not None and info.since.utcoffset() == timedelta(0)
+    with pytest.raises(ValueError, match="now must be an aware datetime"):
+        store.bump_leader_epoch("host-c 1", datetime(2026, 3, 1, 12, 0))
+    assert store.leader_info() == info
+
+
+def fenced_claim(store: Store, ritual_id: int, slot: str, epoch: int) -> tuple[OccurrenceRecord | None, bool]:
+    return store.claim_occurrence(
+        ritual_id, day=DAY, slot=slot, kind="due", due_at=NOW, status=Pending, now=NOW, epoch=epoch
+    )
+
+
+def test_an_occurrence_is_claimed_only_with_the_current_epoch(store: Store, ritual_id: int) -> None:
+    assert fenced_claim(store, ritual_id, "before/20:30", 1) == (None, False), "nobody was elected"
+    old = store.bump_leader_epoch("host-a 41", NOW)
+    record, created = fenced_claim(store, ritual_id, "20:30", old)
+    assert created
+    assert record is not None and record.epoch == old
+
+    new = store.bump_leader_epoch("host-b 7", minutes(1))
+    assert fenced_claim(store, ritual_id, "nag/20:30", old) == (None, False)
+    assert fenced_claim(store, ritual_id, "20:30", old) == (record, False), "the row already there"
+    assert [o.slot for o in store.occurrences()] == ["20:30"]
+    fresh, created = fenced_claim(store, ritual_id, "nag/20:30", new)
+    assert created
+    assert fresh is not None and fresh.epoch == new
+    # Without an epoch (the CLI, a single SQLite daemon) claims are not fenced and keep epoch 0.
+    unfenced, created = claim(store, ritual_id, slot="snooze/20:30")
+    assert created
+    assert unfenced.epoch == 0
+
+
+def test_a_delivery_is_claimed_only_with_the_current_epoch(store: Store, occurrence_id: int) -> None:
+    first, second = store.add_deliveries(occurrence_id, [("ann", "t1"), ("ben", "t2")], now=NOW)
+    old = store.bump_leader_epoch("host-a 41", NOW)
+    new = store.bump_leader_epoch("host-b 7", NOW)
+
+    assert store.claim_delivery(first.id, now=NOW, lease_until=minutes(5), epoch=old) is None
+    claimed = store.claim_delivery(first.id, now=NOW, lease_until=minutes(5), epoch=new)
+    assert claimed is not None and (claimed.status, claimed.attempts) == (Ds.SENDING, 1)
+    assert store.claim_delivery(second.id, now=NOW, lease_until=minutes(5)) is not None, "unfenced"
+    by_id = {d.id: d for d in store.deliveries()}
+    assert (by_id[first.id].attempts, by_id[second.id].attempts) == (1, 1), "the fenced try counted nothing"
+
+
+def test_a_claim_racing_an_election_is_seen_by_the_new_leader_or_refused(
+    racers: list[Store], ritual_id: int
+) -> None:
+    """A claim with the old epoch commits before the election (so the new leader, reading right
+    after it, finds the row) or is refused: never a late row the new leader cannot know of."""
+    leader = racers[0]
+    epoch = leader.bump_leader_epoch("host-a 41", NOW)
+    claims: list[bool] = []
+    elections: list[tuple[int, set[str]]] = []
+
+    def step(racer: Store, number: int) -> None:
+        if racer is leader:
+            claims.append(fenced_claim(racer, ritual_id, f"race/{number}", epoch + number)[1])
+        else:
+            elected = racer.bump_leader_epoch(f"host-b {number}", NOW)
+            elections.append((elected, {o.slot for o in racer.occurrences()}))
+
+    race(racers, 20, step)
+    for number, (created, (elected, seen)) in enumerate(zip(claims, elections, strict=True)):
+        assert elected == epoch + number + 1
+        assert (f"race/{number}" in seen) == created
 
 
 # --- finishing, listing and retrying deliveries ----------------------------------------------------

@@ -1,7 +1,8 @@
 """Engines: parse the URL, prepare the SQLite file, and set every connection up the same way.
 
 This is the only place that knows SQLite specifics (file mode, pragmas, BEGIN
-IMMEDIATE); everything above it speaks portable SQL.
+IMMEDIATE) and PostgreSQL ones (the writers' advisory lock, connect timeout, pings);
+everything above it speaks portable SQL.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from scheduler.errors import StoreError
 # transaction starts with BEGIN IMMEDIATE, so two writers queue on the busy
 # timeout instead of failing when a read snapshot turns stale.
 WRITE_OPTION = "ritual_write"
+
+# What SQLite's busy_timeout is to its writers, lock_timeout is to PostgreSQL's (seconds).
+WRITER_WAIT_SECONDS = 10
+# A CLI command must not hang on an unreachable server (libpq waits for the OS by default).
+POSTGRES_CONNECT_TIMEOUT = 10
 
 SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=10000",
@@ -83,8 +89,15 @@ def prepare_sqlite_file(path: Path) -> None:
 
 def make_engine(url: URL) -> Engine:
     """One engine per store; SQLite connections get WAL, a busy timeout and real transactions."""
+    postgres = url.get_backend_name() == "postgresql"
+    options: dict[str, Any] = {}
+    if postgres:
+        # The daemon keeps connections for days; a ping on checkout survives a server restart.
+        options["pool_pre_ping"] = True
+        if "connect_timeout" not in url.query:
+            options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT}
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, **options)
     except NoSuchModuleError:
         raise StoreError(
             f"cannot open database '{shown_url(url)}': unknown database kind '{url.drivername}'"
@@ -95,7 +108,36 @@ def make_engine(url: URL) -> Engine:
         ) from None
     if url.get_backend_name() == "sqlite":
         _set_up_sqlite(engine)
+    elif postgres:
+        _set_up_postgresql(engine)
     return engine
+
+
+def schema_lock_key(name: str) -> str:
+    """SQL for a 64-bit advisory lock key made of ``name`` and the current schema.
+
+    Advisory locks are database-wide, while a ritual-scheduler installation is one schema
+    (the first of search_path): installations sharing a database get keys of their own.
+    """
+    if "'" in name:
+        raise ValueError(f"lock name '{name}' holds a quote")
+    return f"('x' || substr(md5('{name}' || ':' || coalesce(current_schema(), '')), 1, 16))::bit(64)::bigint"
+
+
+def _set_up_postgresql(engine: Engine) -> None:
+    # SQLite runs one writer at a time (BEGIN IMMEDIATE); the store's read-then-write steps
+    # (save a ritual by name, record a cadence change, set a meta key, fence a claim against
+    # the leader epoch) rely on that. On PostgreSQL a transaction-scoped advisory lock, taken
+    # first thing in every writing transaction, gives the same order; readers never wait.
+    lock = (
+        f"SET LOCAL lock_timeout = '{WRITER_WAIT_SECONDS}s'; "
+        f"SELECT pg_advisory_xact_lock({schema_lock_key('ritual-scheduler writer')})"
+    )
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(WRITE_OPTION, False):
+            connection.exec_driver_sql(lock)
 
 
 def _set_up_sqlite(engine: Engine) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from scheduler.cadence import Cadence
 from scheduler.definitions import Ritual
@@ -101,6 +102,14 @@ class OccurrenceStatus(StrEnum):
     MISSED = "missed"  # past its grace when the daemon got to it: not sent
     PAUSED = "paused"  # not sent: the ritual was paused that day
     FAILED = "failed"  # no channel delivered it
+
+
+class LeaderInfo(NamedTuple):
+    """Who took the lead last (scheduler.leader); read by `ritual status`."""
+
+    epoch: int
+    holder: str  # "host pid"
+    since: datetime | None  # aware UTC
 
 
 @dataclass(frozen=True, slots=True)

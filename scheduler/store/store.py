@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import ColumnElement, Engine, and_, or_, update
 from sqlalchemy.engine import URL
@@ -39,6 +39,7 @@ from scheduler.store.records import (
     CompletionRecord,
     DeliveryRecord,
     DeliveryStatus,
+    LeaderInfo,
     OccurrenceKind,
     OccurrenceRecord,
     OccurrenceStatus,
@@ -63,6 +64,11 @@ _Enum = TypeVar("_Enum", bound=StrEnum)
 
 # A receiver's error can be a whole HTML page; the outbox keeps the start of it.
 MAX_ERROR_LENGTH = 500
+
+# Meta keys of the leader election (scheduler.leader): the epoch fences claims.
+LEADER_EPOCH_KEY = "leader.epoch"
+LEADER_HOLDER_KEY = "leader.holder"
+LEADER_SINCE_KEY = "leader.since"
 
 
 class Store:
@@ -368,6 +374,7 @@ class Store:
             return [_pause(row) for row in session.exec(query)]
 
     # occurrences: the exactly-once guard ----------------------------------
+    @overload
     def claim_occurrence(
         self,
         ritual_id: int | None,
@@ -379,14 +386,47 @@ class Store:
         status: OccurrenceStatus,
         now: datetime,
         note: str = "",
-        epoch: int = 0,
-    ) -> tuple[OccurrenceRecord, bool]:
+        epoch: None = None,
+    ) -> tuple[OccurrenceRecord, bool]: ...
+
+    @overload
+    def claim_occurrence(
+        self,
+        ritual_id: int | None,
+        *,
+        day: date,
+        slot: str,
+        kind: str,
+        due_at: datetime,
+        status: OccurrenceStatus,
+        now: datetime,
+        note: str = "",
+        epoch: int | None,
+    ) -> tuple[OccurrenceRecord | None, bool]: ...
+
+    def claim_occurrence(
+        self,
+        ritual_id: int | None,
+        *,
+        day: date,
+        slot: str,
+        kind: str,
+        due_at: datetime,
+        status: OccurrenceStatus,
+        now: datetime,
+        note: str = "",
+        epoch: int | None = None,
+    ) -> tuple[OccurrenceRecord | None, bool]:
         """Record the nudge (ritual_id, day, slot) before anything is sent; True for exactly one
         caller however many processes race, the others get the winner's row and False.
 
         ``ritual_id`` None keys a household-wide nudge (digest, test) by (day, slot) alone.
         ``kind`` is an OccurrenceKind value (a reminders.NudgeKind is one); a status other than
         pending counts as decided at ``now``.
+
+        With ``epoch`` (the caller's leader epoch) the claim is fenced: it happens only while
+        the stored leader epoch still equals it, checked in the same transaction; a deposed
+        leader gets False and the row already there, or None when there is none.
         """
         _aware(due_at=due_at, now=now)
         kind = _member(OccurrenceKind, kind, "occurrence kind")
@@ -397,6 +437,8 @@ class Store:
             existing = _find_occurrence(session, ritual_id, day, slot)
             if existing is not None:
                 return _occurrence(existing), False
+            if epoch is not None and _leader_epoch(session, lock=_SHARE) != epoch:
+                return None, False
             row = OccurrenceRow(
                 ritual_id=ritual_id,
                 day=day,
@@ -407,7 +449,7 @@ class Store:
                 created_at=now,
                 decided_at=None if status is OccurrenceStatus.PENDING else now,
                 note=note,
-                epoch=epoch,
+                epoch=epoch or 0,
             )
             try:
                 # A savepoint, so losing the race leaves the surrounding transaction usable.
@@ -521,13 +563,14 @@ class Store:
             ]
 
     def claim_delivery(
-        self, delivery_id: int, *, now: datetime, lease_until: datetime
+        self, delivery_id: int, *, now: datetime, lease_until: datetime, epoch: int | None = None
     ) -> DeliveryRecord | None:
         """Take a due delivery for sending (compare-and-set), counting the attempt; None when
         another sender has it or it is not due.
 
         The claim holds until ``lease_until``: a sender that died mid-send leaves a row that
-        becomes claimable again then, so a crash re-sends at most once per lease.
+        becomes claimable again then, so a crash re-sends at most once per lease. With
+        ``epoch`` it is also None once the stored leader epoch moved on (a fenced claim).
         """
         _aware(now=now, lease_until=lease_until)
         if lease_until <= now:
@@ -543,6 +586,8 @@ class Store:
             )
         )
         with self._session(write=True) as session:
+            if epoch is not None and _leader_epoch(session, lock=_SHARE) != epoch:
+                return None
             if session.exec(statement).rowcount != 1:
                 return None
             row = session.get(DeliveryRow, delivery_id, populate_existing=True)
@@ -693,12 +738,36 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._session(write=True) as session:
-            row = session.get(MetaRow, key)
-            if row is None:
-                row = MetaRow(key=key, value=value)
-            else:
-                row.value = value
-            session.add(row)
+            _put_meta(session, key, value)
+
+    # leader election (scheduler.leader): an epoch that fences claims ------
+    def bump_leader_epoch(self, holder: str, now: datetime) -> int:
+        """Start a new leader epoch held by ``holder`` ("host pid") since ``now``; return it.
+
+        The first is 1. Claims fenced with an older epoch are refused from the commit on.
+        """
+        _aware(now=now)
+        with self._session(write=True) as session:
+            epoch = (_leader_epoch(session, lock=_UPDATE) or 0) + 1
+            _put_meta(session, LEADER_EPOCH_KEY, str(epoch))
+            _put_meta(session, LEADER_HOLDER_KEY, holder)
+            _put_meta(session, LEADER_SINCE_KEY, now.astimezone(UTC).isoformat())
+            return epoch
+
+    def leader_info(self) -> LeaderInfo | None:
+        """The last elected leader (epoch, holder, since); None when none was ever elected.
+
+        It says who took the lead last, not that it still holds it.
+        """
+        with self._session() as session:
+            epoch = _leader_epoch(session)
+            if epoch is None:
+                return None
+            holder = session.exec(select(MetaRow.value).where(MetaRow.key == LEADER_HOLDER_KEY)).first()
+            since = session.exec(select(MetaRow.value).where(MetaRow.key == LEADER_SINCE_KEY)).first()
+        return LeaderInfo(
+            epoch=epoch, holder=holder or "", since=None if since is None else datetime.fromisoformat(since)
+        )
 
 
 # queries -------------------------------------------------------------------
@@ -732,6 +801,34 @@ def _find_completion(session: Session, ritual_id: int, occurrence: str, by: str)
         CompletionRow.by_person == by,
     )
     return session.exec(query).first()
+
+
+def _put_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(MetaRow, key)
+    if row is None:
+        row = MetaRow(key=key, value=value)
+    else:
+        row.value = value
+    session.add(row)
+
+
+_SHARE = "share"
+_UPDATE = "update"
+
+
+def _leader_epoch(session: Session, *, lock: str | None = None) -> int | None:
+    """The stored leader epoch; ``lock`` share or update keeps it from moving until commit
+    (PostgreSQL row locks; SQLite's single writer does the same)."""
+    query = select(MetaRow.value).where(MetaRow.key == LEADER_EPOCH_KEY)
+    if lock is not None:
+        query = query.with_for_update(read=lock == _SHARE)
+    value = session.exec(query).first()
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise StoreError(f"meta '{LEADER_EPOCH_KEY}' is not a number: '{value[:40]}'") from None
 
 
 def _of_ritual(ritual_id: int | None) -> ColumnElement[bool]:
