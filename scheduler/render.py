@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from scheduler.cadence import Every
-from scheduler.definitions import Ritual, ritual_to_table
-from scheduler.reminders import format_duration
+from scheduler.definitions import Ritual, cadence_to_table, ritual_to_table
+from scheduler.reminders import NudgeKind, format_duration
 from scheduler.store import CompletionRecord, PauseRecord, SkipRecord, StoredRitual
+
+if TYPE_CHECKING:
+    from scheduler.service import RitualDetail, Upcoming
 
 Cell = str | int | float | None
 
@@ -104,6 +107,36 @@ def ritual_json(
     if extra:
         body.update(extra)
     return body
+
+
+def next_due_times(upcoming: Iterable[Upcoming]) -> dict[str, datetime]:
+    """Each ritual's next due time (heads-ups and nags left out), from ``service.upcoming``.
+
+    ``ritual list --json`` and ``GET /api/v1/rituals`` put it in ``next_due`` (None when absent).
+    """
+    found: dict[str, datetime] = {}
+    for item in upcoming:
+        if item.nudge.kind is NudgeKind.DUE:
+            found.setdefault(item.ritual.name, item.nudge.due)
+    return found
+
+
+def ritual_detail_json(detail: RitualDetail, *, paused: bool, streak: Mapping[str, Any]) -> dict[str, Any]:
+    """The object of ``ritual show --json`` and ``GET /api/v1/rituals/{name}``."""
+    return ritual_json(
+        detail.stored,
+        paused=paused,
+        extra={
+            "completions": [completion_json(c) for c in detail.completions],
+            "skips": [skip_json(s) for s in detail.skips],
+            "pauses": [pause_json(p) for p in detail.pauses],
+            "streak": streak,
+            "cadence_versions": [
+                {"effective_from": v.effective_from, "cadence": cadence_to_table(v.cadence)}
+                for v in detail.versions
+            ],
+        },
+    )
 
 
 def completion_json(record: CompletionRecord) -> dict[str, Any]:

@@ -10,10 +10,13 @@ Who may do what:
   (mail scanners and link previews fetch GET links); POST records. ``?o=`` and ``?p=``,
   when present, must match the occurrence and person the link was signed for.
 - ``/api/v1``: ``Authorization: Bearer TOKEN``; the store keeps the token's sha256 only.
+  Its objects are those of the CLI's ``--json`` (shared through scheduler.render and
+  scheduler.report); every error, routing ones included, is one line of JSON ``{"error": ...}``.
 - ``/`` (today page): the bearer token, or the ``ritual_session`` cookie that
   ``/login?token=...`` sets: HttpOnly, SameSite=Strict, 30 days, HMAC-signed with the link
   key over the token's hash and an expiry, so revoking the token ends the session too.
   Each Done form carries an HMAC of (session token hash, ritual name) as a CSRF token.
+  ``POST /logout`` deletes the cookie (the token itself stays valid until revoked).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -33,16 +36,26 @@ from urllib.parse import parse_qs, quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from scheduler import cadence as cad
+from scheduler import report as reports
 from scheduler.clock import Clock
+from scheduler.definitions import RITUAL_KEYS
 from scheduler.errors import ConflictError, RitualError, StoreError, UnknownRitualError, UsageError
 from scheduler.heatmap import Cell, heatmap_cells
 from scheduler.links import LinkAction, LinkClaim, LinkError, LinkFailure, verify
-from scheduler.render import completion_json, describe_cadence, ritual_json
+from scheduler.render import (
+    completion_json,
+    describe_cadence,
+    next_due_times,
+    pause_json,
+    ritual_detail_json,
+    ritual_json,
+)
 from scheduler.service import RitualService
 from scheduler.store import ApiTokenRecord, OccurrenceRecord, StoredRitual, api_token_hash
 from scheduler.streaks import History, PeriodStatus
@@ -65,6 +78,7 @@ LINK_STATUS = {
     LinkFailure.WRONG_PERSON: 403,
     LinkFailure.WRONG_ACTION: 403,
 }
+NEXT_DUE_DAYS = 40  # how far `ritual list` looks for each ritual's next due time
 _LINK_PATH = re.compile(r"/l/[^/?\s\"]+")
 _TOKEN_QUERY = re.compile(r"([?&]token=)[^&\s\"]+")
 
@@ -84,15 +98,27 @@ def create_app(
         Route("/l/{token}", _with_body(web.link_post), methods=["POST"]),
         Route("/login", web.login, methods=["GET"]),
         Route("/login", _with_body(web.login_post), methods=["POST"]),
+        Route("/logout", web.logout, methods=["POST"]),
         Route("/", web.today, methods=["GET"]),
         Route("/today/{name}/done", _with_body(web.today_done), methods=["POST"]),
         Route("/api/v1/rituals", web.api_rituals, methods=["GET"]),
+        Route("/api/v1/rituals", _with_body(web.api_create), methods=["POST"]),
         Route("/api/v1/rituals/{name}", web.api_ritual, methods=["GET"]),
+        Route("/api/v1/rituals/{name}", _with_body(web.api_edit), methods=["PATCH"]),
         Route("/api/v1/rituals/{name}/done", _with_body(web.api_done), methods=["POST"]),
+        Route("/api/v1/rituals/{name}/pause", _with_body(web.api_pause), methods=["POST"]),
+        Route("/api/v1/rituals/{name}/resume", web.api_resume, methods=["POST"]),
         Route("/api/v1/streaks", web.api_streaks, methods=["GET"]),
         Route("/api/v1/completions", web.api_completions, methods=["GET"]),
+        Route("/api/v1/completions", _with_body(web.api_add_completion), methods=["POST"]),
+        Route("/api/v1/completions/{id}", web.api_delete_completion, methods=["DELETE"]),
+        Route("/api/v1/report", web.api_report, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    handlers: dict[Any, Callable[[Request, Exception], Response]] = {
+        HTTPException: _http_error,
+        Exception: _server_error,
+    }
+    return Starlette(routes=routes, exception_handlers=handlers)
 
 
 def _with_body(handler: Callable[[Request, bytes], Response]) -> Callable[[Request], Awaitable[Response]]:
@@ -210,6 +236,12 @@ class _Web:
         )
         return response
 
+    def logout(self, request: Request) -> Response:
+        """Forget the session cookie. No form token: a forged logout can only log you out."""
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=self.secure)
+        return response
+
     def today(self, request: Request) -> Response:
         record = self._page_user(request)
         if record is None:
@@ -217,7 +249,8 @@ class _Web:
         done = request.query_params.get("done")
         notice = f"<p class=notice>Recorded '{esc(done)}'.</p>" if done else ""
         entries = today_entries(self.service)
-        return page("Today", notice + today_html(entries, lambda name: form_token(self.key, record, name)))
+        body = LOGOUT_FORM + notice + today_html(entries, lambda name: form_token(self.key, record, name))
+        return page("Today", body)
 
     def today_done(self, request: Request, body: bytes) -> Response:
         record = self._page_user(request)
@@ -269,24 +302,70 @@ class _Web:
             return json_response(401, {"error": message}, headers={"WWW-Authenticate": "Bearer"})
         try:
             status, body = work()
+        except StoreError as error:  # names the database: for the log, not for the client
+            log.error("API %s %s: %s", request.method, request.url.path, error)
+            return json_response(503, {"error": "the database is not available (see the daemon's log)"})
         except RitualError as error:
             return json_response(_error_status(error), {"error": str(error)})
         return json_response(status, body)
 
     def api_rituals(self, request: Request) -> Response:
-        return self._api(request, lambda: (200, [self._ritual_json(s) for s in self.service.list_rituals()]))
-
-    def api_ritual(self, request: Request) -> Response:
-        name = request.path_params["name"]
-
         def work() -> tuple[int, Any]:
-            stored = self.service.get(name)
-            return 200, self._ritual_json(stored, streak=self.service.streak_rows([name])[0])
+            due = next_due_times(self.service.upcoming(days=NEXT_DUE_DAYS))
+            return 200, [self._ritual_json(s, next_due=due.get(s.name)) for s in self.service.list_rituals()]
 
         return self._api(request, work)
 
+    def api_ritual(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        return self._api(request, lambda: (200, self._detail_json(name)))
+
+    def api_create(self, request: Request, body: bytes) -> Response:
+        def work() -> tuple[int, Any]:
+            table = {
+                key: value for key, value in json_object(body, required=True).items() if value is not None
+            }
+            self._sync()  # a name the ritual file just gained is the file's, as with `ritual add`
+            stored = self.service.add(table)
+            return 201, self._detail_json(stored.name)
+
+        return self._api(request, work)
+
+    def api_edit(self, request: Request, body: bytes) -> Response:
+        name = request.path_params["name"]
+
+        def work() -> tuple[int, Any]:
+            changes, unset = edit_fields(json_object(body, required=True))
+            self._sync()
+            stored = self.service.edit(name, changes, unset=unset)
+            return 200, self._detail_json(stored.name)
+
+        return self._api(request, work)
+
+    def api_pause(self, request: Request, body: bytes) -> Response:
+        name = request.path_params["name"]
+
+        def work() -> tuple[int, Any]:
+            data = json_object(body)
+            check_fields(data, ("from", "until", "reason"))
+            stored = self.service.get(name)
+            start = day_field(data, "from") or self.service.today(stored.ritual)
+            until = day_field(data, "until")
+            if until is not None and until < start:
+                raise UsageError(f"until: {until} is before the first paused day {start}")
+            reason = text_field(data, "reason") or ""
+            record = self.service.pause(name, start=start, until=until, reason=reason)
+            return 201, {"name": name, "pause": pause_json(record)}
+
+        return self._api(request, work)
+
+    def api_resume(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        return self._api(request, lambda: (200, {"name": name, "resumed": self.service.resume(name) > 0}))
+
     def api_streaks(self, request: Request) -> Response:
-        return self._api(request, lambda: (200, self.service.streak_rows()))
+        names = request.query_params.getlist("ritual") or None
+        return self._api(request, lambda: (200, self.service.streak_rows(names)))
 
     def api_completions(self, request: Request) -> Response:
         name = request.query_params.get("ritual")
@@ -303,18 +382,67 @@ class _Web:
         name = request.path_params["name"]
 
         def work() -> tuple[int, Any]:
-            fields = done_fields(body)
-            _, record, created = self.service.record_done(name, source="api", **fields)
-            return (201 if created else 200), {
-                "name": name,
-                "created": created,
-                "completion": completion_json(record),
-            }
+            data = json_object(body)
+            check_fields(data, ("date", "by", "note"))
+            return self._record_done(name, done_fields(data))
 
         return self._api(request, work)
 
+    def api_add_completion(self, request: Request, body: bytes) -> Response:
+        def work() -> tuple[int, Any]:
+            data = json_object(body, required=True)
+            check_fields(data, ("ritual", "date", "by", "note"))
+            name = text_field(data, "ritual")
+            if not name:
+                raise UsageError("ritual: required (the name of the ritual that was done)")
+            return self._record_done(name, done_fields(data))
+
+        return self._api(request, work)
+
+    def _record_done(self, name: str, fields: dict[str, Any]) -> tuple[int, Any]:
+        """What `ritual done --json` prints; 201 for a new completion, 200 for one already recorded."""
+        _, record, created = self.service.record_done(name, source="api", **fields)
+        return (201 if created else 200), {
+            "name": name,
+            "created": created,
+            "completion": completion_json(record),
+        }
+
+    def api_delete_completion(self, request: Request) -> Response:
+        wanted = request.path_params["id"]
+
+        def work() -> tuple[int, Any]:
+            ok = wanted.isascii() and wanted.isdigit() and len(wanted) <= 18
+            record = self.store.delete_completion(int(wanted)) if ok else None
+            if record is None:
+                raise NotFoundError(f"no completion with id '{wanted[:20]}' (see GET /api/v1/completions)")
+            names = {s.id: s.name for s in self.store.list_rituals(include_removed=True)}
+            return 200, {"ritual": names.get(record.ritual_id), **completion_json(record)}
+
+        return self._api(request, work)
+
+    def api_report(self, request: Request) -> Response:
+        def work() -> tuple[int, Any]:
+            first, last = report_window(request.query_params, self.service.household_today())
+            built = reports.build_report(self.service.report_inputs(), first, last)
+            return 200, reports.report_json(built)
+
+        return self._api(request, work)
+
+    def _sync(self) -> None:
+        """Bring the ritual file in first, as the CLI does before `ritual add` and `ritual edit`."""
+        report = self.service.sync()
+        if report.error:
+            log.warning("ritual file not read, using the rituals stored before: %s", report.error)
+
     def _ritual_json(self, stored: StoredRitual, **extra: Any) -> dict[str, Any]:
         return ritual_json(stored, paused=self.service.is_paused(stored), extra=extra)
+
+    def _detail_json(self, name: str) -> dict[str, Any]:
+        """The object of `ritual show --json`."""
+        detail = self.service.detail(name)
+        streak = reports.streak_row(reports.RitualInput(detail.stored.ritual, detail.history, detail.today))
+        return ritual_detail_json(detail, paused=self.service.is_paused(detail.stored), streak=streak)
 
 
 # requests ------------------------------------------------------------------------------
@@ -328,9 +456,11 @@ def link_binding(occurrence: str | None, person: str | None) -> tuple[int | None
     return int(occurrence), person
 
 
-def done_fields(body: bytes) -> dict[str, Any]:
-    """``record_done`` arguments from an optional JSON body ``{"date", "by", "note"}``."""
+def json_object(body: bytes, *, required: bool = False) -> dict[str, Any]:
+    """A request's JSON object body; an empty body is ``{}`` unless ``required``."""
     if not body.strip():
+        if required:
+            raise UsageError("request body is empty (expected a JSON object)")
         return {}
     try:
         data = json.loads(body)
@@ -338,36 +468,102 @@ def done_fields(body: bytes) -> dict[str, Any]:
         raise UsageError("request body is not JSON") from None
     if not isinstance(data, dict):
         raise UsageError("request body must be a JSON object")
-    unknown = sorted(set(data) - {"date", "by", "note"})
+    return data
+
+
+def check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise UsageError(f"unknown field '{unknown[0]}' (expected date, by, note)")
+        raise UsageError(f"unknown field '{_shown(unknown[0])}' (expected {', '.join(allowed)})")
+
+
+def text_field(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise UsageError(f"'{name}' must be a string")
+    return value
+
+
+def day_field(data: Mapping[str, Any], name: str) -> date | None:
+    value = data.get(name)
+    return None if value is None else parse_day(value, name)
+
+
+def done_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``record_done`` arguments from a JSON object's ``date``, ``by`` and ``note``."""
     fields: dict[str, Any] = {}
-    for name in ("by", "note"):
-        if name in data:
-            if not isinstance(data[name], str):
-                raise UsageError(f"'{name}' must be a string")
-            fields[name] = data[name].strip() if name == "by" else data[name]
-    if data.get("date") is not None:
-        fields["day"] = parse_day(data["date"])
+    by, note = text_field(data, "by"), text_field(data, "note")
+    if by is not None:
+        fields["by"] = by.strip()
+    if note is not None:
+        fields["note"] = note
+    if (day := day_field(data, "date")) is not None:
+        fields["day"] = day
     return fields
 
 
-def parse_day(value: object) -> date:
+def edit_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A PATCH body as `ritual edit` takes it: the keys to change, and those set to null to remove."""
+    if not data:
+        raise UsageError("nothing to change: give the keys to change (null removes one)")
+    unset = [key for key, value in data.items() if value is None]
+    for key in unset:
+        if key not in RITUAL_KEYS:
+            raise UsageError(f"{_shown(key)}: unknown key '{_shown(key)}'")
+    return {key: value for key, value in data.items() if value is not None}, unset
+
+
+def parse_day(value: object, name: str = "date") -> date:
     if isinstance(value, str):
         try:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise UsageError(f"bad date '{value}' (expected YYYY-MM-DD)")
+    raise UsageError(f"{name}: bad date '{_shown(value)}' (expected YYYY-MM-DD)")
+
+
+REPORT_WINDOWS = ("week", "month", "since")
+
+
+def report_window(query: Mapping[str, str], today: date) -> tuple[date, date]:
+    """``?week`` (the default), ``?month`` or ``?since=YYYY-MM-DD``, as `ritual report` takes them."""
+    unknown = sorted(set(query) - set(REPORT_WINDOWS))
+    if unknown:
+        raise UsageError(
+            f"unknown parameter '{_shown(unknown[0])}' (expected week, month or since=YYYY-MM-DD)"
+        )
+    given = [name for name in REPORT_WINDOWS if name in query]
+    if len(given) > 1:
+        raise UsageError(f"{given[0]} and {given[1]}: give one of them")
+    for flag in ("week", "month"):
+        if query.get(flag, "") not in ("", "1", "true"):
+            raise UsageError(f"{flag}: takes no value (this {flag}; since=YYYY-MM-DD for another window)")
+    if "since" in query:
+        try:
+            return reports.since_window(parse_day(query["since"], "since"), today)
+        except ValueError as error:
+            raise UsageError(f"since: {error}") from None
+    if "month" in query:
+        return reports.month_window(today)
+    return reports.week_window(today)
+
+
+def _shown(value: object) -> str:
+    """A value from a request, short and on one line, for an error message."""
+    text = str(value)
+    shown = text[:40].encode("unicode_escape").decode("ascii")
+    return shown + ("..." if len(text) > 40 else "")
+
+
+class NotFoundError(RitualError):
+    """What a request names (other than a ritual) does not exist."""
 
 
 def _error_status(error: RitualError) -> int:
-    if isinstance(error, UnknownRitualError):
+    if isinstance(error, UnknownRitualError | NotFoundError):
         return 404
     if isinstance(error, ConflictError):
         return 409
-    if isinstance(error, StoreError):
-        return 503
     return 400
 
 
@@ -375,6 +571,22 @@ def _form(body: bytes) -> dict[str, str]:
     """An urlencoded form, first value per field (no python-multipart needed for this)."""
     parsed = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     return {name: values[0] for name, values in parsed.items()}
+
+
+def _http_error(request: Request, error: Exception) -> Response:
+    """Routing errors (unknown path, wrong method): one-line JSON under /api, a plain page elsewhere."""
+    assert isinstance(error, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return json_response(error.status_code, {"error": error.detail.lower()}, headers=error.headers)
+    return page(error.detail, f"<p>{esc(error.detail)}</p>", status=error.status_code)
+
+
+def _server_error(request: Request, error: Exception) -> Response:
+    """A bug: the traceback goes to the log (uvicorn's), the client learns nothing of it."""
+    message = "internal error (see the daemon's log)"
+    if request.url.path.startswith("/api/"):
+        return json_response(500, {"error": message})
+    return page("Error", f"<p>{message}</p>", status=500)
 
 
 def _client(request: Request) -> str:
@@ -554,6 +766,7 @@ _CELL_CLASS: dict[PeriodStatus | None, str] = {
 
 # pages ----------------------------------------------------------------------------------------
 STYLE = (
+    "*,::before,::after{box-sizing:border-box}"
     "body{font:16px/1.4 system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;color:#222}"
     "h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.5rem}h3{margin:0 0 .2rem;font-size:1rem}"
     "section.r{border:1px solid #ddd;border-radius:.5rem;padding:.7rem;margin:.6rem 0}"
@@ -561,8 +774,12 @@ STYLE = (
     "button{font-size:1.1rem;padding:.5rem 1.4rem;border-radius:.4rem;border:0;background:#2e7d32;"
     "color:#fff}form{margin:.4rem 0}input[type=password]{font-size:1rem;padding:.4rem;width:100%}"
     ".hm{display:flex;flex-wrap:wrap;gap:2px;margin-top:.4rem}"
-    ".hm.d{display:grid;grid-template-rows:repeat(7,7px);grid-auto-flow:column;grid-auto-columns:7px}"
+    "form.out{float:right;margin:0}button.link{background:none;color:#2e7d32;padding:.3rem;font-size:.9rem;"
+    "text-decoration:underline}"
     ".hm i{display:block;width:7px;height:7px;border-radius:1px;background:#eee}"
+    # A year of days is 53 columns: they shrink (square, down to ~5px) to fit a phone's width.
+    ".hm.d{display:grid;grid-template-rows:repeat(7,auto);grid-auto-flow:column;"
+    "grid-auto-columns:minmax(0,7px);gap:1px}.hm.d i{width:100%;height:auto;aspect-ratio:1}"
     ".hm i.k{background:#2e7d32}.hm i.m{background:#e57373}.hm i.e{background:#90caf9}"
     ".hm i.o{background:#fff;outline:1px solid #999}.hm i.s{background:#f5f5f5}"
 )
@@ -571,6 +788,12 @@ LOGIN_FORM = (
     '<input type="password" name="token" autocomplete="current-password"></label></p>'
     '<button type="submit">Log in</button></form>'
     "<p>Create a token with <code>ritual token create NAME</code>.</p>"
+)
+
+
+LOGOUT_FORM = (
+    '<form method="post" action="/logout" class="out">'
+    '<button type="submit" class="link">Log out</button></form>'
 )
 
 
@@ -586,7 +809,7 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(document, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
     text = json.dumps(body, ensure_ascii=False, default=_json_default)
     return Response(text, status_code=status, media_type="application/json", headers=headers)
 

@@ -16,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from scheduler.clock import FakeClock
 from scheduler.definitions import ritual_from_table
-from scheduler.errors import RitualError
+from scheduler.errors import RitualError, StoreError
 from scheduler.links import LinkAction, LinkClaim, expiry_for, sign
 from scheduler.service import RitualService
 from scheduler.store import CompletionRecord, OccurrenceStatus, RitualSource, Store, api_token_hash
 from scheduler.web import HideTokens, create_app, hide_tokens
+from tests.conftest import RitualCli, snapshot
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for the httpx2 fork; plain httpx still works and is what we pin.
@@ -57,6 +60,7 @@ class House:
     client: TestClient
     ritual_id: int
     occurrence_id: int
+    home: Path  # tmp_path: ritual.db, and none.toml as the (absent) ritual file
     snoozed: list[tuple[int, str]] = field(default_factory=list)
 
     def link(
@@ -81,6 +85,18 @@ class House:
 
     def bearer(self, token: str = API_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """An authorized API call with a JSON body (None: no body)."""
+        return self.client.request(method, path, headers=self.bearer(), json=body)
+
+    @property
+    def db(self) -> Path:
+        return self.home / "ritual.db"
+
+    @property
+    def ritual_file(self) -> Path:
+        return self.home / "none.toml"
 
 
 def make_house(
@@ -112,7 +128,7 @@ def make_house(
 
     app = create_app(service, key=KEY, clock=clock, public_url="http://ritual.lan:8080", snooze=snooze)
     with TestClient(app, client=("192.0.2.7", 50000), follow_redirects=False) as client:
-        yield House(store, clock, client, stored.id, occurrence.id, snoozed)
+        yield House(store, clock, client, stored.id, occurrence.id, tmp_path, snoozed)
     store.close()
 
 
@@ -330,52 +346,290 @@ AUTH_CASES: dict[str, tuple[Callable[[House], dict[str, str]], str]] = {
     "empty-bearer": (lambda h: {"Authorization": "Bearer "}, "invalid or revoked token"),
 }
 UNKNOWN = "no ritual named 'nope' (see `ritual list`)"
-API_READS = ["/api/v1/rituals", "/api/v1/rituals/date-night", "/api/v1/streaks", "/api/v1/completions"]
+WALK = {"name": "evening-walk", "every": "day", "at": "20:30", "dimension": "physical"}
+
+# Every API endpoint, with a body that would change something if the token were accepted.
+API_ROUTES: list[tuple[str, str, Any]] = [
+    ("GET", "/api/v1/rituals", None),
+    ("POST", "/api/v1/rituals", WALK),
+    ("GET", "/api/v1/rituals/{name}", None),
+    ("PATCH", "/api/v1/rituals/{name}", {"at": "21:00"}),
+    ("POST", "/api/v1/rituals/{name}/done", {"by": "alex"}),
+    ("POST", "/api/v1/rituals/{name}/pause", {"reason": "holiday"}),
+    ("POST", "/api/v1/rituals/{name}/resume", None),
+    ("GET", "/api/v1/streaks", None),
+    ("GET", "/api/v1/completions", None),
+    ("POST", "/api/v1/completions", {"ritual": "date-night"}),
+    ("DELETE", "/api/v1/completions/{id}", None),
+    ("GET", "/api/v1/report", None),
+]
+API_READS = [path for method, path, _ in API_ROUTES if method == "GET"]
 
 
-@pytest.mark.parametrize("path", API_READS)
+def filled(house: House, path: str) -> str:
+    """A route's path with a real ritual, and a real completion to delete."""
+    if "{id}" in path:
+        house.store.add_completion(
+            house.ritual_id,
+            day=FRIDAY,
+            at=NOW,
+            period_key="2026-W48",
+            by="",
+            note="",
+            source="cli",
+            occurrence=None,
+            now=NOW,
+        )
+        path = path.replace("{id}", str(house.completions()[0].id))
+    return path.replace("{name}", "date-night")
+
+
+def recorded(house: House) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row but the tokens' (a request with a live token stamps it as used)."""
+    rows = snapshot(house.db)
+    del rows["api_token"]
+    return rows
+
+
+def test_the_route_table_above_is_every_api_route(house: House) -> None:
+    app = house.client.app
+    assert isinstance(app, Starlette)
+    served = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, Route) and route.path.startswith("/api/")
+        for method in (route.methods or set()) - {"HEAD"}
+    }
+    assert served == {(method, path) for method, path, _ in API_ROUTES}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), API_ROUTES, ids=[f"{m} {p}" for m, p, _ in API_ROUTES])
 @pytest.mark.parametrize(("headers", "error"), AUTH_CASES.values(), ids=AUTH_CASES.keys())
-def test_the_api_refuses_requests_without_a_live_token(
-    house: House, path: str, headers: Callable[[House], dict[str, str]], error: str
+def test_every_endpoint_refuses_requests_without_a_live_token_and_changes_nothing(
+    house: House, method: str, path: str, body: Any, headers: Callable[[House], dict[str, str]], error: str
 ) -> None:
-    answer = house.client.get(path, headers=headers(house))
+    url = filled(house, path)
+    sent = headers(house)
+    before = snapshot(house.db)
+    answer = house.client.request(method, url, headers=sent, json=body)
     assert answer.status_code == 401
     assert answer.json() == {"error": error}
     assert answer.headers["www-authenticate"] == "Bearer"
-
-
-@pytest.mark.parametrize(("headers", "error"), AUTH_CASES.values(), ids=AUTH_CASES.keys())
-def test_the_api_records_nothing_without_a_live_token(
-    house: House, headers: Callable[[House], dict[str, str]], error: str
-) -> None:
-    answer = house.client.post("/api/v1/rituals/date-night/done", headers=headers(house))
-    assert (answer.status_code, answer.json()) == (401, {"error": error})
-    assert house.completions() == []
+    assert snapshot(house.db) == before
 
 
 @pytest.mark.parametrize("path", API_READS)
 def test_a_valid_token_reads_and_is_stamped_as_used(house: House, path: str) -> None:
     house.clock.advance(timedelta(minutes=5))
-    answer = house.client.get(path, headers=house.bearer())
+    answer = house.client.get(filled(house, path), headers=house.bearer())
     assert answer.status_code == 200
     [token] = house.store.api_tokens()
     assert token.last_used_at == NOW + timedelta(minutes=5)
 
 
 def test_the_api_shows_rituals_and_streaks(house: House) -> None:
-    rituals = house.client.get("/api/v1/rituals", headers=house.bearer()).json()
+    rituals = house.api("GET", "/api/v1/rituals").json()
     assert [(r["name"], r["title"], r["paused"]) for r in rituals] == [("date-night", "Date night", False)]
-    one = house.client.get("/api/v1/rituals/date-night", headers=house.bearer()).json()
+    # Friday 19:00 Berlin has passed (19:30 now): the next one is a week on.
+    assert rituals[0]["next_due"] == "2026-12-04T18:00:00+00:00"
+    one = house.api("GET", "/api/v1/rituals/date-night").json()
     assert (one["name"], one["streak"]["name"]) == ("date-night", "date-night")
-    streaks = house.client.get("/api/v1/streaks", headers=house.bearer()).json()
+    assert (one["completions"], one["skips"], one["pauses"]) == ([], [], [])
+    assert [v["effective_from"] for v in one["cadence_versions"]] == ["2026-11-01"]
+    streaks = house.api("GET", "/api/v1/streaks").json()
     assert [(s["name"], s["current_streak"]) for s in streaks] == [("date-night", 0)]
+    assert house.api("GET", "/api/v1/streaks?ritual=date-night").json() == streaks
+
+
+# --- rituals: create and edit ---
+
+
+def test_creating_a_ritual_answers_201_with_what_get_shows(house: House) -> None:
+    answer = house.api("POST", "/api/v1/rituals", {**WALK, "description": None})
+    assert answer.status_code == 201
+    created = answer.json()
+    assert created == house.api("GET", "/api/v1/rituals/evening-walk").json()
+    assert (created["name"], created["title"], created["at"], created["source"]) == (
+        "evening-walk",
+        "Evening walk",
+        ["20:30"],
+        "cli",
+    )
+    stored = house.store.get_ritual("evening-walk")
+    assert stored is not None and stored.source is RitualSource.CLI
+    assert stored.ritual.cadence.timezone == "Europe/Berlin"  # the household's zone, as `ritual add`
+    assert "description" not in created  # null is "not given"
+
+
+def test_a_ritual_that_exists_is_not_created_again(house: House) -> None:
+    answer = house.api("POST", "/api/v1/rituals", {"name": "date-night", "every": "day"})
+    assert answer.status_code == 409
+    assert answer.json() == {
+        "error": "ritual 'date-night' already exists (from `ritual add`); use `ritual edit`"
+    }
+    stored = house.store.get_ritual("date-night")
+    assert stored is not None and stored.ritual.cadence.every.value == "week"
+
+
+def test_a_name_the_ritual_file_defines_is_the_files_even_before_the_daemon_synced(house: House) -> None:
+    house.ritual_file.write_text('[[ritual]]\nname = "evening-walk"\nat = "21:00"\n', encoding="utf-8")
+    answer = house.api("POST", "/api/v1/rituals", WALK)
+    assert answer.status_code == 409
+    assert answer.json() == {
+        "error": "ritual 'evening-walk' already exists (from the ritual file); use `ritual edit`"
+    }
+    stored = house.store.get_ritual("evening-walk")
+    assert stored is not None and stored.source is RitualSource.FILE
+    assert [t.strftime("%H:%M") for t in stored.ritual.reminders.at] == ["21:00"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        pytest.param({"every": "day"}, "name: name is required", id="no-name"),
+        pytest.param({"name": "Walk!"}, "name: name must be a lowercase slug", id="bad-name"),
+        pytest.param({**WALK, "colour": "red"}, "colour: unknown key 'colour'", id="unknown-key"),
+        pytest.param({**WALK, "times": "x"}, "times: times must be a whole number, not 'x'", id="bad-times"),
+        pytest.param({**WALK, "at": "25:00"}, "at: not a time of day: '25:00'", id="bad-at"),
+        pytest.param({**WALK, "timezone": "Mars/Base"}, "timezone: unknown time zone", id="bad-zone"),
+        pytest.param({**WALK, "start": 12}, "start: start must be a date", id="bad-start"),
+        pytest.param([WALK], "request body must be a JSON object", id="not-an-object"),
+        pytest.param(None, "request body is empty (expected a JSON object)", id="no-body"),
+    ],
+)
+def test_a_bad_ritual_is_refused_naming_the_field(house: House, body: Any, error: str) -> None:
+    before = recorded(house)
+    answer = house.api("POST", "/api/v1/rituals", body)
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith(error)
+    assert recorded(house) == before
+
+
+def test_editing_changes_the_given_keys_and_null_removes_one(house: House) -> None:
+    house.api("POST", "/api/v1/rituals", {**WALK, "nag_after": "30m"})
+    answer = house.api("PATCH", "/api/v1/rituals/evening-walk", {"at": "21:00", "nag_after": None})
+    assert answer.status_code == 200
+    edited = answer.json()
+    assert edited == house.api("GET", "/api/v1/rituals/evening-walk").json()
+    assert (edited["at"], edited["dimension"], "nag_after" in edited) == (["21:00"], "physical", False)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status", "error"),
+    [
+        pytest.param("date-night", {}, 400, "nothing to change: give the keys to change", id="nothing"),
+        pytest.param("date-night", {"name": "dinner"}, 400, "name: a ritual cannot be renamed", id="rename"),
+        pytest.param("date-night", {"every": "year"}, 400, "every: every must be day", id="bad-value"),
+        pytest.param("date-night", {"colour": None}, 400, "colour: unknown key 'colour'", id="unset-unknown"),
+        pytest.param("date-night", None, 400, "request body is empty", id="no-body"),
+        pytest.param("nope", {"at": "20:00"}, 404, UNKNOWN, id="unknown-ritual"),
+    ],
+)
+def test_a_bad_edit_changes_nothing(house: House, name: str, body: Any, status: int, error: str) -> None:
+    before = recorded(house)
+    answer = house.api("PATCH", f"/api/v1/rituals/{name}", body)
+    assert answer.status_code == status
+    assert answer.json()["error"].startswith(error)
+    assert recorded(house) == before
+
+
+def test_a_ritual_of_the_ritual_file_is_edited_there(house: House) -> None:
+    house.ritual_file.write_text('[[ritual]]\nname = "evening-walk"\n', encoding="utf-8")
+    house.api("GET", "/api/v1/rituals")
+    answer = house.api("PATCH", "/api/v1/rituals/evening-walk", {"at": "21:00"})
+    assert answer.status_code == 409
+    assert answer.json() == {
+        "error": f"ritual 'evening-walk' is defined in {house.ritual_file}; edit it there "
+        "(the file wins for the rituals it defines)"
+    }
+
+
+# --- pause and resume ---
+
+
+def test_pausing_and_resuming(house: House) -> None:
+    answer = house.api("POST", "/api/v1/rituals/date-night/pause", {"until": "2026-12-24", "reason": "trip"})
+    assert answer.status_code == 201
+    pause = answer.json()["pause"]
+    assert answer.json() == {"name": "date-night", "pause": pause}
+    assert pause == {"id": pause["id"], "from": "2026-11-27", "until": "2026-12-24", "reason": "trip"}
+    shown = house.api("GET", "/api/v1/rituals/date-night").json()
+    assert (shown["paused"], shown["pauses"]) == (True, [pause])
+
+    resumed = house.api("POST", "/api/v1/rituals/date-night/resume")
+    assert (resumed.status_code, resumed.json()) == (200, {"name": "date-night", "resumed": True})
+    assert house.api("GET", "/api/v1/rituals/date-night").json()["paused"] is False
+    again = house.api("POST", "/api/v1/rituals/date-night/resume")
+    assert (again.status_code, again.json()) == (200, {"name": "date-night", "resumed": False})
+
+
+def test_a_pause_without_a_body_runs_from_today_until_resumed(house: House) -> None:
+    answer = house.client.post("/api/v1/rituals/date-night/pause", headers=house.bearer())
+    assert answer.status_code == 201
+    assert answer.json()["pause"] | {"id": 0} == {
+        "id": 0,
+        "from": "2026-11-27",
+        "until": None,
+        "reason": None,
+    }
+
+
+def test_a_planned_pause_starts_later(house: House) -> None:
+    answer = house.api("POST", "/api/v1/rituals/date-night/pause", {"from": "2026-12-01"})
+    assert answer.json()["pause"]["from"] == "2026-12-01"
+    assert house.api("GET", "/api/v1/rituals/date-night").json()["paused"] is False
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "error"),
+    [
+        pytest.param(
+            "/api/v1/rituals/date-night/pause",
+            {"until": "2026-11-20"},
+            400,
+            "until: 2026-11-20 is before the first paused day 2026-11-27",
+            id="until-before-from",
+        ),
+        pytest.param(
+            "/api/v1/rituals/date-night/pause",
+            {"until": "next week"},
+            400,
+            "until: bad date 'next week' (expected YYYY-MM-DD)",
+            id="bad-until",
+        ),
+        pytest.param(
+            "/api/v1/rituals/date-night/pause",
+            {"reason": 3},
+            400,
+            "'reason' must be a string",
+            id="reason-not-text",
+        ),
+        pytest.param(
+            "/api/v1/rituals/date-night/pause",
+            {"to": "2026-12-01"},
+            400,
+            "unknown field 'to' (expected from, until, reason)",
+            id="unknown-field",
+        ),
+        pytest.param("/api/v1/rituals/nope/pause", None, 404, UNKNOWN, id="pause-unknown"),
+        pytest.param("/api/v1/rituals/nope/resume", None, 404, UNKNOWN, id="resume-unknown"),
+    ],
+)
+def test_bad_pauses_change_nothing(house: House, path: str, body: Any, status: int, error: str) -> None:
+    before = recorded(house)
+    answer = house.api("POST", path, body)
+    assert (answer.status_code, answer.json()) == (status, {"error": error})
+    assert recorded(house) == before
+
+
+# --- completions ---
 
 
 def test_posting_done_records_a_completion_with_source_api(house: House) -> None:
-    answer = house.client.post(
+    answer = house.api(
+        "POST",
         "/api/v1/rituals/date-night/done",
-        headers=house.bearer(),
-        json={"date": "2026-11-20", "by": " alex ", "note": "dinner at Luigi's"},
+        {"date": "2026-11-20", "by": " alex ", "note": "dinner at Luigi's"},
     )
     assert answer.status_code == 201
     body = answer.json()
@@ -395,7 +649,7 @@ def test_posting_done_records_a_completion_with_source_api(house: House) -> None
         },
     }
     assert (done.day, done.by, done.source) == (date(2026, 11, 20), "alex", "api")
-    listed = house.client.get("/api/v1/completions?ritual=date-night", headers=house.bearer()).json()
+    listed = house.api("GET", "/api/v1/completions?ritual=date-night").json()
     assert [(c["ritual"], c["id"], c["source"]) for c in listed] == [("date-night", done.id, "api")]
 
 
@@ -403,19 +657,56 @@ def test_posting_done_without_a_body_records_today(house: House) -> None:
     answer = house.client.post("/api/v1/rituals/date-night/done", headers=house.bearer())
     assert answer.status_code == 201
     assert [(c.day, c.by, c.source) for c in house.completions()] == [(FRIDAY, "", "api")]
-    streaks = house.client.get("/api/v1/streaks", headers=house.bearer()).json()
+    streaks = house.api("GET", "/api/v1/streaks").json()
     assert streaks[0]["current_streak"] == 1
+
+
+def test_posting_a_completion_names_the_ritual_in_the_body(house: House) -> None:
+    answer = house.api("POST", "/api/v1/completions", {"ritual": "date-night", "by": "sam", "note": "pizza"})
+    assert answer.status_code == 201
+    [done] = house.completions()
+    assert answer.json() == {
+        "name": "date-night",
+        "created": True,
+        "completion": {
+            "id": done.id,
+            "day": "2026-11-27",
+            "at": NOW.isoformat(),
+            "period": done.period_key,
+            "by": "sam",
+            "note": "pizza",
+            "source": "api",
+            "occurrence": None,
+        },
+    }
+
+
+def test_deleting_a_completion_deletes_that_one_only(house: House) -> None:
+    first = house.api("POST", "/api/v1/completions", {"ritual": "date-night", "date": "2026-11-20"}).json()
+    second = house.api("POST", "/api/v1/completions", {"ritual": "date-night"}).json()
+    answer = house.api("DELETE", f"/api/v1/completions/{first['completion']['id']}")
+    assert answer.status_code == 200
+    assert answer.json() == {"ritual": "date-night", **first["completion"]}
+    assert [c.id for c in house.completions()] == [second["completion"]["id"]]
+
+    again = house.api("DELETE", f"/api/v1/completions/{first['completion']['id']}")
+    assert again.status_code == 404
+    assert again.json() == {
+        "error": f"no completion with id '{first['completion']['id']}' (see GET /api/v1/completions)"
+    }
+    assert len(house.completions()) == 1
 
 
 @pytest.mark.parametrize(
     ("path", "body", "status", "error"),
     [
         pytest.param("/api/v1/rituals/nope/done", None, 404, UNKNOWN, id="unknown-ritual"),
+        pytest.param("/api/v1/completions", b'{"ritual": "nope"}', 404, UNKNOWN, id="completions-unknown"),
         pytest.param(
             "/api/v1/rituals/date-night/done",
             b'{"date": "27.11.2026"}',
             400,
-            "bad date '27.11.2026' (expected YYYY-MM-DD)",
+            "date: bad date '27.11.2026' (expected YYYY-MM-DD)",
             id="bad-date",
         ),
         pytest.param(
@@ -438,6 +729,23 @@ def test_posting_done_without_a_body_records_today(house: House) -> None:
         pytest.param(
             "/api/v1/rituals/date-night/done", b'{"by": 7}', 400, "'by' must be a string", id="by-not-text"
         ),
+        pytest.param(
+            "/api/v1/completions",
+            b'{"by": "alex"}',
+            400,
+            "ritual: required (the name of the ritual that was done)",
+            id="completion-without-ritual",
+        ),
+        pytest.param(
+            "/api/v1/completions",
+            b'{"ritual": "date-night", "day": "2026-11-27"}',
+            400,
+            "unknown field 'day' (expected ritual, date, by, note)",
+            id="completion-unknown-field",
+        ),
+        pytest.param(
+            "/api/v1/completions", b"", 400, "request body is empty (expected a JSON object)", id="no-body"
+        ),
     ],
 )
 def test_bad_done_requests_get_one_line_json_errors(
@@ -449,13 +757,19 @@ def test_bad_done_requests_get_one_line_json_errors(
     assert house.completions() == []
 
 
+@pytest.mark.parametrize("wanted", ["999", "abc", "1" * 30])
+def test_deleting_an_unknown_completion_is_404(house: House, wanted: str) -> None:
+    answer = house.api("DELETE", f"/api/v1/completions/{wanted}")
+    assert answer.status_code == 404
+    assert answer.json()["error"].startswith(f"no completion with id '{wanted[:20]}'")
+
+
 @pytest.mark.parametrize(
     ("path", "error"),
     [
-        pytest.param("/api/v1/rituals/nope", "no ritual named 'nope' (see `ritual list`)", id="show"),
-        pytest.param(
-            "/api/v1/completions?ritual=nope", "no ritual named 'nope' (see `ritual list`)", id="list"
-        ),
+        pytest.param("/api/v1/rituals/nope", UNKNOWN, id="show"),
+        pytest.param("/api/v1/completions?ritual=nope", UNKNOWN, id="list"),
+        pytest.param("/api/v1/streaks?ritual=nope", UNKNOWN, id="streaks"),
     ],
 )
 def test_unknown_rituals_are_404(house: House, path: str, error: str) -> None:
@@ -464,12 +778,178 @@ def test_unknown_rituals_are_404(house: House, path: str, error: str) -> None:
 
 
 def test_a_future_date_is_refused(house: House) -> None:
-    answer = house.client.post(
-        "/api/v1/rituals/date-night/done", headers=house.bearer(), json={"date": "2026-12-01"}
-    )
+    answer = house.api("POST", "/api/v1/rituals/date-night/done", {"date": "2026-12-01"})
     assert answer.status_code == 400
     assert "is in the future" in answer.json()["error"]
     assert house.completions() == []
+
+
+# --- the report ---
+
+
+@pytest.mark.parametrize(
+    ("query", "first", "last"),
+    [
+        pytest.param("", "2026-11-23", "2026-11-29", id="default-week"),
+        pytest.param("?week", "2026-11-23", "2026-11-29", id="week"),
+        pytest.param("?month", "2026-11-01", "2026-11-30", id="month"),
+        pytest.param("?month=1", "2026-11-01", "2026-11-30", id="month-1"),
+        pytest.param("?since=2026-11-06", "2026-11-06", "2026-11-27", id="since"),
+    ],
+)
+def test_the_report_covers_the_window_asked_for(house: House, query: str, first: str, last: str) -> None:
+    house.api("POST", "/api/v1/rituals/date-night/done", {"date": "2026-11-20", "by": "alex"})
+    answer = house.api("GET", f"/api/v1/report{query}")
+    assert answer.status_code == 200
+    report = answer.json()
+    assert (report["first"], report["last"]) == (first, last)
+    [ritual] = report["rituals"]
+    assert ritual["name"] == "date-night"
+    assert ritual["completions"] == (1 if first <= "2026-11-20" else 0)
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        pytest.param("?week&month", "week and month: give one of them", id="two-windows"),
+        pytest.param("?since=yesterday", "since: bad date 'yesterday' (expected YYYY-MM-DD)", id="bad-since"),
+        pytest.param("?since=2026-12-01", "since: '2026-12-01' is after today (2026-11-27)", id="future"),
+        pytest.param(
+            "?month=2026-10",
+            "month: takes no value (this month; since=YYYY-MM-DD for another window)",
+            id="month-with-value",
+        ),
+        pytest.param(
+            "?from=2026-11-01",
+            "unknown parameter 'from' (expected week, month or since=YYYY-MM-DD)",
+            id="unknown-parameter",
+        ),
+    ],
+)
+def test_a_bad_report_window_is_400(house: House, query: str, error: str) -> None:
+    answer = house.api("GET", f"/api/v1/report{query}")
+    assert (answer.status_code, answer.json()) == (400, {"error": error})
+
+
+# --- the same objects as the CLI's --json ---
+
+
+def test_the_api_answers_with_the_objects_the_cli_prints(installed: RitualCli) -> None:
+    """One installation, read by `ritual ... --json` and by the API: the same JSON."""
+    cli = installed
+    cli("done", "date-night", "--date", "2026-11-20", "--by", "alex", "--note", "tapas")
+    cli("done", "evening-walk")
+    cli("pause", "journal", "--until", "2026-12-01", "--reason", "flu")
+    store = Store.open(f"sqlite:///{cli.database}")
+    service = RitualService(
+        store, cli.clock, ritual_file=cli.config / "rituals.toml", default_timezone="Europe/Berlin"
+    )
+    _, token = service.create_token("compare")
+    app = create_app(service, key=KEY, clock=cli.clock, public_url="http://ritual.lan:8080")
+    try:
+        with TestClient(app) as client:
+
+            def api(method: str, path: str, body: Any = None) -> Any:
+                answer = client.request(method, path, headers={"Authorization": f"Bearer {token}"}, json=body)
+                assert answer.status_code in (200, 201), answer.text
+                return answer.json()
+
+            assert api("GET", "/api/v1/rituals") == cli.json("list")
+            for name in ("date-night", "evening-walk", "journal"):
+                assert api("GET", f"/api/v1/rituals/{name}") == cli.json("show", name)
+            assert api("GET", "/api/v1/streaks") == cli.json("streaks")
+            assert api("GET", "/api/v1/streaks?ritual=journal") == cli.json("streaks", "journal")
+            assert api("GET", "/api/v1/report") == cli.json("report")
+            assert api("GET", "/api/v1/report?month") == cli.json("report", "--month")
+            assert api("GET", "/api/v1/report?since=2026-11-01") == cli.json(
+                "report", "--since", "2026-11-01"
+            )
+
+            by_api = api("POST", "/api/v1/rituals/appreciation/done", {"by": "sam"})
+            by_cli = cli.json("done", "morning-hug", "--by", "sam")
+            assert by_api.keys() == by_cli.keys()
+            assert by_api["completion"].keys() == by_cli["completion"].keys()
+            assert by_api["completion"]["source"] == "api"
+
+            # What the API changes, the CLI sees, and the other way round.
+            api("POST", "/api/v1/rituals", {"name": "sunday-brunch", "every": "week", "on": "sun"})
+            api("PATCH", "/api/v1/rituals/sunday-brunch", {"at": "10:30"})
+            api("POST", "/api/v1/rituals/sunday-brunch/pause", {"reason": "renovation"})
+            assert api("GET", "/api/v1/rituals/sunday-brunch") == cli.json("show", "sunday-brunch")
+            assert cli.json("show", "sunday-brunch")["paused"] is True
+            cli("resume", "sunday-brunch")
+            assert api("GET", "/api/v1/rituals") == cli.json("list")
+            conflict = client.post(
+                "/api/v1/rituals",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"name": "date-night"},
+            )
+            assert conflict.status_code == 409
+            assert "(from the ritual file)" in conflict.json()["error"]
+    finally:
+        store.close()
+
+
+# --- errors ---
+
+
+ERROR_REQUESTS = [
+    pytest.param("GET", "/api/v1/rituals/nope", None, 404, id="unknown-ritual"),
+    pytest.param("POST", "/api/v1/rituals", {"name": "x", "at": "\n25:00"}, 400, id="bad-definition"),
+    pytest.param("POST", "/api/v1/rituals", {"name": "date-night"}, 409, id="conflict"),
+    pytest.param("POST", "/api/v1/rituals/date-night/done", {"note\n": "x"}, 400, id="odd-field"),
+    pytest.param("GET", "/api/v1/report?since=%0A", None, 400, id="newline-as-date"),
+    pytest.param("GET", "/api/v1/nope", None, 404, id="unknown-path"),
+    pytest.param("PUT", "/api/v1/streaks", None, 405, id="wrong-method"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), ERROR_REQUESTS)
+def test_errors_are_one_line_json_without_secrets(
+    house: House, method: str, path: str, body: Any, status: int
+) -> None:
+    answer = house.api(method, path, body)
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/json"
+    assert "\n" not in answer.text
+    assert list(answer.json()) == ["error"]
+    assert "\n" not in answer.json()["error"]
+    for secret in (API_TOKEN, KEY.decode(), str(house.db)):
+        assert secret not in answer.text
+
+
+def test_routing_errors_under_the_api_are_json(house: House) -> None:
+    assert house.api("GET", "/api/v1/nope").json() == {"error": "not found"}
+    wrong = house.api("PUT", "/api/v1/streaks")
+    assert wrong.json() == {"error": "method not allowed"}
+    assert set(wrong.headers["allow"].split(", ")) == {"GET", "HEAD"}  # Starlette lists a set
+    page_404 = house.client.get("/nope")
+    assert (page_404.status_code, page_404.headers["content-type"][:9]) == (404, "text/html")
+
+
+def test_a_database_failure_is_503_and_names_the_database_only_in_the_log(
+    house: House, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: Store, ritual_id: int, *, since: date | None = None) -> list[CompletionRecord]:
+        raise StoreError(f"database '{house.db}': disk I/O error")
+
+    monkeypatch.setattr(Store, "completions", broken)
+    answer = house.api("GET", "/api/v1/completions")
+    assert (answer.status_code, answer.json()) == (
+        503,
+        {"error": "the database is not available (see the daemon's log)"},
+    )
+    assert f"API GET /api/v1/completions: database '{house.db}': disk I/O error" in caplog.text
+
+
+def test_a_bug_is_a_500_that_says_nothing_of_it(house: House, monkeypatch: pytest.MonkeyPatch) -> None:
+    def bug(self: RitualService, names: object = None) -> list[dict[str, Any]]:
+        raise RuntimeError(f"bug near {API_TOKEN}")
+
+    monkeypatch.setattr(RitualService, "streak_rows", bug)
+    with TestClient(house.client.app, raise_server_exceptions=False) as client:
+        answer = client.get("/api/v1/streaks", headers=house.bearer())
+    assert (answer.status_code, answer.json()) == (500, {"error": "internal error (see the daemon's log)"})
 
 
 # --- the today page --------------------------------------------------------------------------------
@@ -587,4 +1067,26 @@ def test_a_tampered_or_expired_cookie_is_no_login(house: House) -> None:
     house.client.cookies.set("ritual_session", cookie)
     assert house.client.get("/").status_code == 200
     house.clock.advance(timedelta(days=31))
+    assert house.client.get("/").status_code == 401
+
+
+def test_logging_out_clears_the_session(house: House) -> None:
+    log_in(house)
+    today = house.client.get("/")
+    assert '<form method="post" action="/logout" class="out">' in text(today)
+    answer = house.client.post("/logout")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/login")
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith('ritual_session="";')
+    assert "Max-Age=0" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "ritual_session" not in house.client.cookies
+    assert house.client.get("/").status_code == 401
+    assert house.client.get("/login").status_code == 200
+
+
+def test_logging_out_without_a_session_is_harmless(house: House) -> None:
+    answer = house.client.post("/logout")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/login")
     assert house.client.get("/").status_code == 401

@@ -1,0 +1,156 @@
+"""The today page in a real browser: Debian's Chromium, driven by Playwright, against a real server.
+
+uvicorn serves the app on a free port of 127.0.0.1 from a thread; the store is a SQLite file and
+the clock a fake one (Friday 27 Nov 2026, 19:30 in Berlin), so the page always shows the same day.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from scheduler.clock import FakeClock
+from scheduler.definitions import ritual_from_table
+from scheduler.service import RitualService
+from scheduler.store import RitualSource, Store, api_token_hash
+from scheduler.web import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed: apt-get install chromium"
+)
+
+NOW = datetime(2026, 11, 27, 18, 30, tzinfo=UTC)
+TOKEN = "rt_browser-test-token"
+KEY = b"b" * 32
+RITUALS = [
+    {
+        "name": "date-night",
+        "every": "week",
+        "on": "fri",
+        "at": "19:00",
+        "timezone": "Europe/Berlin",
+        "start": "2026-11-01",
+    },
+    # A daily ritual a year old: its heatmap is the widest thing on the page.
+    {
+        "name": "evening-walk",
+        "every": "day",
+        "at": "20:30",
+        "timezone": "Europe/Berlin",
+        "start": "2025-11-01",
+    },
+]
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    db: Path
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """The app on a real uvicorn server in a thread, over a SQLite store with two rituals and a token."""
+    db = tmp_path / "ritual.db"
+    store = Store.open(f"sqlite:///{db}")
+    for table in RITUALS:
+        ritual = ritual_from_table(table)
+        assert ritual.start is not None
+        store.save_ritual(ritual, RitualSource.CLI, now=NOW, effective_from=ritual.start)
+    store.create_api_token("phone", api_token_hash(TOKEN), now=NOW)
+    clock = FakeClock(NOW)
+    service = RitualService(
+        store, clock, ritual_file=tmp_path / "none.toml", default_timezone="Europe/Berlin"
+    )
+    app = create_app(service, key=KEY, clock=clock, public_url="http://127.0.0.1")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Site(f"http://127.0.0.1:{port}", db)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the module; each test opens its own context (cookies start empty)."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def log_in(page: Page, site: Site) -> None:
+    page.goto(f"{site.url}/login")
+    page.get_by_label("API token").fill(TOKEN)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{site.url}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+
+
+def completions(db: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(
+            "select ritual.name, completion.day, completion.source from completion "
+            "join ritual on ritual.id = completion.ritual_id"
+        ).fetchall()
+
+
+def test_log_in_press_done_and_the_streak_goes_up(site: Site, browser: Browser) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, site)
+    date_night = page.locator("section.r", has=page.get_by_role("heading", name="Date night"))
+    streak = date_night.locator(".streak")
+    expect(streak).to_have_text("0")
+    assert completions(site.db) == []
+
+    page.get_by_role("button", name="Done date-night", exact=True).click()
+    expect(page.locator(".notice")).to_have_text("Recorded 'date-night'.")
+    expect(streak).to_have_text("1")
+    expect(date_night).to_contain_text("this period: kept")
+    assert completions(site.db) == [("date-night", date(2026, 11, 27).isoformat(), "web")]
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{site.url}/login")
+    page.goto(f"{site.url}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+    context.close()
+
+
+def test_the_pages_fit_a_phone_without_sideways_scrolling(site: Site, browser: Browser) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    fits = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    page.goto(f"{site.url}/login")
+    assert page.evaluate(fits)
+    log_in(page, site)
+    expect(page.locator("section.r")).to_have_count(2)
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], widths
+    assert widths[1] == 390
+    context.close()
