@@ -869,14 +869,21 @@ def status(app: App, limit: int, as_json: bool) -> None:
     settings = app.settings
     linked = settings.http_address is not None or settings.public_url is not None
     web = {"bind": settings.http_bind, "url": settings.link_base if linked else None}
+    info = service.store.leader_info()
+    leader = None if info is None else {"holder": info.holder, "since": info.since, "epoch": info.epoch}
     if as_json:
-        render.print_json({"daemon": daemon, "web": web, "database": settings.database_display, **report})
+        render.print_json(
+            {"daemon": daemon, "leader": leader, "web": web, "database": settings.database_display, **report}
+        )
         return
     if holder:
         click.echo(f"daemon: running ({holder.describe()})")
     else:
         click.echo("daemon: not running on this host (`ritual run`, or systemctl start ritual-scheduler)")
     click.echo(f"database: {settings.database_display}, {report['rituals']} rituals")
+    if info is not None:  # PostgreSQL: the daemon elected last fires the nudges
+        since = "" if info.since is None else f" since {info.since:%d %b %H:%M} UTC"
+        click.echo(f"leader: {info.holder}{since} (epoch {info.epoch}); the other daemons stand by")
     if web["url"]:
         click.echo(f"web: {web['url']} (today page, Done/Snooze links, /api/v1; http_bind {web['bind']})")
     else:

@@ -27,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from scheduler.clock import Clock
 from scheduler.errors import RitualError
 from scheduler.instance import InstanceLock
+from scheduler.leader import Leadership, SoleLeadership, open_leadership
 from scheduler.nudges import Nudger
 from scheduler.sdnotify import Notifier
 from scheduler.service import RitualService
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("scheduler.daemon")
 
 TICK_SECONDS = 60.0
+LEADER_CHECK_SECONDS = 5.0
 DIGEST_JOB = "digest"
 
 
@@ -78,6 +80,8 @@ class Daemon:
         self._digest_at: datetime | None = None
         self._seen_version = ""
         self._tick_seconds = TICK_SECONDS
+        self._leadership: Leadership | None = None
+        self._check_seconds: float | None = None  # how often leadership is checked; None: never
 
     # life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -86,18 +90,19 @@ class Daemon:
         try:
             self._open()
             self._install_signal_handlers()
-            self._start_scheduler()
+            self._elect()
             self._systemd.ready(self._status_line())
             self.started.set()
             log.info("started: %s", self._status_line())
             self._serve()
             log.info("stopping: finishing in-flight sends")
             self._systemd.stopping()
-            if self._scheduler is not None:
-                self._scheduler.shutdown(wait=True)
+            self._stop_timers(wait=True)
         finally:
             if self._http is not None:
                 self._http.stop()
+            if self._leadership is not None:
+                self._leadership.close()
             if self._store is not None:
                 self._store.close()
             lock.release()
@@ -112,15 +117,55 @@ class Daemon:
         tick (a scheduler job would also wake the scheduler's and a worker's thread).
         """
         next_tick = time.monotonic() + self._tick_seconds
+        next_check = time.monotonic() + (self._check_seconds or 0.0)
         while not self._stop.is_set():
-            self._wake.wait(max(next_tick - time.monotonic(), 0.0))
+            wake_at = next_tick if self._check_seconds is None else min(next_tick, next_check)
+            self._wake.wait(max(wake_at - time.monotonic(), 0.0))
             self._wake.clear()
             if self._reload.is_set() and not self._stop.is_set():
                 self._reload.clear()
                 self._do_reload()
+            if self._check_seconds is not None and time.monotonic() >= next_check:
+                self._check_leadership()
+                next_check = time.monotonic() + self._check_seconds
             if time.monotonic() >= next_tick and not self._stop.is_set():
                 self._scheduled_tick()
                 next_tick = time.monotonic() + self._tick_seconds
+
+    # leading or standing by (PostgreSQL: one leader among the daemons of a database) -------
+    @property
+    def leading(self) -> bool:
+        """Whether this daemon fires nudges (its timers run); a standby only serves HTTP."""
+        return self._scheduler is not None
+
+    def _elect(self) -> bool:
+        """Take the lead if it is free: then decide what is overdue and arm the timers."""
+        assert self._leadership is not None and self._nudger is not None
+        if not self._leadership.try_lead():
+            return False
+        self._nudger.epoch = self._leadership.epoch
+        self._start_scheduler()
+        return True
+
+    def _check_leadership(self) -> None:
+        """Every few seconds: a leader that cannot prove it holds the lock stops firing at once;
+        a standby tries to take a lead that has come free."""
+        assert self._leadership is not None
+        if self.leading:
+            if not self._leadership.check():
+                log.warning("lost the lead; standing by and trying again")
+                self._stop_timers(wait=False)
+                self._systemd.status(self._status_line())
+        elif self._elect():
+            log.info("took the lead: %s", self._status_line())
+            self._systemd.status(self._status_line())
+
+    def _stop_timers(self, *, wait: bool) -> None:
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=wait)
+        self._armed.clear()
+        self._digest_at = None
 
     def _scheduled_tick(self) -> None:
         """A tick, unless the timer thread died: then no watchdog ping, so systemd restarts us."""
@@ -164,6 +209,9 @@ class Daemon:
             default_timezone=settings.default_timezone,
         )
         self._sync()
+        self._leadership = open_leadership(settings.database, self._store)
+        if not isinstance(self._leadership, SoleLeadership):
+            self._check_seconds = LEADER_CHECK_SECONDS
         self._start_http()
         self._settings = self._with_link_base(settings)
         self._nudger = self._make_nudger(self._settings, self._service)
@@ -241,7 +289,8 @@ class Daemon:
         else:
             self._apply_settings(settings)
         self._sync()
-        self._reconcile()
+        if self.leading:
+            self._reconcile()
         self._systemd.ready(self._status_line())
         log.info("reloaded: %s", self._status_line())
 
@@ -255,6 +304,8 @@ class Daemon:
             log.warning("http_bind changed; restart the daemon to listen there")
         self._settings = self._with_link_base(settings)
         self._nudger = self._make_nudger(self._settings, self._service)
+        if self._leadership is not None and self.leading:
+            self._nudger.epoch = self._leadership.epoch
 
     # the work -------------------------------------------------------------------------
     def tick(self) -> None:
@@ -265,6 +316,9 @@ class Daemon:
         whose time passed without firing (a suspend, a clock jump), costs more.
         """
         self._systemd.watchdog()
+        if not self.leading:
+            self._systemd.status(self._status_line())
+            return
         try:
             assert self._service is not None and self._nudger is not None
             self._sync()
@@ -342,6 +396,9 @@ class Daemon:
 
     def _status_line(self) -> str:
         """systemd's STATUS=, from the armed timers (no planning on every tick)."""
+        if not self.leading:
+            info = None if self._store is None else self._store.leader_info()
+            return f"standby: {info.holder} leads" if info else "standby: waiting for the lead"
         armed = [(when, name) for name, when in self._armed.items() if when is not None]
         count = len(self._armed)
         if not armed:

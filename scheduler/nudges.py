@@ -61,7 +61,12 @@ def snoozed_slot(slot: str) -> str:
 
 
 class Outbox(Protocol):
-    """Sends a claimed occurrence through its channels and records how it went."""
+    """Sends a claimed occurrence through its channels and records how it went.
+
+    ``epoch`` is the leader epoch its delivery claims are fenced with (None: not fenced).
+    """
+
+    epoch: int | None
 
     def deliver(self, stored: StoredRitual, occurrence: OccurrenceRecord, verdict: Verdict) -> None: ...
 
@@ -114,6 +119,17 @@ class Nudger:
         self.digest = digest
         self.snooze_for = snooze
         self.max_snoozes = max_snoozes
+        self._epoch: int | None = None
+
+    @property
+    def epoch(self) -> int | None:
+        """The leader epoch every claim is fenced with; None (the default) fences nothing."""
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value: int | None) -> None:
+        self._epoch = value
+        self.outbox.epoch = value
 
     def handle_due(self, stored: StoredRitual) -> Handled:
         """Decide every nudge of ``stored`` that is due and not yet recorded; send what is sent."""
@@ -157,7 +173,11 @@ class Nudger:
                 status=_RECORDED_AS[verdict.decision],
                 now=now,
                 note=verdict.note,
+                epoch=self._epoch,
             )
+            if occurrence is None:
+                log.warning("%s %s/%s: not claimed, no longer the leader", ritual.name, nudge.day, nudge.slot)
+                continue
             if not created:
                 continue  # another path got there first: it owns this key
             claimed.append(verdict)
@@ -249,8 +269,9 @@ class Nudger:
                 status=_RECORDED_AS[verdict.decision],
                 now=now,
                 note=verdict.note,
+                epoch=self._epoch,
             )
-            if created:
+            if created and occurrence is not None:
                 claimed.append(verdict)
                 log.info("digest %s: %s", verdict.nudge.day, verdict.note)
                 if verdict.decision.sends:

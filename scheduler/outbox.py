@@ -118,6 +118,7 @@ class AppriseOutbox:
         self.max_age = max_age
         self.discreet = discreet
         self.links = links
+        self.epoch: int | None = None  # the leader epoch delivery claims are fenced with
         self.rng = rng or random.Random()
 
     # the first send ---------------------------------------------------------------------
@@ -194,7 +195,10 @@ class AppriseOutbox:
         lease_until = now + timedelta(seconds=self.timeout) + ON_TIME
         claimed = [
             row
-            for row in (self.store.claim_delivery(r.id, now=now, lease_until=lease_until) for r in rows)
+            for row in (
+                self.store.claim_delivery(r.id, now=now, lease_until=lease_until, epoch=self.epoch)
+                for r in rows
+            )
             if row is not None
         ]
         if not claimed:

@@ -26,6 +26,7 @@ class FakeOutbox:
         self.clock = clock
         self.sent: list[tuple[str, date, str, Decision]] = []
         self.snoozed: list[tuple[str, str, str]] = []
+        self.epoch: int | None = None
         self._lock = threading.Lock()
 
     def deliver(self, stored: StoredRitual, occurrence: OccurrenceRecord, verdict: Verdict) -> None:

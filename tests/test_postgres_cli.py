@@ -77,3 +77,22 @@ def test_status_on_postgresql_shows_the_database_without_its_password(
     for result in outputs:
         assert PASSWORD not in result.output
         assert PASSWORD not in result.stderr
+
+
+def test_status_names_the_leading_daemon(postgres_url: str, tmp_path: Path) -> None:
+    from scheduler.leader import open_leadership
+
+    cli = RitualCli(tmp_path, FakeClock(NOW))
+    cli.env["RITUAL_DATABASE_URL"] = postgres_url
+    cli("init")
+    assert cli.json("status")["leader"] is None, "no daemon has led yet"
+    store = Store.open(postgres_url)
+    leadership = open_leadership(postgres_url, store, holder="homeserver 4242", clock=FakeClock(NOW))
+    try:
+        assert leadership.try_lead()
+        status = cli.json("status")
+        assert status["leader"] == {"holder": "homeserver 4242", "since": NOW.isoformat(), "epoch": 1}
+        assert "leader: homeserver 4242 since 24 Nov 11:00 UTC (epoch 1)" in cli("status").output
+    finally:
+        leadership.close()
+        store.close()
