@@ -39,6 +39,7 @@ from scheduler.reminders import NudgeKind, parse_duration
 from scheduler.service import RitualService
 from scheduler.settings import Settings
 from scheduler.store import (
+    DeliveryOutcome,
     DeliveryRecord,
     DeliveryStatus,
     OccurrenceKind,
@@ -193,20 +194,14 @@ class AppriseOutbox:
     ) -> None:
         now = self.clock.now()
         lease_until = now + timedelta(seconds=self.timeout) + ON_TIME
-        claimed = [
-            row
-            for row in (
-                self.store.claim_delivery(r.id, now=now, lease_until=lease_until, epoch=self.epoch)
-                for r in rows
-            )
-            if row is not None
-        ]
+        claimed = self.store.claim_deliveries(
+            [r.id for r in rows], now=now, lease_until=lease_until, epoch=self.epoch
+        )
         if not claimed:
             return
         if stored is not None and occurrence.kind == OccurrenceKind.SNOOZE and self._kept(stored, occurrence):
             why = "done before the snooze ended"
-            for row in claimed:
-                self._finish(row, DeliveryStatus.CANCELLED, why, attempt=row.attempts)
+            self._finish_all([_outcome(row, DeliveryStatus.CANCELLED, why) for row in claimed])
             self.store.decide_occurrence(
                 occurrence.id,
                 OccurrenceStatus.SUPPRESSED,
@@ -217,49 +212,43 @@ class AppriseOutbox:
             return
         by_target = {channel.target: channel for channel in self.channels}
         sendable = [row for row in claimed if row.target in by_target]
-        for row in claimed:
-            if row.target not in by_target:
-                self._finish(row, DeliveryStatus.FAILED, "channel no longer configured", attempt=row.attempts)
+        gone = "channel no longer configured"
+        outcomes = [
+            _outcome(row, DeliveryStatus.FAILED, gone) for row in claimed if row.target not in by_target
+        ]
         message = self._message(stored, occurrence)
         channels = [by_target[row.target] for row in sendable]
         messages = [self._with_links(message, stored, occurrence, channel) for channel in channels]
         results = asyncio.run(_send(channels, messages, self.timeout)) if channels else []
         after = self.clock.now()
         nudge = f"{stored.name if stored else 'household'} {occurrence.day}/{occurrence.slot}"
-        for row, result in zip(sendable, results, strict=True):
-            self._record(nudge, row, result.ok, result.permanent, result.error, after)
+        outcomes += [
+            self._judge(nudge, row, result.ok, result.permanent, result.error, after)
+            for row, result in zip(sendable, results, strict=True)
+        ]
+        self._finish_all(outcomes)
         self._settle(occurrence)
 
-    def _record(
+    def _judge(
         self, nudge: str, row: DeliveryRecord, ok: bool, permanent: bool, error: str, after: datetime
-    ) -> None:
-        """Write one attempt's outcome: sent, failed for good, given up, or due again later."""
+    ) -> DeliveryOutcome:
+        """One attempt's outcome: sent, failed for good, given up, or due again later."""
         if ok:
-            self._finish(row, DeliveryStatus.SENT, "", attempt=row.attempts)
             log.info("%s delivered via %s", nudge, row.channel)
-        elif permanent:
-            self._finish(row, DeliveryStatus.FAILED, error, attempt=row.attempts)
+            return _outcome(row, DeliveryStatus.SENT)
+        if permanent:
             log.error("%s failed via %s: %s", nudge, row.channel, error)
-        elif row.attempts >= self.max_attempts or after - row.created_at >= self.max_age:
-            self._finish(row, DeliveryStatus.GIVEN_UP, error, attempt=row.attempts)
+            return _outcome(row, DeliveryStatus.FAILED, error)
+        if row.attempts >= self.max_attempts or after - row.created_at >= self.max_age:
             log.error("%s given up via %s after %d tries: %s", nudge, row.channel, row.attempts, error)
-        else:
-            wait = backoff(row.attempts, self.rng)
-            self._finish(row, DeliveryStatus.RETRY, error, attempt=row.attempts, retry_at=after + wait)
-            log.warning("%s will retry via %s in %ds: %s", nudge, row.channel, wait.total_seconds(), error)
+            return _outcome(row, DeliveryStatus.GIVEN_UP, error)
+        wait = backoff(row.attempts, self.rng)
+        log.warning("%s will retry via %s in %ds: %s", nudge, row.channel, wait.total_seconds(), error)
+        return _outcome(row, DeliveryStatus.RETRY, error, retry_at=after + wait)
 
-    def _finish(
-        self,
-        row: DeliveryRecord,
-        status: DeliveryStatus,
-        error: str,
-        *,
-        attempt: int,
-        retry_at: datetime | None = None,
-    ) -> None:
-        self.store.finish_delivery(
-            row.id, status, now=self.clock.now(), error=error, next_attempt_at=retry_at, attempt=attempt
-        )
+    def _finish_all(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """Every outcome of one attempt in one transaction."""
+        self.store.finish_deliveries(outcomes, now=self.clock.now())
 
     def _settle(self, occurrence: OccurrenceRecord) -> None:
         """The occurrence is sent once any channel has it; failed once none can get it.
@@ -336,6 +325,13 @@ class AppriseOutbox:
 
         today = self.service.household_today()
         return Message(title=digest_title(today), body=digest_text(self.service.report_inputs(), today))
+
+
+def _outcome(
+    row: DeliveryRecord, status: DeliveryStatus, error: str = "", *, retry_at: datetime | None = None
+) -> DeliveryOutcome:
+    """The outcome of the attempt that claimed ``row`` (its attempt count guards the write)."""
+    return DeliveryOutcome(row.id, status, error, retry_at, row.attempts)
 
 
 async def _send(channels: Sequence[Channel], messages: Sequence[Message], timeout: float) -> list[SendResult]:

@@ -394,7 +394,7 @@ def crash(*args: object, **kwargs: object) -> NoReturn:
 
 @pytest.mark.parametrize(
     ("where", "requests"),
-    [("_send", 1), ("finish_delivery", 2)],
+    [("_send", 1), ("finish_deliveries", 2)],
     ids=["died-after-the-claim-before-the-send", "died-after-the-send-before-recording-it"],
 )
 def test_a_lost_lease_resends_once_after_it_runs_out(
@@ -411,7 +411,7 @@ def test_a_lost_lease_resends_once_after_it_runs_out(
         if where == "_send":
             patched.setattr(outbox_module, "_send", crash)
         else:
-            patched.setattr(home.store, "finish_delivery", crash)
+            patched.setattr(home.store, "finish_deliveries", crash)
         with pytest.raises(Crash):
             home.fire(talk)
     claimed = one(home)

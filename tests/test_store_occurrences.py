@@ -27,6 +27,7 @@ from scheduler.definitions import ritual_from_table
 from scheduler.errors import StoreError
 from scheduler.reminders import NudgeKind
 from scheduler.store import (
+    DeliveryOutcome,
     DeliveryRecord,
     DeliveryStatus,
     LeaderInfo,
@@ -939,3 +940,29 @@ def test_a_failed_upgrade_from_0001_leaves_it_at_0001(
         assert len(reopened.completions(1)) == len(SEED["completion"])
     finally:
         reopened.close()
+
+
+def test_many_deliveries_are_claimed_and_finished_in_one_go(store: Store, occurrence_id: int) -> None:
+    rows = store.add_deliveries(occurrence_id, [("ann", "t1"), ("ben", "t2"), ("cat", "t3")], now=NOW)
+    held_back = store.add_deliveries(occurrence_id, [("dan", "t4")], now=NOW, not_before=minutes(30))
+    ids = [r.id for r in (*rows, *held_back)]
+    claimed = store.claim_deliveries(ids, now=NOW, lease_until=minutes(1))
+    assert [(r.id, r.status, r.attempts) for r in claimed] == [
+        (r.id, DeliveryStatus.SENDING, 1) for r in rows
+    ]
+    assert store.claim_deliveries(ids, now=NOW, lease_until=minutes(1)) == [], "each claimed once"
+    ann, ben, cat = claimed
+    store.finish_deliveries(
+        [
+            DeliveryOutcome(ann.id, DeliveryStatus.SENT, attempt=1),
+            DeliveryOutcome(ben.id, DeliveryStatus.RETRY, "503", minutes(5), attempt=1),
+            DeliveryOutcome(cat.id, DeliveryStatus.SENT, attempt=7),  # a stale claim: not written
+        ],
+        now=NOW,
+    )
+    after = {r.id: (r.status, r.last_error, r.next_attempt_at) for r in store.deliveries()}
+    assert after[ann.id] == (DeliveryStatus.SENT, "", None)
+    assert after[ben.id] == (DeliveryStatus.RETRY, "503", minutes(5))
+    assert after[cat.id][0] is DeliveryStatus.SENDING
+    assert after[held_back[0].id] == (DeliveryStatus.PENDING, "", minutes(30))
+    assert store.claim_deliveries([held_back[0].id], now=minutes(30), lease_until=minutes(31))

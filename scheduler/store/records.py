@@ -139,6 +139,16 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"  # not sent: no longer wanted (a snoozed ritual was done meanwhile)
 
 
+class DeliveryOutcome(NamedTuple):
+    """How one attempt went, for ``Store.finish_deliveries``; ``attempt`` guards the claim."""
+
+    delivery_id: int
+    status: DeliveryStatus
+    error: str = ""
+    next_attempt_at: datetime | None = None
+    attempt: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryRecord:
     """One (occurrence, channel) row of the outbox; ``channel`` is masked, ``target`` a hash."""

@@ -37,6 +37,7 @@ from scheduler.store.records import (
     ApiTokenRecord,
     CadenceVersion,
     CompletionRecord,
+    DeliveryOutcome,
     DeliveryRecord,
     DeliveryStatus,
     LeaderInfo,
@@ -572,28 +573,35 @@ class Store:
         becomes claimable again then, so a crash re-sends at most once per lease. With
         ``epoch`` it is also None once the stored leader epoch moved on (a fenced claim).
         """
+        claimed = self.claim_deliveries([delivery_id], now=now, lease_until=lease_until, epoch=epoch)
+        return claimed[0] if claimed else None
+
+    def claim_deliveries(
+        self, delivery_ids: Sequence[int], *, now: datetime, lease_until: datetime, epoch: int | None = None
+    ) -> list[DeliveryRecord]:
+        """``claim_delivery`` for many rows in one transaction: those this call claimed, by id."""
         _aware(now=now, lease_until=lease_until)
         if lease_until <= now:
             raise ValueError(f"lease must end after now, got '{lease_until.isoformat()}'")
+        if not delivery_ids:
+            return []
         statement = (
             update(DeliveryRow)
-            .where(col(DeliveryRow.id) == delivery_id, _claimable(now))
+            .where(col(DeliveryRow.id).in_(list(delivery_ids)), _claimable(now))
             .values(
                 status=str(DeliveryStatus.SENDING),
                 attempts=col(DeliveryRow.attempts) + 1,
                 next_attempt_at=lease_until,
                 updated_at=now,
             )
+            .returning(DeliveryRow)
+            .execution_options(synchronize_session=False)
         )
         with self._session(write=True) as session:
             if epoch is not None and _leader_epoch(session, lock=_SHARE) != epoch:
-                return None
-            if session.exec(statement).rowcount != 1:
-                return None
-            row = session.get(DeliveryRow, delivery_id, populate_existing=True)
-            if row is None:
-                raise StoreError(f"delivery '{delivery_id}' vanished while claimed")
-            return _delivery(row)
+                return []
+            rows = session.scalars(statement).all()
+            return sorted((_delivery(row) for row in rows), key=lambda record: record.id)
 
     def finish_delivery(
         self,
@@ -610,27 +618,40 @@ class Store:
         With ``attempt`` (the claimed record's attempts) the write happens only while that
         claim still holds, so a sender whose lease ran out cannot overwrite a newer outcome.
         """
+        outcome = DeliveryOutcome(delivery_id, status, error, next_attempt_at, attempt)
+        self.finish_deliveries([outcome], now=now)
+
+    def finish_deliveries(self, outcomes: Sequence[DeliveryOutcome], *, now: datetime) -> None:
+        """``finish_delivery`` for many rows in one transaction."""
         _aware(now=now)
-        if next_attempt_at is not None:
-            _aware(next_attempt_at=next_attempt_at)
-        status = _member(DeliveryStatus, status, "delivery status")
-        if status is DeliveryStatus.SENDING:
-            raise ValueError("a delivery becomes 'sending' only through claim_delivery")
-        statement = update(DeliveryRow).where(col(DeliveryRow.id) == delivery_id)
-        if attempt is not None:
-            statement = statement.where(
-                col(DeliveryRow.status) == str(DeliveryStatus.SENDING), col(DeliveryRow.attempts) == attempt
+        statements = []
+        for outcome in outcomes:
+            if outcome.next_attempt_at is not None:
+                _aware(next_attempt_at=outcome.next_attempt_at)
+            status = _member(DeliveryStatus, outcome.status, "delivery status")
+            if status is DeliveryStatus.SENDING:
+                raise ValueError("a delivery becomes 'sending' only through claim_delivery")
+            statement = update(DeliveryRow).where(col(DeliveryRow.id) == outcome.delivery_id)
+            if outcome.attempt is not None:
+                statement = statement.where(
+                    col(DeliveryRow.status) == str(DeliveryStatus.SENDING),
+                    col(DeliveryRow.attempts) == outcome.attempt,
+                )
+            statements.append(
+                statement.values(
+                    status=str(status),
+                    last_error=outcome.error[:MAX_ERROR_LENGTH],
+                    next_attempt_at=outcome.next_attempt_at,
+                    updated_at=now,
+                )
             )
-        statement = statement.values(
-            status=str(status),
-            last_error=error[:MAX_ERROR_LENGTH],
-            next_attempt_at=next_attempt_at,
-            updated_at=now,
-        )
+        if not statements:
+            return
         with self._session(write=True) as session:
-            changed = session.exec(statement).rowcount
-            if not changed and attempt is None:
-                raise StoreError(f"no delivery with id '{delivery_id}' in the store")
+            for outcome, statement in zip(outcomes, statements, strict=True):
+                changed = session.exec(statement).rowcount
+                if not changed and outcome.attempt is None:
+                    raise StoreError(f"no delivery with id '{outcome.delivery_id}' in the store")
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[DeliveryRecord]:
         """What a sender should claim now: pending or retry rows that are due, and sending rows
