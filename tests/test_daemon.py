@@ -296,7 +296,7 @@ class InProcess:
 
     def start(self) -> None:
         self.thread.start()
-        assert wait_for(lambda: bool(self.outboxes), 20)
+        assert self.daemon.started.wait(20), "the daemon did not finish starting"
 
     def stop(self) -> None:
         self.daemon.request_stop()
