@@ -36,6 +36,24 @@ _DAY_NUMBER = re.compile(r"[0-9]+")
 # Where interval > 1 periods are counted from when a cadence has no anchor (2001-01-01 is a Monday).
 DEFAULT_ANCHOR = date(2001, 1, 1)
 _ONE_DAY = timedelta(days=1)
+_QUOTE_LIMIT = 40
+
+
+def quote(text: str) -> str:
+    """User text as an error message shows it: in single quotes, on one line, at most 40 characters.
+
+    Line breaks, tabs and other characters that do not print are escaped the way Python writes them
+    (``\\n``, ``\\t``, ``\\x00``, ``\\u2028``), so a bad key or value can never split a one-line error.
+    """
+    pieces = [char if char.isprintable() else repr(char)[1:-1] for char in text]
+    if sum(map(len, pieces)) <= _QUOTE_LIMIT:
+        return "'" + "".join(pieces) + "'"
+    shown = ""
+    for piece in pieces:  # cut between characters, never inside an escape
+        if len(shown) + len(piece) > _QUOTE_LIMIT - 3:
+            break
+        shown += piece
+    return f"'{shown}...'"
 
 
 class Every(StrEnum):
@@ -98,20 +116,20 @@ def _parse_due_word(every: Every, word: str) -> tuple[DueDay, ...]:
     if word == "last" or _DAY_NUMBER.fullmatch(word):
         day = -1 if word == "last" else int(word)
         if day != -1 and not 1 <= day <= 31:
-            raise ValueError(f"day of month must be 1..31, not '{word}'")
+            raise ValueError(f"day of month must be 1..31, not {quote(word)}")
         if every is not Every.MONTH:
-            raise ValueError(f"'{word}' is a day of the month; only a monthly ritual can use it")
+            raise ValueError(f"{quote(word)} is a day of the month; only a monthly ritual can use it")
         return (DayOfMonth(day),)
     parts = word.split(" ")
     if len(parts) == 2 and parts[0] in _ORDINAL_WORDS:
         if parts[1] not in _WEEKDAY_WORDS:
-            raise ValueError(f"unknown weekday '{parts[1]}'")
+            raise ValueError(f"unknown weekday {quote(parts[1])}")
         if every is not Every.MONTH:
-            raise ValueError(f"'{word}' needs a monthly ritual")
+            raise ValueError(f"{quote(word)} needs a monthly ritual")
         return (NthWeekday(_ORDINAL_WORDS[parts[0]], _WEEKDAY_WORDS[parts[1]]),)
     if get_close_matches(word, _WEEKDAY_WORDS, n=1, cutoff=0.7):
-        raise ValueError(f"unknown weekday '{word}'")
-    raise ValueError(f"unknown day '{word}'")
+        raise ValueError(f"unknown weekday {quote(word)}")
+    raise ValueError(f"unknown day {quote(word)}")
 
 
 def _due_day_order(due: DueDay) -> tuple[int, int, int]:

@@ -12,6 +12,7 @@ weekday 'fryday'`` (``ritual #3`` while a ritual has no valid name yet,
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import tomllib
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from scheduler.cadence import WEEKDAY_FULL_NAMES, WEEKDAY_NAMES, Cadence, Every, parse_due_days
+from scheduler.cadence import WEEKDAY_FULL_NAMES, WEEKDAY_NAMES, Cadence, Every, parse_due_days, quote
 from scheduler.errors import DefinitionError, RitualFileError
 from scheduler.reminders import (
     Reminders,
@@ -139,6 +140,10 @@ _T = TypeVar("_T")
 _E = TypeVar("_E", bound=StrEnum)
 _NO_NAMES: tuple[str, ...] = ()
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# start and end: far enough either way for any household, and far enough inside date's range that a
+# weekly or monthly period (up to 52 of them) around a start or end never leaves the calendar.
+FIRST_DATE = date(1900, 1, 1)
+LAST_DATE = date(2999, 12, 31)
 
 
 # --- reading one value ----------------------------------------------------------------------------
@@ -152,8 +157,7 @@ def _brief(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
-        return f"'{shown}'" if len(shown) <= 40 else f"'{shown[:37]}...'"
+        return quote(value)
     if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, Mapping):
@@ -254,7 +258,7 @@ def _clocks(key: str, value: object) -> tuple[time, ...]:
 
 
 def _duration(key: str, value: object) -> timedelta:
-    return parse_duration(_string(key, value, "a duration like '90m'"))
+    return parse_duration(_string(key, value, "a duration like '90m'"), name=key)
 
 
 def _quiet_hours(key: str, value: object) -> tuple[time, time]:
@@ -299,15 +303,17 @@ def _weekday(key: str, value: object) -> int:
 
 
 def _date(key: str, value: object) -> date:
-    """A TOML date or a ``YYYY-MM-DD`` string (a date-time is refused: the day is what counts)."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
+    """A TOML date or a ``YYYY-MM-DD`` string (a date-time is refused: the day is what counts),
+    from FIRST_DATE to LAST_DATE."""
+    day = value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"{key} must be a date like 2026-01-31, not {_brief(value)}")
+        with contextlib.suppress(ValueError):  # 2026-02-30: said below like any other non-date
+            day = date.fromisoformat(value.strip())
+    if not isinstance(day, date) or isinstance(day, datetime):
+        raise ValueError(f"{key} must be a date like 2026-01-31, not {_brief(value)}")
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ValueError(f"{key} must be from {FIRST_DATE} to {LAST_DATE}, not {day}")
+    return day
 
 
 _READERS: dict[str, Callable[[str, object], object]] = {
@@ -354,10 +360,10 @@ def _check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], *, in_defaul
         if key in allowed:
             continue
         if in_defaults and key in RITUAL_KEYS:
-            raise DefinitionError(key, f"key '{key}' belongs in each [[ritual]], not in [defaults]")
+            raise DefinitionError(key, f"key {quote(key)} belongs in each [[ritual]], not in [defaults]")
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise DefinitionError(key, f"unknown key '{key}'{hint}")
+        raise DefinitionError(key, f"unknown key {quote(key)}{hint}")
 
 
 def check_defaults(defaults: Mapping[str, Any]) -> None:
@@ -645,6 +651,16 @@ def _scan_value(line: str, pos: int, open_string: str | None, depth: int) -> tup
             depth = max(0, depth - 1)
 
 
+def _basic_key(raw: str) -> str:
+    """A ``"quoted"`` key as tomllib reads it (escapes such as ``\\n`` decoded), so it finds its line."""
+    if "\\" not in raw:
+        return raw
+    try:
+        return str(tomllib.loads(f'k = "{raw}"')["k"])
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
 def _layout(text: str) -> _Layout:
     """Find the line of each table and key; tomllib keeps no positions, so scan the text for them."""
     layout = _Layout()
@@ -660,7 +676,8 @@ def _layout(text: str) -> _Layout:
                 continue
             key = _KEY_START.match(line)
             if key is not None:
-                name = next(group for group in key.groups() if group is not None)
+                basic, literal, bare = key.groups()
+                name = _basic_key(basic) if basic is not None else literal if literal is not None else bare
                 current.keys.setdefault(name, number)
                 pos = key.end()
         open_string, depth = _scan_value(line, pos, open_string, depth)
@@ -705,7 +722,7 @@ def parse_ritual_file(text: str, path: str, *, fallback_timezone: str = "UTC") -
     for key in document:
         if key not in ("defaults", "ritual"):
             line = layout.top.line_of(key)
-            message = f"unknown top-level key '{key}' (expected [defaults] and [[ritual]])"
+            message = f"unknown top-level key {quote(key)} (expected [defaults] and [[ritual]])"
             raise RitualFileError(path, line, None, message)
     defaults = document.get("defaults", {})
     if not isinstance(defaults, dict):

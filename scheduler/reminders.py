@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
-from scheduler.cadence import Cadence, is_due_day, local_instant
+from scheduler.cadence import Cadence, is_due_day, local_instant, quote
 
 
 class NudgeKind(StrEnum):
@@ -56,6 +56,9 @@ class Nudge:
 # --- durations and times of day ------------------------------------------------------------------
 
 _MINUTE = timedelta(minutes=1)
+# The longest duration anything takes (reminders, grace periods, settings): a year. Longer ones mean
+# nothing to a household and would push planned instants off the calendar (year 10000).
+LONGEST_DURATION = timedelta(days=366)
 _DURATION_UNITS = (
     ("w", timedelta(weeks=1)),
     ("d", timedelta(days=1)),
@@ -69,20 +72,23 @@ _DURATION_RE = re.compile(
 _CLOCK_RE = re.compile(r"(?P<h>\d{1,2}):(?P<m>\d{2})", re.ASCII)
 
 
-def parse_duration(text: str) -> timedelta:
-    """``90m``, ``2h``, ``1d``, ``1w``, ``1h30m``; raise ValueError with the user-facing message."""
+def parse_duration(text: str, *, name: str = "duration") -> timedelta:
+    """``90m``, ``2h``, ``1d``, ``1w``, ``1h30m``, up to LONGEST_DURATION; raise ValueError with the
+    user-facing message (``name``, e.g. the key, is what the message calls a value that is too long)."""
     shown = text.strip()
     match = _DURATION_RE.fullmatch(shown)
     if not shown or match is None:
-        raise ValueError(f"not a duration: '{shown}' (try 90m, 2h, 1d)")
+        raise ValueError(f"not a duration: {quote(shown)} (try 90m, 2h, 1d)")
     if match["s"] is not None:
-        raise ValueError(f"durations are whole minutes, hours, days or weeks: '{shown}'")
+        raise ValueError(f"durations are whole minutes, hours, days or weeks: {quote(shown)}")
     try:
         total = sum((int(match[unit]) * size for unit, size in _DURATION_UNITS if match[unit]), timedelta())
     except (OverflowError, ValueError):  # beyond timedelta, or more digits than int() accepts
-        raise ValueError(f"duration is too long: '{shown}'") from None
+        total = LONGEST_DURATION + _MINUTE
+    if total > LONGEST_DURATION:
+        raise ValueError(f"{name} must be at most {LONGEST_DURATION.days}d (a year), not {quote(shown)}")
     if total <= timedelta():
-        raise ValueError(f"duration must be longer than zero: '{shown}'")
+        raise ValueError(f"duration must be longer than zero: {quote(shown)}")
     return total
 
 
@@ -107,7 +113,7 @@ def parse_clock_time(text: str) -> time:
     shown = text.strip()
     match = _CLOCK_RE.fullmatch(shown)
     if match is None or int(match["h"]) > 23 or int(match["m"]) > 59:
-        raise ValueError(f"not a time of day: '{shown}' (use HH:MM, 24-hour)")
+        raise ValueError(f"not a time of day: {quote(shown)} (use HH:MM, 24-hour)")
     return time(int(match["h"]), int(match["m"]))
 
 
@@ -167,10 +173,10 @@ def _cron_value(field: _CronField, token: str) -> int:
         return field.names[token]
     if not _is_number(token):
         kind = f"a number or {field.name} name" if field.names else "a number"
-        raise ValueError(f"cron {field.name} field: '{token}' is not {kind}")
+        raise ValueError(f"cron {field.name} field: {quote(token)} is not {kind}")
     value = int(token)
     if not field.low <= value <= field.high:
-        raise ValueError(f"cron {field.name} field: '{token}' is out of range {field.low}..{field.high}")
+        raise ValueError(f"cron {field.name} field: {quote(token)} is out of range {field.low}..{field.high}")
     return value
 
 
@@ -180,7 +186,7 @@ def _cron_item(field: _CronField, item: str) -> set[int]:
     step = 1
     if slash:
         if not _is_number(step_text) or int(step_text) < 1:
-            raise ValueError(f"cron {field.name} field: '{item}' needs a step of 1 or more after '/'")
+            raise ValueError(f"cron {field.name} field: {quote(item)} needs a step of 1 or more after '/'")
         step = int(step_text)
     if body == "*":
         first, last = field.low, field.high
@@ -190,7 +196,7 @@ def _cron_item(field: _CronField, item: str) -> set[int]:
         if field.name == "weekday" and last == 0 < first:
             last = 7  # "fri-sun"
         if first > last:
-            raise ValueError(f"cron {field.name} field: '{item}' is a range that runs backwards")
+            raise ValueError(f"cron {field.name} field: {quote(item)} is a range that runs backwards")
     else:
         first = _cron_value(field, body)
         last = field.high if slash else first  # "5/15" means from 5 to the end, every 15
@@ -262,11 +268,11 @@ def _rrule_parts(expression: str) -> list[tuple[str, str]]:
         name, equals, value = pair.strip().partition("=")
         name, value = name.strip().upper(), value.strip().upper()
         if not equals or not name or not value:
-            raise ValueError(f"not a valid rrule: '{pair.strip()}' is not NAME=VALUE")
+            raise ValueError(f"not a valid rrule: {quote(pair.strip())} is not NAME=VALUE")
         if name not in _RRULE_NAMES:
-            raise ValueError(f"not a valid rrule: unknown part '{name}'")
+            raise ValueError(f"not a valid rrule: unknown part {quote(name)}")
         if any(name == seen for seen, _ in parts):
-            raise ValueError(f"not a valid rrule: '{name}' is given twice")
+            raise ValueError(f"not a valid rrule: {quote(name)} is given twice")
         parts.append((name, value))
     names = {name for name, _ in parts}
     if "FREQ" not in names:
@@ -286,7 +292,7 @@ def _check_month_days(parts: dict[str, str]) -> None:
     longest = max(monthrange(2000, int(month))[1] for month in parts["BYMONTH"].split(","))
     if all(abs(int(day)) > longest for day in parts["BYMONTHDAY"].split(",")):
         raise ValueError(
-            f"not a valid rrule: BYMONTH '{parts['BYMONTH']}' has no day '{parts['BYMONTHDAY']}'"
+            f"not a valid rrule: BYMONTH {quote(parts['BYMONTH'])} has no day {quote(parts['BYMONTHDAY'])}"
         )
 
 
@@ -294,10 +300,10 @@ def _check_rrule_part(name: str, value: str) -> None:
     if name == "FREQ" and value == "SECONDLY":
         raise ValueError("not a valid rrule: reminders repeat at most every minute, not 'SECONDLY'")
     if name in ("INTERVAL", "COUNT") and (not _is_number(value) or int(value) < 1):
-        raise ValueError(f"not a valid rrule: {name} must be a whole number of 1 or more, not '{value}'")
+        raise ValueError(f"not a valid rrule: {name} must be a whole number of 1 or more, not {quote(value)}")
     if name == "BYSECOND" and any(not _is_number(second) or int(second) for second in value.split(",")):
         raise ValueError(
-            f"not a valid rrule: reminders are whole minutes, so BYSECOND can only be 0, not '{value}'"
+            f"not a valid rrule: reminders are whole minutes, so BYSECOND can only be 0, not {quote(value)}"
         )
     if name in _RRULE_RANGES:
         low, high, signed = _RRULE_RANGES[name]
@@ -305,7 +311,7 @@ def _check_rrule_part(name: str, value: str) -> None:
             number = item[1:] if signed and item[:1] in "+-" else item
             if not _is_number(number) or not low <= int(number) <= high:
                 allowed = f"{low}..{high}" + (" or negative" if signed else "")
-                raise ValueError(f"not a valid rrule: {name} '{item}' is not in {allowed}")
+                raise ValueError(f"not a valid rrule: {name} {quote(item)} is not in {allowed}")
 
 
 def _build_rrule(expression: str, dtstart: datetime, zone: tzinfo) -> rrule:
@@ -322,7 +328,7 @@ def _build_rrule(expression: str, dtstart: datetime, zone: tzinfo) -> rrule:
     except (ValueError, TypeError, IndexError, KeyError, OverflowError) as error:
         reason = str(error) or "a value is out of range"
         if invalid := _DATEUTIL_INVALID_RE.fullmatch(reason):
-            reason = f"{invalid[1]} '{invalid[2]}' is not valid"
+            reason = f"{invalid[1]} {quote(invalid[2])} is not valid"
         elif not reason[:2].isupper():  # keep "RRULE ...", lower "Hour must be ..."
             reason = reason[:1].lower() + reason[1:]
         raise ValueError(f"not a valid rrule: {reason}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 import tomllib
+from dataclasses import replace
 from datetime import date, time, timedelta
 from pathlib import Path
 
@@ -20,9 +21,12 @@ from scheduler.cadence import (
     NthWeekday,
     Weekday,
     parse_due_days,
+    period_of,
 )
 from scheduler.definitions import (
     CONNECTION_DIMENSIONS,
+    FIRST_DATE,
+    LAST_DATE,
     CompleteWhen,
     Dimension,
     Ritual,
@@ -642,6 +646,123 @@ BAD_FILES = [
         "rituals.toml:10: ritual 'walk': not a duration: 'soon' (try 90m, 2h, 1d)",
         id="line-after-multi-line-array-and-literal-string",
     ),
+    # Values beyond what the rest of the house can compute with are refused here, naming the key.
+    pytest.param(
+        """
+        [[ritual]]
+        name = "walk"
+        remind_before = "3000000d"
+        """,
+        "rituals.toml:3: ritual 'walk': remind_before must be at most 366d (a year), not '3000000d'",
+        id="remind-before-thousands-of-years",
+    ),
+    pytest.param(
+        """
+        [[ritual]]
+        name = "walk"
+        nag_after = "400000w"
+        """,
+        "rituals.toml:3: ritual 'walk': nag_after must be at most 366d (a year), not '400000w'",
+        id="nag-after-thousands-of-years",
+    ),
+    pytest.param(
+        """
+        [defaults]
+        catch_up_grace = "53w"
+        """,
+        "rituals.toml:2: [defaults]: catch_up_grace must be at most 366d (a year), not '53w'",
+        id="catch-up-grace-over-a-year",
+    ),
+    pytest.param(
+        """
+        [[ritual]]
+        name = "walk"
+        every = "week"
+        start = 9999-12-30
+        """,
+        "rituals.toml:4: ritual 'walk': start must be from 1900-01-01 to 2999-12-31, not 9999-12-30",
+        id="start-in-year-9999",
+    ),
+    pytest.param(
+        """
+        [[ritual]]
+        name = "walk"
+        start = "0001-01-01"
+        """,
+        "rituals.toml:3: ritual 'walk': start must be from 1900-01-01 to 2999-12-31, not 0001-01-01",
+        id="start-in-year-1",
+    ),
+    pytest.param(
+        """
+        [[ritual]]
+        name = "walk"
+        end = 3000-01-01
+        """,
+        "rituals.toml:3: ritual 'walk': end must be from 1900-01-01 to 2999-12-31, not 3000-01-01",
+        id="end-in-year-3000",
+    ),
+    # A key or value holding a line break (or another character that does not print) is quoted escaped.
+    pytest.param(
+        r"""
+        [[ritual]]
+        name = "walk"
+        nag_after = "90m\nsoon"
+        """,
+        r"rituals.toml:3: ritual 'walk': not a duration: '90m\nsoon' (try 90m, 2h, 1d)",
+        id="line-break-in-a-duration",
+    ),
+    pytest.param(
+        r"""
+        [[ritual]]
+        name = "walk"
+        quiet_hours = "22:00-07:\u202800"
+        """,
+        r"rituals.toml:3: ritual 'walk': not a time of day: '07:\u202800' (use HH:MM, 24-hour)",
+        id="line-separator-in-quiet-hours",
+    ),
+    pytest.param(
+        r"""
+        [[ritual]]
+        name = "walk"
+        every = "month"
+        on = "first fr\u001bi"
+        """,
+        r"rituals.toml:4: ritual 'walk': unknown weekday 'fr\x1bi'",
+        id="terminal-escape-in-on",
+    ),
+    pytest.param(
+        r"""
+        [[ritual]]
+        name = "walk"
+        "every\n" = "day"
+        """,
+        r"rituals.toml:3: ritual 'walk': unknown key 'every\n' (did you mean 'every'?)",
+        id="line-break-in-a-key",
+    ),
+    pytest.param(
+        r"""
+        [defaults]
+        "at\r" = "20:30"
+        """,
+        r"rituals.toml:2: [defaults]: unknown key 'at\r'",
+        id="carriage-return-in-a-defaults-key",
+    ),
+    pytest.param(
+        r"""
+        "a\nb" = 1
+        """,
+        r"rituals.toml:1: unknown top-level key 'a\nb' (expected [defaults] and [[ritual]])",
+        id="line-break-in-a-top-level-key",
+    ),
+    pytest.param(
+        f"""
+        [[ritual]]
+        name = "walk"
+        "{"x" * 60}" = 1
+        """,
+        f"rituals.toml:3: ritual 'walk': unknown key '{'x' * 37}...'",
+        id="long-key-is-cut",
+    ),
 ]
 
 
@@ -838,12 +959,49 @@ def test_empty_file_has_no_rituals() -> None:
             {"name": "walk", "evry": "day"}, "evry", "unknown key 'evry' (did you mean 'every'?)", id="key"
         ),
         pytest.param({}, "name", "name is required", id="no-name"),
+        pytest.param(
+            {"name": "walk", "at": "20:30", "remind_before": "3000000d"},
+            "remind_before",
+            "remind_before must be at most 366d (a year), not '3000000d'",
+            id="remind-before-past-the-calendar",
+        ),
+        pytest.param(
+            {"name": "walk", "every": "month", "start": date(9999, 12, 30)},
+            "start",
+            "start must be from 1900-01-01 to 2999-12-31, not 9999-12-30",
+            id="start-past-the-calendar",
+        ),
     ],
 )
 def test_table_errors_name_the_key(table: dict[str, object], key: str, message: str) -> None:
     with pytest.raises(DefinitionError) as caught:
         ritual_from_table(table)
     assert (caught.value.key, caught.value.message) == (key, message)
+
+
+def test_the_edges_of_the_ranges_are_taken() -> None:
+    """The longest durations and the first and last dates load, and their periods stay on the calendar."""
+    ritual = only(
+        """
+        [[ritual]]
+        name = "walk"
+        every = "month"
+        interval = 52
+        at = "20:30"
+        remind_before = "366d"
+        nag_after = "52w2d"
+        catch_up_grace = "366d"
+        start = 1900-01-01
+        end = "2999-12-31"
+        """
+    )
+    year = timedelta(days=366)
+    assert (ritual.start, ritual.end) == (FIRST_DATE, LAST_DATE) == (date(1900, 1, 1), date(2999, 12, 31))
+    reminders = ritual.reminders
+    assert reminders.remind_before == reminders.nag_after == reminders.catch_up_grace == year
+    for cadence in (ritual.cadence, replace(ritual.cadence, every=Every.WEEK, week_starts=6)):
+        assert period_of(cadence, FIRST_DATE).start <= FIRST_DATE
+        assert period_of(cadence, LAST_DATE).end > LAST_DATE
 
 
 def test_table_defaults_are_checked_too() -> None:

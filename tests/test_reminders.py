@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from scheduler.cadence import Cadence, Every, Weekday
 from scheduler.reminders import (
+    LONGEST_DURATION,
     Nudge,
     NudgeKind,
     Reminders,
@@ -86,13 +87,32 @@ def test_parse_duration_reads(text: str, expected: timedelta) -> None:
         ),
         pytest.param("0m", "duration must be longer than zero: '0m'", id="zero"),
         pytest.param("0h0m", "duration must be longer than zero: '0h0m'", id="zero parts"),
-        pytest.param("9" * 20 + "w", f"duration is too long: '{'9' * 20}w'", id="beyond timedelta"),
+        pytest.param("9" * 20 + "w", f"duration must be at most 366d (a year), not '{'9' * 20}w'", id="huge"),
+        pytest.param("367d", "duration must be at most 366d (a year), not '367d'", id="a day over a year"),
+        pytest.param("53w", "duration must be at most 366d (a year), not '53w'", id="53 weeks"),
+        pytest.param("3000000d", "duration must be at most 366d (a year), not '3000000d'", id="8000 years"),
+        pytest.param("400000w", "duration must be at most 366d (a year), not '400000w'", id="7700 years"),
+        pytest.param(
+            "9" * 5000 + "m", f"duration must be at most 366d (a year), not '{'9' * 37}...'", id="5000 digits"
+        ),
+        pytest.param("90m\nsoon", "not a duration: '90m\\nsoon' (try 90m, 2h, 1d)", id="line break"),
+        pytest.param("1\th\x00", "not a duration: '1\\th\\x00' (try 90m, 2h, 1d)", id="control characters"),
     ],
 )
 def test_parse_duration_rejects(text: str, message: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_duration(text)
     assert str(caught.value) == message
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_parse_duration_takes_up_to_a_year() -> None:
+    assert parse_duration("366d") == parse_duration("52w2d") == LONGEST_DURATION == timedelta(days=366)
+
+
+def test_parse_duration_names_what_is_too_long() -> None:
+    with pytest.raises(ValueError, match=r"^nag_after must be at most 366d \(a year\), not '400000w'$"):
+        parse_duration("400000w", name="nag_after")
 
 
 @pytest.mark.parametrize(
@@ -123,7 +143,7 @@ def test_format_duration_rejects_what_cannot_be_written(delta: timedelta) -> Non
         format_duration(delta)
 
 
-@given(st.integers(min_value=1, max_value=10_000_000))
+@given(st.integers(min_value=1, max_value=366 * 24 * 60))
 def test_format_duration_round_trips(minutes: int) -> None:
     delta = timedelta(minutes=minutes)
     text = format_duration(delta)
@@ -168,6 +188,22 @@ def test_parse_clock_time_rejects(text: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_clock_time(text)
     assert str(caught.value) == f"not a time of day: '{text.strip()}' (use HH:MM, 24-hour)"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param("20:\n30", "'20:\\n30'", id="line break"),
+        pytest.param("20:\u202830", "'20:\\u202830'", id="line separator"),
+        pytest.param("\x1b[31m20:30", "'\\x1b[31m20:30'", id="terminal escape"),
+        pytest.param("2" * 60, f"'{'2' * 37}...'", id="long"),
+    ],
+)
+def test_parse_clock_time_quotes_odd_text_on_one_line(text: str, shown: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_clock_time(text)
+    assert str(caught.value) == f"not a time of day: {shown} (use HH:MM, 24-hour)"
+    assert len(str(caught.value).splitlines()) == 1
 
 
 # --- check_cron -----------------------------------------------------------------------------------
@@ -582,6 +618,24 @@ def test_kinds_and_utc_instants() -> None:
         Nudge(datetime(2026, 3, 6, 19, 30, tzinfo=UTC), date(2026, 3, 6), "nag/19:00", NudgeKind.NAG),
     ]
     assert all(nudge.due.tzinfo is UTC for nudge in nudges)
+
+
+def test_a_year_long_heads_up_and_nag_are_planned() -> None:
+    """The longest remind_before and nag_after the parser takes plan a year away, without overflow."""
+    cadence = Cadence(timezone="UTC", anchor=date(2026, 3, 6))
+    reminders = Reminders(at=(hm("19:00"),), remind_before=LONGEST_DURATION, nag_after=LONGEST_DURATION)
+
+    def around(day: date) -> list[tuple[date, str]]:
+        at = datetime.combine(day, hm("19:00"), tzinfo=UTC)
+        found = planned_nudges(cadence, reminders, at - timedelta(minutes=1), at + timedelta(minutes=1))
+        return [(nudge.day, nudge.slot) for nudge in found]
+
+    assert around(date(2026, 3, 5)) == [(date(2027, 3, 6), "before/19:00")]
+    assert around(date(2028, 3, 6)) == [  # one instant: ordered by slot
+        (date(2028, 3, 6), "19:00"),
+        (date(2029, 3, 7), "before/19:00"),
+        (date(2027, 3, 6), "nag/19:00"),
+    ]
 
 
 def test_quiet_hours_keep_the_intended_time_of_a_moved_nudge() -> None:
