@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 
 Snooze = Callable[[int, str], None]
 
+MAX_BODY = 64 * 1024  # bytes a request body may carry, read before any token is checked
 SESSION_COOKIE = "ritual_session"
 SESSION_LIFETIME = timedelta(days=30)
 _SESSION_PREFIX = b"ritual-session/v1\n"
@@ -125,10 +126,21 @@ def _with_body(handler: Callable[[Request, bytes], Response]) -> Callable[[Reque
     """Read the body on the event loop, then run the (blocking, database) handler in a thread."""
 
     async def endpoint(request: Request) -> Response:
-        body = await request.body()
-        return await run_in_threadpool(handler, request, body)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:  # nothing here takes more than a ritual's JSON
+                return _too_large(request)
+        return await run_in_threadpool(handler, request, bytes(body))
 
     return endpoint
+
+
+def _too_large(request: Request) -> Response:
+    message = f"request body over {MAX_BODY // 1024} KiB"
+    if request.url.path.startswith("/api/"):
+        return json_response(413, {"error": message})
+    return page("Too large", f"<p>{message}</p>", status=413)
 
 
 class _Web:

@@ -25,7 +25,7 @@ from scheduler.errors import RitualError, StoreError
 from scheduler.links import LinkAction, LinkClaim, expiry_for, sign
 from scheduler.service import RitualService
 from scheduler.store import CompletionRecord, OccurrenceStatus, RitualSource, Store, api_token_hash
-from scheduler.web import HideTokens, create_app, hide_tokens
+from scheduler.web import MAX_BODY, HideTokens, create_app, hide_tokens
 from tests.conftest import RitualCli, snapshot
 
 with warnings.catch_warnings():
@@ -1090,3 +1090,10 @@ def test_logging_out_without_a_session_is_harmless(house: House) -> None:
     answer = house.client.post("/logout")
     assert (answer.status_code, answer.headers["location"]) == (303, "/login")
     assert house.client.get("/").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/v1/rituals", "/login", "/l/abc.def"])
+def test_a_huge_body_is_refused_before_it_is_read_whole(house: House, path: str) -> None:
+    answer = house.client.post(path, content=b"x" * (MAX_BODY + 1))
+    assert answer.status_code == 413
+    assert "over 64 KiB" in answer.text
