@@ -275,7 +275,11 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         # What is overdue is decided from the database before any timer is armed, so a
-        # nudge missed while the daemon was down is handled once, by policy.
+        # nudge missed while the daemon was down is handled once, by policy; first, what a
+        # daemon that died mid-nudge left half-done is finished.
+        assert self._nudger is not None
+        if taken := self._nudger.recover():
+            log.info("took up %d nudge(s) a stopped daemon left half-done", taken)
         self._reconcile()
         self._scheduler.start()
 

@@ -74,6 +74,8 @@ class Outbox(Protocol):
 
     def deliver_due(self) -> int: ...
 
+    def recover(self) -> int: ...
+
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None: ...
 
 
@@ -199,6 +201,10 @@ class Nudger:
 
     def deliver_due(self) -> int:
         return self.outbox.deliver_due()
+
+    def recover(self) -> int:
+        """Take up what a stopped daemon left half-done (see the outbox's ``recover``)."""
+        return self.outbox.recover()
 
     def snooze(self, occurrence_id: int, person: str) -> OccurrenceRecord:
         """Nudge ``person`` about this occurrence again after the snooze time; the re-nudge.

@@ -50,6 +50,10 @@ from scheduler.store import (
 
 log = logging.getLogger("scheduler.outbox")
 
+# Delivery states no sender will move on from by itself.
+_ENDED = frozenset(
+    {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP, DeliveryStatus.CANCELLED}
+)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 # The example plugins of plugins/: beside the package in a checkout, inside it once installed.
@@ -187,6 +191,61 @@ class AppriseOutbox:
             elif (stored := rituals.get(occurrence.ritual_id)) is not None:
                 self._attempt(stored, occurrence, rows)
         return len(due)
+
+    # after a crash ------------------------------------------------------------------------
+    def recover(self) -> int:
+        """Finish what a process that died mid-nudge left pending; how many it took up.
+
+        A claim commits before its delivery rows, and a delivery's outcome before its
+        occurrence's: a kill between two such steps leaves a pending occurrence that no retry
+        pass would see. Run at start and on taking the lead, before any timer is armed. An
+        occurrence with no rows is opened now (recorded missed if it is past its ritual's
+        catch-up grace); one whose rows have all ended is settled. Opening is idempotent per
+        channel, so racing another daemon's late write sends nothing twice.
+        """
+        now = self.clock.now()
+        pending = self.store.occurrences(statuses=[OccurrenceStatus.PENDING])
+        if not pending:
+            return 0
+        rituals = {s.id: s for s in self.store.list_rituals(include_removed=True)}
+        taken = 0
+        for occurrence in pending:
+            rows = self.store.deliveries(occurrence_id=occurrence.id)
+            if rows:
+                if all(row.status in _ENDED for row in rows):
+                    self._settle(occurrence)
+                    taken += 1
+                continue
+            taken += 1
+            stored = None if occurrence.ritual_id is None else rituals.get(occurrence.ritual_id)
+            if occurrence.ritual_id is not None and (stored is None or stored.removed_at is not None):
+                self._fail(occurrence, "not sent: its ritual is gone")
+                continue
+            grace = stored.ritual.reminders.catch_up_grace if stored else timedelta(hours=2)
+            if now - occurrence.due_at > grace and occurrence.kind != OccurrenceKind.SNOOZE:
+                log.warning(
+                    "occurrence %s/%s: the daemon stopped before sending it", occurrence.day, occurrence.slot
+                )
+                self.store.decide_occurrence(
+                    occurrence.id,
+                    OccurrenceStatus.MISSED,
+                    now=now,
+                    note="not sent: the daemon stopped before sending it, and it is past its grace",
+                    expect=OccurrenceStatus.PENDING,
+                )
+            elif stored is None:
+                self._open(None, occurrence, ["all"])
+            elif occurrence.kind == OccurrenceKind.SNOOZE:
+                self.deliver_snoozed(stored, occurrence, "")
+            else:
+                log.info(
+                    "%s %s/%s: sending what a stopped daemon had claimed",
+                    stored.name,
+                    occurrence.day,
+                    occurrence.slot,
+                )
+                self._open(stored, occurrence, stored.ritual.notify or ["all"])
+        return taken
 
     # one attempt --------------------------------------------------------------------------
     def _attempt(

@@ -43,6 +43,9 @@ class FakeOutbox:
     def deliver_due(self) -> int:
         return 0
 
+    def recover(self) -> int:
+        return 0
+
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
         with self._lock:
             self.snoozed.append((stored.name, occurrence.slot, person))

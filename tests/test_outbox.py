@@ -576,3 +576,34 @@ def test_make_nudger_reads_apprise_txt_and_delivers_with_the_streak(
         assert occurrence.status is OccurrenceStatus.SENT
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("restart_after", "expected", "received"),
+    [(timedelta(minutes=5), OccurrenceStatus.SENT, 1), (timedelta(hours=3), OccurrenceStatus.MISSED, 0)],
+    ids=["within-grace-sent", "past-grace-missed"],
+)
+def test_a_claim_left_without_deliveries_is_taken_up_at_restart(
+    receivers: StartReceiver,
+    households: Callable[..., Household],
+    restart_after: timedelta,
+    expected: OccurrenceStatus,
+    received: int,
+) -> None:
+    alex = receivers()
+    home = households({"alex": [alex.url("a")]})
+    talk = home.add(notify=["alex"])
+    occurrence, _ = home.store.claim_occurrence(
+        talk.id,
+        day=DUE.date(),
+        slot="20:30",
+        kind="due",
+        due_at=DUE,
+        status=OccurrenceStatus.PENDING,
+        now=DUE,
+    )  # what a daemon killed before writing the delivery rows left behind
+    home.clock.set(DUE + restart_after)
+    assert home.new_outbox().recover() == 1
+    assert home.store.get_occurrence(occurrence.id).status is expected  # type: ignore[union-attr]
+    assert len(alex.requests) == received
+    assert home.new_outbox().recover() == 0, "taken up once"
