@@ -10,10 +10,14 @@ its own settings.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import TypeVar
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.scenarios._daemon_harness import Receiver
 
 SCALE_ENV = "RITUAL_SCENARIO_SCALE"
 FULL = os.environ.get(SCALE_ENV, "").strip().lower() == "full"
@@ -54,3 +58,21 @@ def figures(title: str, **values: object) -> None:
     print(f"\n[{title}] scale={SCALE}")
     for name, value in values.items():
         print(f"  {name.replace('_', ' '):<{width}} : {value}")
+
+
+# the daemon scenarios' database and receiver ----------------------------------------------
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None for a SQLite file in the data dir; a fresh PostgreSQL schema's URL otherwise
+    (skipped unless RITUAL_TEST_POSTGRES_URL names a reachable server)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.close()
