@@ -136,18 +136,6 @@ def next_minute(margin: float) -> datetime:
 # -- one installation -------------------------------------------------------------------------
 
 
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML for {value!r}")
-
-
 @dataclass
 class Installation:
     root: Path
@@ -202,12 +190,11 @@ class Installation:
         return env
 
     def write_rituals(self, rituals: Sequence[Mapping[str, object]]) -> None:
-        lines = []
-        for ritual in rituals:
-            lines.append("[[ritual]]")
-            lines.extend(f"{key} = {_toml_value(value)}" for key, value in ritual.items())
-            lines.append("")
-        (self.config / "rituals.toml").write_text("\n".join(lines), encoding="utf-8")
+        from scheduler.definitions import render_ritual_toml, ritual_from_table
+
+        # The project's own writer, so the file is exactly what the project itself would write.
+        text = "\n".join(render_ritual_toml(ritual_from_table(dict(ritual))) for ritual in rituals)
+        (self.config / "rituals.toml").write_text(text, encoding="utf-8")
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """`ritual ARGS` as its own process."""
