@@ -82,6 +82,7 @@ class Daemon:
         self._tick_seconds = TICK_SECONDS
         self._leadership: Leadership | None = None
         self._check_seconds: float | None = None  # how often leadership is checked; None: never
+        self._standby_line = ""  # the STATUS= a standby last sent
 
     # life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -159,6 +160,9 @@ class Daemon:
         elif self._elect():
             log.info("took the lead: %s", self._status_line())
             self._systemd.status(self._status_line())
+        elif (line := self._status_line()) != self._standby_line:
+            self._standby_line = line  # who leads changed (or became known): say so at once
+            self._systemd.status(line)
 
     def _stop_timers(self, *, wait: bool) -> None:
         scheduler, self._scheduler = self._scheduler, None
