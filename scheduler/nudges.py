@@ -216,7 +216,7 @@ class Nudger:
         occurrence = self.store.get_occurrence(occurrence_id)
         stored = None
         if occurrence is not None and occurrence.ritual_id is not None:
-            stored = next((s for s in self.store.list_rituals() if s.id == occurrence.ritual_id), None)
+            stored = self.store.ritual_by_id(occurrence.ritual_id)
         if occurrence is None or stored is None:
             raise UnknownRitualError(f"nudge '{occurrence_id}' belongs to no current ritual")
         depth = snooze_depth(occurrence.slot)

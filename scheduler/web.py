@@ -207,16 +207,12 @@ class _Web:
             log.warning("refused link from %s: %s", _client(request), error)
             return page("Link refused", f"<p>{esc(str(error))}</p>", status=LINK_STATUS[error.reason])
         occurrence = self.store.get_occurrence(claim.occurrence)
-        stored = None if occurrence is None else self._ritual_by_id(occurrence.ritual_id)
+        ritual_id = None if occurrence is None else occurrence.ritual_id
+        stored = None if ritual_id is None else self.store.ritual_by_id(ritual_id)
         if occurrence is None or stored is None:
             log.warning("refused link from %s: occurrence '%s' is gone", _client(request), claim.occurrence)
             return page("Link refused", "<p>this link names a nudge that is no longer known</p>", status=404)
         return claim, occurrence, stored
-
-    def _ritual_by_id(self, ritual_id: int | None) -> StoredRitual | None:
-        if ritual_id is None:
-            return None
-        return next((s for s in self.store.list_rituals() if s.id == ritual_id), None)
 
     def _already_done(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> bool:
         key = str(occurrence.id)

@@ -976,3 +976,15 @@ def test_the_store_survives_reopening(store_url: str) -> None:
         assert [r.id for r in second.list_rituals()] == [ritual_id]
     finally:
         second.close()
+
+
+def test_a_ritual_is_found_by_its_id_unless_removed(store: Store) -> None:
+    now = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
+    ritual = ritual_from_table({"name": "walk", "every": "week", "on": ["sat"], "timezone": "UTC"})
+    stored = store.save_ritual(ritual, RitualSource.CLI, now=now, effective_from=date(2026, 11, 24))
+    found = store.ritual_by_id(stored.id)
+    assert found is not None and found.name == "walk"
+    assert store.ritual_by_id(stored.id + 1000) is None
+    store.remove_ritual("walk", now=now)
+    assert store.ritual_by_id(stored.id) is None
+    assert store.ritual_by_id(stored.id, include_removed=True) is not None

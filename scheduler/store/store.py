@@ -149,6 +149,14 @@ class Store:
                 return None
             return _stored_ritual(row)
 
+    def ritual_by_id(self, ritual_id: int, *, include_removed: bool = False) -> StoredRitual | None:
+        """The ritual an occurrence names (one row read, not the whole list)."""
+        with self._session() as session:
+            row = session.get(RitualRow, ritual_id)
+            if row is None or (row.removed_at is not None and not include_removed):
+                return None
+            return _stored_ritual(row)
+
     def list_rituals(self, *, include_removed: bool = False) -> list[StoredRitual]:
         with self._session() as session:
             query = select(RitualRow).order_by(col(RitualRow.name))
