@@ -34,7 +34,7 @@ from scheduler.links import (
 )
 from scheduler.messages import Action, Message, render_message
 from scheduler.notify import Channel, Channels, SendResult, find_config_file, load_channels, send_one
-from scheduler.nudges import ON_TIME, DigestPlan, Nudger, period_kept, snooze_depth
+from scheduler.nudges import DIGEST_GRACE, ON_TIME, DigestPlan, Nudger, period_kept, snooze_depth
 from scheduler.reminders import NudgeKind, parse_duration
 from scheduler.service import RitualService
 from scheduler.settings import Settings
@@ -221,7 +221,7 @@ class AppriseOutbox:
             if occurrence.ritual_id is not None and (stored is None or stored.removed_at is not None):
                 self._fail(occurrence, "not sent: its ritual is gone")
                 continue
-            grace = stored.ritual.reminders.catch_up_grace if stored else timedelta(hours=2)
+            grace = stored.ritual.reminders.catch_up_grace if stored else DIGEST_GRACE
             if now - occurrence.due_at > grace and occurrence.kind != OccurrenceKind.SNOOZE:
                 log.warning(
                     "occurrence %s/%s: the daemon stopped before sending it", occurrence.day, occurrence.slot
