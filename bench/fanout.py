@@ -28,6 +28,7 @@ from scheduler.clock import SystemClock
 from scheduler.firing import Decision, Verdict
 from scheduler.messages import Message
 from scheduler.notify import Channels, load_channels, send_all
+from scheduler.nudges import Claimed
 from scheduler.outbox import AppriseOutbox
 from scheduler.reminders import Nudge, NudgeKind
 from scheduler.service import RitualService
@@ -85,7 +86,7 @@ class OutboxPath:
         )
         assert created
         nudge = Nudge(due=now, kind=NudgeKind.DUE, day=now.date(), slot=slot)
-        self.outbox.deliver(self.stored, occurrence, Verdict(nudge, Decision.SEND, "sent on time"))
+        self.outbox.deliver([Claimed(self.stored, occurrence, Verdict(nudge, Decision.SEND, "sent on time"))])
         rows = self.store.deliveries(occurrence_id=occurrence.id)
         assert all(row.status == "sent" for row in rows), [row.last_error for row in rows]
 

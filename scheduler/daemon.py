@@ -1,7 +1,8 @@
 """`ritual run`: APScheduler as an in-memory timer, the database as the truth.
 
-The daemon keeps one timer per ritual, set to its next nudge, plus a reconcile
-tick about once a minute. Nothing it needs survives in APScheduler: at start,
+The daemon keeps one timer per instant at which some ritual's next nudge is
+due (every ritual due at 20:30 shares one), plus a reconcile tick about once a
+minute; a timer handles all its rituals as one batch. Nothing it needs survives in APScheduler: at start,
 on every reload and whenever the rituals change (any process marks that in the
 database) the timers are derived again from the rituals table, and what is due
 is decided from the occurrences table (see ``nudges.py``), so a restart, a
@@ -16,7 +17,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from scheduler.nudges import Nudger
 from scheduler.sdnotify import Notifier
 from scheduler.service import RitualService
 from scheduler.settings import Settings
-from scheduler.store import Store
+from scheduler.store import Store, StoredRitual
 
 if TYPE_CHECKING:
     from scheduler.server import HttpServer
@@ -44,8 +45,12 @@ LEADER_CHECK_SECONDS = 5.0
 DIGEST_JOB = "digest"
 
 
-def _job_id(name: str) -> str:
-    return f"ritual:{name}"
+# Rituals handled per batch when the daemon looks at all of them (start, reload, a change).
+RECONCILE_BATCH = 1000
+
+
+def _instant_job(when: datetime) -> str:
+    return f"due:{when.isoformat()}"
 
 
 class Daemon:
@@ -75,7 +80,9 @@ class Daemon:
         self._http: HttpServer | None = None
         self._http_base: str | None = None  # where the HTTP server really listens
         self._rebuild_lock = threading.Lock()
-        self._armed: dict[str, datetime | None] = {}  # ritual name -> its timer
+        self._armed: dict[str, datetime | None] = {}  # ritual name -> when its next nudge is due
+        self._due_at: dict[datetime, set[str]] = {}  # an instant's timer -> the rituals it fires
+        self._timers_lock = threading.Lock()  # the two maps above, from timer and main threads
         self._zones: dict[str, tzinfo] = {}
         self._digest_at: datetime | None = None
         self._seen_version = ""
@@ -168,7 +175,9 @@ class Daemon:
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
             scheduler.shutdown(wait=wait)
-        self._armed.clear()
+        with self._timers_lock:
+            self._armed.clear()
+            self._due_at.clear()
         self._digest_at = None
 
     def _scheduled_tick(self) -> None:
@@ -334,9 +343,10 @@ class Daemon:
                 self._reconcile()
             else:
                 now = self._clock.now()
-                for name, when in list(self._armed.items()):
-                    if when is not None and when <= now:
-                        self._handle(name)
+                with self._timers_lock:
+                    overdue = [name for name, when in self._armed.items() if when is not None and when <= now]
+                if overdue:
+                    self._handle_names(overdue)
                 if self._digest_at is not None and self._digest_at <= now:
                     self._handle_digest()
             self._nudger.deliver_due()
@@ -351,30 +361,57 @@ class Daemon:
             self._seen_version = self._service.rituals_version()
             rituals = self._service.list_rituals()
             wanted = {stored.name for stored in rituals}
-            for stored in rituals:
-                self._handle(stored.name)
+            for start in range(0, len(rituals), RECONCILE_BATCH):
+                self._handle_many(rituals[start : start + RECONCILE_BATCH])
             for name in set(self._armed) - wanted:
-                self._arm(name, None)
-                del self._armed[name]
+                self._disarm(name)
             self._handle_digest()
 
-    def _fire(self, name: str) -> None:
-        """A ritual's timer went off: handle what is due now, arm the next one."""
-        try:
-            self._handle(name)
-        except Exception:
-            log.exception("nudging '%s' failed", name)
+    def _fire_instant(self, when: datetime) -> None:
+        """An instant's timer went off: handle every ritual due then, arm their next timers.
 
-    def _handle(self, name: str) -> None:
-        assert self._nudger is not None and self._service is not None
-        stored = self._service.store.get_ritual(name)
-        if stored is None:
-            self._arm(name, None)
-            self._armed.pop(name, None)
+        Their ``_armed`` times stay until each is re-armed, so a batch that fails is taken up
+        by the next tick.
+        """
+        with self._timers_lock:
+            names = sorted(self._due_at.pop(when, ()))
+        try:
+            self._handle_names(names)
+        except Exception:
+            log.exception("nudging the %d ritual(s) due at %s failed", len(names), when.isoformat())
+
+    def _handle_names(self, names: Sequence[str]) -> None:
+        assert self._service is not None
+        found = self._service.store.rituals_named(names)
+        for name in names:
+            if name not in found:
+                self._disarm(name)  # removed meanwhile
+        self._handle_many([found[name] for name in names if name in found])
+
+    def _handle_many(self, rituals: Sequence[StoredRitual]) -> None:
+        """Decide and send what is due for these rituals as one batch, then re-arm them.
+
+        Should the batch fail, each ritual is tried on its own, so one bad ritual cannot
+        hold back the others.
+        """
+        assert self._nudger is not None
+        if not rituals:
             return
-        self._nudger.handle_due(stored)
-        self._zones[name] = stored.ritual.cadence.zone
-        self._arm(name, self._nudger.next_wakeup(stored))
+        try:
+            self._nudger.handle_due_many(rituals)
+        except Exception:
+            if len(rituals) == 1:
+                raise
+            log.exception("nudging %d rituals together failed; trying each on its own", len(rituals))
+            for stored in rituals:
+                try:
+                    self._handle_many([stored])
+                except Exception:
+                    log.exception("nudging '%s' failed", stored.name)
+            return
+        for stored in rituals:
+            self._zones[stored.name] = stored.ritual.cadence.zone
+            self._arm(stored.name, self._nudger.next_wakeup(stored))
 
     def _handle_digest(self) -> None:
         assert self._nudger is not None
@@ -389,10 +426,30 @@ class Daemon:
             log.exception("sending the weekly digest failed")
 
     def _arm(self, name: str, when: datetime | None) -> None:
-        self._armed[name] = when
-        self._arm_job(_job_id(name), when, self._fire, name)
+        """Move ``name`` to the timer of ``when`` (None: no timer), creating or dropping the
+        instant's timer when the ritual is its first or last."""
+        with self._timers_lock:
+            before = self._armed.get(name)
+            self._armed[name] = when
+            if before is not None and (group := self._due_at.get(before)) is not None:
+                if before == when and name in group:
+                    return
+                group.discard(name)
+                if not group:
+                    del self._due_at[before]
+                    self._arm_job(_instant_job(before), None, self._fire_instant)
+            if when is not None:
+                group = self._due_at.setdefault(when, set())
+                if not group:
+                    self._arm_job(_instant_job(when), when, self._fire_instant, when)
+                group.add(name)
 
-    def _arm_job(self, job_id: str, when: datetime | None, func: Callable[..., None], *args: str) -> None:
+    def _disarm(self, name: str) -> None:
+        self._arm(name, None)
+        with self._timers_lock:
+            self._armed.pop(name, None)
+
+    def _arm_job(self, job_id: str, when: datetime | None, func: Callable[..., None], *args: object) -> None:
         if self._scheduler is None:
             return
         if when is None:

@@ -10,19 +10,28 @@ the key taken and does nothing: a key is decided, and sent, at most once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from functools import partial
+from typing import NamedTuple, Protocol
 
 from scheduler import cadence as cad
 from scheduler import firing
 from scheduler.clock import Clock
 from scheduler.errors import ConflictError, UnknownRitualError
 from scheduler.firing import Decision, Verdict
-from scheduler.reminders import Reminders, parse_clock_time, planned_nudges
+from scheduler.reminders import Nudge, Reminders, parse_clock_time, planned_nudges
 from scheduler.service import RitualService, is_paused_on, outside_dates
-from scheduler.store import OccurrenceKind, OccurrenceRecord, OccurrenceStatus, StoredRitual
+from scheduler.store import (
+    CadenceVersion,
+    OccurrenceClaim,
+    OccurrenceKind,
+    OccurrenceRecord,
+    OccurrenceStatus,
+    StoredRitual,
+    cadence_in_force,
+)
 from scheduler.streaks import History, PeriodStatus, outcomes
 
 log = logging.getLogger("scheduler.nudges")
@@ -60,15 +69,23 @@ def snoozed_slot(slot: str) -> str:
     return f"{base}{SNOOZE_MARK}{snooze_depth(slot) + 1}"
 
 
+class Claimed(NamedTuple):
+    """A nudge this daemon claimed for sending: the ritual, its occurrence row, the verdict."""
+
+    stored: StoredRitual
+    occurrence: OccurrenceRecord
+    verdict: Verdict
+
+
 class Outbox(Protocol):
-    """Sends a claimed occurrence through its channels and records how it went.
+    """Sends claimed occurrences through their channels and records how it went.
 
     ``epoch`` is the leader epoch its delivery claims are fenced with (None: not fenced).
     """
 
     epoch: int | None
 
-    def deliver(self, stored: StoredRitual, occurrence: OccurrenceRecord, verdict: Verdict) -> None: ...
+    def deliver(self, nudges: Sequence[Claimed]) -> None: ...
 
     def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None: ...
 
@@ -135,58 +152,114 @@ class Nudger:
 
     def handle_due(self, stored: StoredRitual) -> Handled:
         """Decide every nudge of ``stored`` that is due and not yet recorded; send what is sent."""
+        return self.handle_due_many([stored])[0]
+
+    def handle_due_many(self, rituals: Sequence[StoredRitual]) -> list[Handled]:
+        """``handle_due`` for every ritual whose timer went off at one instant, together.
+
+        What the decisions need is read for all of them at once (a query per kind of fact,
+        not per ritual), every key is claimed in one transaction, and every send of the
+        batch goes out at once: thousands of rituals due at the same minute cost a few
+        statements and one round of sends, not a dozen transactions each.
+        """
         now = self.clock.now()
-        ritual = stored.ritual
-        grace = ritual.reminders.catch_up_grace
-        last = self.store.last_occurrence(stored.id)
-        # With nothing recorded yet, look no further back than the ritual itself: a ritual
-        # added at 09:20 with a 09:00 time owes nobody a late nudge today.
-        since = last.due_at if last else max(stored.created_at, now - grace)
-        after, until = firing.overdue_window(since, now, lookback=grace)
-        # Slots that share the last recorded instant must not slip through the exclusive bound.
-        after -= timedelta(microseconds=1)
-        planned = [
-            n
-            for n in planned_nudges(ritual.cadence, ritual.reminders, after, until)
-            if not outside_dates(ritual, n.day)
-        ]
-        if not planned:
-            return Handled(ritual.name, ())
-        recorded = {(o.day, o.slot) for o in self.store.occurrences(ritual_id=stored.id, since=after)}
-        fresh = [n for n in planned if (n.day, n.slot) not in recorded]
-        pauses = self.store.pauses(stored.id)
-        verdicts = firing.decide(
-            fresh,
-            now=now,
-            grace=grace,
-            on_time=ON_TIME,
-            kept=lambda nudge: self.period_kept(stored, nudge.day),
-            paused=lambda day: is_paused_on(pauses, day),
+        last_due = self.store.last_due_times([stored.id for stored in rituals])
+        planned: dict[int, list[Nudge]] = {}
+        since = now
+        for stored in rituals:
+            ritual = stored.ritual
+            grace = ritual.reminders.catch_up_grace
+            last = last_due.get(stored.id)
+            # With nothing recorded yet, look no further back than the ritual itself: a ritual
+            # added at 09:20 with a 09:00 time owes nobody a late nudge today.
+            start = last if last is not None else max(stored.created_at, now - grace)
+            after, until = firing.overdue_window(start, now, lookback=grace)
+            # Slots that share the last recorded instant must not slip through the exclusive bound.
+            after -= timedelta(microseconds=1)
+            nudges = [
+                n
+                for n in planned_nudges(ritual.cadence, ritual.reminders, after, until)
+                if not outside_dates(ritual, n.day)
+            ]
+            if nudges:
+                planned[stored.id] = nudges
+                since = min(since, after)
+        verdicts = self._decide(
+            [stored for stored in rituals if stored.id in planned], planned, since=since, now=now
         )
-        claimed = []
-        for verdict in verdicts:
+        claims = self.store.claim_occurrences(
+            [
+                OccurrenceClaim(
+                    stored.id,
+                    verdict.nudge.day,
+                    verdict.nudge.slot,
+                    verdict.nudge.kind.value,
+                    verdict.nudge.due,
+                    _RECORDED_AS[verdict.decision],
+                    verdict.note,
+                )
+                for stored, verdict in verdicts
+            ],
+            now=now,
+            epoch=self._epoch,
+        )
+        claimed: dict[int, list[Verdict]] = {}
+        sends: list[Claimed] = []
+        for (stored, verdict), (occurrence, created) in zip(verdicts, claims, strict=True):
             nudge = verdict.nudge
-            occurrence, created = self.store.claim_occurrence(
-                stored.id,
-                day=nudge.day,
-                slot=nudge.slot,
-                kind=nudge.kind.value,
-                due_at=nudge.due,
-                status=_RECORDED_AS[verdict.decision],
-                now=now,
-                note=verdict.note,
-                epoch=self._epoch,
-            )
             if occurrence is None:
-                log.warning("%s %s/%s: not claimed, no longer the leader", ritual.name, nudge.day, nudge.slot)
+                log.warning("%s %s/%s: not claimed, no longer the leader", stored.name, nudge.day, nudge.slot)
                 continue
             if not created:
                 continue  # another path got there first: it owns this key
-            claimed.append(verdict)
-            log.info("%s %s/%s: %s", ritual.name, nudge.day, nudge.slot, verdict.note)
+            claimed.setdefault(stored.id, []).append(verdict)
+            log.info("%s %s/%s: %s", stored.name, nudge.day, nudge.slot, verdict.note)
             if verdict.decision.sends:
-                self.outbox.deliver(stored, occurrence, verdict)
-        return Handled(ritual.name, tuple(claimed))
+                sends.append(Claimed(stored, occurrence, verdict))
+        if sends:
+            self.outbox.deliver(sends)
+        return [Handled(stored.name, tuple(claimed.get(stored.id, ()))) for stored in rituals]
+
+    def _decide(
+        self,
+        rituals: Sequence[StoredRitual],
+        planned: Mapping[int, Sequence[Nudge]],
+        *,
+        since: datetime,
+        now: datetime,
+    ) -> list[tuple[StoredRitual, Verdict]]:
+        """The verdicts of the planned nudges not recorded yet, from facts read in bulk."""
+        if not rituals:
+            return []
+        ids = [stored.id for stored in rituals]
+        recorded = self.store.occurrence_keys(ids, since=since)
+        pauses = self.store.pauses_of(ids)
+        versions = self.store.cadence_histories(ids)
+        # A period can start well before its nudge (a month, a year): read from the oldest start.
+        oldest = min(
+            _period_start(stored, versions.get(stored.id, []), day)
+            for stored in rituals
+            for day in {nudge.day for nudge in planned[stored.id]}
+        )
+        marks = self.store.completion_marks_of(ids, since=oldest)
+        decided: list[tuple[StoredRitual, Verdict]] = []
+        for stored in rituals:
+            fresh = [n for n in planned[stored.id] if (stored.id, n.day, n.slot) not in recorded]
+            if not fresh:
+                continue
+            history = versions.get(stored.id, [])
+            done = marks.get(stored.id, [])
+            stopped = pauses.get(stored.id, [])
+            verdicts = firing.decide(
+                fresh,
+                now=now,
+                grace=stored.ritual.reminders.catch_up_grace,
+                on_time=ON_TIME,
+                kept=partial(_nudge_kept, stored, history, done),
+                paused=partial(is_paused_on, stopped),
+            )
+            decided.extend((stored, verdict) for verdict in verdicts)
+        return decided
 
     def next_wakeup(self, stored: StoredRitual) -> datetime | None:
         """When this ritual's timer should next go off (its next planned nudge), if within reach."""
@@ -298,14 +371,34 @@ class Nudger:
 
 def period_kept(service: RitualService, stored: StoredRitual, day: date) -> bool:
     """Whether the period holding ``day`` is already kept."""
-    cadence = service.cadence_on(stored, day)
-    period = cad.period_of(cadence, day)
+    versions = service.store.cadence_history(stored.id)
+    period = cad.period_of(cadence_in_force(versions, day, stored.ritual.cadence), day)
     marks = [(c.day, c.by) for c in service.store.completions(stored.id, since=period.start)]
+    return kept_by(stored, versions, marks, day)
+
+
+def _period_start(stored: StoredRitual, versions: Sequence[CadenceVersion], day: date) -> date:
+    return cad.period_of(cadence_in_force(versions, day, stored.ritual.cadence), day).start
+
+
+def _nudge_kept(
+    stored: StoredRitual, versions: Sequence[CadenceVersion], marks: Sequence[tuple[date, str]], nudge: Nudge
+) -> bool:
+    return kept_by(stored, versions, marks, nudge.day)
+
+
+def kept_by(
+    stored: StoredRitual, versions: Sequence[CadenceVersion], marks: Sequence[tuple[date, str]], day: date
+) -> bool:
+    """Whether these completions ((day, by), oldest first) keep the period holding ``day``,
+    under the cadence in force that day. Pure: ``period_kept`` and the batch both use it."""
+    cadence = cadence_in_force(versions, day, stored.ritual.cadence)
+    period = cad.period_of(cadence, day)
     ritual = stored.ritual
     history = History(
         versions=((period.start, cadence),),
         start=period.start,
-        completions=[m for m in marks if m[0] < period.end],
+        completions=[m for m in marks if period.start <= m[0] < period.end],
         people=ritual.people,
         complete_when=ritual.complete_when,
     )

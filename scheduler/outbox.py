@@ -14,15 +14,15 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from scheduler import cadence as cad
 from scheduler.clock import Clock
 from scheduler.errors import RitualError
-from scheduler.firing import Verdict
 from scheduler.links import (
     LinkAction,
     LinkClaim,
@@ -34,7 +34,7 @@ from scheduler.links import (
 )
 from scheduler.messages import Action, Message, render_message
 from scheduler.notify import Channel, Channels, SendResult, find_config_file, load_channels, send_one
-from scheduler.nudges import DIGEST_GRACE, ON_TIME, DigestPlan, Nudger, period_kept, snooze_depth
+from scheduler.nudges import DIGEST_GRACE, ON_TIME, Claimed, DigestPlan, Nudger, period_kept, snooze_depth
 from scheduler.reminders import NudgeKind, parse_duration
 from scheduler.service import RitualService
 from scheduler.settings import Settings
@@ -127,28 +127,39 @@ class AppriseOutbox:
         self.rng = rng or random.Random()
 
     # the first send ---------------------------------------------------------------------
-    def deliver(self, stored: StoredRitual, occurrence: OccurrenceRecord, verdict: Verdict) -> None:
-        self._open(stored, occurrence, stored.ritual.notify or ["all"])
+    def deliver(self, nudges: Sequence[Claimed]) -> None:
+        """The first send of every nudge claimed at one instant: all their rows, one attempt."""
+        self._open([(n.stored, n.occurrence, n.stored.ritual.notify or ["all"]) for n in nudges])
 
     def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
         """A nudge that belongs to no ritual (the weekly digest) to these people or tags."""
-        self._open(None, occurrence, names or ["all"])
+        self._open([(None, occurrence, names or ["all"])])
 
-    def _open(self, subject: StoredRitual | None, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
-        """Write one delivery row per channel, then make the first attempt."""
-        now = self.clock.now()
-        try:
-            targets = self.channels.select(names)
-        except RitualError as exc:
-            self._fail(occurrence, f"not sent: {exc}")
+    def _open(self, nudges: Sequence[tuple[StoredRitual | None, OccurrenceRecord, Sequence[str]]]) -> None:
+        """Write one delivery row per nudge and channel (one transaction), then make the first
+        attempt of all of them together."""
+        opened: list[tuple[StoredRitual | None, OccurrenceRecord, list[tuple[str, str]]]] = []
+        for subject, occurrence, names in nudges:
+            try:
+                targets = self.channels.select(names)
+            except RitualError as exc:
+                self._fail(occurrence, f"not sent: {exc}")
+                continue
+            if not targets:
+                self._fail(occurrence, "not sent: no channel configured (apprise.yml, or people in settings)")
+                continue
+            opened.append((subject, occurrence, [(_label(channel), channel.target) for channel in targets]))
+        if not opened:
             return
-        if not targets:
-            self._fail(occurrence, "not sent: no channel configured (apprise.yml, or people in settings)")
-            return
-        rows = self.store.add_deliveries(
-            occurrence.id, [(_label(channel), channel.target) for channel in targets], now=now
+        rows = self.store.add_deliveries_many(
+            [(occurrence.id, pairs) for _, occurrence, pairs in opened], now=self.clock.now()
         )
-        self._attempt(subject, occurrence, rows)
+        self._attempt(
+            [
+                (subject, occurrence, found)
+                for (subject, occurrence, _), found in zip(opened, rows, strict=True)
+            ]
+        )
 
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
         """Queue a snoozed re-nudge: rows for the snoozer's channels, held back until it is due.
@@ -182,14 +193,16 @@ class AppriseOutbox:
         for row in due:
             by_occurrence.setdefault(row.occurrence_id, []).append(row)
         rituals = {s.id: s for s in self.store.list_rituals(include_removed=True)}
+        batch: list[_Attempt] = []
         for occurrence_id, rows in by_occurrence.items():
             occurrence = self.store.get_occurrence(occurrence_id)
             if occurrence is None:
                 continue
             if occurrence.ritual_id is None:
-                self._attempt(None, occurrence, rows)
+                batch.append((None, occurrence, rows))
             elif (stored := rituals.get(occurrence.ritual_id)) is not None:
-                self._attempt(stored, occurrence, rows)
+                batch.append((stored, occurrence, rows))
+        self._attempt(batch)
         return len(due)
 
     # after a crash ------------------------------------------------------------------------
@@ -213,7 +226,7 @@ class AppriseOutbox:
             rows = self.store.deliveries(occurrence_id=occurrence.id)
             if rows:
                 if all(row.status in _ENDED for row in rows):
-                    self._settle(occurrence)
+                    self._settle([occurrence])
                     taken += 1
                 continue
             taken += 1
@@ -234,7 +247,7 @@ class AppriseOutbox:
                     expect=OccurrenceStatus.PENDING,
                 )
             elif stored is None:
-                self._open(None, occurrence, ["all"])
+                self._open([(None, occurrence, ["all"])])
             elif occurrence.kind == OccurrenceKind.SNOOZE:
                 self.deliver_snoozed(stored, occurrence, "")
             else:
@@ -244,49 +257,63 @@ class AppriseOutbox:
                     occurrence.day,
                     occurrence.slot,
                 )
-                self._open(stored, occurrence, stored.ritual.notify or ["all"])
+                self._open([(stored, occurrence, stored.ritual.notify or ["all"])])
         return taken
 
     # one attempt --------------------------------------------------------------------------
-    def _attempt(
-        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, rows: Sequence[DeliveryRecord]
-    ) -> None:
+    def _attempt(self, batch: Sequence[_Attempt]) -> None:
+        """One attempt at these nudges' rows: claimed in one transaction, every send at once,
+        every outcome recorded in one transaction, the occurrences settled together."""
         now = self.clock.now()
         lease_until = now + timedelta(seconds=self.timeout) + ON_TIME
-        claimed = self.store.claim_deliveries(
-            [r.id for r in rows], now=now, lease_until=lease_until, epoch=self.epoch
-        )
-        if not claimed:
-            return
-        if stored is not None and occurrence.kind == OccurrenceKind.SNOOZE and self._kept(stored, occurrence):
-            why = "done before the snooze ended"
-            self._finish_all([_outcome(row, DeliveryStatus.CANCELLED, why) for row in claimed])
-            self.store.decide_occurrence(
-                occurrence.id,
-                OccurrenceStatus.SUPPRESSED,
-                now=now,
-                note=why,
-                expect=OccurrenceStatus.PENDING,
-            )
-            return
+        wanted = [row.id for _, _, rows in batch for row in rows]
+        claimed = self.store.claim_deliveries(wanted, now=now, lease_until=lease_until, epoch=self.epoch)
+        mine: dict[int, list[DeliveryRecord]] = {}
+        for row in claimed:
+            mine.setdefault(row.occurrence_id, []).append(row)
+        ours = [(s, o, mine[o.id]) for s, o, _ in batch if o.id in mine]
+        outcomes: list[DeliveryOutcome] = []
+        # A snoozed re-nudge whose period got kept meanwhile is not sent at all.
+        why = "done before the snooze ended"
+        for stored, occurrence, rows in ours:
+            if (
+                stored is not None
+                and occurrence.kind == OccurrenceKind.SNOOZE
+                and self._kept(stored, occurrence)
+            ):
+                outcomes += [_outcome(row, DeliveryStatus.CANCELLED, why) for row in rows]
+                self.store.decide_occurrence(
+                    occurrence.id,
+                    OccurrenceStatus.SUPPRESSED,
+                    now=now,
+                    note=why,
+                    expect=OccurrenceStatus.PENDING,
+                )
+        cancelled = {outcome.delivery_id for outcome in outcomes}
+        ours = [(s, o, rows) for s, o, rows in ours if rows[0].id not in cancelled]
+        streaks = self._streaks([s for s, _, _ in ours if s is not None and s.removed_at is None])
         by_target = {channel.target: channel for channel in self.channels}
-        sendable = [row for row in claimed if row.target in by_target]
-        gone = "channel no longer configured"
-        outcomes = [
-            _outcome(row, DeliveryStatus.FAILED, gone) for row in claimed if row.target not in by_target
-        ]
-        message = self._message(stored, occurrence)
-        channels = [by_target[row.target] for row in sendable]
-        messages = [self._with_links(message, stored, occurrence, channel) for channel in channels]
-        results = asyncio.run(_send(channels, messages, self.timeout)) if channels else []
-        after = self.clock.now()
-        nudge = f"{stored.name if stored else 'household'} {occurrence.day}/{occurrence.slot}"
-        outcomes += [
-            self._judge(nudge, row, result.ok, result.permanent, result.error, after)
-            for row, result in zip(sendable, results, strict=True)
-        ]
-        self._finish_all(outcomes)
-        self._settle(occurrence)
+        sends: list[tuple[str, DeliveryRecord, Channel, Message]] = []
+        for stored, occurrence, rows in ours:
+            message = self._message(stored, occurrence, streaks)
+            nudge = f"{stored.name if stored else 'household'} {occurrence.day}/{occurrence.slot}"
+            for row in rows:
+                if (channel := by_target.get(row.target)) is None:
+                    outcomes.append(_outcome(row, DeliveryStatus.FAILED, "channel no longer configured"))
+                else:
+                    linked = self._with_links(message, stored, occurrence, channel)
+                    sends.append((nudge, row, channel, linked))
+        if sends:
+            channels = [channel for _, _, channel, _ in sends]
+            results = asyncio.run(_send(channels, [message for *_, message in sends], self.timeout))
+            after = self.clock.now()
+            outcomes += [
+                self._judge(nudge, row, result.ok, result.permanent, result.error, after)
+                for (nudge, row, _, _), result in zip(sends, results, strict=True)
+            ]
+        if outcomes:
+            self._finish_all(outcomes)
+        self._settle([occurrence for _, occurrence, _ in ours])
 
     def _judge(
         self, nudge: str, row: DeliveryRecord, ok: bool, permanent: bool, error: str, after: datetime
@@ -309,31 +336,43 @@ class AppriseOutbox:
         """Every outcome of one attempt in one transaction."""
         self.store.finish_deliveries(outcomes, now=self.clock.now())
 
-    def _settle(self, occurrence: OccurrenceRecord) -> None:
-        """The occurrence is sent once any channel has it; failed once none can get it.
+    def _settle(self, occurrences: Sequence[OccurrenceRecord]) -> None:
+        """Each occurrence is sent once any channel has it; failed once none can get it.
 
         A failed one that `ritual retry` brought back and a channel now has is sent too, or
-        `ritual status` would go on showing a delivered nudge as failed.
+        `ritual status` would go on showing a delivered nudge as failed. One read of the rows'
+        statuses and one transaction for all the decisions.
         """
-        statuses = {row.status for row in self.store.deliveries(occurrence_id=occurrence.id)}
+        if not occurrences:
+            return
+        statuses = self.store.delivery_statuses([occurrence.id for occurrence in occurrences])
+        sent: dict[OccurrenceStatus, list[int]] = {OccurrenceStatus.SENT: [], OccurrenceStatus.LATE: []}
+        failed: list[int] = []
+        for occurrence in occurrences:
+            found = statuses.get(occurrence.id, set())
+            if DeliveryStatus.SENT in found:
+                late = occurrence.created_at - occurrence.due_at > ON_TIME
+                sent[OccurrenceStatus.LATE if late else OccurrenceStatus.SENT].append(occurrence.id)
+            elif found and found <= {DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP}:
+                failed.append(occurrence.id)
         now = self.clock.now()
-        if DeliveryStatus.SENT in statuses:
-            late = occurrence.created_at - occurrence.due_at > ON_TIME
-            status = OccurrenceStatus.LATE if late else OccurrenceStatus.SENT
-            if not self.store.decide_occurrence(
-                occurrence.id, status, now=now, expect=OccurrenceStatus.PENDING
-            ):
-                self.store.decide_occurrence(
-                    occurrence.id, status, now=now, note="sent after a retry", expect=OccurrenceStatus.FAILED
+        with self.store.transaction():
+            for status, ids in sent.items():
+                if not ids:
+                    continue
+                changed = self.store.decide_occurrences(ids, status, now=now, expect=OccurrenceStatus.PENDING)
+                if retried := [i for i in ids if i not in changed]:
+                    self.store.decide_occurrences(
+                        retried, status, now=now, note="sent after a retry", expect=OccurrenceStatus.FAILED
+                    )
+            if failed:
+                self.store.decide_occurrences(
+                    failed,
+                    OccurrenceStatus.FAILED,
+                    now=now,
+                    note="no channel delivered it (see `ritual status`)",
+                    expect=OccurrenceStatus.PENDING,
                 )
-        elif statuses and statuses <= {DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP}:
-            self.store.decide_occurrence(
-                occurrence.id,
-                OccurrenceStatus.FAILED,
-                now=now,
-                note="no channel delivered it (see `ritual status`)",
-                expect=OccurrenceStatus.PENDING,
-            )
 
     def _kept(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> bool:
         return stored.removed_at is not None or period_kept(self.service, stored, occurrence.day)
@@ -357,14 +396,21 @@ class AppriseOutbox:
             expect=OccurrenceStatus.PENDING,
         )
 
-    def _message(self, stored: StoredRitual | None, occurrence: OccurrenceRecord) -> Message:
+    def _streaks(self, rituals: Sequence[StoredRitual]) -> dict[int, dict[str, Any]]:
+        """The streak rows the messages of these rituals quote, read together."""
+        unique = list({stored.id: stored for stored in rituals}.values())
+        rows = self.service.streak_rows_of(unique) if unique else []
+        return {stored.id: row for stored, row in zip(unique, rows, strict=True)}
+
+    def _message(
+        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, streaks: Mapping[int, dict[str, Any]]
+    ) -> Message:
         if stored is None:
             return self._digest()
         ritual = stored.ritual
         late_by = occurrence.created_at - occurrence.due_at
         streak, period, at_risk = 0, ritual.cadence.every.value, False
-        if stored.removed_at is None:
-            row = self.service.streak_rows([ritual.name])[0]
+        if (row := streaks.get(stored.id)) is not None:
             streak, period, at_risk = row["current_streak"], row["period"], row["at_risk"]
         kinds = {kind.value: kind for kind in NudgeKind}
         kind = kinds.get(str(occurrence.kind), NudgeKind.DUE)
@@ -384,6 +430,10 @@ class AppriseOutbox:
 
         today = self.service.household_today()
         return Message(title=digest_title(today), body=digest_text(self.service.report_inputs(), today))
+
+
+# One attempt's share of a nudge: its ritual (None: household), occurrence, and delivery rows.
+_Attempt = tuple[StoredRitual | None, OccurrenceRecord, Sequence[DeliveryRecord]]
 
 
 def _outcome(

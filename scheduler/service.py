@@ -219,25 +219,42 @@ class RitualService:
 
     def streak_rows(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """The objects of `ritual streaks --json`, one per ritual."""
-        from scheduler.report import streak_row
+        chosen = self.store.list_rituals() if names is None else [self.get(name) for name in names]
+        return self.streak_rows_of(chosen)
+
+    def streak_rows_of(self, chosen: Sequence[StoredRitual]) -> list[dict[str, Any]]:
+        """``streak_rows`` of these stored rituals (the nudges of one instant), read together."""
+        from scheduler.report import RitualInput, streak_row
 
         with collector_paused():
-            return [streak_row(item) for item in self.report_inputs(names)]
+            return [streak_row(RitualInput(s.ritual, h, today)) for s, h, today in self.histories_of(chosen)]
 
     def histories(self, names: Iterable[str] | None = None) -> list[tuple[StoredRitual, History, date]]:
         """Each active ritual (or the named ones) with its streak history and ritual-day today."""
         chosen = self.store.list_rituals() if names is None else [self.get(name) for name in names]
-        found = []
-        for stored in chosen:
-            history = build_history(
+        return self.histories_of(chosen)
+
+    def histories_of(self, chosen: Sequence[StoredRitual]) -> list[tuple[StoredRitual, History, date]]:
+        """``histories`` of these stored rituals: four queries in all, however many there are."""
+        ids = [stored.id for stored in chosen]
+        versions = self.store.cadence_histories(ids)
+        marks = self.store.completion_marks_of(ids)
+        skips = self.store.skips_of(ids)
+        pauses = self.store.pauses_of(ids)
+        return [
+            (
                 stored,
-                self.store.cadence_history(stored.id),
-                self.store.completion_marks(stored.id),
-                self.store.skips(stored.id),
-                self.store.pauses(stored.id),
+                build_history(
+                    stored,
+                    versions.get(stored.id, ()),
+                    marks.get(stored.id, []),
+                    skips.get(stored.id, ()),
+                    pauses.get(stored.id, ()),
+                ),
+                self.today(stored.ritual),
             )
-            found.append((stored, history, self.today(stored.ritual)))
-        return found
+            for stored in chosen
+        ]
 
     def upcoming(self, days: int, names: Iterable[str] | None = None) -> list[Upcoming]:
         """The nudges due in the next ``days`` days, soonest first, leaving out paused days."""

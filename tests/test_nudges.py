@@ -12,8 +12,8 @@ import pytest
 
 from scheduler.clock import FakeClock
 from scheduler.definitions import ritual_from_table
-from scheduler.firing import Decision, Verdict
-from scheduler.nudges import DigestPlan, Nudger
+from scheduler.firing import Decision
+from scheduler.nudges import Claimed, DigestPlan, Nudger
 from scheduler.service import RitualService
 from scheduler.store import OccurrenceRecord, OccurrenceStatus, RitualSource, Store, StoredRitual
 
@@ -29,11 +29,12 @@ class FakeOutbox:
         self.epoch: int | None = None
         self._lock = threading.Lock()
 
-    def deliver(self, stored: StoredRitual, occurrence: OccurrenceRecord, verdict: Verdict) -> None:
-        with self._lock:
-            self.sent.append((stored.name, occurrence.day, occurrence.slot, verdict.decision))
-        status = OccurrenceStatus.LATE if verdict.decision is Decision.LATE else OccurrenceStatus.SENT
-        self.store.decide_occurrence(occurrence.id, status, now=self.clock.now())
+    def deliver(self, nudges: Sequence[Claimed]) -> None:
+        for stored, occurrence, verdict in nudges:
+            with self._lock:
+                self.sent.append((stored.name, occurrence.day, occurrence.slot, verdict.decision))
+            status = OccurrenceStatus.LATE if verdict.decision is Decision.LATE else OccurrenceStatus.SENT
+            self.store.decide_occurrence(occurrence.id, status, now=self.clock.now())
 
     def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
         with self._lock:

@@ -190,3 +190,15 @@ class ApiTokenRecord:
 def api_token_hash(token: str) -> str:
     """What the store keeps of a token: sha256, hex; a leaked database gives no usable token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class OccurrenceClaim(NamedTuple):
+    """One nudge to claim under its key (ritual, day, slot); see ``Store.claim_occurrences``."""
+
+    ritual_id: int | None  # None: a household-wide nudge (the weekly digest)
+    day: date
+    slot: str
+    kind: str  # an OccurrenceKind value (a reminders.NudgeKind is one)
+    due_at: datetime
+    status: OccurrenceStatus
+    note: str = ""

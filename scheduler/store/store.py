@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from itertools import groupby, islice
+from operator import itemgetter
 from typing import Any, TypeVar, overload
 
-from sqlalchemy import ColumnElement, Engine, and_, or_, update
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
@@ -41,6 +43,7 @@ from scheduler.store.records import (
     DeliveryRecord,
     DeliveryStatus,
     LeaderInfo,
+    OccurrenceClaim,
     OccurrenceKind,
     OccurrenceRecord,
     OccurrenceStatus,
@@ -157,6 +160,18 @@ class Store:
                 return None
             return _stored_ritual(row)
 
+    def rituals_named(self, names: Collection[str]) -> dict[str, StoredRitual]:
+        """The current (not removed) rituals among ``names``, by name, in one read."""
+        found: dict[str, StoredRitual] = {}
+        with self._session() as session:
+            wanted = list(dict.fromkeys(names))
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                current = col(RitualRow.removed_at).is_(None)
+                query = select(RitualRow).where(col(RitualRow.name).in_(chunk), current)
+                found.update((row.name, _stored_ritual(row)) for row in session.exec(query))
+        return found
+
     def list_rituals(self, *, include_removed: bool = False) -> list[StoredRitual]:
         with self._session() as session:
             query = select(RitualRow).order_by(col(RitualRow.name))
@@ -207,15 +222,27 @@ class Store:
 
     def cadence_history(self, ritual_id: int) -> list[CadenceVersion]:
         """All cadence versions, oldest first."""
+        return self.cadence_histories([ritual_id]).get(ritual_id, [])
+
+    def cadence_histories(self, ritual_ids: Collection[int]) -> dict[int, list[CadenceVersion]]:
+        """``cadence_history`` of many rituals in one read; a ritual without versions is absent."""
+        found: dict[int, list[CadenceVersion]] = {}
         with self._session() as session:
-            return [
-                CadenceVersion(
-                    effective_from=row.effective_from,
-                    cadence=cadence_from_table(json.loads(row.cadence)),
-                    recorded_at=row.recorded_at,
+            for chunk in _chunks(ritual_ids):
+                query = (
+                    select(CadenceVersionRow)
+                    .where(col(CadenceVersionRow.ritual_id).in_(chunk))
+                    .order_by(col(CadenceVersionRow.effective_from), col(CadenceVersionRow.id))
                 )
-                for row in _cadence_rows(session, ritual_id)
-            ]
+                for row in session.exec(query):
+                    found.setdefault(row.ritual_id, []).append(
+                        CadenceVersion(
+                            effective_from=row.effective_from,
+                            cadence=cadence_from_table(json.loads(row.cadence)),
+                            recorded_at=row.recorded_at,
+                        )
+                    )
+        return found
 
     # what people did -----------------------------------------------------
     def add_completion(
@@ -291,22 +318,41 @@ class Store:
         Reports over years of history read hundreds of thousands of rows; two columns
         without ORM objects keep that close to the cost of the read itself.
         """
+        return self.completion_marks_of([ritual_id]).get(ritual_id, [])
+
+    def completion_marks_of(
+        self, ritual_ids: Collection[int], *, since: date | None = None
+    ) -> dict[int, list[tuple[date, str]]]:
+        """``completion_marks`` of many rituals in one read (those on or after ``since``, if
+        given); a ritual without any is absent."""
         # Years of history are hundreds of thousands of rows: read them through the
         # driver's own cursor (SQLAlchemy's result layer costs three times the read),
         # and parse SQLite's ISO date text with date.fromisoformat.
         mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
-        sql = f"select day, by_person from completion where ritual_id = {mark} order by day"
+        # SQLite keeps a day as ISO text; PostgreSQL compares a date with a date.
+        bound_since: object = since.isoformat() if since is not None and mark == "?" else since
+        found: dict[int, list[tuple[date, str]]] = {}
         with self._session() as session:
             cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.execute(sql, (ritual_id,))
-                rows = cursor.fetchall()
+                for chunk in _chunks(ritual_ids):
+                    marks = ", ".join([mark] * len(chunk))
+                    after = "" if since is None else f" and day >= {mark}"
+                    sql = (
+                        "select ritual_id, day, by_person from completion"
+                        f" where ritual_id in ({marks}){after} order by ritual_id, day"
+                    )
+                    cursor.execute(sql, (*chunk, *([] if since is None else [bound_since])))
+                    rows = cursor.fetchall()
+                    if len(chunk) == 1:  # the common report: no grouping to do
+                        if rows:
+                            found[chunk[0]] = _marks(rows)
+                        continue
+                    for ritual_id, group in groupby(rows, key=itemgetter(0)):
+                        found[ritual_id] = _marks(list(group))
             finally:
                 cursor.close()
-        if rows and isinstance(rows[0][0], str):
-            parse = date.fromisoformat
-            return [(parse(day), by) for day, by in rows]
-        return [(day, by) for day, by in rows]
+        return found
 
     def last_completion(self, ritual_id: int) -> CompletionRecord | None:
         """The most recently recorded (highest id), for `ritual undo`."""
@@ -330,13 +376,21 @@ class Store:
             return _skip(row)
 
     def skips(self, ritual_id: int) -> list[SkipRecord]:
+        return self.skips_of([ritual_id]).get(ritual_id, [])
+
+    def skips_of(self, ritual_ids: Collection[int]) -> dict[int, list[SkipRecord]]:
+        """``skips`` of many rituals in one read; a ritual without any is absent."""
+        found: dict[int, list[SkipRecord]] = {}
         with self._session() as session:
-            query = (
-                select(SkipRow)
-                .where(SkipRow.ritual_id == ritual_id)
-                .order_by(col(SkipRow.day), col(SkipRow.id))
-            )
-            return [_skip(row) for row in session.exec(query)]
+            for chunk in _chunks(ritual_ids):
+                query = (
+                    select(SkipRow)
+                    .where(col(SkipRow.ritual_id).in_(chunk))
+                    .order_by(col(SkipRow.day), col(SkipRow.id))
+                )
+                for row in session.exec(query):
+                    found.setdefault(row.ritual_id, []).append(_skip(row))
+        return found
 
     def add_pause(
         self, ritual_id: int, *, start: date, until: date | None, reason: str, now: datetime
@@ -374,13 +428,21 @@ class Store:
             return len(rows)
 
     def pauses(self, ritual_id: int) -> list[PauseRecord]:
+        return self.pauses_of([ritual_id]).get(ritual_id, [])
+
+    def pauses_of(self, ritual_ids: Collection[int]) -> dict[int, list[PauseRecord]]:
+        """``pauses`` of many rituals in one read; a ritual without any is absent."""
+        found: dict[int, list[PauseRecord]] = {}
         with self._session() as session:
-            query = (
-                select(PauseRow)
-                .where(PauseRow.ritual_id == ritual_id)
-                .order_by(col(PauseRow.start), col(PauseRow.id))
-            )
-            return [_pause(row) for row in session.exec(query)]
+            for chunk in _chunks(ritual_ids):
+                query = (
+                    select(PauseRow)
+                    .where(col(PauseRow.ritual_id).in_(chunk))
+                    .order_by(col(PauseRow.start), col(PauseRow.id))
+                )
+                for row in session.exec(query):
+                    found.setdefault(row.ritual_id, []).append(_pause(row))
+        return found
 
     # occurrences: the exactly-once guard ----------------------------------
     @overload
@@ -437,39 +499,66 @@ class Store:
         the stored leader epoch still equals it, checked in the same transaction; a deposed
         leader gets False and the row already there, or None when there is none.
         """
-        _aware(due_at=due_at, now=now)
-        kind = _member(OccurrenceKind, kind, "occurrence kind")
-        status = _member(OccurrenceStatus, status, "occurrence status")
-        with self._session(write=True) as session:
-            if ritual_id is not None:
-                _require_ritual(session, ritual_id)
-            existing = _find_occurrence(session, ritual_id, day, slot)
-            if existing is not None:
-                return _occurrence(existing), False
-            if epoch is not None and _leader_epoch(session, lock=_SHARE) != epoch:
-                return None, False
-            row = OccurrenceRow(
-                ritual_id=ritual_id,
-                day=day,
-                slot=slot,
-                kind=str(kind),
-                due_at=due_at,
-                status=str(status),
-                created_at=now,
-                decided_at=None if status is OccurrenceStatus.PENDING else now,
-                note=note,
-                epoch=epoch or 0,
+        claim = OccurrenceClaim(ritual_id, day, slot, kind, due_at, status, note)
+        return self.claim_occurrences([claim], now=now, epoch=epoch)[0]
+
+    def claim_occurrences(
+        self, claims: Sequence[OccurrenceClaim], *, now: datetime, epoch: int | None = None
+    ) -> list[tuple[OccurrenceRecord | None, bool]]:
+        """``claim_occurrence`` for many nudges in one transaction, in the order given.
+
+        The keys already taken are read in one query and the rest inserted together, so a
+        batch of rituals due at one instant costs a few statements, not a few per nudge. The
+        same key twice in one batch is claimed once (the second gets False).
+        """
+        _aware(now=now)
+        rows: list[OccurrenceRow] = []
+        for claim in claims:
+            _aware(due_at=claim.due_at)
+            status = _member(OccurrenceStatus, claim.status, "occurrence status")
+            rows.append(
+                OccurrenceRow(
+                    ritual_id=claim.ritual_id,
+                    day=claim.day,
+                    slot=claim.slot,
+                    kind=str(_member(OccurrenceKind, claim.kind, "occurrence kind")),
+                    due_at=claim.due_at,
+                    status=str(status),
+                    created_at=now,
+                    decided_at=None if status is OccurrenceStatus.PENDING else now,
+                    note=claim.note,
+                    epoch=epoch or 0,
+                )
             )
+        if not rows:
+            return []
+        with self._session(write=True) as session:
+            wanted = {row.ritual_id for row in rows if row.ritual_id is not None}
+            if unknown := wanted - _existing_ritual_ids(session, wanted):
+                raise StoreError(f"no ritual with id '{min(unknown)}' in the store")
+            taken = _occurrences_by_key(session, rows)
+            fenced = epoch is not None and _leader_epoch(session, lock=_SHARE) != epoch
+            results: list[tuple[OccurrenceRow | None, bool]] = []
+            new: list[OccurrenceRow] = []
+            for row in rows:
+                key = (row.ritual_id, row.day, row.slot)
+                if (existing := taken.get(key)) is not None:
+                    results.append((existing, False))
+                elif fenced:
+                    results.append((None, False))
+                else:
+                    taken[key] = row
+                    new.append(row)
+                    results.append((row, True))
             try:
-                # A savepoint, so losing the race leaves the surrounding transaction usable.
+                # A savepoint, so losing a race leaves the surrounding transaction usable.
                 with session.begin_nested():
-                    session.add(row)
+                    session.add_all(new)
             except IntegrityError:
-                existing = _find_occurrence(session, ritual_id, day, slot)
-                if existing is None:
-                    raise
-                return _occurrence(existing), False
-            return _occurrence(row), True
+                # Another writer took one of the keys after the read (a PostgreSQL writer
+                # outside this store's lock): claim one at a time, each key on its own.
+                return [_claim_one(session, row) for row in rows]
+            return [(None if row is None else _occurrence(row), created) for row, created in results]
 
     def decide_occurrence(
         self,
@@ -485,20 +574,7 @@ class Store:
         Returns whether a row changed: False for an unknown id or when someone decided first.
         ``note`` None keeps the note; back to pending clears decided_at.
         """
-        _aware(now=now)
-        status = _member(OccurrenceStatus, status, "occurrence status")
-        values: dict[str, Any] = {
-            "status": str(status),
-            "decided_at": None if status is OccurrenceStatus.PENDING else now,
-        }
-        if note is not None:
-            values["note"] = note
-        statement = update(OccurrenceRow).where(col(OccurrenceRow.id) == occurrence_id)
-        if expect is not None:
-            expected = _member(OccurrenceStatus, expect, "occurrence status")
-            statement = statement.where(col(OccurrenceRow.status) == str(expected))
-        with self._session(write=True) as session:
-            return session.exec(statement.values(values)).rowcount == 1
+        return bool(self.decide_occurrences([occurrence_id], status, now=now, note=note, expect=expect))
 
     def get_occurrence(self, occurrence_id: int) -> OccurrenceRecord | None:
         with self._session() as session:
@@ -545,6 +621,65 @@ class Store:
         with self._session() as session:
             return [_occurrence(row) for row in session.exec(query)]
 
+    def last_due_times(self, ritual_ids: Collection[int]) -> dict[int, datetime]:
+        """Each ritual's ``last_occurrence`` due time, in one query; a ritual with none is absent."""
+        found: dict[int, datetime] = {}
+        with self._session() as session:
+            for chunk in _chunks(ritual_ids):
+                query = (
+                    select(OccurrenceRow.ritual_id, func.max(OccurrenceRow.due_at))
+                    .where(
+                        col(OccurrenceRow.ritual_id).in_(chunk),
+                        col(OccurrenceRow.kind) != str(OccurrenceKind.SNOOZE),
+                    )
+                    .group_by(col(OccurrenceRow.ritual_id))
+                )
+                for ritual_id, due_at in session.exec(query):
+                    if ritual_id is not None and due_at is not None:
+                        found[ritual_id] = _utc(due_at)
+        return found
+
+    def occurrence_keys(self, ritual_ids: Collection[int], *, since: datetime) -> set[_OccurrenceKey]:
+        """The (ritual_id, day, slot) keys of the rituals' occurrences due at or after ``since``."""
+        _aware(since=since)
+        found: set[_OccurrenceKey] = set()
+        with self._session() as session:
+            for chunk in _chunks(ritual_ids):
+                query = select(
+                    col(OccurrenceRow.ritual_id), col(OccurrenceRow.day), col(OccurrenceRow.slot)
+                ).where(col(OccurrenceRow.ritual_id).in_(chunk), col(OccurrenceRow.due_at) >= since)
+                found.update((ritual_id, day, slot) for ritual_id, day, slot in session.exec(query))
+        return found
+
+    def decide_occurrences(
+        self,
+        occurrence_ids: Collection[int],
+        status: OccurrenceStatus,
+        *,
+        now: datetime,
+        note: str | None = None,
+        expect: OccurrenceStatus | None = None,
+    ) -> set[int]:
+        """``decide_occurrence`` for many in one transaction; the ids whose row changed."""
+        _aware(now=now)
+        status = _member(OccurrenceStatus, status, "occurrence status")
+        values: dict[str, Any] = {
+            "status": str(status),
+            "decided_at": None if status is OccurrenceStatus.PENDING else now,
+        }
+        if note is not None:
+            values["note"] = note
+        changed: set[int] = set()
+        with self._session(write=True) as session:
+            for chunk in _chunks(occurrence_ids):
+                statement = update(OccurrenceRow).where(col(OccurrenceRow.id).in_(chunk))
+                if expect is not None:
+                    expected = _member(OccurrenceStatus, expect, "occurrence status")
+                    statement = statement.where(col(OccurrenceRow.status) == str(expected))
+                statement = statement.values(values).returning(col(OccurrenceRow.id))
+                changed.update(session.scalars(statement.execution_options(synchronize_session=False)))
+        return changed
+
     # deliveries: the outbox ----------------------------------------------
     def add_deliveries(
         self,
@@ -562,14 +697,58 @@ class Store:
         masking the secret out of ``channel`` is the caller's job. ``not_before`` holds new rows
         back until then (a snoozed nudge), so ``due_deliveries`` hands them out at that time.
         """
+        return self.add_deliveries_many([(occurrence_id, channels)], now=now, not_before=not_before)[0]
+
+    def add_deliveries_many(
+        self,
+        wanted: Sequence[tuple[int, Sequence[tuple[str, str]]]],
+        *,
+        now: datetime,
+        not_before: datetime | None = None,
+    ) -> list[list[DeliveryRecord]]:
+        """``add_deliveries`` for many occurrences in one transaction: the rows already there read
+        in one query, the new ones inserted together. One list per item of ``wanted``."""
         _aware(now=now)
+        for _, channels in wanted:
+            for channel, target in channels:
+                if not target:
+                    raise ValueError(f"delivery target for channel '{channel}' is empty")
+        occurrence_ids = [occurrence_id for occurrence_id, _ in wanted]
         with self._session(write=True) as session:
-            if session.get(OccurrenceRow, occurrence_id) is None:
-                raise StoreError(f"no occurrence with id '{occurrence_id}' in the store")
-            return [
-                _delivery(_add_delivery(session, occurrence_id, channel, target, now, not_before))
-                for channel, target in channels
-            ]
+            known: set[int] = set()
+            there: dict[tuple[int, str], DeliveryRow] = {}
+            for chunk in _chunks(occurrence_ids):
+                ids = select(col(OccurrenceRow.id)).where(col(OccurrenceRow.id).in_(chunk))
+                known.update(i for i in session.exec(ids) if i)
+                query = select(DeliveryRow).where(col(DeliveryRow.occurrence_id).in_(chunk))
+                there.update(((row.occurrence_id, row.target), row) for row in session.exec(query))
+            if unknown := set(occurrence_ids) - known:
+                raise StoreError(f"no occurrence with id '{min(unknown)}' in the store")
+            new: list[DeliveryRow] = []
+            placed: list[list[DeliveryRow]] = []
+            for occurrence_id, channels in wanted:
+                rows = []
+                for channel, target in channels:
+                    row = there.get((occurrence_id, target))
+                    if row is None:
+                        row = _delivery_row(occurrence_id, channel, target, now, not_before)
+                        there[(occurrence_id, target)] = row
+                        new.append(row)
+                    rows.append(row)
+                placed.append(rows)
+            try:
+                with session.begin_nested():
+                    session.add_all(new)
+            except IntegrityError:
+                # Another writer added one of them after the read: one row at a time.
+                return [
+                    [
+                        _delivery(_add_delivery(session, occurrence_id, channel, target, now, not_before))
+                        for channel, target in channels
+                    ]
+                    for occurrence_id, channels in wanted
+                ]
+            return [[_delivery(row) for row in rows] for rows in placed]
 
     def claim_delivery(
         self, delivery_id: int, *, now: datetime, lease_until: datetime, epoch: int | None = None
@@ -673,6 +852,18 @@ class Store:
         )
         with self._session() as session:
             return [_delivery(row) for row in session.exec(query)]
+
+    def delivery_statuses(self, occurrence_ids: Collection[int]) -> dict[int, set[DeliveryStatus]]:
+        """The statuses each occurrence's delivery rows are in, in one query."""
+        found: dict[int, set[DeliveryStatus]] = {}
+        with self._session() as session:
+            for chunk in _chunks(occurrence_ids):
+                query = select(DeliveryRow.occurrence_id, DeliveryRow.status).where(
+                    col(DeliveryRow.occurrence_id).in_(chunk)
+                )
+                for occurrence_id, status in session.exec(query):
+                    found.setdefault(occurrence_id, set()).add(DeliveryStatus(status))
+        return found
 
     def deliveries(
         self,
@@ -872,6 +1063,74 @@ def _find_occurrence(session: Session, ritual_id: int | None, day: date, slot: s
     return session.exec(query).first()
 
 
+def _claim_one(session: Session, row: OccurrenceRow) -> tuple[OccurrenceRecord | None, bool]:
+    """Claim one key on its own savepoint: the slow path, after a batch lost a race."""
+    existing = _find_occurrence(session, row.ritual_id, row.day, row.slot)
+    if existing is not None:
+        return _occurrence(existing), False
+    fresh = OccurrenceRow(**row.model_dump(exclude={"id"}))
+    try:
+        with session.begin_nested():
+            session.add(fresh)
+    except IntegrityError:
+        existing = _find_occurrence(session, row.ritual_id, row.day, row.slot)
+        if existing is None:
+            raise
+        return _occurrence(existing), False
+    return _occurrence(fresh), True
+
+
+def _existing_ritual_ids(session: Session, ritual_ids: Collection[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in _chunks(ritual_ids):
+        query = select(col(RitualRow.id)).where(col(RitualRow.id).in_(chunk))
+        found.update(ritual_id for ritual_id in session.exec(query) if ritual_id is not None)
+    return found
+
+
+_OccurrenceKey = tuple[int | None, date, str]
+
+
+def _occurrences_by_key(
+    session: Session, rows: Sequence[OccurrenceRow]
+) -> dict[_OccurrenceKey, OccurrenceRow]:
+    """The occurrences already stored under the keys of ``rows`` (read by ritual and day)."""
+    days = {row.day for row in rows}
+    ritual_ids = {row.ritual_id for row in rows if row.ritual_id is not None}
+    queries = [
+        select(OccurrenceRow).where(col(OccurrenceRow.ritual_id).in_(chunk), col(OccurrenceRow.day).in_(days))
+        for chunk in _chunks(ritual_ids)
+    ]
+    if any(row.ritual_id is None for row in rows):
+        queries.append(select(OccurrenceRow).where(_of_ritual(None), col(OccurrenceRow.day).in_(days)))
+    wanted = {(row.ritual_id, row.day, row.slot) for row in rows}
+    found: dict[_OccurrenceKey, OccurrenceRow] = {}
+    for query in queries:
+        for row in session.exec(query):
+            if (key := (row.ritual_id, row.day, row.slot)) in wanted:
+                found[key] = row
+    return found
+
+
+# Bound parameters per IN (...) list: well inside SQLite's and PostgreSQL's limits.
+_CHUNK = 500
+
+
+def _chunks(values: Iterable[int]) -> Iterator[list[int]]:
+    """``values`` (deduplicated) in lists of at most _CHUNK, for IN (...) clauses."""
+    it = iter(dict.fromkeys(values))
+    while chunk := list(islice(it, _CHUNK)):
+        yield chunk
+
+
+def _marks(rows: Sequence[Any]) -> list[tuple[date, str]]:
+    """(day, by) pairs from (ritual_id, day, by_person) rows; SQLite gives the day as text."""
+    if rows and isinstance(rows[0][1], str):
+        parse = date.fromisoformat
+        return [(parse(day), by) for _, day, by in rows]
+    return [(day, by) for _, day, by in rows]
+
+
 def _find_delivery(session: Session, occurrence_id: int, target: str) -> DeliveryRow | None:
     query = select(DeliveryRow).where(
         DeliveryRow.occurrence_id == occurrence_id, DeliveryRow.target == target
@@ -892,16 +1151,7 @@ def _add_delivery(
     existing = _find_delivery(session, occurrence_id, target)
     if existing is not None:
         return existing
-    row = DeliveryRow(
-        occurrence_id=occurrence_id,
-        channel=channel,
-        target=target,
-        status=str(DeliveryStatus.PENDING),
-        idempotency_key=f"{occurrence_id}:{target}",
-        next_attempt_at=not_before,
-        created_at=now,
-        updated_at=now,
-    )
+    row = _delivery_row(occurrence_id, channel, target, now, not_before)
     try:
         with session.begin_nested():
             session.add(row)
@@ -911,6 +1161,21 @@ def _add_delivery(
             raise
         return existing
     return row
+
+
+def _delivery_row(
+    occurrence_id: int, channel: str, target: str, now: datetime, not_before: datetime | None
+) -> DeliveryRow:
+    return DeliveryRow(
+        occurrence_id=occurrence_id,
+        channel=channel,
+        target=target,
+        status=str(DeliveryStatus.PENDING),
+        idempotency_key=f"{occurrence_id}:{target}",
+        next_attempt_at=not_before,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
