@@ -259,6 +259,12 @@ class Daemon:
         return settings.model_copy(update={"public_url": self._http_base})
 
     @property
+    def timers(self) -> dict[datetime, tuple[str, ...]]:
+        """The armed timers: each instant and the rituals it fires, for status and tests."""
+        with self._timers_lock:
+            return {when: tuple(sorted(names)) for when, names in sorted(self._due_at.items())}
+
+    @property
     def http_base(self) -> str | None:
         """Where the HTTP server listens (``http://127.0.0.1:8470``), once started; None if off."""
         return self._http_base

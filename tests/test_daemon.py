@@ -333,3 +333,28 @@ def test_a_ritual_added_by_another_process_is_picked_up_at_the_next_tick(inproce
     inprocess.clock.set(datetime(2031, 5, 6, 8, 30, 30, tzinfo=UTC))
     inprocess.daemon.tick()
     assert inprocess.sent == [("walk", date(2031, 5, 6), "08:30", "send")]
+
+
+def test_rituals_due_at_one_instant_share_one_timer_and_one_batch(tmp_path: Path) -> None:
+    made = InProcess(tmp_path, datetime(2031, 5, 6, 8, 0, tzinfo=UTC))
+    for name in ("talk", "walk", "hug"):
+        made.add(name, "09:00")
+    made.add("journal", "21:00")
+    made.start()
+    try:
+        day = datetime(2031, 5, 6, tzinfo=UTC)
+        assert made.daemon.timers == {
+            day.replace(hour=9): ("hug", "talk", "walk"),
+            day.replace(hour=21): ("journal",),
+        }
+        made.clock.set(day.replace(hour=9, second=20))
+        made.daemon.tick()  # the timer's instant has passed: the tick fires it as one batch
+        assert sorted(name for name, *_ in made.sent) == ["hug", "talk", "walk"]
+        assert made.outboxes[-1].batches == [3]
+        tomorrow = day + timedelta(days=1)
+        assert made.daemon.timers == {
+            day.replace(hour=21): ("journal",),
+            tomorrow.replace(hour=9): ("hug", "talk", "walk"),
+        }
+    finally:
+        made.stop()

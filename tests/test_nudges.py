@@ -13,7 +13,7 @@ import pytest
 from scheduler.clock import FakeClock
 from scheduler.definitions import ritual_from_table
 from scheduler.firing import Decision
-from scheduler.nudges import Claimed, DigestPlan, Nudger
+from scheduler.nudges import Claimed, DigestPlan, Handled, Nudger
 from scheduler.service import RitualService
 from scheduler.store import OccurrenceRecord, OccurrenceStatus, RitualSource, Store, StoredRitual
 
@@ -26,10 +26,12 @@ class FakeOutbox:
         self.clock = clock
         self.sent: list[tuple[str, date, str, Decision]] = []
         self.snoozed: list[tuple[str, str, str]] = []
+        self.batches: list[int] = []  # how many nudges each deliver() call got
         self.epoch: int | None = None
         self._lock = threading.Lock()
 
     def deliver(self, nudges: Sequence[Claimed]) -> None:
+        self.batches.append(len(nudges))
         for stored, occurrence, verdict in nudges:
             with self._lock:
                 self.sent.append((stored.name, occurrence.day, occurrence.slot, verdict.decision))
@@ -54,6 +56,7 @@ class FakeOutbox:
 
 class World:
     def __init__(self, tmp_path: Path, now: datetime) -> None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.clock = FakeClock(now)
         self.store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
         self.service = RitualService(
@@ -271,3 +274,77 @@ def test_a_digest_missed_by_a_long_downtime_is_recorded_not_sent(world: World) -
     world.clock.set(datetime(2026, 12, 6, 23, 0, tzinfo=UTC))  # five hours late: missed
     assert [v.decision for v in world.nudger.handle_digest()] == [Decision.MISSED]
     assert len(world.outbox.sent) == 1
+
+
+# -- many rituals due at one instant: one batch decides as one ritual at a time would ------------
+
+
+def _household(world: World) -> list[StoredRitual]:
+    """Six 09:00 rituals whose nudges on 24 Nov get every kind of verdict."""
+    made = {}
+    extras: list[tuple[str, dict[str, object]]] = [
+        ("plain", {}),
+        ("kept", {}),
+        ("paused", {}),
+        ("weekly", {"every": "week", "times": 2}),  # kept by Monday's two completions
+        ("down", {}),  # last nudged three days before
+        ("twice", {"complete_when": "both", "people": ["alex", "sam"]}),  # half done: still nudged
+    ]
+    for name, extra in extras:
+        made[name] = world.add(name=name, at="09:00", timezone="UTC", **extra)
+    world.clock.set(at("09:00", 21))
+    world.nudger.handle_due(made["down"])
+    world.clock.set(at("09:00", 23))
+    for name in ("plain", "kept", "paused", "weekly", "twice"):
+        world.nudger.handle_due(made[name])
+    world.clock.set(at("18:00", 23))
+    world.service.record_done("weekly", by="alex")
+    world.service.record_done("weekly", by="sam")
+    world.clock.set(at("08:00"))
+    world.service.record_done("kept")
+    world.service.record_done("twice", by="alex")
+    world.service.pause("paused", start=date(2026, 11, 24), until=date(2026, 11, 24))
+    world.outbox.sent.clear()
+    world.outbox.batches.clear()
+    world.clock.set(at("09:20"))  # the batch runs 20 min late: within the grace
+    return list(made.values())
+
+
+def _outcome_of(world: World, rituals: Sequence[StoredRitual]) -> list[tuple[str, date, str, str, str]]:
+    return sorted(
+        (stored.name, o.day, o.slot, o.status.value, o.note)
+        for stored in rituals
+        for o in world.occurrences(stored)
+        if o.day >= date(2026, 11, 22)
+    )
+
+
+def test_a_batch_decides_exactly_as_one_ritual_at_a_time(tmp_path: Path) -> None:
+    alone = World(tmp_path / "alone", datetime(2026, 11, 1, tzinfo=UTC))
+    batch = World(tmp_path / "batch", datetime(2026, 11, 1, tzinfo=UTC))
+    try:
+        one_by_one = [alone.nudger.handle_due(stored) for stored in _household(alone)]
+        together = batch.nudger.handle_due_many(_household(batch))
+        assert together == one_by_one
+        assert _outcome_of(batch, _household_names(batch)) == _outcome_of(alone, _household_names(alone))
+        decided = {h.ritual: [v.decision for v in h.verdicts] for h in together}
+        assert decided == {
+            "plain": [Decision.LATE],
+            "kept": [Decision.SUPPRESSED],
+            "paused": [Decision.PAUSED],
+            "weekly": [Decision.SUPPRESSED],
+            "down": [Decision.MISSED, Decision.MISSED, Decision.LATE],
+            "twice": [Decision.LATE],
+        }
+        assert sorted(batch.outbox.sent) == sorted(alone.outbox.sent)
+        assert batch.outbox.batches == [3], "one delivery call for every nudge sent"
+        assert batch.nudger.handle_due_many(_household_names(batch)) == [
+            Handled(stored.name, ()) for stored in _household_names(batch)
+        ], "a second look claims nothing"
+    finally:
+        alone.store.close()
+        batch.store.close()
+
+
+def _household_names(world: World) -> list[StoredRitual]:
+    return [s for s in world.store.list_rituals() if s.name != "talk"]

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from scheduler.store import (
     DeliveryRecord,
     DeliveryStatus,
     LeaderInfo,
+    OccurrenceClaim,
     OccurrenceKind,
     OccurrenceRecord,
     OccurrenceStatus,
@@ -966,3 +968,136 @@ def test_many_deliveries_are_claimed_and_finished_in_one_go(store: Store, occurr
     assert after[cat.id][0] is DeliveryStatus.SENDING
     assert after[held_back[0].id] == (DeliveryStatus.PENDING, "", minutes(30))
     assert store.claim_deliveries([held_back[0].id], now=minutes(30), lease_until=minutes(31))
+
+
+# -- batches: the daemon claims and delivers every nudge due at one instant together ------------
+
+
+def batch_claim(ritual_id: int | None, slot: str, day: date = DAY) -> OccurrenceClaim:
+    return OccurrenceClaim(ritual_id, day, slot, "due", NOW, Pending, f"note {slot}")
+
+
+def test_a_batch_claims_new_keys_and_hands_back_taken_ones_in_order(store: Store, ritual_id: int) -> None:
+    other = add_ritual(store, "walk")
+    taken, _ = claim(store, ritual_id, slot="08:00")
+    results = store.claim_occurrences(
+        [
+            batch_claim(ritual_id, "20:30"),
+            batch_claim(ritual_id, "08:00"),
+            batch_claim(other, "20:30"),
+            batch_claim(ritual_id, "20:30"),  # the same key twice in one batch
+            batch_claim(None, "digest"),
+        ],
+        now=minutes(1),
+    )
+    created = [made for _, made in results]
+    assert created == [True, False, True, False, True]
+    records = [record for record, _ in results]
+    assert all(record is not None for record in records)
+    first, again, walk, twice, household = records
+    assert again == taken
+    assert twice == first, "the second claim of a key gets the first one's row"
+    assert first is not None and first.note == "note 20:30" and first.created_at == minutes(1)
+    assert walk is not None and walk.ritual_id == other
+    assert household is not None and household.ritual_id is None
+    stored = {(o.ritual_id, o.slot) for o in store.occurrences()}
+    assert stored == {(ritual_id, "08:00"), (ritual_id, "20:30"), (other, "20:30"), (None, "digest")}
+
+
+def test_a_fenced_batch_claims_nothing_new(store: Store, ritual_id: int) -> None:
+    old = store.bump_leader_epoch("host-a 41", NOW)
+    kept, _ = store.claim_occurrences([batch_claim(ritual_id, "08:00")], now=NOW, epoch=old)[0]
+    store.bump_leader_epoch("host-b 7", minutes(1))
+    results = store.claim_occurrences(
+        [batch_claim(ritual_id, "08:00"), batch_claim(ritual_id, "20:30")], now=NOW, epoch=old
+    )
+    assert results == [(kept, False), (None, False)]
+    assert [o.slot for o in store.occurrences()] == ["08:00"]
+
+
+def test_a_batch_naming_an_unknown_ritual_writes_nothing(store: Store, ritual_id: int) -> None:
+    with pytest.raises(StoreError, match="no ritual with id '9999'"):
+        store.claim_occurrences([batch_claim(ritual_id, "20:30"), batch_claim(9999, "20:30")], now=NOW)
+    assert store.occurrences() == []
+
+
+def test_a_batch_that_loses_a_race_claims_one_key_at_a_time(
+    store: Store, ritual_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key written after the batch read it (another writer) must not fail the others."""
+    raced, _ = claim(store, ritual_id, slot="08:00")
+    monkeypatch.setattr(store_module, "_occurrences_by_key", lambda _session, _rows: {})
+    results = store.claim_occurrences(
+        [batch_claim(ritual_id, "08:00"), batch_claim(ritual_id, "20:30")], now=minutes(1)
+    )
+    assert results[0] == (raced, False)
+    fresh, created = results[1]
+    assert created and fresh is not None and fresh.slot == "20:30"
+    assert sorted(o.slot for o in store.occurrences()) == ["08:00", "20:30"]
+
+
+def test_delivery_rows_for_many_occurrences_are_added_at_once(store: Store, ritual_id: int) -> None:
+    first, _ = claim(store, ritual_id, slot="08:00")
+    second, _ = claim(store, ritual_id, slot="20:30")
+    there = store.add_deliveries(first.id, [("alex ntfy", "t-alex")], now=NOW)[0]
+    rows = store.add_deliveries_many(
+        [
+            (first.id, [("alex ntfy", "t-alex"), ("sam mail", "t-sam")]),
+            (second.id, [("alex ntfy", "t-alex")]),
+        ],
+        now=minutes(1),
+    )
+    assert [[row.target for row in found] for found in rows] == [["t-alex", "t-sam"], ["t-alex"]]
+    assert rows[0][0] == there, "a pair already there comes back as it is"
+    assert rows[0][1].created_at == minutes(1) and rows[1][0].occurrence_id == second.id
+    with pytest.raises(StoreError, match="no occurrence with id '9999'"):
+        store.add_deliveries_many([(second.id, [("sam mail", "t-sam")]), (9999, [("x", "t-x")])], now=NOW)
+    assert len(store.deliveries()) == 3, "the refused batch wrote nothing"
+
+
+def test_occurrences_are_decided_together_and_only_from_the_expected_status(
+    store: Store, ritual_id: int
+) -> None:
+    pending, _ = claim(store, ritual_id, slot="08:00")
+    decided, _ = claim(store, ritual_id, slot="20:30", status=OccurrenceStatus.MISSED)
+    changed = store.decide_occurrences(
+        [pending.id, decided.id], OccurrenceStatus.SENT, now=minutes(2), expect=Pending
+    )
+    assert changed == {pending.id}
+    assert store.get_occurrence(pending.id) == replace(
+        pending, status=OccurrenceStatus.SENT, decided_at=minutes(2)
+    )
+    assert store.get_occurrence(decided.id) == decided
+
+
+def test_batch_reads_match_the_per_ritual_reads(store: Store, ritual_id: int) -> None:
+    other = add_ritual(store, "walk")
+    claim(store, ritual_id, slot="08:00", due_at=minutes(-60))
+    claim(store, ritual_id, slot="20:30", due_at=minutes(30), kind=OccurrenceKind.SNOOZE)
+    claim(store, other, slot="20:30", day=DAY - timedelta(days=1), due_at=minutes(-1440))
+    last = store.last_due_times([ritual_id, other, 9999])
+    assert last == {ritual_id: minutes(-60), other: minutes(-1440)}, "snoozes never count"
+    for rid in (ritual_id, other):
+        found = store.last_occurrence(rid)
+        assert found is not None and found.due_at == last[rid]
+    assert store.occurrence_keys([ritual_id, other], since=minutes(-60)) == {
+        (ritual_id, DAY, "08:00"),
+        (ritual_id, DAY, "20:30"),
+    }
+    for n, (rid, who) in enumerate([(ritual_id, "alex"), (other, "sam"), (ritual_id, "sam")]):
+        store.add_completion(
+            rid,
+            day=DAY - timedelta(days=n),
+            at=NOW,
+            period_key=str(n),
+            by=who,
+            note="",
+            source="cli",
+            occurrence=None,
+            now=NOW,
+        )
+    marks = store.completion_marks_of([ritual_id, other])
+    assert marks == {rid: store.completion_marks(rid) for rid in (ritual_id, other)}
+    assert marks[ritual_id] == [(DAY - timedelta(days=2), "sam"), (DAY, "alex")]
+    recent = store.completion_marks_of([ritual_id, other], since=DAY - timedelta(days=1))
+    assert recent == {ritual_id: [(DAY, "alex")], other: [(DAY - timedelta(days=1), "sam")]}
