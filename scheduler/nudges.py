@@ -265,12 +265,11 @@ class Nudger:
         """When this ritual's timer should next go off (its next planned nudge), if within reach."""
         now = self.clock.now()
         ritual = stored.ritual
-        upcoming = (
-            n
-            for n in planned_nudges(ritual.cadence, ritual.reminders, now, now + HORIZON)
-            if not outside_dates(ritual, n.day)
-        )
-        return firing.next_wakeup(upcoming, now)
+        # Planned nudges come in due order, all after ``now``: the first one in its dates is it.
+        for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, now + HORIZON):
+            if not outside_dates(ritual, nudge.day):
+                return nudge.due
+        return None
 
     def deliver_due(self) -> int:
         return self.outbox.deliver_due()

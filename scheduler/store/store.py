@@ -809,36 +809,38 @@ class Store:
         self.finish_deliveries([outcome], now=now)
 
     def finish_deliveries(self, outcomes: Sequence[DeliveryOutcome], *, now: datetime) -> None:
-        """``finish_delivery`` for many rows in one transaction."""
+        """``finish_delivery`` for many rows in one transaction.
+
+        Outcomes that write the same values (a batch of nudges all sent at their first
+        attempt) share one UPDATE ... WHERE id IN (...).
+        """
         _aware(now=now)
-        statements = []
+        alike: dict[tuple[DeliveryStatus, str, datetime | None, int | None], list[int]] = {}
         for outcome in outcomes:
             if outcome.next_attempt_at is not None:
                 _aware(next_attempt_at=outcome.next_attempt_at)
             status = _member(DeliveryStatus, outcome.status, "delivery status")
             if status is DeliveryStatus.SENDING:
                 raise ValueError("a delivery becomes 'sending' only through claim_delivery")
-            statement = update(DeliveryRow).where(col(DeliveryRow.id) == outcome.delivery_id)
-            if outcome.attempt is not None:
-                statement = statement.where(
-                    col(DeliveryRow.status) == str(DeliveryStatus.SENDING),
-                    col(DeliveryRow.attempts) == outcome.attempt,
-                )
-            statements.append(
-                statement.values(
-                    status=str(status),
-                    last_error=outcome.error[:MAX_ERROR_LENGTH],
-                    next_attempt_at=outcome.next_attempt_at,
-                    updated_at=now,
-                )
-            )
-        if not statements:
+            key = (status, outcome.error[:MAX_ERROR_LENGTH], outcome.next_attempt_at, outcome.attempt)
+            alike.setdefault(key, []).append(outcome.delivery_id)
+        if not alike:
             return
         with self._session(write=True) as session:
-            for outcome, statement in zip(outcomes, statements, strict=True):
-                changed = session.exec(statement).rowcount
-                if not changed and outcome.attempt is None:
-                    raise StoreError(f"no delivery with id '{outcome.delivery_id}' in the store")
+            for (status, error, next_attempt_at, attempt), ids in alike.items():
+                for chunk in _chunks(ids):
+                    statement = update(DeliveryRow).where(col(DeliveryRow.id).in_(chunk))
+                    if attempt is not None:
+                        statement = statement.where(
+                            col(DeliveryRow.status) == str(DeliveryStatus.SENDING),
+                            col(DeliveryRow.attempts) == attempt,
+                        )
+                    statement = statement.values(
+                        status=str(status), last_error=error, next_attempt_at=next_attempt_at, updated_at=now
+                    ).returning(col(DeliveryRow.id))
+                    changed = set(session.scalars(statement.execution_options(synchronize_session=False)))
+                    if attempt is None and (lost := set(chunk) - changed):
+                        raise StoreError(f"no delivery with id '{min(lost)}' in the store")
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[DeliveryRecord]:
         """What a sender should claim now: pending or retry rows that are due, and sending rows
