@@ -12,7 +12,7 @@ from itertools import groupby, islice
 from operator import itemgetter
 from typing import Any, TypeVar, overload
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, update
+from sqlalchemy import ColumnElement, Engine, and_, func, insert, or_, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col, select
@@ -512,53 +512,59 @@ class Store:
         same key twice in one batch is claimed once (the second gets False).
         """
         _aware(now=now)
-        rows: list[OccurrenceRow] = []
+        rows: list[dict[str, Any]] = []
         for claim in claims:
             _aware(due_at=claim.due_at)
             status = _member(OccurrenceStatus, claim.status, "occurrence status")
             rows.append(
-                OccurrenceRow(
-                    ritual_id=claim.ritual_id,
-                    day=claim.day,
-                    slot=claim.slot,
-                    kind=str(_member(OccurrenceKind, claim.kind, "occurrence kind")),
-                    due_at=claim.due_at,
-                    status=str(status),
-                    created_at=now,
-                    decided_at=None if status is OccurrenceStatus.PENDING else now,
-                    note=claim.note,
-                    epoch=epoch or 0,
-                )
+                {
+                    "ritual_id": claim.ritual_id,
+                    "day": claim.day,
+                    "slot": claim.slot,
+                    "kind": str(_member(OccurrenceKind, claim.kind, "occurrence kind")),
+                    "due_at": claim.due_at,
+                    "status": str(status),
+                    "created_at": now,
+                    "decided_at": None if status is OccurrenceStatus.PENDING else now,
+                    "note": claim.note,
+                    "epoch": epoch or 0,
+                }
             )
         if not rows:
             return []
+        keys = [(row["ritual_id"], row["day"], row["slot"]) for row in rows]
         with self._session(write=True) as session:
-            wanted = {row.ritual_id for row in rows if row.ritual_id is not None}
+            wanted = {ritual_id for ritual_id, _, _ in keys if ritual_id is not None}
             if unknown := wanted - _existing_ritual_ids(session, wanted):
                 raise StoreError(f"no ritual with id '{min(unknown)}' in the store")
-            taken = _occurrences_by_key(session, rows)
+            taken: dict[_OccurrenceKey, OccurrenceRow | int] = dict(_occurrences_by_key(session, keys))
             fenced = epoch is not None and _leader_epoch(session, lock=_SHARE) != epoch
-            results: list[tuple[OccurrenceRow | None, bool]] = []
-            new: list[OccurrenceRow] = []
-            for row in rows:
-                key = (row.ritual_id, row.day, row.slot)
+            plan: list[tuple[OccurrenceRow | int | None, bool]] = []  # a stored row, or a new one's index
+            new: list[dict[str, Any]] = []
+            for key, row in zip(keys, rows, strict=True):
                 if (existing := taken.get(key)) is not None:
-                    results.append((existing, False))
+                    plan.append((existing, False))
                 elif fenced:
-                    results.append((None, False))
+                    plan.append((None, False))
                 else:
-                    taken[key] = row
+                    taken[key] = len(new)
+                    plan.append((len(new), True))
                     new.append(row)
-                    results.append((row, True))
             try:
-                # A savepoint, so losing a race leaves the surrounding transaction usable.
+                # A savepoint, so losing a race leaves the surrounding transaction usable. One
+                # multi-row INSERT ... RETURNING, rows back in the order of ``new``.
                 with session.begin_nested():
-                    session.add_all(new)
+                    statement = insert(OccurrenceRow).returning(OccurrenceRow, sort_by_parameter_order=True)
+                    inserted = list(session.scalars(statement, new)) if new else []
             except IntegrityError:
                 # Another writer took one of the keys after the read (a PostgreSQL writer
                 # outside this store's lock): claim one at a time, each key on its own.
                 return [_claim_one(session, row) for row in rows]
-            return [(None if row is None else _occurrence(row), created) for row, created in results]
+            rows_of = [inserted[found] if isinstance(found, int) else found for found, _ in plan]
+            return [
+                (None if row is None else _occurrence(row), made)
+                for row, (_, made) in zip(rows_of, plan, strict=True)
+            ]
 
     def decide_occurrence(
         self,
@@ -716,7 +722,7 @@ class Store:
         occurrence_ids = [occurrence_id for occurrence_id, _ in wanted]
         with self._session(write=True) as session:
             known: set[int] = set()
-            there: dict[tuple[int, str], DeliveryRow] = {}
+            there: dict[tuple[int, str], DeliveryRow | int] = {}
             for chunk in _chunks(occurrence_ids):
                 ids = select(col(OccurrenceRow.id)).where(col(OccurrenceRow.id).in_(chunk))
                 known.update(i for i in session.exec(ids) if i)
@@ -724,21 +730,21 @@ class Store:
                 there.update(((row.occurrence_id, row.target), row) for row in session.exec(query))
             if unknown := set(occurrence_ids) - known:
                 raise StoreError(f"no occurrence with id '{min(unknown)}' in the store")
-            new: list[DeliveryRow] = []
-            placed: list[list[DeliveryRow]] = []
+            new: list[dict[str, Any]] = []
+            placed: list[list[DeliveryRow | int]] = []  # a stored row, or a new one's index
             for occurrence_id, channels in wanted:
-                rows = []
+                rows: list[DeliveryRow | int] = []
                 for channel, target in channels:
                     row = there.get((occurrence_id, target))
                     if row is None:
-                        row = _delivery_row(occurrence_id, channel, target, now, not_before)
-                        there[(occurrence_id, target)] = row
-                        new.append(row)
+                        row = there[(occurrence_id, target)] = len(new)
+                        new.append(_delivery_values(occurrence_id, channel, target, now, not_before))
                     rows.append(row)
                 placed.append(rows)
             try:
                 with session.begin_nested():
-                    session.add_all(new)
+                    statement = insert(DeliveryRow).returning(DeliveryRow, sort_by_parameter_order=True)
+                    inserted = list(session.scalars(statement, new)) if new else []
             except IntegrityError:
                 # Another writer added one of them after the read: one row at a time.
                 return [
@@ -748,7 +754,7 @@ class Store:
                     ]
                     for occurrence_id, channels in wanted
                 ]
-            return [[_delivery(row) for row in rows] for rows in placed]
+            return [[_delivery(inserted[r] if isinstance(r, int) else r) for r in rows] for rows in placed]
 
     def claim_delivery(
         self, delivery_id: int, *, now: datetime, lease_until: datetime, epoch: int | None = None
@@ -1065,21 +1071,22 @@ def _find_occurrence(session: Session, ritual_id: int | None, day: date, slot: s
     return session.exec(query).first()
 
 
-def _claim_one(session: Session, row: OccurrenceRow) -> tuple[OccurrenceRecord | None, bool]:
+def _claim_one(session: Session, values: dict[str, Any]) -> tuple[OccurrenceRecord | None, bool]:
     """Claim one key on its own savepoint: the slow path, after a batch lost a race."""
-    existing = _find_occurrence(session, row.ritual_id, row.day, row.slot)
+    key = (values["ritual_id"], values["day"], values["slot"])
+    existing = _find_occurrence(session, *key)
     if existing is not None:
         return _occurrence(existing), False
-    fresh = OccurrenceRow(**row.model_dump(exclude={"id"}))
+    row = OccurrenceRow(**values)
     try:
         with session.begin_nested():
-            session.add(fresh)
+            session.add(row)
     except IntegrityError:
-        existing = _find_occurrence(session, row.ritual_id, row.day, row.slot)
+        existing = _find_occurrence(session, *key)
         if existing is None:
             raise
         return _occurrence(existing), False
-    return _occurrence(fresh), True
+    return _occurrence(row), True
 
 
 def _existing_ritual_ids(session: Session, ritual_ids: Collection[int]) -> set[int]:
@@ -1094,18 +1101,18 @@ _OccurrenceKey = tuple[int | None, date, str]
 
 
 def _occurrences_by_key(
-    session: Session, rows: Sequence[OccurrenceRow]
+    session: Session, keys: Collection[_OccurrenceKey]
 ) -> dict[_OccurrenceKey, OccurrenceRow]:
-    """The occurrences already stored under the keys of ``rows`` (read by ritual and day)."""
-    days = {row.day for row in rows}
-    ritual_ids = {row.ritual_id for row in rows if row.ritual_id is not None}
+    """The occurrences already stored under these (ritual_id, day, slot) keys (read by ritual and day)."""
+    days = {day for _, day, _ in keys}
+    ritual_ids = {ritual_id for ritual_id, _, _ in keys if ritual_id is not None}
     queries = [
         select(OccurrenceRow).where(col(OccurrenceRow.ritual_id).in_(chunk), col(OccurrenceRow.day).in_(days))
         for chunk in _chunks(ritual_ids)
     ]
-    if any(row.ritual_id is None for row in rows):
+    if any(ritual_id is None for ritual_id, _, _ in keys):
         queries.append(select(OccurrenceRow).where(_of_ritual(None), col(OccurrenceRow.day).in_(days)))
-    wanted = {(row.ritual_id, row.day, row.slot) for row in rows}
+    wanted = set(keys)
     found: dict[_OccurrenceKey, OccurrenceRow] = {}
     for query in queries:
         for row in session.exec(query):
@@ -1153,7 +1160,7 @@ def _add_delivery(
     existing = _find_delivery(session, occurrence_id, target)
     if existing is not None:
         return existing
-    row = _delivery_row(occurrence_id, channel, target, now, not_before)
+    row = DeliveryRow(**_delivery_values(occurrence_id, channel, target, now, not_before))
     try:
         with session.begin_nested():
             session.add(row)
@@ -1165,19 +1172,20 @@ def _add_delivery(
     return row
 
 
-def _delivery_row(
+def _delivery_values(
     occurrence_id: int, channel: str, target: str, now: datetime, not_before: datetime | None
-) -> DeliveryRow:
-    return DeliveryRow(
-        occurrence_id=occurrence_id,
-        channel=channel,
-        target=target,
-        status=str(DeliveryStatus.PENDING),
-        idempotency_key=f"{occurrence_id}:{target}",
-        next_attempt_at=not_before,
-        created_at=now,
-        updated_at=now,
-    )
+) -> dict[str, Any]:
+    """A new pending delivery row's columns."""
+    return {
+        "occurrence_id": occurrence_id,
+        "channel": channel,
+        "target": target,
+        "status": str(DeliveryStatus.PENDING),
+        "idempotency_key": f"{occurrence_id}:{target}",
+        "next_attempt_at": not_before,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
