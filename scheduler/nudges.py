@@ -1,7 +1,8 @@
 """The nudge path: decide from the database what is due, record it, hand it to the outbox.
 
-The daemon calls ``handle_due`` when a ritual's timer fires, at start and on
-every reconcile tick; all three take this one path. Each nudge is claimed in
+The daemon calls ``handle_due_many`` with every ritual whose timer instant has
+come, at start and on every reconcile tick; all three take this one path (and
+``handle_due`` is the batch of one). Each nudge is claimed in
 the occurrences table under its key (ritual, day, slot) *before* anything is
 sent, so a restart, a coalesced timer, a second code path or a clock jump finds
 the key taken and does nothing: a key is decided, and sent, at most once.
