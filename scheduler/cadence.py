@@ -12,7 +12,6 @@ from calendar import monthrange
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from difflib import get_close_matches
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -127,6 +126,8 @@ def _parse_due_word(every: Every, word: str) -> tuple[DueDay, ...]:
         if every is not Every.MONTH:
             raise ValueError(f"{quote(word)} needs a monthly ritual")
         return (NthWeekday(_ORDINAL_WORDS[parts[0]], _WEEKDAY_WORDS[parts[1]]),)
+    from difflib import get_close_matches  # only for a mistake: not on every command's start-up
+
     if get_close_matches(word, _WEEKDAY_WORDS, n=1, cutoff=0.7):
         raise ValueError(f"unknown weekday {quote(word)}")
     raise ValueError(f"unknown day {quote(word)}")

@@ -13,15 +13,13 @@ weekday 'fryday'`` (``ritual #3`` while a ritual has no valid name yet,
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scheduler.cadence import WEEKDAY_FULL_NAMES, WEEKDAY_NAMES, Cadence, Every, parse_due_days, quote
@@ -34,6 +32,9 @@ from scheduler.reminders import (
     parse_clock_time,
     parse_duration,
 )
+
+if TYPE_CHECKING:
+    import tomllib
 
 
 class Dimension(StrEnum):
@@ -361,6 +362,8 @@ def _check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], *, in_defaul
             continue
         if in_defaults and key in RITUAL_KEYS:
             raise DefinitionError(key, f"key {quote(key)} belongs in each [[ritual]], not in [defaults]")
+        import difflib  # only for a mistake: not on every command's start-up
+
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise DefinitionError(key, f"unknown key {quote(key)}{hint}")
@@ -655,6 +658,8 @@ def _basic_key(raw: str) -> str:
     """A ``"quoted"`` key as tomllib reads it (escapes such as ``\\n`` decoded), so it finds its line."""
     if "\\" not in raw:
         return raw
+    import tomllib
+
     try:
         return str(tomllib.loads(f'k = "{raw}"')["k"])
     except tomllib.TOMLDecodeError:
@@ -714,6 +719,9 @@ def _ritual_error(
 
 def parse_ritual_file(text: str, path: str, *, fallback_timezone: str = "UTC") -> RitualFile:
     """Parse and validate a whole ritual file; raise RitualFileError naming path, line and ritual."""
+    # Imported here: a command reads the file only when it changed since the last sync.
+    import tomllib
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

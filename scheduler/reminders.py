@@ -16,11 +16,13 @@ from enum import StrEnum
 from heapq import heappop, heappush, merge
 from itertools import takewhile
 from math import gcd
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrule, rrulestr
-
 from scheduler.cadence import Cadence, is_due_day, local_instant, quote
+
+if TYPE_CHECKING:
+    from dateutil.rrule import rrule
 
 
 class NudgeKind(StrEnum):
@@ -316,6 +318,9 @@ def _check_rrule_part(name: str, value: str) -> None:
 
 def _build_rrule(expression: str, dtstart: datetime, zone: tzinfo) -> rrule:
     """A dateutil rrule over naive local wall times; a UTC ``UNTIL`` is turned into local time."""
+    # Imported here: only rituals with an rrule need dateutil, so most commands never load it.
+    from dateutil.rrule import rrule, rrulestr
+
     body = []
     for name, value in _rrule_parts(expression):
         text = value

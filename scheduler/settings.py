@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -284,6 +283,8 @@ def _read_settings_file(path: Path) -> dict[str, Any]:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: cannot read settings ({exc.__class__.__name__})") from None
+    import tomllib  # only when there is a settings.toml: most commands start without one
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
