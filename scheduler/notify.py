@@ -780,8 +780,16 @@ def _widen_send_pool() -> None:
 
 async def send_all(channels: Sequence[Channel], message: Message, *, timeout: float) -> list[SendResult]:
     """Send to every channel at once; a slow or failing channel delays none of the others."""
+    return await send_each(channels, [message] * len(channels), timeout=timeout)
+
+
+async def send_each(
+    channels: Sequence[Channel], messages: Sequence[Message], *, timeout: float
+) -> list[SendResult]:
+    """``send_all`` with each channel its own message (links name the person it reaches)."""
     _widen_send_pool()
-    return list(await asyncio.gather(*(send_one(channel, message, timeout=timeout) for channel in channels)))
+    sends = (send_one(c, m, timeout=timeout) for c, m in zip(channels, messages, strict=True))
+    return list(await asyncio.gather(*sends))
 
 
 async def send_one(channel: Channel, message: Message, *, timeout: float) -> SendResult:

@@ -33,7 +33,7 @@ from scheduler.links import (
     sign,
 )
 from scheduler.messages import Action, Message, render_message
-from scheduler.notify import Channel, Channels, SendResult, find_config_file, load_channels, send_one
+from scheduler.notify import Channel, Channels, find_config_file, load_channels, send_each
 from scheduler.nudges import DIGEST_GRACE, ON_TIME, Claimed, DigestPlan, Nudger, period_kept, snooze_depth
 from scheduler.reminders import NudgeKind, parse_duration
 from scheduler.service import RitualService
@@ -305,7 +305,8 @@ class AppriseOutbox:
                     sends.append((nudge, row, channel, linked))
         if sends:
             channels = [channel for _, _, channel, _ in sends]
-            results = asyncio.run(_send(channels, [message for *_, message in sends], self.timeout))
+            messages = [message for *_, message in sends]
+            results = asyncio.run(send_each(channels, messages, timeout=self.timeout))
             after = self.clock.now()
             outcomes += [
                 self._judge(nudge, row, result.ok, result.permanent, result.error, after)
@@ -441,12 +442,6 @@ def _outcome(
 ) -> DeliveryOutcome:
     """The outcome of the attempt that claimed ``row`` (its attempt count guards the write)."""
     return DeliveryOutcome(row.id, status, error, retry_at, row.attempts)
-
-
-async def _send(channels: Sequence[Channel], messages: Sequence[Message], timeout: float) -> list[SendResult]:
-    """Each channel its own message (links name the person it reaches), all at once."""
-    sends = (send_one(c, m, timeout=timeout) for c, m in zip(channels, messages, strict=True))
-    return list(await asyncio.gather(*sends))
 
 
 def _label(channel: Channel) -> str:

@@ -394,7 +394,7 @@ def crash(*args: object, **kwargs: object) -> NoReturn:
 
 @pytest.mark.parametrize(
     ("where", "requests"),
-    [("_send", 1), ("finish_deliveries", 2)],
+    [("send_each", 1), ("finish_deliveries", 2)],
     ids=["died-after-the-claim-before-the-send", "died-after-the-send-before-recording-it"],
 )
 def test_a_lost_lease_resends_once_after_it_runs_out(
@@ -408,8 +408,8 @@ def test_a_lost_lease_resends_once_after_it_runs_out(
     home = households({"alex": [alex.url("a")]})
     talk = home.add(notify=["alex"])
     with monkeypatch.context() as patched:
-        if where == "_send":
-            patched.setattr(outbox_module, "_send", crash)
+        if where == "send_each":
+            patched.setattr(outbox_module, "send_each", crash)
         else:
             patched.setattr(home.store, "finish_deliveries", crash)
         with pytest.raises(Crash):
