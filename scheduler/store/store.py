@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -15,6 +15,7 @@ from typing import Any, TypeVar, overload
 from sqlalchemy import ColumnElement, Engine, and_, func, insert, or_, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from scheduler.definitions import (
@@ -65,6 +66,8 @@ from scheduler.store.tables import (
 )
 
 _Enum = TypeVar("_Enum", bound=StrEnum)
+_PerRitual = TypeVar("_PerRitual", SkipRow, PauseRow, CadenceVersionRow)
+_Record = TypeVar("_Record")
 
 # A receiver's error can be a whole HTML page; the outbox keeps the start of it.
 MAX_ERROR_LENGTH = 500
@@ -226,22 +229,28 @@ class Store:
 
     def cadence_histories(self, ritual_ids: Collection[int]) -> dict[int, list[CadenceVersion]]:
         """``cadence_history`` of many rituals in one read; a ritual without versions is absent."""
-        found: dict[int, list[CadenceVersion]] = {}
+        return self._by_ritual(
+            CadenceVersionRow,
+            ritual_ids,
+            _cadence_version,
+            col(CadenceVersionRow.effective_from),
+            col(CadenceVersionRow.id),
+        )
+
+    def _by_ritual(
+        self,
+        table: type[_PerRitual],
+        ritual_ids: Collection[int],
+        record: Callable[[_PerRitual], _Record],
+        *order: Mapped[Any],
+    ) -> dict[int, list[_Record]]:
+        """The rows of ``table`` belonging to these rituals, as records, grouped by ritual id."""
+        found: dict[int, list[_Record]] = {}
         with self._session() as session:
             for chunk in _chunks(ritual_ids):
-                query = (
-                    select(CadenceVersionRow)
-                    .where(col(CadenceVersionRow.ritual_id).in_(chunk))
-                    .order_by(col(CadenceVersionRow.effective_from), col(CadenceVersionRow.id))
-                )
+                query = select(table).where(col(table.ritual_id).in_(chunk)).order_by(*order)
                 for row in session.exec(query):
-                    found.setdefault(row.ritual_id, []).append(
-                        CadenceVersion(
-                            effective_from=row.effective_from,
-                            cadence=cadence_from_table(json.loads(row.cadence)),
-                            recorded_at=row.recorded_at,
-                        )
-                    )
+                    found.setdefault(row.ritual_id, []).append(record(row))
         return found
 
     # what people did -----------------------------------------------------
@@ -380,17 +389,7 @@ class Store:
 
     def skips_of(self, ritual_ids: Collection[int]) -> dict[int, list[SkipRecord]]:
         """``skips`` of many rituals in one read; a ritual without any is absent."""
-        found: dict[int, list[SkipRecord]] = {}
-        with self._session() as session:
-            for chunk in _chunks(ritual_ids):
-                query = (
-                    select(SkipRow)
-                    .where(col(SkipRow.ritual_id).in_(chunk))
-                    .order_by(col(SkipRow.day), col(SkipRow.id))
-                )
-                for row in session.exec(query):
-                    found.setdefault(row.ritual_id, []).append(_skip(row))
-        return found
+        return self._by_ritual(SkipRow, ritual_ids, _skip, col(SkipRow.day), col(SkipRow.id))
 
     def add_pause(
         self, ritual_id: int, *, start: date, until: date | None, reason: str, now: datetime
@@ -432,17 +431,7 @@ class Store:
 
     def pauses_of(self, ritual_ids: Collection[int]) -> dict[int, list[PauseRecord]]:
         """``pauses`` of many rituals in one read; a ritual without any is absent."""
-        found: dict[int, list[PauseRecord]] = {}
-        with self._session() as session:
-            for chunk in _chunks(ritual_ids):
-                query = (
-                    select(PauseRow)
-                    .where(col(PauseRow.ritual_id).in_(chunk))
-                    .order_by(col(PauseRow.start), col(PauseRow.id))
-                )
-                for row in session.exec(query):
-                    found.setdefault(row.ritual_id, []).append(_pause(row))
-        return found
+        return self._by_ritual(PauseRow, ritual_ids, _pause, col(PauseRow.start), col(PauseRow.id))
 
     # occurrences: the exactly-once guard ----------------------------------
     @overload
@@ -1268,6 +1257,14 @@ def _stored_ritual(row: RitualRow) -> StoredRitual:
         created_at=_utc(row.created_at),
         updated_at=_utc(row.updated_at),
         removed_at=None if row.removed_at is None else _utc(row.removed_at),
+    )
+
+
+def _cadence_version(row: CadenceVersionRow) -> CadenceVersion:
+    return CadenceVersion(
+        effective_from=row.effective_from,
+        cadence=cadence_from_table(json.loads(row.cadence)),
+        recorded_at=row.recorded_at,
     )
 
 
