@@ -50,6 +50,11 @@ class Received:
     body: str
 
 
+class _PushServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # a real push server's backlog: a burst at one instant queues, not resets
+
+
 class Receiver:
     """A local push endpoint standing in for ntfy & co: it records every nudge POSTed to it."""
 
@@ -61,7 +66,12 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
-                payload = json.loads(self.rfile.read(length) or b"{}")
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender was killed mid-request: nothing was delivered
+                    self.send_response(400)
+                    self.end_headers()
+                    return
+                payload = json.loads(body or b"{}")
                 with lock:
                     received.append(
                         Received(time.time(), str(payload.get("title")), str(payload.get("message")))
@@ -72,8 +82,7 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _PushServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
