@@ -170,8 +170,8 @@ class Home:
 
 def daily_rituals(home: Home, times: Sequence[tuple[str, str]], now: datetime) -> None:
     """Store one daily ritual per (name, "HH:MM" in UTC), as `ritual add` would, in one transaction."""
-    from scheduler.definitions import ritual_from_table
-    from scheduler.store import RitualSource, Store
+    from scheduler.adapters.store import RitualSource, Store
+    from scheduler.domain.definitions import ritual_from_table
 
     store = Store.open(home.database)
     try:

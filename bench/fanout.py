@@ -1,7 +1,7 @@
 """Benchmark: one nudge to 50 channels that each answer after 200 ms, against one such channel.
 
 Both go through the real send path, side by side in one run: channels loaded from an Apprise
-config file by ``scheduler.notify.load_channels`` (json:// URLs to a local receiver that holds each
+config file by ``scheduler.adapters.notify.load_channels`` (json:// URLs to a local receiver that holds each
 request 200 ms), then (a) ``send_all`` alone and (b) ``AppriseOutbox.deliver``, which the daemon
 calls, with its delivery rows in a real SQLite file. Sends are concurrent, so 50 channels should
 cost little more than one. The last line is the outbox ratio 50/1; the goal is <= 1.5x.
@@ -24,15 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Home, daily_rituals, receiver_process
 
-from scheduler.clock import SystemClock
-from scheduler.firing import Decision, Verdict
-from scheduler.messages import Message
-from scheduler.notify import Channels, load_channels, send_all
-from scheduler.nudges import Claimed
-from scheduler.outbox import AppriseOutbox
-from scheduler.reminders import Nudge, NudgeKind
-from scheduler.service import RitualService
-from scheduler.store import OccurrenceStatus, Store
+from scheduler.adapters.clock import SystemClock
+from scheduler.adapters.notify import Channels, load_channels, send_all
+from scheduler.adapters.store import OccurrenceStatus, Store
+from scheduler.app.nudging import Claimed
+from scheduler.app.outbox import AppriseOutbox
+from scheduler.app.service import RitualService
+from scheduler.domain.firing import Decision, Verdict
+from scheduler.domain.messages import Message
+from scheduler.domain.reminders import Nudge, NudgeKind
 
 MESSAGE = Message(title="fanout", body="Time for the weekly check-in.")
 TIMEOUT = 15.0

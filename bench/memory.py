@@ -58,8 +58,8 @@ class Reading:
 
 def build(folder: Path, count: int, now: datetime) -> Home:
     """A config and a data dir whose database holds ``count`` daily rituals, stored as `ritual add` does."""
-    from scheduler.definitions import ritual_from_table
-    from scheduler.store import RitualSource, Store
+    from scheduler.adapters.store import RitualSource, Store
+    from scheduler.domain.definitions import ritual_from_table
 
     home = Home.make(folder, channel_urls=[])
     start = now.date() + timedelta(days=1)

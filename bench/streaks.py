@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scheduler.clock import FakeClock
-from scheduler.definitions import ritual_from_table
-from scheduler.service import RitualService
-from scheduler.store import RitualSource, Store
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import RitualSource, Store
+from scheduler.app.service import RitualService
+from scheduler.domain.definitions import ritual_from_table
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 SHAPES = (

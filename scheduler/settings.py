@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from scheduler.errors import SettingsError
+from scheduler.domain.errors import SettingsError
 
 ENV_PREFIX = "RITUAL_"
 SETTINGS_FILE = "settings.toml"
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     def _digest_day(cls, value: str) -> str:
         if value.strip().lower() == "off":
             return "off"
-        from scheduler.cadence import Every, parse_due_days
+        from scheduler.domain.cadence import Every, parse_due_days
 
         parse_due_days(Every.WEEK, [value])
         return value.strip().lower()
@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     @field_validator("digest_at")
     @classmethod
     def _digest_time(cls, value: str) -> str:
-        from scheduler.reminders import parse_clock_time
+        from scheduler.domain.reminders import parse_clock_time
 
         parse_clock_time(value)
         return value
@@ -145,7 +145,7 @@ class Settings(BaseSettings):
     @field_validator("max_age", "snooze", "link_grace")
     @classmethod
     def _duration(cls, value: str) -> str:
-        from scheduler.reminders import parse_duration
+        from scheduler.domain.reminders import parse_duration
 
         parse_duration(value)
         return value

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy.engine import make_url
 
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import Store
 from scheduler.cli import App, main
-from scheduler.clock import FakeClock
-from scheduler.store import Store
 
 POSTGRES_ENV = "RITUAL_TEST_POSTGRES_URL"
 POSTGRES_HOW = f"set {POSTGRES_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -18,11 +18,11 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from scheduler.clock import FakeClock
-from scheduler.definitions import ritual_from_table
-from scheduler.service import RitualService
-from scheduler.store import RitualSource, Store, api_token_hash
-from scheduler.web import create_app
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import RitualSource, Store, api_token_hash
+from scheduler.adapters.web import create_app
+from scheduler.app.service import RitualService
+from scheduler.domain.definitions import ritual_from_table
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.cadence import (
+from scheduler.domain.cadence import (
     Cadence,
     DayOfMonth,
     DueDay,

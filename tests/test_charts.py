@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.cadence import Cadence, Every
-from scheduler.charts import INSTALL_HINT, ChartData, ChartsUnavailableError, chart_data, write_chart
-from scheduler.definitions import Dimension, Ritual
-from scheduler.reminders import Reminders
-from scheduler.report import RitualInput
-from scheduler.streaks import Done, History
+from scheduler.adapters.charts import INSTALL_HINT, ChartData, ChartsUnavailableError, chart_data, write_chart
+from scheduler.domain.cadence import Cadence, Every
+from scheduler.domain.definitions import Dimension, Ritual
+from scheduler.domain.reminders import Reminders
+from scheduler.domain.report import RitualInput
+from scheduler.domain.streaks import Done, History
 
 START, TODAY = date(2026, 3, 1), date(2026, 3, 11)
 

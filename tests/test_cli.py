@@ -242,7 +242,7 @@ HOLD_AND_COUNT_HUPS = """
 import signal, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
-from scheduler.instance import InstanceLock
+from scheduler.adapters.instance import InstanceLock
 hups = Path(sys.argv[2])
 signal.signal(signal.SIGHUP, lambda *_: hups.write_text(str(int(hups.read_text() or 0) + 1)))
 hups.write_text("0")
@@ -315,10 +315,10 @@ def test_init_creates_a_private_link_key_once(ritual: RitualCli) -> None:
 def test_api_tokens_are_shown_once_listed_without_secret_and_revocable(installed: RitualCli) -> None:
     import warnings
 
-    from scheduler.links import load_or_create_key
-    from scheduler.service import RitualService
-    from scheduler.store import Store
-    from scheduler.web import create_app
+    from scheduler.adapters.store import Store
+    from scheduler.adapters.web import create_app
+    from scheduler.app.service import RitualService
+    from scheduler.domain.links import load_or_create_key
 
     with warnings.catch_warnings():
         # Starlette 1.x asks for the httpx2 fork; plain httpx still works and is what we pin.

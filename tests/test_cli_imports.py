@@ -41,10 +41,10 @@ at = "20:30"
 
 # Never needed to record a completion: reports, rendering, the daemon's and other databases' code.
 NOT_ON_THE_DONE_PATH = (
-    "scheduler.streaks",
-    "scheduler.report",
-    "scheduler.daemon",
-    "scheduler.notify",
+    "scheduler.domain.streaks",
+    "scheduler.domain.report",
+    "scheduler.adapters.daemon",
+    "scheduler.adapters.notify",
     "rich",
     "apprise",
     "apscheduler",
@@ -82,7 +82,7 @@ def test_done_loads_nothing_it_does_not_use(tmp_path: Path) -> None:
     out, state = run_probe(home, "done", "talk", "--date", "yesterday")
     assert "recorded: 'talk'" in out
     loaded = set(state["modules"])
-    assert "scheduler.store.tables" in loaded  # the probe does see the command's imports
+    assert "scheduler.adapters.store.tables" in loaded  # the probe does see the command's imports
     unexpected = sorted(
         name
         for name in loaded

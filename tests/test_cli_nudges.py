@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
+from scheduler.adapters.store import DeliveryStatus, OccurrenceStatus, Store
 from scheduler.settings import load_settings
-from scheduler.store import DeliveryStatus, OccurrenceStatus, Store
 from tests.conftest import RitualCli
 from tests.test_daemon import Receiver
 
@@ -66,7 +66,7 @@ def use_env(wired: RitualCli, monkeypatch: pytest.MonkeyPatch, **extra: str) -> 
 def test_retry_sends_a_failed_delivery_again(
     wired: RitualCli, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scheduler.outbox import load_household_channels
+    from scheduler.app.outbox import load_household_channels
 
     use_env(wired, monkeypatch)
     settings = load_settings()
@@ -93,8 +93,8 @@ def test_retry_sends_a_failed_delivery_again(
 def test_the_digest_reaches_a_real_receiver_with_the_week_in_it(
     wired: RitualCli, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scheduler.outbox import make_nudger
-    from scheduler.service import RitualService
+    from scheduler.app.outbox import make_nudger
+    from scheduler.app.service import RitualService
 
     wired("done", "tech-free-talk", "--date", "yesterday")
     use_env(wired, monkeypatch, RITUAL_DIGEST_ON="tue")

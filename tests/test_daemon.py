@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.clock import FakeClock
-from scheduler.daemon import Daemon
-from scheduler.definitions import ritual_from_table
-from scheduler.nudges import Nudger
-from scheduler.sdnotify import Notifier
-from scheduler.service import RitualService
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.daemon import Daemon
+from scheduler.adapters.sdnotify import Notifier
+from scheduler.adapters.store import OccurrenceStatus, RitualSource, Store
+from scheduler.app.nudging import Nudger
+from scheduler.app.service import RitualService
+from scheduler.domain.definitions import ritual_from_table
 from scheduler.settings import Settings
-from scheduler.store import OccurrenceStatus, RitualSource, Store
 from tests.test_nudges import FakeOutbox
 
 ROOT = Path(__file__).resolve().parents[1]

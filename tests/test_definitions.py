@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.cadence import (
+from scheduler.domain.cadence import (
     Cadence,
     DayOfMonth,
     DueDay,
@@ -23,7 +23,7 @@ from scheduler.cadence import (
     parse_due_days,
     period_of,
 )
-from scheduler.definitions import (
+from scheduler.domain.definitions import (
     CONNECTION_DIMENSIONS,
     FIRST_DATE,
     LAST_DATE,
@@ -39,8 +39,8 @@ from scheduler.definitions import (
     ritual_from_table,
     ritual_to_table,
 )
-from scheduler.errors import DefinitionError, RitualFileError
-from scheduler.reminders import Reminders, check_rrule
+from scheduler.domain.errors import DefinitionError, RitualFileError
+from scheduler.domain.reminders import Reminders, check_rrule
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_EXAMPLE = ROOT / "config" / "rituals.example.toml"

@@ -18,9 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from scheduler import cadence as cad
-from scheduler.definitions import Ritual, ritual_from_table, ritual_to_table
-from scheduler.exchange import (
+from scheduler.adapters.store import RitualSource, Store
+from scheduler.app.exchange import (
     CSV_COLUMNS,
     CompletionEntry,
     ImportFileError,
@@ -44,9 +43,10 @@ from scheduler.exchange import (
     to_csv,
     to_json,
 )
-from scheduler.reminders import NudgeKind, planned_nudges
-from scheduler.service import Upcoming
-from scheduler.store import RitualSource, Store
+from scheduler.app.service import Upcoming
+from scheduler.domain import cadence as cad
+from scheduler.domain.definitions import Ritual, ritual_from_table, ritual_to_table
+from scheduler.domain.reminders import NudgeKind, planned_nudges
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -31,8 +31,8 @@ from typing import IO, Any, NamedTuple
 import psycopg
 import pytest
 
-from scheduler.leader import APPLICATION_NAME, LEADER_LOCK
-from scheduler.store.engine import schema_lock_key
+from scheduler.adapters.store.engine import schema_lock_key
+from scheduler.adapters.store.leader import APPLICATION_NAME, LEADER_LOCK
 from tests.conftest import POSTGRES_ENV, libpq_url
 from tests.test_daemon import ROOT, NotifySocket, Receiver, next_minute, wait_for
 

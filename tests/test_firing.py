@@ -10,9 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.cadence import Cadence
-from scheduler.firing import DEFAULT_MAX_LOOKBACK, Decision, Verdict, decide, next_wakeup, overdue_window
-from scheduler.reminders import Nudge, NudgeKind, Reminders, planned_nudges
+from scheduler.domain.cadence import Cadence
+from scheduler.domain.firing import (
+    DEFAULT_MAX_LOOKBACK,
+    Decision,
+    Verdict,
+    decide,
+    next_wakeup,
+    overdue_window,
+)
+from scheduler.domain.reminders import Nudge, NudgeKind, Reminders, planned_nudges
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DAILY = Cadence(timezone="Europe/Berlin")

@@ -9,9 +9,9 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from scheduler.cadence import Cadence, Every, parse_due_days
-from scheduler.heatmap import PLAIN_CHARS, Cell, heatmap_cells, render_heatmap
-from scheduler.streaks import Done, History
+from scheduler.domain.cadence import Cadence, Every, parse_due_days
+from scheduler.domain.heatmap import PLAIN_CHARS, Cell, heatmap_cells, render_heatmap
+from scheduler.domain.streaks import Done, History
 
 
 def d(text: str) -> date:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.instance import InstanceLock, InstanceLockedError, read_holder, signal_daemon
+from scheduler.adapters.instance import InstanceLock, InstanceLockedError, read_holder, signal_daemon
 
 STARTED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -22,7 +22,7 @@ HOLD = """
 import sys, time
 from datetime import UTC, datetime
 from pathlib import Path
-from scheduler.instance import InstanceLock
+from scheduler.adapters.instance import InstanceLock
 InstanceLock(Path(sys.argv[1])).acquire(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))
 print("held", flush=True)
 sys.stdin.read()

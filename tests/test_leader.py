@@ -14,10 +14,15 @@ from typing import Protocol
 import psycopg
 import pytest
 
-from scheduler.clock import FakeClock
-from scheduler.definitions import ritual_from_table
-from scheduler.leader import PostgresLeadership, SoleLeadership, default_holder, open_leadership
-from scheduler.store import LeaderInfo, OccurrenceRecord, OccurrenceStatus, RitualSource, Store
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import LeaderInfo, OccurrenceRecord, OccurrenceStatus, RitualSource, Store
+from scheduler.adapters.store.leader import (
+    PostgresLeadership,
+    SoleLeadership,
+    default_holder,
+    open_leadership,
+)
+from scheduler.domain.definitions import ritual_from_table
 from tests.conftest import libpq_url, postgres_schema
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

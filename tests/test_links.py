@@ -27,9 +27,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler import links
-from scheduler.errors import RitualError
-from scheduler.links import (
+from scheduler.domain import links
+from scheduler.domain.errors import RitualError
+from scheduler.domain.links import (
     MAX_OCCURRENCE,
     MAX_TOKEN_LENGTH,
     LinkAction,

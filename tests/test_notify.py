@@ -26,14 +26,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from scheduler.messages import (
-    DISCREET_TITLE,
-    Action,
-    Message,
-    format_delay,
-    render_message,
-)
-from scheduler.notify import (
+from scheduler.adapters.notify import (
     Channel,
     ChannelConfigError,
     Channels,
@@ -44,7 +37,14 @@ from scheduler.notify import (
     send_all,
     send_one,
 )
-from scheduler.reminders import NudgeKind
+from scheduler.domain.messages import (
+    DISCREET_TITLE,
+    Action,
+    Message,
+    format_delay,
+    render_message,
+)
+from scheduler.domain.reminders import NudgeKind
 
 SHIPPED_PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 TIMEOUT = 0.5

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.clock import FakeClock
-from scheduler.definitions import ritual_from_table
-from scheduler.firing import Decision
-from scheduler.nudges import Claimed, DigestPlan, Handled, Nudger
-from scheduler.service import RitualService
-from scheduler.store import OccurrenceRecord, OccurrenceStatus, RitualSource, Store, StoredRitual
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import OccurrenceRecord, OccurrenceStatus, RitualSource, Store, StoredRitual
+from scheduler.app.nudging import Claimed, DigestPlan, Handled, Nudger
+from scheduler.app.service import RitualService
+from scheduler.domain.definitions import ritual_from_table
+from scheduler.domain.firing import Decision
 
 
 class FakeOutbox:

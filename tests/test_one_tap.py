@@ -21,16 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.clock import FakeClock
-from scheduler.daemon import Daemon
-from scheduler.errors import ConflictError, SettingsError
-from scheduler.links import LinkAction, verify
-from scheduler.nudges import snooze_depth, snoozed_slot
-from scheduler.outbox import LinkMaker, make_nudger
-from scheduler.sdnotify import Notifier
-from scheduler.server import bind
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.daemon import Daemon
+from scheduler.adapters.sdnotify import Notifier
+from scheduler.adapters.server import bind
+from scheduler.adapters.store import DeliveryStatus, OccurrenceKind, OccurrenceStatus, Store
+from scheduler.app.nudging import snooze_depth, snoozed_slot
+from scheduler.app.outbox import LinkMaker, make_nudger
+from scheduler.domain.errors import ConflictError, SettingsError
+from scheduler.domain.links import LinkAction, verify
 from scheduler.settings import Settings
-from scheduler.store import DeliveryStatus, OccurrenceKind, OccurrenceStatus, Store
 from tests.conftest import RitualCli
 from tests.test_daemon import ROOT, wait_for
 from tests.test_outbox import DUE, Household, Receiver, StartReceiver, households, receivers

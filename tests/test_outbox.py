@@ -23,16 +23,9 @@ from typing import Any, NoReturn
 
 import pytest
 
-from scheduler import outbox as outbox_module
-from scheduler.clock import FakeClock
-from scheduler.definitions import ritual_from_table
-from scheduler.messages import DISCREET_TITLE
-from scheduler.notify import load_channels
-from scheduler.nudges import Nudger
-from scheduler.outbox import AppriseOutbox, make_nudger
-from scheduler.service import RitualService
-from scheduler.settings import Settings
-from scheduler.store import (
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.notify import load_channels
+from scheduler.adapters.store import (
     DeliveryRecord,
     DeliveryStatus,
     OccurrenceRecord,
@@ -41,6 +34,13 @@ from scheduler.store import (
     Store,
     StoredRitual,
 )
+from scheduler.app import outbox as outbox_module
+from scheduler.app.nudging import Nudger
+from scheduler.app.outbox import AppriseOutbox, make_nudger
+from scheduler.app.service import RitualService
+from scheduler.domain.definitions import ritual_from_table
+from scheduler.domain.messages import DISCREET_TITLE
+from scheduler.settings import Settings
 
 SECRET = "s3cret"
 TITLE = "20 minutes, phones away"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from scheduler.clock import FakeClock
-from scheduler.store import Store
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import Store
 from tests.conftest import NOW, RitualCli
 
 pytestmark = pytest.mark.postgres
@@ -80,7 +80,7 @@ def test_status_on_postgresql_shows_the_database_without_its_password(
 
 
 def test_status_names_the_leading_daemon(postgres_url: str, tmp_path: Path) -> None:
-    from scheduler.leader import open_leadership
+    from scheduler.adapters.store.leader import open_leadership
 
     cli = RitualCli(tmp_path, FakeClock(NOW))
     cli.env["RITUAL_DATABASE_URL"] = postgres_url

@@ -10,8 +10,8 @@ from dateutil.rrule import rrulestr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.cadence import Cadence, Every, Weekday
-from scheduler.reminders import (
+from scheduler.domain.cadence import Cadence, Every, Weekday
+from scheduler.domain.reminders import (
     LONGEST_DURATION,
     Nudge,
     NudgeKind,

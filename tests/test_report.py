@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.cadence import Cadence, Every, parse_due_days
-from scheduler.definitions import CONNECTION_DIMENSIONS, CompleteWhen, Dimension, Ritual
-from scheduler.reminders import Reminders
-from scheduler.report import (
+from scheduler.domain.cadence import Cadence, Every, parse_due_days
+from scheduler.domain.definitions import CONNECTION_DIMENSIONS, CompleteWhen, Dimension, Ritual
+from scheduler.domain.reminders import Reminders
+from scheduler.domain.report import (
     CSV_HEADER,
     DIGEST_MAX_RITUALS,
     RitualInput,
@@ -36,7 +36,7 @@ from scheduler.report import (
     streak_row,
     week_window,
 )
-from scheduler.streaks import Done, History, PausedSpan
+from scheduler.domain.streaks import Done, History, PausedSpan
 
 
 def d(text: str) -> date:

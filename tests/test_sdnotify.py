@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.sdnotify import STATUS_MAX_BYTES, Notifier
+from scheduler.adapters.sdnotify import STATUS_MAX_BYTES, Notifier
 
 
 @dataclass
@@ -120,7 +120,7 @@ def test_without_a_usable_socket_every_call_is_a_quiet_no_op(environ: dict[str, 
 def test_a_missing_socket_file_never_raises_and_is_logged_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="scheduler.sdnotify")
+    caplog.set_level(logging.DEBUG, logger="scheduler.adapters.sdnotify")
     missing = tmp_path / "gone" / "notify"
     with Notifier.from_environ({"NOTIFY_SOCKET": str(missing)}) as notifier:
         assert notifier.enabled is True

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.errors import SettingsError
+from scheduler.domain.errors import SettingsError
 from scheduler.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

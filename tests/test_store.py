@@ -24,13 +24,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, MetaData, insert, inspect, text
 
-from scheduler.cadence import Cadence
-from scheduler.definitions import Ritual, cadence_to_table, ritual_from_table, ritual_to_table
-from scheduler.errors import SchemaTooNewError, StoreError, UnknownRitualError
-from scheduler.store import CompletionRecord, RitualSource, Store, migrate
-from scheduler.store import store as store_module
-from scheduler.store.engine import make_engine, parse_url, prepare_sqlite_file, sqlite_path
-from scheduler.store.tables import RitualRow
+from scheduler.adapters.store import CompletionRecord, RitualSource, Store, migrate
+from scheduler.adapters.store import store as store_module
+from scheduler.adapters.store.engine import make_engine, parse_url, prepare_sqlite_file, sqlite_path
+from scheduler.adapters.store.tables import RitualRow
+from scheduler.domain.cadence import Cadence
+from scheduler.domain.definitions import Ritual, cadence_to_table, ritual_from_table, ritual_to_table
+from scheduler.domain.errors import SchemaTooNewError, StoreError, UnknownRitualError
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MAR = {day: date(2026, 3, day) for day in range(1, 32)}
@@ -280,7 +280,7 @@ def test_reopening_a_current_database_does_not_run_alembic(
 def test_opening_a_current_database_does_not_import_alembic(store_url: str) -> None:
     Store.open(store_url).close()
     code = (
-        "import sys\nfrom scheduler.store import Store\n"
+        "import sys\nfrom scheduler.adapters.store import Store\n"
         f"Store.open({store_url!r}).close()\n"
         "assert 'alembic' not in sys.modules, 'alembic was imported'\n"
     )

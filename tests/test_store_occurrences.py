@@ -24,10 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy import MetaData, insert, text
 from sqlalchemy.exc import IntegrityError
 
-from scheduler.definitions import ritual_from_table
-from scheduler.errors import StoreError
-from scheduler.reminders import NudgeKind
-from scheduler.store import (
+from scheduler.adapters.store import (
     DeliveryOutcome,
     DeliveryRecord,
     DeliveryStatus,
@@ -41,8 +38,11 @@ from scheduler.store import (
     delivery_target,
     migrate,
 )
-from scheduler.store import store as store_module
-from scheduler.store.engine import parse_url
+from scheduler.adapters.store import store as store_module
+from scheduler.adapters.store.engine import parse_url
+from scheduler.domain.definitions import ritual_from_table
+from scheduler.domain.errors import StoreError
+from scheduler.domain.reminders import NudgeKind
 from tests.test_store import SEED, raw_engine, stamped, table_names
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -258,7 +258,7 @@ def test_two_stores_in_two_threads_claim_each_key_once(racers: list[Store], ritu
 CLAIMER = """
 import json, sys
 from datetime import UTC, date, datetime
-from scheduler.store import Store
+from scheduler.adapters.store import Store
 
 NOON = datetime(2026, 3, 1, 12, tzinfo=UTC)
 store = Store.open(sys.argv[1])

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from scheduler.errors import ConflictError
-from scheduler.store import ApiTokenRecord, Store, api_token_hash, migrate
-from scheduler.store.engine import parse_url
+from scheduler.adapters.store import ApiTokenRecord, Store, api_token_hash, migrate
+from scheduler.adapters.store.engine import parse_url
+from scheduler.domain.errors import ConflictError
 from tests.test_store import raw_engine, stamped
 
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)

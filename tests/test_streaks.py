@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.cadence import Cadence, Every, Period, is_due_day, parse_due_days, period_of
-from scheduler.definitions import CompleteWhen
-from scheduler.streaks import (
+from scheduler.domain.cadence import Cadence, Every, Period, is_due_day, parse_due_days, period_of
+from scheduler.domain.definitions import CompleteWhen
+from scheduler.domain.streaks import (
     Done,
     Excuse,
     History,

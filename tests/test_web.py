@@ -19,13 +19,13 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from scheduler.clock import FakeClock
-from scheduler.definitions import ritual_from_table
-from scheduler.errors import RitualError, StoreError
-from scheduler.links import LinkAction, LinkClaim, expiry_for, sign
-from scheduler.service import RitualService
-from scheduler.store import CompletionRecord, OccurrenceStatus, RitualSource, Store, api_token_hash
-from scheduler.web import MAX_BODY, HideTokens, create_app, hide_tokens
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import CompletionRecord, OccurrenceStatus, RitualSource, Store, api_token_hash
+from scheduler.adapters.web import MAX_BODY, HideTokens, create_app, hide_tokens
+from scheduler.app.service import RitualService
+from scheduler.domain.definitions import ritual_from_table
+from scheduler.domain.errors import RitualError, StoreError
+from scheduler.domain.links import LinkAction, LinkClaim, expiry_for, sign
 from tests.conftest import RitualCli, snapshot
 
 with warnings.catch_warnings():

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from scheduler.adapters.store import Store
     from scheduler.settings import Settings
-    from scheduler.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANNEL_TAG = "house"
@@ -199,7 +199,7 @@ class Installation:
         return env
 
     def write_rituals(self, rituals: Sequence[Mapping[str, object]]) -> None:
-        from scheduler.definitions import render_ritual_toml, ritual_from_table
+        from scheduler.domain.definitions import render_ritual_toml, ritual_from_table
 
         # The project's own writer, so the file is exactly what the project itself would write.
         text = "\n".join(render_ritual_toml(ritual_from_table(dict(ritual))) for ritual in rituals)
@@ -238,7 +238,7 @@ class Installation:
 
     @contextlib.contextmanager
     def store(self) -> Iterator[Store]:
-        from scheduler.store import Store
+        from scheduler.adapters.store import Store
 
         opened = Store.open(self.url)
         try:

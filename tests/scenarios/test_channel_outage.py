@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from scheduler.clock import FakeClock
-from scheduler.outbox import FIRST_RETRY, LONGEST_WAIT
-from scheduler.store import DeliveryStatus, OccurrenceStatus, StoredRitual
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import DeliveryStatus, OccurrenceStatus, StoredRitual
+from scheduler.app.outbox import FIRST_RETRY, LONGEST_WAIT
 from tests.scenarios.conftest import figures, scaled
 from tests.test_outbox import Household, closed_port
 

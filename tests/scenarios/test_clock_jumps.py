@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.nudges import ON_TIME
-from scheduler.service import RitualService
-from scheduler.store import OccurrenceRecord, OccurrenceStatus, Store
+from scheduler.adapters.store import OccurrenceRecord, OccurrenceStatus, Store
+from scheduler.app.nudging import ON_TIME
+from scheduler.app.service import RitualService
 from tests.scenarios.conftest import figures, scaled
 from tests.test_daemon import InProcess, wait_for
 

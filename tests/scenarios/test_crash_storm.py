@@ -37,13 +37,13 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.clock import FakeClock
-from scheduler.daemon import Daemon
-from scheduler.outbox import make_nudger
-from scheduler.reminders import NudgeKind, planned_nudges
-from scheduler.sdnotify import Notifier
-from scheduler.service import RitualService, outside_dates
-from scheduler.store import DeliveryStatus, OccurrenceRecord, OccurrenceStatus
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.daemon import Daemon
+from scheduler.adapters.sdnotify import Notifier
+from scheduler.adapters.store import DeliveryStatus, OccurrenceRecord, OccurrenceStatus
+from scheduler.app.outbox import make_nudger
+from scheduler.app.service import RitualService, outside_dates
+from scheduler.domain.reminders import NudgeKind, planned_nudges
 from tests.scenarios._daemon_harness import (
     CHANNEL_TAG,
     DaemonProcess,

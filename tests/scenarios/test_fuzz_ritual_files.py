@@ -29,9 +29,11 @@ from click.testing import CliRunner, Result
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import Store
+from scheduler.app.service import RitualService
 from scheduler.cli import App, main
-from scheduler.clock import FakeClock
-from scheduler.definitions import (
+from scheduler.domain.definitions import (
     DEFAULT_KEYS,
     FIRST_DATE,
     LAST_DATE,
@@ -41,9 +43,7 @@ from scheduler.definitions import (
     load_ritual_file,
     parse_ritual_file,
 )
-from scheduler.errors import DefinitionError, RitualError, RitualFileError
-from scheduler.service import RitualService
-from scheduler.store import Store
+from scheduler.domain.errors import DefinitionError, RitualError, RitualFileError
 from tests.conftest import NOW, RitualCli, snapshot
 from tests.scenarios.conftest import figures, profile, scaled
 from tests.test_daemon import InProcess, wait_for

@@ -27,10 +27,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.clock import FakeClock
-from scheduler.definitions import ritual_from_table
-from scheduler.store import RitualSource, Store, migrate
-from scheduler.store.engine import parse_url
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import RitualSource, Store, migrate
+from scheduler.adapters.store.engine import parse_url
+from scheduler.domain.definitions import ritual_from_table
 from tests.conftest import NOW, RitualCli, snapshot
 from tests.scenarios.conftest import figures, scaled
 from tests.test_store import raw_engine, stamped

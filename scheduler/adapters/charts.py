@@ -1,0 +1,218 @@
+"""``ritual report --chart FILE.png|svg``: consistency over time and the balance, as a picture.
+
+``chart_data`` is pure and needs nothing beyond the standard library. ``write_chart``
+draws it with matplotlib, an optional extra (``pip install 'ritual-scheduler[charts]'``),
+imported only when a chart is asked for. It uses the Agg canvas and no pyplot state, and
+writes no date into the file and a fixed SVG id salt, so the same data gives the same file.
+
+The top panel plots, per ritual, the share of its periods kept over a rolling window
+(four weeks, or its last four periods when those are longer): it puts daily, weekly and
+monthly rituals on one 0..1 scale, where raw streak lengths would not be comparable.
+The bottom panel shows the report window's completions per connection dimension.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from scheduler.domain.errors import RitualError
+from scheduler.domain.report import DimensionBalance, RitualInput, build_report
+from scheduler.domain.streaks import PeriodStatus, outcomes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+CHART_SUFFIXES = (".png", ".svg")
+INSTALL_HINT = "pip install 'ritual-scheduler[charts]'"
+ROLLING_DAYS = 28
+ROLLING_PERIODS = 4
+DAILY_SAMPLES_UP_TO = 62  # windows up to about two months get a point per day, longer ones per week
+
+_SVG_SALT = "ritual-scheduler"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DIMENSION_COLORS = {
+    "emotional": "#d1495b",
+    "physical": "#edae49",
+    "intellectual": "#00798c",
+    "experiential": "#30638e",
+    "spiritual": "#8d6a9f",
+}
+
+
+class ChartsUnavailableError(RitualError):
+    """matplotlib, the optional charts extra, is not installed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSeries:
+    name: str
+    title: str
+    kept_share: tuple[float | None, ...]  # one per ChartData.days; None: nothing judged yet
+
+
+@dataclass(frozen=True, slots=True)
+class ChartData:
+    first: date
+    last: date
+    days: tuple[date, ...]  # the sample days on the time axis
+    series: tuple[ChartSeries, ...]
+    balance: tuple[DimensionBalance, ...]
+    verdict: str
+
+
+def chart_data(items: Sequence[RitualInput], first: date, last: date) -> ChartData:
+    """What the chart shows for the report window ``first..last``; pure."""
+    report = build_report(items, first, last)
+    newest = max((item.today for item in items), default=last)
+    days = _sample_days(first, min(last, max(first, newest)))
+    series = tuple(
+        ChartSeries(item.ritual.name, item.ritual.title, _rolling_kept_share(item, days)) for item in items
+    )
+    return ChartData(first, last, days, series, report.balance, report.verdict)
+
+
+def _sample_days(first: date, last: date) -> tuple[date, ...]:
+    step = 1 if (last - first).days <= DAILY_SAMPLES_UP_TO else 7
+    days = [first + timedelta(days=n) for n in range(0, (last - first).days + 1, step)]
+    if days[-1] != last:
+        days.append(last)
+    return tuple(days)
+
+
+def _rolling_kept_share(item: RitualInput, days: Sequence[date]) -> tuple[float | None, ...]:
+    """Per sample day: kept / (kept + missed) over the periods whose last day is in the rolling window."""
+    judged = [
+        o for o in outcomes(item.history, item.today) if o.status in (PeriodStatus.KEPT, PeriodStatus.MISSED)
+    ]
+    if not judged:
+        return tuple(None for _ in days)
+    newest = judged[-1].period
+    window = max(ROLLING_DAYS, ROLLING_PERIODS * (newest.end - newest.start).days)
+    last_days = [o.period.end.toordinal() - 1 for o in judged]
+    kept_before = [0]
+    for outcome in judged:
+        kept_before.append(kept_before[-1] + (outcome.status is PeriodStatus.KEPT))
+    shares: list[float | None] = []
+    for day in days:
+        # Only closed periods: their last day is on or before the sample day (and before today).
+        hi = bisect_right(last_days, min(day.toordinal(), item.today.toordinal() - 1))
+        lo = bisect_right(last_days, day.toordinal() - window)
+        shares.append(
+            (kept_before[hi] - kept_before[lo]) / (hi - lo) if hi > lo and day <= item.today else None
+        )
+    return tuple(shares)
+
+
+def check_chart_path(path: Path) -> str:
+    """The image format a chart path asks for (png or svg); anything else is a ValueError."""
+    suffix = path.suffix.lower()
+    if suffix not in CHART_SUFFIXES:
+        raise ValueError(f"chart file must end in .png or .svg: '{path.name}'")
+    return suffix[1:]
+
+
+def write_chart(data: ChartData, path: Path) -> Path:
+    """Draw ``data`` into ``path`` (PNG or SVG by its suffix) and return the path."""
+    image_format = check_chart_path(path)
+    matplotlib = _matplotlib()
+    with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
+        figure = _draw(data)
+        metadata: dict[str, Any] = {"Date": None} if image_format == "svg" else {}
+        figure.savefig(path, format=image_format, metadata=metadata, dpi=100)
+    return path
+
+
+def _matplotlib() -> ModuleType:
+    try:
+        import matplotlib
+    except ImportError:
+        raise ChartsUnavailableError(f"charts need matplotlib: {INSTALL_HINT}") from None
+    return matplotlib
+
+
+def _draw(data: ChartData) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 7.5), layout="constrained")
+    FigureCanvasAgg(figure)  # the Agg canvas: no display, no pyplot state
+    top, bottom = figure.subplots(2, 1, height_ratios=(3, 2))
+    _draw_kept_share(top, data)
+    _draw_balance(bottom, data)
+    return figure
+
+
+def _draw_kept_share(axes: Axes, data: ChartData) -> None:
+    from matplotlib.ticker import PercentFormatter
+
+    x = [(day - data.days[0]).days for day in data.days]
+    for series in data.series:
+        y = [float("nan") if share is None else share for share in series.kept_share]
+        marker = "o" if len(x) <= 14 else ""
+        axes.plot(x, y, marker=marker, markersize=4, linewidth=2, label=series.title)
+    axes.set_title(
+        f"Share of periods kept (rolling {ROLLING_DAYS} days, or the last {ROLLING_PERIODS} periods)"
+    )
+    axes.set_ylim(-0.05, 1.05)
+    axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ticks = _ticks(data.days)
+    axes.set_xticks([(day - data.days[0]).days for day, _ in ticks], [label for _, label in ticks])
+    axes.set_xlim(-0.5, max(x[-1], 1) + 0.5)
+    axes.grid(True, alpha=0.3)
+    if data.series:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    else:
+        axes.text(0.5, 0.5, "no rituals yet", ha="center", va="center", transform=axes.transAxes)
+
+
+def _ticks(days: Sequence[date]) -> list[tuple[date, str]]:
+    """Month starts for long windows, Mondays (or every day of a week) for short ones."""
+    first, last = days[0], days[-1]
+    span = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    if len(span) > DAILY_SAMPLES_UP_TO:
+        starts = [day for day in span if day.day == 1]
+        step = max(1, len(starts) // 12)
+        return [(day, _month_label(day)) for day in starts[::step]]
+    pick = span if len(span) <= 14 else [day for day in span if day.weekday() == 0]
+    return [(day, f"{day.day} {_MONTHS[day.month - 1]}") for day in pick]
+
+
+def _month_label(day: date) -> str:
+    return f"{_MONTHS[day.month - 1]} {day.year}" if day.month == 1 else _MONTHS[day.month - 1]
+
+
+def _draw_balance(axes: Axes, data: ChartData) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    names = [str(entry.dimension) for entry in data.balance]
+    counts = [entry.completions for entry in data.balance]
+    bars = axes.bar(names, counts, color=[_DIMENSION_COLORS.get(name, "#888888") for name in names])
+    for bar, entry in zip(bars, data.balance, strict=True):
+        axes.annotate(
+            _bar_note(entry),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize="small",
+        )
+    window = f"{data.first.isoformat()} to {data.last.isoformat()}"
+    axes.set_title(f"Balance across the five kinds of connection, {window} (completions)")
+    axes.set_ylim(0, max([*counts, 1]) * 1.2)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel(data.verdict[:1].upper() + data.verdict[1:])
+    axes.spines[["top", "right"]].set_visible(False)
+
+
+def _bar_note(entry: DimensionBalance) -> str:
+    if entry.completions:
+        return f"{entry.share:.0%}"
+    return "no ritual" if not entry.rituals else ("neglected" if entry.neglected else "")

@@ -1,0 +1,480 @@
+"""`ritual run`: APScheduler as an in-memory timer, the database as the truth.
+
+The daemon keeps one timer per instant at which some ritual's next nudge is
+due (every ritual due at 20:30 shares one), plus a reconcile tick about once a
+minute; a timer handles all its rituals as one batch. Nothing it needs survives in APScheduler: at start,
+on every reload and whenever the rituals change (any process marks that in the
+database) the timers are derived again from the rituals table, and what is due
+is decided from the occurrences table (see ``nudges.py``), so a restart, a
+suspend or a clock jump never double-nudges. The tick also handles a timer
+whose time passed without firing, and pings the systemd watchdog: a dead timer
+thread stops the pings and systemd restarts it. This is the only module that imports APScheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, tzinfo
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from scheduler.adapters.clock import Clock
+from scheduler.adapters.instance import InstanceLock
+from scheduler.adapters.sdnotify import Notifier
+from scheduler.adapters.store import Store, StoredRitual
+from scheduler.adapters.store.leader import Leadership, SoleLeadership, open_leadership
+from scheduler.app.nudging import Nudger
+from scheduler.app.service import RitualService
+from scheduler.domain.errors import RitualError
+from scheduler.settings import Settings
+
+if TYPE_CHECKING:
+    from scheduler.adapters.server import HttpServer
+
+log = logging.getLogger("scheduler.adapters.daemon")
+
+TICK_SECONDS = 60.0
+LEADER_CHECK_SECONDS = 5.0
+DIGEST_JOB = "digest"
+
+
+# Rituals handled per batch when the daemon looks at all of them (start, reload, a change).
+RECONCILE_BATCH = 1000
+
+
+def _instant_job(when: datetime) -> str:
+    return f"due:{when.isoformat()}"
+
+
+class Daemon:
+    """One running `ritual run`: lock, store, timers, signals, systemd notifications."""
+
+    def __init__(
+        self,
+        load_settings: Callable[[], Settings],
+        *,
+        clock: Clock,
+        make_nudger: Callable[[Settings, RitualService], Nudger],
+        systemd: Notifier,
+    ) -> None:
+        self._load_settings = load_settings
+        self._clock = clock
+        self._make_nudger = make_nudger
+        self._systemd = systemd
+        self._settings = load_settings()
+        self._stop = threading.Event()
+        self.started = threading.Event()  # set once timers run and HTTP (if any) listens
+        self._reload = threading.Event()
+        self._wake = threading.Event()
+        self._store: Store | None = None
+        self._service: RitualService | None = None
+        self._nudger: Nudger | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._http: HttpServer | None = None
+        self._http_base: str | None = None  # where the HTTP server really listens
+        self._rebuild_lock = threading.Lock()
+        self._armed: dict[str, datetime | None] = {}  # ritual name -> when its next nudge is due
+        self._due_at: dict[datetime, set[str]] = {}  # an instant's timer -> the rituals it fires
+        self._timers_lock = threading.Lock()  # the two maps above, from timer and main threads
+        self._zones: dict[str, tzinfo] = {}
+        self._digest_at: datetime | None = None
+        self._seen_version = ""
+        self._tick_seconds = TICK_SECONDS
+        self._leadership: Leadership | None = None
+        self._check_seconds: float | None = None  # how often leadership is checked; None: never
+        self._standby_line = ""  # the STATUS= a standby last sent
+
+    # life cycle -------------------------------------------------------------------------
+    def run(self) -> int:
+        lock = InstanceLock(self._settings.lock_path)
+        lock.acquire(self._clock.now())
+        try:
+            self._open()
+            self._install_signal_handlers()
+            self._elect()
+            self._systemd.ready(self._status_line())
+            self.started.set()
+            log.info("started: %s", self._status_line())
+            self._serve()
+            log.info("stopping: finishing in-flight sends")
+            self._systemd.stopping()
+            self._stop_timers(wait=True)
+        finally:
+            if self._http is not None:
+                self._http.stop()
+            if self._leadership is not None:
+                self._leadership.close()
+            if self._store is not None:
+                self._store.close()
+            lock.release()
+            self._systemd.close()
+        log.info("stopped")
+        return 0
+
+    def _serve(self) -> None:
+        """The main thread's loop: signals, and the reconcile tick between them.
+
+        The tick runs here rather than as a scheduler job, so an idle daemon wakes once per
+        tick (a scheduler job would also wake the scheduler's and a worker's thread).
+        """
+        next_tick = time.monotonic() + self._tick_seconds
+        next_check = time.monotonic() + (self._check_seconds or 0.0)
+        while not self._stop.is_set():
+            wake_at = next_tick if self._check_seconds is None else min(next_tick, next_check)
+            self._wake.wait(max(wake_at - time.monotonic(), 0.0))
+            self._wake.clear()
+            if self._reload.is_set() and not self._stop.is_set():
+                self._reload.clear()
+                self._do_reload()
+            if self._check_seconds is not None and time.monotonic() >= next_check:
+                self._check_leadership()
+                next_check = time.monotonic() + self._check_seconds
+            if time.monotonic() >= next_tick and not self._stop.is_set():
+                self._scheduled_tick()
+                next_tick = time.monotonic() + self._tick_seconds
+
+    # leading or standing by (PostgreSQL: one leader among the daemons of a database) -------
+    @property
+    def leading(self) -> bool:
+        """Whether this daemon fires nudges (its timers run); a standby only serves HTTP."""
+        return self._scheduler is not None
+
+    def _elect(self) -> bool:
+        """Take the lead if it is free: then decide what is overdue and arm the timers."""
+        assert self._leadership is not None and self._nudger is not None
+        if not self._leadership.try_lead():
+            return False
+        self._nudger.epoch = self._leadership.epoch
+        self._start_scheduler()
+        return True
+
+    def _check_leadership(self) -> None:
+        """Every few seconds: a leader that cannot prove it holds the lock stops firing at once;
+        a standby tries to take a lead that has come free."""
+        assert self._leadership is not None
+        if self.leading:
+            if not self._leadership.check():
+                log.warning("lost the lead; standing by and trying again")
+                self._stop_timers(wait=False)
+                self._systemd.status(self._status_line())
+        elif self._elect():
+            log.info("took the lead: %s", self._status_line())
+            self._systemd.status(self._status_line())
+        elif (line := self._status_line()) != self._standby_line:
+            self._standby_line = line  # who leads changed (or became known): say so at once
+            self._systemd.status(line)
+
+    def _stop_timers(self, *, wait: bool) -> None:
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=wait)
+        with self._timers_lock:
+            self._armed.clear()
+            self._due_at.clear()
+        self._digest_at = None
+
+    def _scheduled_tick(self) -> None:
+        """A tick, unless the timer thread died: then no watchdog ping, so systemd restarts us."""
+        # BackgroundScheduler keeps its timer thread in ``_thread``; nothing public tells if it died.
+        thread = getattr(self._scheduler, "_thread", None)
+        if isinstance(thread, threading.Thread) and not thread.is_alive():
+            log.error("the timer thread has stopped; waiting for the watchdog to restart the daemon")
+            return
+        self.tick()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+        self._wake.set()
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # tests may run the daemon in a thread; they call request_* instead
+
+        def on_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s", signal.Signals(signum).name)
+            self.request_stop()
+
+        def on_reload(_signum: int, _frame: FrameType | None) -> None:
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_reload)
+
+    def _open(self) -> None:
+        settings = self._settings
+        self._store = Store.open(settings.database)
+        self._service = RitualService(
+            self._store,
+            self._clock,
+            ritual_file=settings.ritual_file_path,
+            default_timezone=settings.default_timezone,
+        )
+        self._sync()
+        self._leadership = open_leadership(settings.database, self._store)
+        if not isinstance(self._leadership, SoleLeadership):
+            self._check_seconds = LEADER_CHECK_SECONDS
+        self._start_http()
+        self._settings = self._with_link_base(settings)
+        self._nudger = self._make_nudger(self._settings, self._service)
+
+    def _start_http(self) -> None:
+        """Serve the links, the API and the today page (unless ``http_bind`` is off)."""
+        from scheduler.adapters.server import HttpServer
+        from scheduler.adapters.web import create_app
+        from scheduler.domain.links import load_or_create_key
+
+        settings = self._settings
+        address = settings.http_address
+        if address is None:
+            return
+        assert self._service is not None
+        app = create_app(
+            self._service,
+            key=load_or_create_key(settings.link_key_path),
+            clock=self._clock,
+            public_url=settings.public_url or settings.link_base,
+            snooze=self._snooze,
+        )
+        self._http = HttpServer(app, *address)
+        port = self._http.start()
+        host = address[0] if address[0] not in ("0.0.0.0", "::") else "127.0.0.1"
+        self._http_base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def _with_link_base(self, settings: Settings) -> Settings:
+        """Links point at ``public_url``, else at where the server really listens (port 0 in tests)."""
+        if settings.public_url or self._http_base is None:
+            return settings
+        return settings.model_copy(update={"public_url": self._http_base})
+
+    @property
+    def timers(self) -> dict[datetime, tuple[str, ...]]:
+        """The armed timers: each instant and the rituals it fires, for status and tests."""
+        with self._timers_lock:
+            return {when: tuple(sorted(names)) for when, names in sorted(self._due_at.items())}
+
+    @property
+    def http_base(self) -> str | None:
+        """Where the HTTP server listens (``http://127.0.0.1:8470``), once started; None if off."""
+        return self._http_base
+
+    def _snooze(self, occurrence_id: int, person: str) -> None:
+        assert self._nudger is not None
+        self._nudger.snooze(occurrence_id, person)
+
+    def _sync(self) -> None:
+        assert self._service is not None
+        report = self._service.sync()
+        if report.error:
+            log.error("ritual file not loaded, keeping the rituals stored before: %s", report.error)
+        for name in report.added:
+            log.info("ritual '%s' added from the ritual file", name)
+        for name in report.updated:
+            log.info("ritual '%s' changed in the ritual file", name)
+        for name in report.retired:
+            log.info("ritual '%s' left the ritual file; retired", name)
+
+    def _start_scheduler(self) -> None:
+        interval = self._systemd.watchdog_interval()
+        self._tick_seconds = TICK_SECONDS if interval is None else min(TICK_SECONDS, interval)
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(8)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        # What is overdue is decided from the database before any timer is armed, so a
+        # nudge missed while the daemon was down is handled once, by policy; first, what a
+        # daemon that died mid-nudge left half-done is finished.
+        assert self._nudger is not None
+        if taken := self._nudger.recover():
+            log.info("took up %d nudge(s) a stopped daemon left half-done", taken)
+        self._reconcile()
+        self._scheduler.start()
+
+    def _do_reload(self) -> None:
+        log.info("reloading settings and the ritual file")
+        self._systemd.reloading(time.monotonic_ns() // 1000)
+        try:
+            settings = self._load_settings()
+        except RitualError as exc:
+            log.error("settings not reloaded, keeping the old ones: %s", exc)
+        else:
+            self._apply_settings(settings)
+        self._sync()
+        if self.leading:
+            self._reconcile()
+        self._systemd.ready(self._status_line())
+        log.info("reloaded: %s", self._status_line())
+
+    def _apply_settings(self, settings: Settings) -> None:
+        assert self._service is not None
+        if settings.database != self._settings.database or settings.data_dir != self._settings.data_dir:
+            log.warning("database or data_dir changed; restart the daemon to use them")
+        self._service.ritual_file = settings.ritual_file_path
+        self._service.default_timezone = settings.default_timezone
+        if settings.http_bind != self._settings.http_bind:
+            log.warning("http_bind changed; restart the daemon to listen there")
+        self._settings = self._with_link_base(settings)
+        self._nudger = self._make_nudger(self._settings, self._service)
+        if self._leadership is not None and self.leading:
+            self._nudger.epoch = self._leadership.epoch
+
+    # the work -------------------------------------------------------------------------
+    def tick(self) -> None:
+        """The reconcile tick: watchdog, changed rituals, overdue timers, retries.
+
+        Cheap when nothing happened: one look at the ritual file's hash, one at the
+        rituals' change marker, and a pass over the armed times; only a change, or a timer
+        whose time passed without firing (a suspend, a clock jump), costs more.
+        """
+        self._systemd.watchdog()
+        if not self.leading:
+            self._systemd.status(self._status_line())
+            return
+        try:
+            assert self._service is not None and self._nudger is not None
+            self._sync()
+            if self._service.rituals_version() != self._seen_version:
+                self._reconcile()
+            else:
+                now = self._clock.now()
+                with self._timers_lock:
+                    overdue = [name for name, when in self._armed.items() if when is not None and when <= now]
+                if overdue:
+                    self._handle_names(overdue)
+                if self._digest_at is not None and self._digest_at <= now:
+                    self._handle_digest()
+            self._nudger.deliver_due()
+            self._systemd.status(self._status_line())
+        except Exception:  # one bad tick must not stop the next
+            log.exception("reconcile tick failed")
+
+    def _reconcile(self) -> None:
+        """Handle what is due for every ritual, then arm each ritual's timer for its next nudge."""
+        assert self._service is not None
+        with self._rebuild_lock:
+            self._seen_version = self._service.rituals_version()
+            rituals = self._service.list_rituals()
+            wanted = {stored.name for stored in rituals}
+            for start in range(0, len(rituals), RECONCILE_BATCH):
+                self._handle_many(rituals[start : start + RECONCILE_BATCH])
+            for name in set(self._armed) - wanted:
+                self._disarm(name)
+            self._handle_digest()
+
+    def _fire_instant(self, when: datetime) -> None:
+        """An instant's timer went off: handle every ritual due then, arm their next timers.
+
+        Their ``_armed`` times stay until each is re-armed, so a batch that fails is taken up
+        by the next tick.
+        """
+        with self._timers_lock:
+            names = sorted(self._due_at.pop(when, ()))
+        try:
+            self._handle_names(names)
+        except Exception:
+            log.exception("nudging the %d ritual(s) due at %s failed", len(names), when.isoformat())
+
+    def _handle_names(self, names: Sequence[str]) -> None:
+        assert self._service is not None
+        found = self._service.store.rituals_named(names)
+        for name in names:
+            if name not in found:
+                self._disarm(name)  # removed meanwhile
+        self._handle_many([found[name] for name in names if name in found])
+
+    def _handle_many(self, rituals: Sequence[StoredRitual]) -> None:
+        """Decide and send what is due for these rituals as one batch, then re-arm them.
+
+        Should the batch fail, each ritual is tried on its own, so one bad ritual cannot
+        hold back the others.
+        """
+        assert self._nudger is not None
+        if not rituals:
+            return
+        try:
+            self._nudger.handle_due_many(rituals)
+        except Exception:
+            if len(rituals) == 1:
+                raise
+            log.exception("nudging %d rituals together failed; trying each on its own", len(rituals))
+            for stored in rituals:
+                try:
+                    self._handle_many([stored])
+                except Exception:
+                    log.exception("nudging '%s' failed", stored.name)
+            return
+        for stored in rituals:
+            self._zones[stored.name] = stored.ritual.cadence.zone
+            self._arm(stored.name, self._nudger.next_wakeup(stored))
+
+    def _handle_digest(self) -> None:
+        assert self._nudger is not None
+        self._nudger.handle_digest()
+        self._digest_at = self._nudger.next_digest()
+        self._arm_job(DIGEST_JOB, self._digest_at, self._fire_digest)
+
+    def _fire_digest(self) -> None:
+        try:
+            self._handle_digest()
+        except Exception:
+            log.exception("sending the weekly digest failed")
+
+    def _arm(self, name: str, when: datetime | None) -> None:
+        """Move ``name`` to the timer of ``when`` (None: no timer), creating or dropping the
+        instant's timer when the ritual is its first or last."""
+        with self._timers_lock:
+            before = self._armed.get(name)
+            self._armed[name] = when
+            if before is not None and (group := self._due_at.get(before)) is not None:
+                if before == when and name in group:
+                    return
+                group.discard(name)
+                if not group:
+                    del self._due_at[before]
+                    self._arm_job(_instant_job(before), None, self._fire_instant)
+            if when is not None:
+                group = self._due_at.setdefault(when, set())
+                if not group:
+                    self._arm_job(_instant_job(when), when, self._fire_instant, when)
+                group.add(name)
+
+    def _disarm(self, name: str) -> None:
+        self._arm(name, None)
+        with self._timers_lock:
+            self._armed.pop(name, None)
+
+    def _arm_job(self, job_id: str, when: datetime | None, func: Callable[..., None], *args: object) -> None:
+        if self._scheduler is None:
+            return
+        if when is None:
+            if self._scheduler.get_job(job_id) is not None:
+                self._scheduler.remove_job(job_id)
+            return
+        kwargs: dict[str, Any] = {"run_date": when}
+        self._scheduler.add_job(func, "date", args=list(args), id=job_id, replace_existing=True, **kwargs)
+
+    def _status_line(self) -> str:
+        """systemd's STATUS=, from the armed timers (no planning on every tick)."""
+        if not self.leading:
+            info = None if self._store is None else self._store.leader_info()
+            return f"standby: {info.holder} leads" if info else "standby: waiting for the lead"
+        armed = [(when, name) for name, when in self._armed.items() if when is not None]
+        count = len(self._armed)
+        if not armed:
+            return f"serving {count} rituals; no nudge due soon"
+        when, name = min(armed)
+        zone = self._zones.get(name)
+        local = when.astimezone(zone) if zone else when
+        return f"serving {count} rituals; next: {name} at {local:%a %H:%M}"

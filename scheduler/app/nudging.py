@@ -1,0 +1,406 @@
+"""The nudge path: decide from the database what is due, record it, hand it to the outbox.
+
+The daemon calls ``handle_due_many`` with every ritual whose timer instant has
+come, at start and on every reconcile tick; all three take this one path (and
+``handle_due`` is the batch of one). Each nudge is claimed in
+the occurrences table under its key (ritual, day, slot) *before* anything is
+sent, so a restart, a coalesced timer, a second code path or a clock jump finds
+the key taken and does nothing: a key is decided, and sent, at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from functools import partial
+from typing import NamedTuple, Protocol
+
+from scheduler.adapters.clock import Clock
+from scheduler.adapters.store import (
+    CadenceVersion,
+    OccurrenceClaim,
+    OccurrenceKind,
+    OccurrenceRecord,
+    OccurrenceStatus,
+    StoredRitual,
+    cadence_in_force,
+)
+from scheduler.app.service import RitualService, is_paused_on, outside_dates
+from scheduler.domain import cadence as cad
+from scheduler.domain import firing
+from scheduler.domain.errors import ConflictError, UnknownRitualError
+from scheduler.domain.firing import Decision, Verdict
+from scheduler.domain.reminders import Nudge, Reminders, parse_clock_time, planned_nudges
+from scheduler.domain.streaks import History, PeriodStatus, outcomes
+
+log = logging.getLogger("scheduler.app.nudging")
+
+# A timer that fires up to this late still counts as on time (thread start, a busy pool).
+ON_TIME = timedelta(seconds=60)
+# How far ahead the next timer is looked for; a ritual with nothing due in that time is
+# looked at again by the reconcile tick.
+HORIZON = timedelta(days=40)
+
+_RECORDED_AS = {
+    Decision.SEND: OccurrenceStatus.PENDING,
+    Decision.LATE: OccurrenceStatus.PENDING,
+    Decision.MISSED: OccurrenceStatus.MISSED,
+    Decision.SUPPRESSED: OccurrenceStatus.SUPPRESSED,
+    Decision.PAUSED: OccurrenceStatus.PAUSED,
+}
+
+
+DIGEST_SLOT = "digest"
+DIGEST_GRACE = timedelta(hours=2)
+# A snoozed re-nudge's slot is the snoozed one's plus "~z" and how many snoozes deep it is.
+SNOOZE_MARK = "~z"
+
+
+def snooze_depth(slot: str) -> int:
+    """How many times the nudge in ``slot`` has been snoozed: "20:30" 0, "20:30~z2" 2."""
+    _, mark, depth = slot.rpartition(SNOOZE_MARK)
+    return int(depth) if mark and depth.isdigit() else 0
+
+
+def snoozed_slot(slot: str) -> str:
+    """The slot of the re-nudge that snoozing the nudge in ``slot`` asks for."""
+    base = slot.rpartition(SNOOZE_MARK)[0] if snooze_depth(slot) else slot
+    return f"{base}{SNOOZE_MARK}{snooze_depth(slot) + 1}"
+
+
+class Claimed(NamedTuple):
+    """A nudge this daemon claimed for sending: the ritual, its occurrence row, the verdict."""
+
+    stored: StoredRitual
+    occurrence: OccurrenceRecord
+    verdict: Verdict
+
+
+class Outbox(Protocol):
+    """Sends claimed occurrences through their channels and records how it went.
+
+    ``epoch`` is the leader epoch its delivery claims are fenced with (None: not fenced).
+    """
+
+    epoch: int | None
+
+    def deliver(self, nudges: Sequence[Claimed]) -> None: ...
+
+    def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None: ...
+
+    def deliver_due(self) -> int: ...
+
+    def recover(self) -> int: ...
+
+    def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPlan:
+    """When the weekly digest goes out (a weekly cadence in the household's zone) and to whom."""
+
+    cadence: cad.Cadence
+    reminders: Reminders
+    to: tuple[str, ...] = ()
+
+    @classmethod
+    def weekly(cls, on: str, at: str, timezone: str, to: Sequence[str] = ()) -> DigestPlan:
+        cadence = cad.Cadence(
+            every=cad.Every.WEEK, on=cad.parse_due_days(cad.Every.WEEK, [on]), timezone=timezone
+        )
+        return cls(cadence, Reminders(at=(parse_clock_time(at),)), tuple(to))
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What one call decided: the verdicts whose key this call claimed."""
+
+    ritual: str
+    verdicts: tuple[Verdict, ...]
+
+
+class Nudger:
+    def __init__(
+        self,
+        service: RitualService,
+        outbox: Outbox,
+        clock: Clock,
+        *,
+        digest: DigestPlan | None = None,
+        snooze: timedelta = timedelta(minutes=30),
+        max_snoozes: int = 3,
+    ) -> None:
+        self.service = service
+        self.store = service.store
+        self.outbox = outbox
+        self.clock = clock
+        self.digest = digest
+        self.snooze_for = snooze
+        self.max_snoozes = max_snoozes
+        self._epoch: int | None = None
+
+    @property
+    def epoch(self) -> int | None:
+        """The leader epoch every claim is fenced with; None (the default) fences nothing."""
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value: int | None) -> None:
+        self._epoch = value
+        self.outbox.epoch = value
+
+    def handle_due(self, stored: StoredRitual) -> Handled:
+        """Decide every nudge of ``stored`` that is due and not yet recorded; send what is sent."""
+        return self.handle_due_many([stored])[0]
+
+    def handle_due_many(self, rituals: Sequence[StoredRitual]) -> list[Handled]:
+        """``handle_due`` for every ritual whose timer went off at one instant, together.
+
+        What the decisions need is read for all of them at once (a query per kind of fact,
+        not per ritual), every key is claimed in one transaction, and every send of the
+        batch goes out at once: thousands of rituals due at the same minute cost a few
+        statements and one round of sends, not a dozen transactions each.
+        """
+        now = self.clock.now()
+        last_due = self.store.last_due_times([stored.id for stored in rituals])
+        planned: dict[int, list[Nudge]] = {}
+        since = now
+        for stored in rituals:
+            ritual = stored.ritual
+            grace = ritual.reminders.catch_up_grace
+            last = last_due.get(stored.id)
+            # With nothing recorded yet, look no further back than the ritual itself: a ritual
+            # added at 09:20 with a 09:00 time owes nobody a late nudge today.
+            start = last if last is not None else max(stored.created_at, now - grace)
+            after, until = firing.overdue_window(start, now, lookback=grace)
+            # Slots that share the last recorded instant must not slip through the exclusive bound.
+            after -= timedelta(microseconds=1)
+            nudges = [
+                n
+                for n in planned_nudges(ritual.cadence, ritual.reminders, after, until)
+                if not outside_dates(ritual, n.day)
+            ]
+            if nudges:
+                planned[stored.id] = nudges
+                since = min(since, after)
+        verdicts = self._decide(
+            [stored for stored in rituals if stored.id in planned], planned, since=since, now=now
+        )
+        claims = self.store.claim_occurrences(
+            [
+                OccurrenceClaim(
+                    stored.id,
+                    verdict.nudge.day,
+                    verdict.nudge.slot,
+                    verdict.nudge.kind.value,
+                    verdict.nudge.due,
+                    _RECORDED_AS[verdict.decision],
+                    verdict.note,
+                )
+                for stored, verdict in verdicts
+            ],
+            now=now,
+            epoch=self._epoch,
+        )
+        claimed: dict[int, list[Verdict]] = {}
+        sends: list[Claimed] = []
+        for (stored, verdict), (occurrence, created) in zip(verdicts, claims, strict=True):
+            nudge = verdict.nudge
+            if occurrence is None:
+                log.warning("%s %s/%s: not claimed, no longer the leader", stored.name, nudge.day, nudge.slot)
+                continue
+            if not created:
+                continue  # another path got there first: it owns this key
+            claimed.setdefault(stored.id, []).append(verdict)
+            log.info("%s %s/%s: %s", stored.name, nudge.day, nudge.slot, verdict.note)
+            if verdict.decision.sends:
+                sends.append(Claimed(stored, occurrence, verdict))
+        if sends:
+            self.outbox.deliver(sends)
+        return [Handled(stored.name, tuple(claimed.get(stored.id, ()))) for stored in rituals]
+
+    def _decide(
+        self,
+        rituals: Sequence[StoredRitual],
+        planned: Mapping[int, Sequence[Nudge]],
+        *,
+        since: datetime,
+        now: datetime,
+    ) -> list[tuple[StoredRitual, Verdict]]:
+        """The verdicts of the planned nudges not recorded yet, from facts read in bulk."""
+        if not rituals:
+            return []
+        ids = [stored.id for stored in rituals]
+        recorded = self.store.occurrence_keys(ids, since=since)
+        pauses = self.store.pauses_of(ids)
+        versions = self.store.cadence_histories(ids)
+        # A period can start well before its nudge (a month, a year): read from the oldest start.
+        oldest = min(
+            _period_start(stored, versions.get(stored.id, []), day)
+            for stored in rituals
+            for day in {nudge.day for nudge in planned[stored.id]}
+        )
+        marks = self.store.completion_marks_of(ids, since=oldest)
+        decided: list[tuple[StoredRitual, Verdict]] = []
+        for stored in rituals:
+            fresh = [n for n in planned[stored.id] if (stored.id, n.day, n.slot) not in recorded]
+            if not fresh:
+                continue
+            history = versions.get(stored.id, [])
+            done = marks.get(stored.id, [])
+            stopped = pauses.get(stored.id, [])
+            verdicts = firing.decide(
+                fresh,
+                now=now,
+                grace=stored.ritual.reminders.catch_up_grace,
+                on_time=ON_TIME,
+                kept=partial(_nudge_kept, stored, history, done),
+                paused=partial(is_paused_on, stopped),
+            )
+            decided.extend((stored, verdict) for verdict in verdicts)
+        return decided
+
+    def next_wakeup(self, stored: StoredRitual) -> datetime | None:
+        """When this ritual's timer should next go off (its next planned nudge), if within reach."""
+        now = self.clock.now()
+        ritual = stored.ritual
+        # Planned nudges come in due order, all after ``now``: the first one in its dates is it.
+        for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, now + HORIZON):
+            if not outside_dates(ritual, nudge.day):
+                return nudge.due
+        return None
+
+    def deliver_due(self) -> int:
+        return self.outbox.deliver_due()
+
+    def recover(self) -> int:
+        """Take up what a stopped daemon left half-done (see the outbox's ``recover``)."""
+        return self.outbox.recover()
+
+    def snooze(self, occurrence_id: int, person: str) -> OccurrenceRecord:
+        """Nudge ``person`` about this occurrence again after the snooze time; the re-nudge.
+
+        Snoozing the same nudge twice (a double tap, a replayed link) asks for the same
+        re-nudge, so it is queued once. Refused once the period is kept or the nudge was
+        snoozed ``max_snoozes`` times.
+        """
+        occurrence = self.store.get_occurrence(occurrence_id)
+        stored = None
+        if occurrence is not None and occurrence.ritual_id is not None:
+            stored = self.store.ritual_by_id(occurrence.ritual_id)
+        if occurrence is None or stored is None:
+            raise UnknownRitualError(f"nudge '{occurrence_id}' belongs to no current ritual")
+        depth = snooze_depth(occurrence.slot)
+        if depth >= self.max_snoozes:
+            limit = f"max_snoozes = {self.max_snoozes}"
+            raise ConflictError(f"'{stored.name}' was snoozed {depth} times already ({limit})")
+        if self.period_kept(stored, occurrence.day):
+            raise ConflictError(f"'{stored.name}' is already done for this period: nothing to snooze")
+        now = self.clock.now()
+        later, created = self.store.claim_occurrence(
+            stored.id,
+            day=occurrence.day,
+            slot=snoozed_slot(occurrence.slot),
+            kind=OccurrenceKind.SNOOZE.value,
+            due_at=now + self.snooze_for,
+            status=OccurrenceStatus.PENDING,
+            now=now,
+            note=f"snoozed by {person}" if person else "snoozed",
+        )
+        if created:
+            log.info("%s %s/%s: snoozed until %s", stored.name, later.day, later.slot, later.due_at)
+            self.outbox.deliver_snoozed(stored, later, person)
+        return later
+
+    # the weekly digest: a household occurrence, no ritual of its own ----------------------------
+    def handle_digest(self) -> tuple[Verdict, ...]:
+        """Send the weekly digest if it is due and not yet recorded (same rules as a nudge)."""
+        plan = self.digest
+        if plan is None:
+            return ()
+        now = self.clock.now()
+        last = self.store.last_occurrence(None)
+        after, until = firing.overdue_window(last.due_at if last else None, now, lookback=DIGEST_GRACE)
+        after -= timedelta(microseconds=1)
+        planned = [
+            replace(n, slot=DIGEST_SLOT) for n in planned_nudges(plan.cadence, plan.reminders, after, until)
+        ]
+        recorded = {(o.day, o.slot) for o in self.store.occurrences(since=after) if o.ritual_id is None}
+        fresh = [n for n in planned if (n.day, n.slot) not in recorded]
+        verdicts = firing.decide(
+            fresh,
+            now=now,
+            grace=DIGEST_GRACE,
+            on_time=ON_TIME,
+            kept=lambda _n: False,
+            paused=lambda _d: False,
+        )
+        claimed = []
+        for verdict in verdicts:
+            occurrence, created = self.store.claim_occurrence(
+                None,
+                day=verdict.nudge.day,
+                slot=DIGEST_SLOT,
+                kind="digest",
+                due_at=verdict.nudge.due,
+                status=_RECORDED_AS[verdict.decision],
+                now=now,
+                note=verdict.note,
+                epoch=self._epoch,
+            )
+            if created and occurrence is not None:
+                claimed.append(verdict)
+                log.info("digest %s: %s", verdict.nudge.day, verdict.note)
+                if verdict.decision.sends:
+                    self.outbox.deliver_household(occurrence, plan.to)
+        return tuple(claimed)
+
+    def next_digest(self) -> datetime | None:
+        if self.digest is None:
+            return None
+        now = self.clock.now()
+        upcoming = planned_nudges(self.digest.cadence, self.digest.reminders, now, now + timedelta(days=8))
+        return firing.next_wakeup(upcoming, now)
+
+    def period_kept(self, stored: StoredRitual, day: date) -> bool:
+        """Whether the period holding ``day`` is already kept (then its nudges are not sent)."""
+        return period_kept(self.service, stored, day)
+
+
+def period_kept(service: RitualService, stored: StoredRitual, day: date) -> bool:
+    """Whether the period holding ``day`` is already kept."""
+    versions = service.store.cadence_history(stored.id)
+    period = cad.period_of(cadence_in_force(versions, day, stored.ritual.cadence), day)
+    marks = [(c.day, c.by) for c in service.store.completions(stored.id, since=period.start)]
+    return kept_by(stored, versions, marks, day)
+
+
+def _period_start(stored: StoredRitual, versions: Sequence[CadenceVersion], day: date) -> date:
+    return cad.period_of(cadence_in_force(versions, day, stored.ritual.cadence), day).start
+
+
+def _nudge_kept(
+    stored: StoredRitual, versions: Sequence[CadenceVersion], marks: Sequence[tuple[date, str]], nudge: Nudge
+) -> bool:
+    return kept_by(stored, versions, marks, nudge.day)
+
+
+def kept_by(
+    stored: StoredRitual, versions: Sequence[CadenceVersion], marks: Sequence[tuple[date, str]], day: date
+) -> bool:
+    """Whether these completions ((day, by), oldest first) keep the period holding ``day``,
+    under the cadence in force that day. Pure: ``period_kept`` and the batch both use it."""
+    cadence = cadence_in_force(versions, day, stored.ritual.cadence)
+    period = cad.period_of(cadence, day)
+    ritual = stored.ritual
+    history = History(
+        versions=((period.start, cadence),),
+        start=period.start,
+        completions=[m for m in marks if period.start <= m[0] < period.end],
+        people=ritual.people,
+        complete_when=ritual.complete_when,
+    )
+    judged = outcomes(history, today=day)
+    return bool(judged) and judged[-1].status is PeriodStatus.KEPT

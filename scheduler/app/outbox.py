@@ -1,0 +1,517 @@
+"""The outbox: one delivery row per (occurrence, channel), written before the send, updated after.
+
+A delivery is claimed with a lease before each attempt, so a crash between the
+send and the commit re-sends it at most once, after the lease. Transient
+failures (a push server down, a 503, a timeout) are retried with a growing,
+jittered back-off until ``max_attempts`` or ``max_age``; permanent ones (bad
+credentials, a 4xx, an unknown scheme) are not. One failing channel never
+delays the others: each attempt sends to all its channels at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from scheduler.adapters.clock import Clock
+from scheduler.adapters.notify import Channel, Channels, find_config_file, load_channels, send_each
+from scheduler.adapters.store import (
+    DeliveryOutcome,
+    DeliveryRecord,
+    DeliveryStatus,
+    OccurrenceKind,
+    OccurrenceRecord,
+    OccurrenceStatus,
+    StoredRitual,
+)
+from scheduler.app.nudging import (
+    DIGEST_GRACE,
+    ON_TIME,
+    Claimed,
+    DigestPlan,
+    Nudger,
+    period_kept,
+    snooze_depth,
+)
+from scheduler.app.service import RitualService
+from scheduler.domain import cadence as cad
+from scheduler.domain.errors import RitualError
+from scheduler.domain.links import (
+    LinkAction,
+    LinkClaim,
+    LinkKeyError,
+    expiry_for,
+    link_url,
+    load_or_create_key,
+    sign,
+)
+from scheduler.domain.messages import Action, Message, render_message
+from scheduler.domain.reminders import NudgeKind, parse_duration
+from scheduler.settings import Settings
+
+log = logging.getLogger("scheduler.app.outbox")
+
+# Delivery states no sender will move on from by itself.
+_ENDED = frozenset(
+    {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP, DeliveryStatus.CANCELLED}
+)
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=1)
+# The example plugins of plugins/: beside the package in a checkout, inside it once installed.
+_CHECKOUT_PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+SHIPPED_PLUGINS = (
+    _CHECKOUT_PLUGINS if _CHECKOUT_PLUGINS.is_dir() else Path(__file__).parents[1] / "shipped_plugins"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkMaker:
+    """Signs the Done and Snooze links a nudge carries, for the person each channel reaches."""
+
+    key: bytes = b""
+    base: str = ""  # the daemon's public URL, no trailing slash
+    grace: timedelta = timedelta(hours=12)  # how long a link outlives its period
+    max_snoozes: int = 3
+
+    def actions(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> tuple[Action, ...]:
+        cadence = stored.ritual.cadence
+        period = cad.period_of(cadence, occurrence.day)
+        expires = expiry_for(cad.day_start(cadence, period.end), self.grace)
+        wanted = [LinkAction.DONE]
+        if snooze_depth(occurrence.slot) < self.max_snoozes:
+            wanted.append(LinkAction.SNOOZE)
+        return tuple(
+            Action(
+                action.value.capitalize(),
+                link_url(self.base, sign(LinkClaim(occurrence.id, person, action, expires), self.key)),
+            )
+            for action in wanted
+        )
+
+
+def person_of(channel: Channel, people: Sequence[str]) -> str:
+    """Who a channel reaches, as a link names them: a tag that is one of the ritual's people,
+    else the channel's first tag, else nobody in particular ("")."""
+    return next((tag for tag in channel.tags if tag in people), channel.tags[0] if channel.tags else "")
+
+
+def backoff(attempts: int, rng: random.Random) -> timedelta:
+    """Wait before the next try: doubling from 30 s, at most an hour, jittered by +-25%."""
+    base: timedelta = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+    return base * rng.uniform(0.75, 1.25)
+
+
+class AppriseOutbox:
+    def __init__(
+        self,
+        service: RitualService,
+        channels: Channels,
+        clock: Clock,
+        *,
+        timeout: float,
+        max_attempts: int,
+        max_age: timedelta,
+        discreet: bool = False,
+        links: LinkMaker | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.service = service
+        self.store = service.store
+        self.channels = channels
+        self.clock = clock
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.max_age = max_age
+        self.discreet = discreet
+        self.links = links
+        self.epoch: int | None = None  # the leader epoch delivery claims are fenced with
+        self.rng = rng or random.Random()
+
+    # the first send ---------------------------------------------------------------------
+    def deliver(self, nudges: Sequence[Claimed]) -> None:
+        """The first send of every nudge claimed at one instant: all their rows, one attempt."""
+        self._open([(n.stored, n.occurrence, n.stored.ritual.notify or ["all"]) for n in nudges])
+
+    def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
+        """A nudge that belongs to no ritual (the weekly digest) to these people or tags."""
+        self._open([(None, occurrence, names or ["all"])])
+
+    def _open(self, nudges: Sequence[tuple[StoredRitual | None, OccurrenceRecord, Sequence[str]]]) -> None:
+        """Write one delivery row per nudge and channel (one transaction), then make the first
+        attempt of all of them together."""
+        opened: list[tuple[StoredRitual | None, OccurrenceRecord, list[tuple[str, str]]]] = []
+        for subject, occurrence, names in nudges:
+            try:
+                targets = self.channels.select(names)
+            except RitualError as exc:
+                self._fail(occurrence, f"not sent: {exc}")
+                continue
+            if not targets:
+                self._fail(occurrence, "not sent: no channel configured (apprise.yml, or people in settings)")
+                continue
+            opened.append((subject, occurrence, [(_label(channel), channel.target) for channel in targets]))
+        if not opened:
+            return
+        rows = self.store.add_deliveries_many(
+            [(occurrence.id, pairs) for _, occurrence, pairs in opened], now=self.clock.now()
+        )
+        self._attempt(
+            [
+                (subject, occurrence, found)
+                for (subject, occurrence, _), found in zip(opened, rows, strict=True)
+            ]
+        )
+
+    def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
+        """Queue a snoozed re-nudge: rows for the snoozer's channels, held back until it is due.
+
+        The retry pass (``deliver_due``) sends them then, with the same leases and back-off.
+        """
+        try:
+            targets = self.channels.select(stored.ritual.notify or ["all"])
+        except RitualError as exc:
+            self._fail(occurrence, f"not sent: {exc}")
+            return
+        theirs = [c for c in targets if person and person_of(c, stored.ritual.people) == person]
+        chosen = theirs or targets
+        if not chosen:
+            self._fail(occurrence, "not sent: no channel configured (apprise.yml, or people in settings)")
+            return
+        self.store.add_deliveries(
+            occurrence.id,
+            [(_label(channel), channel.target) for channel in chosen],
+            now=self.clock.now(),
+            not_before=occurrence.due_at,
+        )
+
+    # retries ----------------------------------------------------------------------------
+    def deliver_due(self) -> int:
+        """Try again every delivery whose back-off (or lost lease) is over; return how many."""
+        due = self.store.due_deliveries(self.clock.now())
+        if not due:
+            return 0  # the common tick: nothing to retry, so nothing else to read
+        by_occurrence: dict[int, list[DeliveryRecord]] = {}
+        for row in due:
+            by_occurrence.setdefault(row.occurrence_id, []).append(row)
+        rituals = {s.id: s for s in self.store.list_rituals(include_removed=True)}
+        batch: list[_Attempt] = []
+        for occurrence_id, rows in by_occurrence.items():
+            occurrence = self.store.get_occurrence(occurrence_id)
+            if occurrence is None:
+                continue
+            if occurrence.ritual_id is None:
+                batch.append((None, occurrence, rows))
+            elif (stored := rituals.get(occurrence.ritual_id)) is not None:
+                batch.append((stored, occurrence, rows))
+        self._attempt(batch)
+        return len(due)
+
+    # after a crash ------------------------------------------------------------------------
+    def recover(self) -> int:
+        """Finish what a process that died mid-nudge left pending; how many it took up.
+
+        A claim commits before its delivery rows, and a delivery's outcome before its
+        occurrence's: a kill between two such steps leaves a pending occurrence that no retry
+        pass would see. Run at start and on taking the lead, before any timer is armed. An
+        occurrence with no rows is opened now (recorded missed if it is past its ritual's
+        catch-up grace); one whose rows have all ended is settled. Opening is idempotent per
+        channel, so racing another daemon's late write sends nothing twice.
+        """
+        now = self.clock.now()
+        pending = self.store.occurrences(statuses=[OccurrenceStatus.PENDING])
+        if not pending:
+            return 0
+        rituals = {s.id: s for s in self.store.list_rituals(include_removed=True)}
+        taken = 0
+        for occurrence in pending:
+            rows = self.store.deliveries(occurrence_id=occurrence.id)
+            if rows:
+                if all(row.status in _ENDED for row in rows):
+                    self._settle([occurrence])
+                    taken += 1
+                continue
+            taken += 1
+            stored = None if occurrence.ritual_id is None else rituals.get(occurrence.ritual_id)
+            if occurrence.ritual_id is not None and (stored is None or stored.removed_at is not None):
+                self._fail(occurrence, "not sent: its ritual is gone")
+                continue
+            grace = stored.ritual.reminders.catch_up_grace if stored else DIGEST_GRACE
+            if now - occurrence.due_at > grace and occurrence.kind != OccurrenceKind.SNOOZE:
+                log.warning(
+                    "occurrence %s/%s: the daemon stopped before sending it", occurrence.day, occurrence.slot
+                )
+                self.store.decide_occurrence(
+                    occurrence.id,
+                    OccurrenceStatus.MISSED,
+                    now=now,
+                    note="not sent: the daemon stopped before sending it, and it is past its grace",
+                    expect=OccurrenceStatus.PENDING,
+                )
+            elif stored is None:
+                self._open([(None, occurrence, ["all"])])
+            elif occurrence.kind == OccurrenceKind.SNOOZE:
+                self.deliver_snoozed(stored, occurrence, "")
+            else:
+                log.info(
+                    "%s %s/%s: sending what a stopped daemon had claimed",
+                    stored.name,
+                    occurrence.day,
+                    occurrence.slot,
+                )
+                self._open([(stored, occurrence, stored.ritual.notify or ["all"])])
+        return taken
+
+    # one attempt --------------------------------------------------------------------------
+    def _attempt(self, batch: Sequence[_Attempt]) -> None:
+        """One attempt at these nudges' rows: claimed in one transaction, every send at once,
+        every outcome recorded in one transaction, the occurrences settled together."""
+        now = self.clock.now()
+        lease_until = now + timedelta(seconds=self.timeout) + ON_TIME
+        wanted = [row.id for _, _, rows in batch for row in rows]
+        claimed = self.store.claim_deliveries(wanted, now=now, lease_until=lease_until, epoch=self.epoch)
+        mine: dict[int, list[DeliveryRecord]] = {}
+        for row in claimed:
+            mine.setdefault(row.occurrence_id, []).append(row)
+        ours = [(s, o, mine[o.id]) for s, o, _ in batch if o.id in mine]
+        outcomes: list[DeliveryOutcome] = []
+        # A snoozed re-nudge whose period got kept meanwhile is not sent at all.
+        why = "done before the snooze ended"
+        for stored, occurrence, rows in ours:
+            if (
+                stored is not None
+                and occurrence.kind == OccurrenceKind.SNOOZE
+                and self._kept(stored, occurrence)
+            ):
+                outcomes += [_outcome(row, DeliveryStatus.CANCELLED, why) for row in rows]
+                self.store.decide_occurrence(
+                    occurrence.id,
+                    OccurrenceStatus.SUPPRESSED,
+                    now=now,
+                    note=why,
+                    expect=OccurrenceStatus.PENDING,
+                )
+        cancelled = {outcome.delivery_id for outcome in outcomes}
+        ours = [(s, o, rows) for s, o, rows in ours if rows[0].id not in cancelled]
+        streaks = self._streaks([s for s, _, _ in ours if s is not None and s.removed_at is None])
+        by_target = {channel.target: channel for channel in self.channels}
+        sends: list[tuple[str, DeliveryRecord, Channel, Message]] = []
+        for stored, occurrence, rows in ours:
+            message = self._message(stored, occurrence, streaks)
+            nudge = f"{stored.name if stored else 'household'} {occurrence.day}/{occurrence.slot}"
+            for row in rows:
+                if (channel := by_target.get(row.target)) is None:
+                    outcomes.append(_outcome(row, DeliveryStatus.FAILED, "channel no longer configured"))
+                else:
+                    linked = self._with_links(message, stored, occurrence, channel)
+                    sends.append((nudge, row, channel, linked))
+        if sends:
+            channels = [channel for _, _, channel, _ in sends]
+            messages = [message for *_, message in sends]
+            results = asyncio.run(send_each(channels, messages, timeout=self.timeout))
+            after = self.clock.now()
+            outcomes += [
+                self._judge(nudge, row, result.ok, result.permanent, result.error, after)
+                for (nudge, row, _, _), result in zip(sends, results, strict=True)
+            ]
+        if outcomes:
+            self._finish_all(outcomes)
+        self._settle([occurrence for _, occurrence, _ in ours])
+
+    def _judge(
+        self, nudge: str, row: DeliveryRecord, ok: bool, permanent: bool, error: str, after: datetime
+    ) -> DeliveryOutcome:
+        """One attempt's outcome: sent, failed for good, given up, or due again later."""
+        if ok:
+            log.info("%s delivered via %s", nudge, row.channel)
+            return _outcome(row, DeliveryStatus.SENT)
+        if permanent:
+            log.error("%s failed via %s: %s", nudge, row.channel, error)
+            return _outcome(row, DeliveryStatus.FAILED, error)
+        if row.attempts >= self.max_attempts or after - row.created_at >= self.max_age:
+            log.error("%s given up via %s after %d tries: %s", nudge, row.channel, row.attempts, error)
+            return _outcome(row, DeliveryStatus.GIVEN_UP, error)
+        wait = backoff(row.attempts, self.rng)
+        log.warning("%s will retry via %s in %ds: %s", nudge, row.channel, wait.total_seconds(), error)
+        return _outcome(row, DeliveryStatus.RETRY, error, retry_at=after + wait)
+
+    def _finish_all(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """Every outcome of one attempt in one transaction."""
+        self.store.finish_deliveries(outcomes, now=self.clock.now())
+
+    def _settle(self, occurrences: Sequence[OccurrenceRecord]) -> None:
+        """Each occurrence is sent once any channel has it; failed once none can get it.
+
+        A failed one that `ritual retry` brought back and a channel now has is sent too, or
+        `ritual status` would go on showing a delivered nudge as failed. One read of the rows'
+        statuses and one transaction for all the decisions.
+        """
+        if not occurrences:
+            return
+        statuses = self.store.delivery_statuses([occurrence.id for occurrence in occurrences])
+        sent: dict[OccurrenceStatus, list[int]] = {OccurrenceStatus.SENT: [], OccurrenceStatus.LATE: []}
+        failed: list[int] = []
+        for occurrence in occurrences:
+            found = statuses.get(occurrence.id, set())
+            if DeliveryStatus.SENT in found:
+                late = occurrence.created_at - occurrence.due_at > ON_TIME
+                sent[OccurrenceStatus.LATE if late else OccurrenceStatus.SENT].append(occurrence.id)
+            elif found and found <= {DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP}:
+                failed.append(occurrence.id)
+        now = self.clock.now()
+        with self.store.transaction():
+            for status, ids in sent.items():
+                if not ids:
+                    continue
+                changed = self.store.decide_occurrences(ids, status, now=now, expect=OccurrenceStatus.PENDING)
+                if retried := [i for i in ids if i not in changed]:
+                    self.store.decide_occurrences(
+                        retried, status, now=now, note="sent after a retry", expect=OccurrenceStatus.FAILED
+                    )
+            if failed:
+                self.store.decide_occurrences(
+                    failed,
+                    OccurrenceStatus.FAILED,
+                    now=now,
+                    note="no channel delivered it (see `ritual status`)",
+                    expect=OccurrenceStatus.PENDING,
+                )
+
+    def _kept(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> bool:
+        return stored.removed_at is not None or period_kept(self.service, stored, occurrence.day)
+
+    def _with_links(
+        self, message: Message, stored: StoredRitual | None, occurrence: OccurrenceRecord, channel: Channel
+    ) -> Message:
+        """The message with this channel's person's Done/Snooze links (none for household nudges)."""
+        if self.links is None or stored is None or stored.removed_at is not None:
+            return message
+        actions = self.links.actions(stored, occurrence, person_of(channel, stored.ritual.people))
+        return Message(message.title, message.body, message.body_format, actions)
+
+    def _fail(self, occurrence: OccurrenceRecord, note: str) -> None:
+        log.error("occurrence %s/%s: %s", occurrence.day, occurrence.slot, note)
+        self.store.decide_occurrence(
+            occurrence.id,
+            OccurrenceStatus.FAILED,
+            now=self.clock.now(),
+            note=note,
+            expect=OccurrenceStatus.PENDING,
+        )
+
+    def _streaks(self, rituals: Sequence[StoredRitual]) -> dict[int, dict[str, Any]]:
+        """The streak rows the messages of these rituals quote, read together."""
+        unique = list({stored.id: stored for stored in rituals}.values())
+        rows = self.service.streak_rows_of(unique) if unique else []
+        return {stored.id: row for stored, row in zip(unique, rows, strict=True)}
+
+    def _message(
+        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, streaks: Mapping[int, dict[str, Any]]
+    ) -> Message:
+        if stored is None:
+            return self._digest()
+        ritual = stored.ritual
+        late_by = occurrence.created_at - occurrence.due_at
+        streak, period, at_risk = 0, ritual.cadence.every.value, False
+        if (row := streaks.get(stored.id)) is not None:
+            streak, period, at_risk = row["current_streak"], row["period"], row["at_risk"]
+        kinds = {kind.value: kind for kind in NudgeKind}
+        kind = kinds.get(str(occurrence.kind), NudgeKind.DUE)
+        return render_message(
+            title=ritual.title,
+            description=ritual.description,
+            kind=kind,
+            streak=streak,
+            period=period,
+            at_risk=at_risk,
+            late_by=late_by if late_by > ON_TIME else None,
+            discreet=ritual.discreet or self.discreet,
+        )
+
+    def _digest(self) -> Message:
+        from scheduler.domain.report import digest_text, digest_title
+
+        today = self.service.household_today()
+        return Message(title=digest_title(today), body=digest_text(self.service.report_inputs(), today))
+
+
+# One attempt's share of a nudge: its ritual (None: household), occurrence, and delivery rows.
+_Attempt = tuple[StoredRitual | None, OccurrenceRecord, Sequence[DeliveryRecord]]
+
+
+def _outcome(
+    row: DeliveryRecord, status: DeliveryStatus, error: str = "", *, retry_at: datetime | None = None
+) -> DeliveryOutcome:
+    """The outcome of the attempt that claimed ``row`` (its attempt count guards the write)."""
+    return DeliveryOutcome(row.id, status, error, retry_at, row.attempts)
+
+
+def _label(channel: Channel) -> str:
+    """Who and where, safe to show and store: "alex ntfy://ntfy.example/****"."""
+    return f"{','.join(channel.tags) or '-'} {channel.masked}"
+
+
+def load_household_channels(settings: Settings, *, strict: bool) -> Channels:
+    """Every channel the settings, the Apprise config and systemd credentials describe."""
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    folders = [SHIPPED_PLUGINS] if SHIPPED_PLUGINS.is_dir() else []
+    return load_channels(
+        config_file=settings.apprise_config or find_config_file(settings.config_dir),
+        urls=settings.people,
+        plugin_paths=[*folders, *settings.plugin_folders],
+        credentials_dir=Path(credentials) if credentials else None,
+        strict=strict,
+    )
+
+
+def make_links(settings: Settings) -> LinkMaker | None:
+    """The link signer for nudges, or None (no links) when there is nowhere serving them or no key."""
+    if settings.http_address is None and settings.public_url is None:
+        return None
+    try:
+        key = load_or_create_key(settings.link_key_path)
+    except LinkKeyError as exc:
+        log.error("nudges go out without Done/Snooze links: %s", exc)
+        return None
+    return LinkMaker(
+        key=key,
+        base=settings.link_base,
+        grace=parse_duration(settings.link_grace),
+        max_snoozes=settings.max_snoozes,
+    )
+
+
+def make_nudger(settings: Settings, service: RitualService) -> Nudger:
+    """The daemon's nudge path, wired to the channels the settings describe."""
+    channels = load_household_channels(settings, strict=False)
+    for problem in channels.problems:
+        log.error("channel problem: %s", problem)
+    outbox = AppriseOutbox(
+        service,
+        channels,
+        service.clock,
+        timeout=settings.send_timeout,
+        max_attempts=settings.max_attempts,
+        max_age=parse_duration(settings.max_age),
+        discreet=settings.discreet,
+        links=make_links(settings),
+    )
+    digest = None
+    if settings.digest_on != "off":
+        digest = DigestPlan.weekly(
+            settings.digest_on, settings.digest_at, settings.default_timezone, settings.digest_to
+        )
+    return Nudger(
+        service,
+        outbox,
+        service.clock,
+        digest=digest,
+        snooze=parse_duration(settings.snooze),
+        max_snoozes=settings.max_snoozes,
+    )

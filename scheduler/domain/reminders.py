@@ -1,0 +1,518 @@
+"""Reminders: when to nudge, as opposed to the cadence, which says what counts.
+
+Pure: given a cadence, reminder rules and a window of time, list the nudges
+that fall in it. The daemon turns these into timers; streak maths never asks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from calendar import monthrange
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
+from heapq import heappop, heappush, merge
+from itertools import takewhile
+from math import gcd
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from scheduler.domain.cadence import Cadence, is_due_day, local_instant, quote
+
+if TYPE_CHECKING:
+    from dateutil.rrule import rrule
+
+
+class NudgeKind(StrEnum):
+    DUE = "due"  # at the ritual's time
+    BEFORE = "before"  # the heads-up of remind_before
+    NAG = "nag"  # nag_after, if the period is still not kept
+
+
+@dataclass(frozen=True, slots=True)
+class Reminders:
+    at: tuple[time, ...] = ()
+    remind_before: timedelta | None = None
+    nag_after: timedelta | None = None
+    quiet_hours: tuple[time, time] | None = None
+    cron: str | None = None
+    rrule: str | None = None
+    catch_up_grace: timedelta = timedelta(hours=2)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Nudge:
+    """One planned nudge. (ritual, ``day``, ``slot``) is the occurrence key."""
+
+    due: datetime  # aware, UTC
+    day: date  # the ritual day the nudge belongs to
+    slot: str  # unique within the day: "20:30", "before/20:30", "nag/20:30"
+    kind: NudgeKind
+    # When quiet hours moved the nudge: the due time they moved it from (aware, UTC), so the daemon
+    # can measure the catch-up grace from there. Not part of equality or order: the key is the same.
+    intended: datetime | None = dataclasses.field(default=None, compare=False)
+
+
+# --- durations and times of day ------------------------------------------------------------------
+
+_MINUTE = timedelta(minutes=1)
+# The longest duration anything takes (reminders, grace periods, settings): a year. Longer ones mean
+# nothing to a household and would push planned instants off the calendar (year 10000).
+LONGEST_DURATION = timedelta(days=366)
+_DURATION_UNITS = (
+    ("w", timedelta(weeks=1)),
+    ("d", timedelta(days=1)),
+    ("h", timedelta(hours=1)),
+    ("m", _MINUTE),
+)
+_DURATION_RE = re.compile(
+    r"(?:(?P<w>\d+)w)?\s*(?:(?P<d>\d+)d)?\s*(?:(?P<h>\d+)h)?\s*(?:(?P<m>\d+)m)?\s*(?:(?P<s>\d+)s)?",
+    re.IGNORECASE | re.ASCII,
+)
+_CLOCK_RE = re.compile(r"(?P<h>\d{1,2}):(?P<m>\d{2})", re.ASCII)
+
+
+def parse_duration(text: str, *, name: str = "duration") -> timedelta:
+    """``90m``, ``2h``, ``1d``, ``1w``, ``1h30m``, up to LONGEST_DURATION; raise ValueError with the
+    user-facing message (``name``, e.g. the key, is what the message calls a value that is too long)."""
+    shown = text.strip()
+    match = _DURATION_RE.fullmatch(shown)
+    if not shown or match is None:
+        raise ValueError(f"not a duration: {quote(shown)} (try 90m, 2h, 1d)")
+    if match["s"] is not None:
+        raise ValueError(f"durations are whole minutes, hours, days or weeks: {quote(shown)}")
+    try:
+        total = sum((int(match[unit]) * size for unit, size in _DURATION_UNITS if match[unit]), timedelta())
+    except (OverflowError, ValueError):  # beyond timedelta, or more digits than int() accepts
+        total = LONGEST_DURATION + _MINUTE
+    if total > LONGEST_DURATION:
+        raise ValueError(f"{name} must be at most {LONGEST_DURATION.days}d (a year), not {quote(shown)}")
+    if total <= timedelta():
+        raise ValueError(f"duration must be longer than zero: {quote(shown)}")
+    return total
+
+
+def format_duration(delta: timedelta) -> str:
+    """The inverse of parse_duration: the canonical string, largest units first, that parses back.
+
+    ``90m`` comes back as ``1h30m`` and ``7d`` as ``1w``, so a stored ritual reads the same everywhere.
+    """
+    if delta <= timedelta() or delta % _MINUTE:
+        raise ValueError(f"only positive whole minutes can be written as a duration: '{delta}'")
+    parts = []
+    rest = delta
+    for unit, size in _DURATION_UNITS:
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def parse_clock_time(text: str) -> time:
+    """``20:30`` or ``7:05`` (24-hour, minutes); raise ValueError with the user-facing message."""
+    shown = text.strip()
+    match = _CLOCK_RE.fullmatch(shown)
+    if match is None or int(match["h"]) > 23 or int(match["m"]) > 59:
+        raise ValueError(f"not a time of day: {quote(shown)} (use HH:MM, 24-hour)")
+    return time(int(match["h"]), int(match["m"]))
+
+
+# --- cron -----------------------------------------------------------------------------------------
+
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_CRON_WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+@dataclass(frozen=True, slots=True)
+class _CronField:
+    name: str
+    low: int
+    high: int
+    names: dict[str, int]
+
+
+_CRON_FIELDS = (
+    _CronField("minute", 0, 59, {}),
+    _CronField("hour", 0, 23, {}),
+    _CronField("day", 1, 31, {}),
+    _CronField("month", 1, 12, {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}),
+    _CronField("weekday", 0, 7, {name: number for number, name in enumerate(_CRON_WEEKDAY_NAMES)}),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cron:
+    """The allowed values of each field; weekdays are Python's (0 is Monday)."""
+
+    minutes: tuple[int, ...]
+    hours: tuple[int, ...]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]
+    days_restricted: bool
+    weekdays_restricted: bool
+
+    def matches_day(self, day: date) -> bool:
+        """Standard cron: with both day fields restricted, either one matching is enough."""
+        if day.month not in self.months:
+            return False
+        by_day = day.day in self.days
+        by_weekday = day.weekday() in self.weekdays
+        if self.days_restricted and self.weekdays_restricted:
+            return by_day or by_weekday
+        return (by_day or not self.days_restricted) and (by_weekday or not self.weekdays_restricted)
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts digits that ``int`` cannot read."""
+    return text.isascii() and text.isdigit()
+
+
+def _cron_value(field: _CronField, token: str) -> int:
+    if token in field.names:
+        return field.names[token]
+    if not _is_number(token):
+        kind = f"a number or {field.name} name" if field.names else "a number"
+        raise ValueError(f"cron {field.name} field: {quote(token)} is not {kind}")
+    value = int(token)
+    if not field.low <= value <= field.high:
+        raise ValueError(f"cron {field.name} field: {quote(token)} is out of range {field.low}..{field.high}")
+    return value
+
+
+def _cron_item(field: _CronField, item: str) -> set[int]:
+    """One comma-separated item: ``*``, ``5``, ``1-5``, with an optional ``/step``."""
+    body, slash, step_text = item.partition("/")
+    step = 1
+    if slash:
+        if not _is_number(step_text) or int(step_text) < 1:
+            raise ValueError(f"cron {field.name} field: {quote(item)} needs a step of 1 or more after '/'")
+        step = int(step_text)
+    if body == "*":
+        first, last = field.low, field.high
+    elif "-" in body:
+        start_text, _, end_text = body.partition("-")
+        first, last = _cron_value(field, start_text), _cron_value(field, end_text)
+        if field.name == "weekday" and last == 0 < first:
+            last = 7  # "fri-sun"
+        if first > last:
+            raise ValueError(f"cron {field.name} field: {quote(item)} is a range that runs backwards")
+    else:
+        first = _cron_value(field, body)
+        last = field.high if slash else first  # "5/15" means from 5 to the end, every 15
+    return set(range(first, last + 1, step))
+
+
+def _parse_cron(expression: str) -> _Cron:
+    """Parse a 5-field cron expression into the value sets planned_nudges walks."""
+    fields = expression.lower().split()
+    if len(fields) != len(_CRON_FIELDS):
+        raise ValueError(f"cron needs 5 fields (minute hour day month weekday), got {len(fields)}")
+    sets = []
+    for field, text in zip(_CRON_FIELDS, fields, strict=True):
+        values: set[int] = set()
+        for item in text.split(","):
+            values |= _cron_item(field, item)
+        sets.append(values)
+    minutes, hours, days, months, cron_weekdays = sets
+    return _Cron(
+        minutes=tuple(sorted(minutes)),
+        hours=tuple(sorted(hours)),
+        days=frozenset(days),
+        months=frozenset(months),
+        weekdays=frozenset((value - 1) % 7 for value in cron_weekdays),  # cron 0/7 = Sunday -> 6
+        days_restricted=not fields[2].startswith("*"),
+        weekdays_restricted=not fields[4].startswith("*"),
+    )
+
+
+def check_cron(expression: str) -> None:
+    """Raise ValueError naming the bad field of a 5-field cron expression."""
+    _parse_cron(expression)
+
+
+# --- rrule ----------------------------------------------------------------------------------------
+
+_RRULE_NAMES = frozenset(
+    {
+        "FREQ", "UNTIL", "COUNT", "INTERVAL", "WKST", "BYSETPOS", "BYMONTH", "BYMONTHDAY", "BYYEARDAY",
+        "BYWEEKNO", "BYDAY", "BYWEEKDAY", "BYHOUR", "BYMINUTE", "BYSECOND", "BYEASTER",
+    }
+)  # fmt: skip
+_RRULE_RANGES = {
+    "BYMONTH": (1, 12, False),
+    "BYMONTHDAY": (1, 31, True),
+    "BYYEARDAY": (1, 366, True),
+    "BYWEEKNO": (1, 53, True),
+    "BYSETPOS": (1, 366, True),
+    "BYHOUR": (0, 23, False),
+    "BYMINUTE": (0, 59, False),
+}
+_UTC_UNTIL_RE = re.compile(r"\d{8}T\d{6}Z", re.IGNORECASE | re.ASCII)
+_DATEUTIL_INVALID_RE = re.compile(r"invalid '(\w+)': (.*)")
+
+
+def _rrule_parts(expression: str) -> list[tuple[str, str]]:
+    """Split an RRULE into upper-case (NAME, VALUE) pairs, with the reasons a person can act on."""
+    body = expression.strip()
+    if "DTSTART" in body.upper():
+        raise ValueError("put the start date in 'start', not in the rrule")
+    if body[:6].upper() == "RRULE:":
+        body = body[6:]
+    if not body.strip(" ;"):
+        raise ValueError("not a valid rrule: it is empty")
+    if "\n" in body or "\r" in body:
+        raise ValueError("not a valid rrule: write it on one line, without DTSTART, RDATE or EXDATE")
+    parts: list[tuple[str, str]] = []
+    for pair in filter(None, body.rstrip(" ;").split(";")):
+        name, equals, value = pair.strip().partition("=")
+        name, value = name.strip().upper(), value.strip().upper()
+        if not equals or not name or not value:
+            raise ValueError(f"not a valid rrule: {quote(pair.strip())} is not NAME=VALUE")
+        if name not in _RRULE_NAMES:
+            raise ValueError(f"not a valid rrule: unknown part {quote(name)}")
+        if any(name == seen for seen, _ in parts):
+            raise ValueError(f"not a valid rrule: {quote(name)} is given twice")
+        parts.append((name, value))
+    names = {name for name, _ in parts}
+    if "FREQ" not in names:
+        raise ValueError("not a valid rrule: it needs a FREQ (e.g. FREQ=WEEKLY)")
+    if {"COUNT", "UNTIL"} <= names:
+        raise ValueError("not a valid rrule: COUNT and UNTIL cannot both be set")
+    for name, value in parts:
+        _check_rrule_part(name, value)
+    _check_month_days(dict(parts))
+    return parts
+
+
+def _check_month_days(parts: dict[str, str]) -> None:
+    """Reject "February 30th": dateutil would search until the year 9999 for a day that never comes."""
+    if "BYMONTH" not in parts or "BYMONTHDAY" not in parts:
+        return
+    longest = max(monthrange(2000, int(month))[1] for month in parts["BYMONTH"].split(","))
+    if all(abs(int(day)) > longest for day in parts["BYMONTHDAY"].split(",")):
+        raise ValueError(
+            f"not a valid rrule: BYMONTH {quote(parts['BYMONTH'])} has no day {quote(parts['BYMONTHDAY'])}"
+        )
+
+
+def _check_rrule_part(name: str, value: str) -> None:
+    if name == "FREQ" and value == "SECONDLY":
+        raise ValueError("not a valid rrule: reminders repeat at most every minute, not 'SECONDLY'")
+    if name in ("INTERVAL", "COUNT") and (not _is_number(value) or int(value) < 1):
+        raise ValueError(f"not a valid rrule: {name} must be a whole number of 1 or more, not {quote(value)}")
+    if name == "BYSECOND" and any(not _is_number(second) or int(second) for second in value.split(",")):
+        raise ValueError(
+            f"not a valid rrule: reminders are whole minutes, so BYSECOND can only be 0, not {quote(value)}"
+        )
+    if name in _RRULE_RANGES:
+        low, high, signed = _RRULE_RANGES[name]
+        for item in value.split(","):
+            number = item[1:] if signed and item[:1] in "+-" else item
+            if not _is_number(number) or not low <= int(number) <= high:
+                allowed = f"{low}..{high}" + (" or negative" if signed else "")
+                raise ValueError(f"not a valid rrule: {name} {quote(item)} is not in {allowed}")
+
+
+def _build_rrule(expression: str, dtstart: datetime, zone: tzinfo) -> rrule:
+    """A dateutil rrule over naive local wall times; a UTC ``UNTIL`` is turned into local time."""
+    # Imported here: only rituals with an rrule need dateutil, so most commands never load it.
+    from dateutil.rrule import rrule, rrulestr
+
+    body = []
+    for name, value in _rrule_parts(expression):
+        text = value
+        if name == "UNTIL" and _UTC_UNTIL_RE.fullmatch(value):
+            until = datetime.strptime(value[:-1] + "+0000", "%Y%m%dT%H%M%S%z").astimezone(zone)
+            text = until.replace(tzinfo=None).strftime("%Y%m%dT%H%M%S")
+        body.append(f"{name}={text}")
+    try:
+        rule = rrulestr(";".join(body), dtstart=dtstart)
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError) as error:
+        reason = str(error) or "a value is out of range"
+        if invalid := _DATEUTIL_INVALID_RE.fullmatch(reason):
+            reason = f"{invalid[1]} {quote(invalid[2])} is not valid"
+        elif not reason[:2].isupper():  # keep "RRULE ...", lower "Hour must be ..."
+            reason = reason[:1].lower() + reason[1:]
+        raise ValueError(f"not a valid rrule: {reason}") from None
+    if not isinstance(rule, rrule):  # pragma: no cover - a single line always reads as one rrule
+        raise ValueError("not a valid rrule: give a single RRULE")
+    return rule
+
+
+def check_rrule(expression: str) -> None:
+    """Raise ValueError when ``expression`` is not an RFC 5545 RRULE dateutil can read."""
+    _build_rrule(expression, datetime(2001, 1, 1), UTC)  # noqa: DTZ001 - rrules run on naive wall times
+
+
+# --- planning -------------------------------------------------------------------------------------
+
+
+_ONE_DAY = timedelta(days=1)
+_RRULE_FALLBACK_START = date(2001, 1, 1)
+_DueTime = tuple[datetime, str, date]  # (due instant in UTC, slot, day)
+_Planned = tuple[datetime, str, date, NudgeKind, datetime]  # sorts by (due, slot); last: the unmoved due
+
+
+def planned_nudges(
+    cadence: Cadence, reminders: Reminders, after: datetime, until: datetime
+) -> Iterator[Nudge]:
+    """Nudges with ``after < due <= until``, ordered by due time (then slot).
+
+    The window and the rules are checked here, before any nudge is asked for, so bad input fails at
+    the call rather than somewhere down the iteration.
+    """
+    for bound in (after, until):
+        if bound.utcoffset() is None:
+            raise ValueError(f"planning needs time-zone aware times, not '{bound.isoformat()}'")
+    if reminders.cron:
+        check_cron(reminders.cron)
+    if reminders.rrule:
+        check_rrule(reminders.rrule)
+    return _plan(cadence, reminders, after.astimezone(UTC), until.astimezone(UTC))
+
+
+def _plan(cadence: Cadence, reminders: Reminders, after: datetime, until: datetime) -> Iterator[Nudge]:
+    """Walk the due times in order and release each nudge once no later due time can precede it.
+
+    Every nudge lies at or after ``due - remind_before`` of its due time (quiet hours only delay), so
+    a heap of pending nudges streams out in order without holding a long window in memory.
+    """
+    if after >= until:
+        return
+    zone = cadence.zone
+    lead = reminders.remind_before or timedelta()
+    lag = reminders.nag_after or timedelta()
+    quiet = reminders.quiet_hours
+    if quiet is not None and quiet[0] == quiet[1]:
+        quiet = None  # an empty stretch: nothing is quiet
+    # Due times whose heads-up, nag or quiet-hours delay can land in the window, plus a day of slack.
+    earliest = after - lag - (_ONE_DAY if quiet else timedelta())
+    first_day = earliest.astimezone(zone).date() - _ONE_DAY
+    last_day = (until + lead).astimezone(zone).date() + _ONE_DAY
+    pending: list[_Planned] = []
+    for due, slot, day in _due_times(cadence, reminders, first_day, last_day):
+        while pending and pending[0][0] < due - lead:
+            yield from _in_window(heappop(pending), after, until)
+        if due - lead > until:
+            break
+        for planned in _with_extras(reminders, due, slot, day):
+            heappush(pending, _out_of_quiet(zone, quiet, planned))
+    while pending:
+        yield from _in_window(heappop(pending), after, until)
+
+
+def _in_window(planned: _Planned, after: datetime, until: datetime) -> Iterator[Nudge]:
+    due, slot, day, kind, intended = planned
+    if after < due <= until:
+        yield Nudge(due=due, day=day, slot=slot, kind=kind, intended=intended if intended != due else None)
+
+
+def _with_extras(reminders: Reminders, due: datetime, slot: str, day: date) -> Iterator[_Planned]:
+    """The DUE nudge and the heads-up and nag hanging off it; all share the DUE nudge's day."""
+    yield due, slot, day, NudgeKind.DUE, due
+    if reminders.remind_before:
+        before = due - reminders.remind_before
+        yield before, f"before/{slot}", day, NudgeKind.BEFORE, before
+    if reminders.nag_after:
+        nag = due + reminders.nag_after
+        yield nag, f"nag/{slot}", day, NudgeKind.NAG, nag
+
+
+def _out_of_quiet(zone: ZoneInfo, quiet: tuple[time, time] | None, planned: _Planned) -> _Planned:
+    """Move a nudge that falls inside the quiet hours to their end; its slot, day and intended time stay."""
+    if quiet is None:
+        return planned
+    start, end = quiet
+    local = planned[0].astimezone(zone)
+    wall = local.time()
+    if start < end:
+        inside, end_day = start <= wall < end, local.date()
+    elif wall >= start:  # quiet hours that wrap midnight, evening side
+        inside, end_day = True, local.date() + _ONE_DAY
+    else:
+        inside, end_day = wall < end, local.date()
+    if not inside:
+        return planned
+    return (local_instant(zone, end_day, end), *planned[1:])
+
+
+def _due_times(cadence: Cadence, reminders: Reminders, first_day: date, last_day: date) -> Iterator[_DueTime]:
+    """DUE times of the local days ``first_day..last_day``, in time order."""
+    sources: list[Iterator[_DueTime]] = []
+    if reminders.cron:
+        sources.append(_cron_times(cadence, _parse_cron(reminders.cron), first_day, last_day))
+    if reminders.rrule:
+        sources.append(_rrule_times(cadence, reminders.rrule, first_day, last_day))
+    if reminders.at:
+        sources.append(_at_times(cadence, reminders.at, first_day, last_day))
+    return merge(*sources)
+
+
+def _days(cadence: Cadence, first_day: date, last_day: date) -> Iterator[date]:
+    """The local days of the range, none before the ritual's start."""
+    if cadence.anchor is not None:
+        first_day = max(first_day, cadence.anchor)
+    for ordinal in range(first_day.toordinal(), last_day.toordinal() + 1):
+        yield date.fromordinal(ordinal)
+
+
+def _at_times(cadence: Cadence, ats: tuple[time, ...], first_day: date, last_day: date) -> Iterator[_DueTime]:
+    walls = sorted({at.replace(second=0, microsecond=0, tzinfo=None) for at in ats})
+    for day in _days(cadence, first_day, last_day):
+        if is_due_day(cadence, day):
+            for wall in walls:
+                yield local_instant(cadence.zone, day, wall), _clock(wall), day
+
+
+def _cron_times(cadence: Cadence, cron: _Cron, first_day: date, last_day: date) -> Iterator[_DueTime]:
+    walls = [time(hour, minute) for hour in cron.hours for minute in cron.minutes]
+    for day in _days(cadence, first_day, last_day):
+        if cron.matches_day(day):
+            yield from _distinct(cadence.zone, "cron", ((day, wall) for wall in walls))
+
+
+def _rrule_times(cadence: Cadence, expression: str, first_day: date, last_day: date) -> Iterator[_DueTime]:
+    """Occurrences of the rrule, read as local wall times from the ritual's start (or 2001-01-01)."""
+    parts = dict(_rrule_parts(expression))
+    start = datetime.combine(cadence.anchor or _RRULE_FALLBACK_START, time())
+    first = datetime.combine(first_day, time())
+    step = _lattice_days(parts["FREQ"], int(parts.get("INTERVAL", "1")))
+    if step and "COUNT" not in parts and first > start:
+        # Jump the start along the rule's own grid: same occurrences from here on, far less walking.
+        start += timedelta(days=(first - start).days // step * step)
+    rule = _build_rrule(expression, start, cadence.zone)
+    walls = (
+        (occurrence.date(), occurrence.time().replace(second=0))
+        for occurrence in rule.xafter(first, inc=True)
+    )
+    yield from _distinct(cadence.zone, "rrule", takewhile(lambda wall: wall[0] <= last_day, walls))
+
+
+def _lattice_days(freq: str, interval: int) -> int:
+    """The smallest whole number of days that is a multiple of the rule's step (0: no such grid)."""
+    if freq == "DAILY":
+        return interval
+    if freq == "WEEKLY":
+        return 7 * interval
+    if freq == "HOURLY":
+        return interval // gcd(interval, 24)
+    if freq == "MINUTELY":
+        return interval // gcd(interval, 24 * 60)
+    return 0
+
+
+def _distinct(zone: ZoneInfo, prefix: str, walls: Iterable[tuple[date, time]]) -> Iterator[_DueTime]:
+    """Map ordered wall times to instants, once per instant (a DST gap folds several into one)."""
+    previous = None
+    for day, wall in walls:
+        due = local_instant(zone, day, wall)
+        if due != previous:
+            previous = due
+            yield due, f"{prefix}/{_clock(wall)}", day
+
+
+def _clock(wall: time) -> str:
+    return f"{wall.hour:02d}:{wall.minute:02d}"
