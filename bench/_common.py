@@ -170,10 +170,11 @@ class Home:
 
 def daily_rituals(home: Home, times: Sequence[tuple[str, str]], now: datetime) -> None:
     """Store one daily ritual per (name, "HH:MM" in UTC), as `ritual add` would, in one transaction."""
-    from scheduler.adapters.store import RitualSource, Store
+    from scheduler.adapters.store import SqlStore
+    from scheduler.app.stored import RitualSource
     from scheduler.domain.definitions import ritual_from_table
 
-    store = Store.open(home.database)
+    store = SqlStore.open(home.database)
     try:
         with store.transaction():
             for name, at in times:

@@ -26,10 +26,11 @@ from _common import Home, daily_rituals, receiver_process
 
 from scheduler.adapters.clock import SystemClock
 from scheduler.adapters.notify import Channels, load_channels, send_all
-from scheduler.adapters.store import OccurrenceStatus, Store
+from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import Claimed
 from scheduler.app.outbox import AppriseOutbox
 from scheduler.app.service import RitualService
+from scheduler.app.stored import OccurrenceStatus
 from scheduler.domain.firing import Decision, Verdict
 from scheduler.domain.messages import Message
 from scheduler.domain.reminders import Nudge, NudgeKind
@@ -59,7 +60,7 @@ class OutboxPath:
     """``AppriseOutbox.deliver`` for a fresh occurrence of one ritual on every call."""
 
     def __init__(self, home: Home, channels: Channels, count: int) -> None:
-        self.store = Store.open(home.database)
+        self.store = SqlStore.open(home.database)
         self.service = RitualService(
             self.store, SystemClock(), ritual_file=home.config / "none.toml", default_timezone="UTC"
         )

@@ -58,12 +58,13 @@ class Reading:
 
 def build(folder: Path, count: int, now: datetime) -> Home:
     """A config and a data dir whose database holds ``count`` daily rituals, stored as `ritual add` does."""
-    from scheduler.adapters.store import RitualSource, Store
+    from scheduler.adapters.store import SqlStore
+    from scheduler.app.stored import RitualSource
     from scheduler.domain.definitions import ritual_from_table
 
     home = Home.make(folder, channel_urls=[])
     start = now.date() + timedelta(days=1)
-    store = Store.open(home.database)
+    store = SqlStore.open(home.database)
     try:
         with store.transaction():
             for number in range(count):

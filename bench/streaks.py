@@ -25,8 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.store import RitualSource, Store
+from scheduler.adapters.store import SqlStore
 from scheduler.app.service import RitualService
+from scheduler.app.stored import RitualSource
 from scheduler.domain.definitions import ritual_from_table
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -40,7 +41,7 @@ SHAPES = (
 
 def build(path: Path, rituals: int, years: int, seed: int = 7) -> int:
     """A database with ``rituals`` rituals, each with ``years`` of mostly-kept daily history."""
-    store = Store.open(f"sqlite:///{path}")
+    store = SqlStore.open(f"sqlite:///{path}")
     start = NOW.date() - timedelta(days=365 * years)
     rng = random.Random(seed)
     ids = []
@@ -94,7 +95,7 @@ def read_rows(path: Path) -> int:
 
 def streaks_json(path: Path) -> str:
     """What `ritual streaks --json` does once started."""
-    store = Store.open(f"sqlite:///{path}")
+    store = SqlStore.open(f"sqlite:///{path}")
     try:
         service = RitualService(
             store, FakeClock(NOW), ritual_file=path.with_suffix(".toml"), default_timezone="UTC"

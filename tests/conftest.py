@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import make_url
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.store import Store
+from scheduler.adapters.store import SqlStore
 from scheduler.cli import App, main
 
 POSTGRES_ENV = "RITUAL_TEST_POSTGRES_URL"
@@ -91,8 +91,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    opened = Store.open(store_url)
+def store(store_url: str) -> Iterator[SqlStore]:
+    opened = SqlStore.open(store_url)
     yield opened
     opened.close()
 

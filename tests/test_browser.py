@@ -19,9 +19,10 @@ import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.store import RitualSource, Store, api_token_hash
+from scheduler.adapters.store import SqlStore
 from scheduler.adapters.web import create_app
 from scheduler.app.service import RitualService
+from scheduler.app.stored import RitualSource, api_token_hash
 from scheduler.domain.definitions import ritual_from_table
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -63,7 +64,7 @@ class Site:
 def site(tmp_path: Path) -> Iterator[Site]:
     """The app on a real uvicorn server in a thread, over a SQLite store with two rituals and a token."""
     db = tmp_path / "ritual.db"
-    store = Store.open(f"sqlite:///{db}")
+    store = SqlStore.open(f"sqlite:///{db}")
     for table in RITUALS:
         ritual = ritual_from_table(table)
         assert ritual.start is not None

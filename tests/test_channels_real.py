@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from scheduler.adapters.store import DeliveryStatus, OccurrenceStatus
+from scheduler.app.stored import DeliveryStatus, OccurrenceStatus
 from tests.test_outbox import DESCRIPTION, TITLE, Household
 
 SMTP_USER = "ritual"

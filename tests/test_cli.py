@@ -315,7 +315,7 @@ def test_init_creates_a_private_link_key_once(ritual: RitualCli) -> None:
 def test_api_tokens_are_shown_once_listed_without_secret_and_revocable(installed: RitualCli) -> None:
     import warnings
 
-    from scheduler.adapters.store import Store
+    from scheduler.adapters.store import SqlStore
     from scheduler.adapters.web import create_app
     from scheduler.app.service import RitualService
     from scheduler.domain.links import load_or_create_key
@@ -332,7 +332,7 @@ def test_api_tokens_are_shown_once_listed_without_secret_and_revocable(installed
     assert secret not in json.dumps(listed)
     installed("token", "create", "phone", code=1)  # one active token per name
 
-    store = Store.open(f"sqlite:///{installed.database}")
+    store = SqlStore.open(f"sqlite:///{installed.database}")
     service = RitualService(
         store, installed.clock, ritual_file=installed.config / "rituals.toml", default_timezone="UTC"
     )

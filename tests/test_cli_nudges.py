@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from scheduler.adapters.store import DeliveryStatus, OccurrenceStatus, Store
+from scheduler.adapters.store import SqlStore
+from scheduler.app.stored import DeliveryStatus, OccurrenceStatus
 from scheduler.settings import load_settings
 from tests.conftest import RitualCli
 from tests.test_daemon import Receiver
@@ -71,7 +72,7 @@ def test_retry_sends_a_failed_delivery_again(
     use_env(wired, monkeypatch)
     settings = load_settings()
     (channel,) = load_household_channels(settings, strict=True)
-    store = Store.open(f"sqlite:///{wired.database}")
+    store = SqlStore.open(f"sqlite:///{wired.database}")
     stored = store.get_ritual("tech-free-talk")
     assert stored is not None
     now = wired.clock.now()
@@ -99,7 +100,7 @@ def test_the_digest_reaches_a_real_receiver_with_the_week_in_it(
     wired("done", "tech-free-talk", "--date", "yesterday")
     use_env(wired, monkeypatch, RITUAL_DIGEST_ON="tue")
     settings = load_settings()
-    store = Store.open(f"sqlite:///{wired.database}")
+    store = SqlStore.open(f"sqlite:///{wired.database}")
     service = RitualService(store, wired.clock, ritual_file=settings.ritual_file_path, default_timezone="UTC")
     nudger = make_nudger(settings, service)
     wired.clock.set(wired.clock.now().replace(hour=17, minute=0))  # Tuesday 18:00 in Berlin

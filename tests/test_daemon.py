@@ -24,9 +24,10 @@ import pytest
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.daemon import Daemon
 from scheduler.adapters.sdnotify import Notifier
-from scheduler.adapters.store import OccurrenceStatus, RitualSource, Store
+from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import Nudger
 from scheduler.app.service import RitualService
+from scheduler.app.stored import OccurrenceStatus, RitualSource
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.settings import Settings
 from tests.test_nudges import FakeOutbox
@@ -45,7 +46,7 @@ def test_an_overdue_nudge_is_handled_by_the_real_start_path(tmp_path: Path) -> N
     settings = Settings(
         config_dir=tmp_path / "config", data_dir=tmp_path / "data", timezone="UTC", http_bind="127.0.0.1:0"
     )
-    store = Store.open(settings.database)
+    store = SqlStore.open(settings.database)
     ritual = ritual_from_table({"name": "talk", "at": "09:00", "timezone": "UTC", "start": "2031-05-01"})
     stored = store.save_ritual(ritual, RitualSource.CLI, now=clock.now(), effective_from=date(2031, 5, 1))
     store.close()
@@ -70,7 +71,7 @@ def test_an_overdue_nudge_is_handled_by_the_real_start_path(tmp_path: Path) -> N
     assert not runner.is_alive()
     assert [s[1:] for s in outboxes[0].sent] == [(date(2031, 5, 6), "09:00", outboxes[0].sent[0][3])]
     assert outboxes[0].sent[0][3].value == "late"
-    store = Store.open(settings.database)
+    store = SqlStore.open(settings.database)
     (occurrence,) = store.occurrences(ritual_id=stored.id)
     assert (occurrence.status, occurrence.note) == (OccurrenceStatus.LATE, "sent 25 min late")
     store.close()
@@ -289,7 +290,7 @@ class InProcess:
 
     def add(self, name: str, at: str) -> None:
         """Add a ritual as another process would (`ritual add` on the same database)."""
-        store = Store.open(self.settings.database)
+        store = SqlStore.open(self.settings.database)
         service = RitualService(store, self.clock, ritual_file=Path("/nonexistent"), default_timezone="UTC")
         service.add({"name": name, "at": at, "timezone": "UTC"})
         store.close()

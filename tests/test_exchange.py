@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from scheduler.adapters.store import RitualSource, Store
+from scheduler.adapters.store import SqlStore
 from scheduler.app.exchange import (
     CSV_COLUMNS,
     CompletionEntry,
@@ -44,6 +44,7 @@ from scheduler.app.exchange import (
     to_json,
 )
 from scheduler.app.service import Upcoming
+from scheduler.app.stored import RitualSource
 from scheduler.domain import cadence as cad
 from scheduler.domain.definitions import Ritual, ritual_from_table, ritual_to_table
 from scheduler.domain.reminders import NudgeKind, planned_nudges
@@ -77,14 +78,14 @@ def ritual(**table: Any) -> Ritual:
 
 
 @pytest.fixture
-def other(tmp_path: Path) -> Iterator[Store]:
+def other(tmp_path: Path) -> Iterator[SqlStore]:
     """A second, empty store: where backups of the first one are imported."""
-    opened = Store.open(f"sqlite:///{tmp_path / 'other' / 'ritual.db'}")
+    opened = SqlStore.open(f"sqlite:///{tmp_path / 'other' / 'ritual.db'}")
     yield opened
     opened.close()
 
 
-def complete(store: Store, name: str, day: date, *, at: datetime | None = None, **fields: Any) -> None:
+def complete(store: SqlStore, name: str, day: date, *, at: datetime | None = None, **fields: Any) -> None:
     stored = store.get_ritual(name, include_removed=True)
     assert stored is not None
     versions = store.cadence_history(stored.id)
@@ -102,7 +103,7 @@ def complete(store: Store, name: str, day: date, *, at: datetime | None = None, 
     )
 
 
-def populate(store: Store) -> None:
+def populate(store: SqlStore) -> None:
     """A household's history: daily then 3 a week, a removed ritual, people, notes, repeats."""
     store.save_ritual(ritual(**TALK), RitualSource.FILE, now=NOW, effective_from=date(2026, 1, 1))
     talk = store.save_ritual(
@@ -170,7 +171,7 @@ def completion_object(**fields: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_backup_restores_into_an_empty_store_as_the_same_document(
-    store: Store, other: Store, fmt: Format
+    store: SqlStore, other: SqlStore, fmt: Format
 ) -> None:
     write, parse, path = fmt
     populate(store)
@@ -184,7 +185,7 @@ def test_a_backup_restores_into_an_empty_store_as_the_same_document(
     )
 
 
-def test_a_restored_store_keeps_cadence_history_and_period_keys(store: Store, other: Store) -> None:
+def test_a_restored_store_keeps_cadence_history_and_period_keys(store: SqlStore, other: SqlStore) -> None:
     populate(store)
     apply_import(other, parse_json(to_json(read_snapshot(store)), "backup.json"), now=NOW)
 
@@ -210,7 +211,7 @@ def test_a_restored_store_keeps_cadence_history_and_period_keys(store: Store, ot
     ]
 
 
-def test_json_and_csv_carry_the_same_snapshot(store: Store) -> None:
+def test_json_and_csv_carry_the_same_snapshot(store: SqlStore) -> None:
     populate(store)
     snapshot = read_snapshot(store)
 
@@ -218,7 +219,7 @@ def test_json_and_csv_carry_the_same_snapshot(store: Store) -> None:
     assert parse_csv(to_csv(snapshot), "backup.csv") == snapshot
 
 
-def test_the_export_documents_are_versioned_and_readable(store: Store) -> None:
+def test_the_export_documents_are_versioned_and_readable(store: SqlStore) -> None:
     populate(store)
     snapshot = read_snapshot(store)
     document = json.loads(to_json(snapshot))
@@ -266,7 +267,7 @@ def test_any_text_survives_both_formats(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_importing_the_same_file_twice_adds_nothing_the_second_time(
-    store: Store, other: Store, fmt: Format
+    store: SqlStore, other: SqlStore, fmt: Format
 ) -> None:
     write, parse, path = fmt
     populate(store)
@@ -286,7 +287,9 @@ def test_importing_the_same_file_twice_adds_nothing_the_second_time(
     assert not second.changed
 
 
-def test_a_ritual_already_there_is_kept_as_it_is_and_gets_the_history(store: Store, other: Store) -> None:
+def test_a_ritual_already_there_is_kept_as_it_is_and_gets_the_history(
+    store: SqlStore, other: SqlStore
+) -> None:
     populate(store)
     mine = other.save_ritual(
         ritual(**TALK | {"title": "Our talk"}), RitualSource.CLI, now=NOW, effective_from=date(2026, 3, 1)
@@ -305,7 +308,7 @@ def test_a_ritual_already_there_is_kept_as_it_is_and_gets_the_history(store: Sto
     assert "kept 'tech-free-talk' as stored" in result.summary()
 
 
-def test_a_completion_the_store_has_counts_once_against_the_file(store: Store, other: Store) -> None:
+def test_a_completion_the_store_has_counts_once_against_the_file(store: SqlStore, other: SqlStore) -> None:
     populate(store)
     apply_import(other, read_snapshot(store), now=NOW)
     talk = other.get_ritual("tech-free-talk")
@@ -319,7 +322,7 @@ def test_a_completion_the_store_has_counts_once_against_the_file(store: Store, o
     assert read_snapshot(other) == read_snapshot(store)
 
 
-def test_a_completion_for_an_unknown_ritual_fails_half_way_and_changes_nothing(other: Store) -> None:
+def test_a_completion_for_an_unknown_ritual_fails_half_way_and_changes_nothing(other: SqlStore) -> None:
     other.save_ritual(ritual(**HUG), RitualSource.CLI, now=NOW, effective_from=date(2026, 1, 1))
     before = read_snapshot(other)
     text = csv_text(
@@ -338,7 +341,7 @@ def test_a_completion_for_an_unknown_ritual_fails_half_way_and_changes_nothing(o
     assert read_snapshot(other) == before
 
 
-def test_a_bad_row_in_the_middle_changes_nothing(store: Store, other: Store) -> None:
+def test_a_bad_row_in_the_middle_changes_nothing(store: SqlStore, other: SqlStore) -> None:
     populate(store)
     apply_import(other, read_snapshot(store), now=NOW)
     before = read_snapshot(other)
@@ -352,7 +355,7 @@ def test_a_bad_row_in_the_middle_changes_nothing(store: Store, other: Store) -> 
     assert read_snapshot(other) == before
 
 
-def test_a_dry_run_counts_exactly_and_writes_nothing(store: Store, other: Store) -> None:
+def test_a_dry_run_counts_exactly_and_writes_nothing(store: SqlStore, other: SqlStore) -> None:
     populate(store)
     full = read_snapshot(store)
     apply_import(other, replace(full, completions=full.completions[:2], pauses=()), now=NOW)
@@ -367,7 +370,7 @@ def test_a_dry_run_counts_exactly_and_writes_nothing(store: Store, other: Store)
     assert dry.summary() == "would add 0 rituals, 4 completions, 0 skips, 2 pauses; 5 already there"
 
 
-def test_a_new_ritual_without_history_counts_from_its_oldest_completion(other: Store) -> None:
+def test_a_new_ritual_without_history_counts_from_its_oldest_completion(other: SqlStore) -> None:
     snapshot = Snapshot(
         rituals=(RitualEntry(ritual_to_table(ritual(**HUG)), RitualSource.CLI),),
         completions=(CompletionEntry("hug", date(2025, 12, 30), datetime(2025, 12, 30, 9, tzinfo=UTC)),),
@@ -836,7 +839,7 @@ def write_export(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("given_file", ["Checkmarks.csv", "Habits.csv", "export.zip"])
-def test_a_loop_export_imports_once(store: Store, tmp_path: Path, given_file: str) -> None:
+def test_a_loop_export_imports_once(store: SqlStore, tmp_path: Path, given_file: str) -> None:
     folder = tmp_path / "loop"
     write_export(folder)
     with zipfile.ZipFile(folder / "export.zip", "w") as archive:

@@ -15,13 +15,14 @@ import psycopg
 import pytest
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.store import LeaderInfo, OccurrenceRecord, OccurrenceStatus, RitualSource, Store
+from scheduler.adapters.store import SqlStore
 from scheduler.adapters.store.leader import (
     PostgresLeadership,
     SoleLeadership,
     default_holder,
     open_leadership,
 )
+from scheduler.app.stored import LeaderInfo, OccurrenceRecord, OccurrenceStatus, RitualSource
 from scheduler.domain.definitions import ritual_from_table
 from tests.conftest import libpq_url, postgres_schema
 
@@ -35,24 +36,24 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(postgres_url: str) -> Iterator[Store]:
-    opened = Store.open(postgres_url)
+def store(postgres_url: str) -> Iterator[SqlStore]:
+    opened = SqlStore.open(postgres_url)
     yield opened
     opened.close()
 
 
 class Elect(Protocol):
     def __call__(
-        self, holder: str, url: str | None = None, on: Store | None = None
+        self, holder: str, url: str | None = None, on: SqlStore | None = None
     ) -> PostgresLeadership: ...
 
 
 @pytest.fixture
-def elect(postgres_url: str, store: Store, clock: FakeClock) -> Iterator[Elect]:
+def elect(postgres_url: str, store: SqlStore, clock: FakeClock) -> Iterator[Elect]:
     """Makes daemons' leaderships (on this test's schema unless told), closed at the end."""
     made: list[PostgresLeadership] = []
 
-    def make(holder: str, url: str | None = None, on: Store | None = None) -> PostgresLeadership:
+    def make(holder: str, url: str | None = None, on: SqlStore | None = None) -> PostgresLeadership:
         leadership = open_leadership(url or postgres_url, on or store, holder, clock)
         assert isinstance(leadership, PostgresLeadership)
         made.append(leadership)
@@ -71,7 +72,7 @@ def terminate(url: str, pid: int | None) -> None:
     assert row == (True,)
 
 
-def claim(store: Store, slot: str, epoch: int | None) -> tuple[OccurrenceRecord | None, bool]:
+def claim(store: SqlStore, slot: str, epoch: int | None) -> tuple[OccurrenceRecord | None, bool]:
     ritual_id = store.save_ritual(
         ritual_from_table({"name": "talk"}), RitualSource.CLI, now=NOW, effective_from=DAY
     ).id
@@ -91,7 +92,7 @@ def claim(store: Store, slot: str, epoch: int | None) -> tuple[OccurrenceRecord 
 
 
 @pytest.mark.postgres
-def test_of_two_daemons_exactly_one_leads(elect: Elect, store: Store) -> None:
+def test_of_two_daemons_exactly_one_leads(elect: Elect, store: SqlStore) -> None:
     first, second = elect("host-a 41"), elect("host-b 7")
     assert (first.try_lead(), second.try_lead()) == (True, False)
     assert (first.leading, second.leading) == (True, False)
@@ -105,7 +106,7 @@ def test_of_two_daemons_exactly_one_leads(elect: Elect, store: Store) -> None:
 
 @pytest.mark.postgres
 def test_when_the_leader_steps_down_the_other_takes_over_with_a_higher_epoch(
-    elect: Elect, store: Store, clock: FakeClock
+    elect: Elect, store: SqlStore, clock: FakeClock
 ) -> None:
     first, second = elect("host-a 41"), elect("host-b 7")
     assert first.try_lead()
@@ -139,7 +140,7 @@ def test_a_killed_leader_session_is_noticed_at_the_next_check(postgres_url: str,
 
 
 @pytest.mark.postgres
-def test_a_claim_with_a_stale_epoch_is_refused(postgres_url: str, elect: Elect, store: Store) -> None:
+def test_a_claim_with_a_stale_epoch_is_refused(postgres_url: str, elect: Elect, store: SqlStore) -> None:
     first, second = elect("host-a 41"), elect("host-b 7")
     assert first.try_lead()
     stale = first.epoch
@@ -159,7 +160,7 @@ def test_a_claim_with_a_stale_epoch_is_refused(postgres_url: str, elect: Elect, 
 @pytest.mark.postgres
 def test_two_installations_in_one_database_elect_apart(elect: Elect) -> None:
     with postgres_schema() as other_url:
-        other_store = Store.open(other_url)
+        other_store = SqlStore.open(other_url)
         try:
             here, there = elect("host-a 41"), elect("host-b 7", other_url, other_store)
             assert (here.try_lead(), there.try_lead()) == (True, True)
@@ -200,7 +201,7 @@ def test_the_leader_connection_is_its_own_with_timeouts_and_keepalives(
 
 
 def test_on_sqlite_the_only_daemon_always_leads_and_fences_nothing(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
     try:
         leadership = open_leadership(f"sqlite:///{tmp_path / 'ritual.db'}", store, "host-a 41")
         assert isinstance(leadership, SoleLeadership)
@@ -215,7 +216,7 @@ def test_on_sqlite_the_only_daemon_always_leads_and_fences_nothing(tmp_path: Pat
 
 
 def test_an_unreachable_server_means_not_leading_without_an_error(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
     try:
         # Port 1 on the loopback refuses at once: nothing listens there.
         leadership = open_leadership("postgresql+psycopg://nobody:pw@127.0.0.1:1/none", store, "host-a 41")

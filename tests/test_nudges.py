@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.store import OccurrenceRecord, OccurrenceStatus, RitualSource, Store, StoredRitual
+from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import Claimed, DigestPlan, Handled, Nudger
 from scheduler.app.service import RitualService
+from scheduler.app.stored import OccurrenceRecord, OccurrenceStatus, RitualSource, StoredRitual
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.domain.firing import Decision
 
@@ -21,7 +22,7 @@ from scheduler.domain.firing import Decision
 class FakeOutbox:
     """Records what would be sent and marks the occurrence as the real outbox would."""
 
-    def __init__(self, store: Store, clock: FakeClock) -> None:
+    def __init__(self, store: SqlStore, clock: FakeClock) -> None:
         self.store = store
         self.clock = clock
         self.sent: list[tuple[str, date, str, Decision]] = []
@@ -58,7 +59,7 @@ class World:
     def __init__(self, tmp_path: Path, now: datetime) -> None:
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.clock = FakeClock(now)
-        self.store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+        self.store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
         self.service = RitualService(
             self.store, self.clock, ritual_file=tmp_path / "none.toml", default_timezone="UTC"
         )
@@ -223,7 +224,7 @@ def test_a_clock_jumping_back_sends_nothing_twice(world: World, nine: StoredRitu
 def test_two_paths_racing_for_one_key_send_once(world: World, nine: StoredRitual, tmp_path: Path) -> None:
     """The daemon's timer and its reconcile tick (here: two stores, two threads) race for one key."""
     world.clock.set(at("09:00"))
-    second_store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+    second_store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
     second = RitualService(second_store, world.clock, ritual_file=tmp_path / "x.toml", default_timezone="UTC")
     nudgers = [world.nudger, Nudger(second, world.outbox, world.clock)]
     barrier = threading.Barrier(2)

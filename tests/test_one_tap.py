@@ -25,9 +25,10 @@ from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.daemon import Daemon
 from scheduler.adapters.sdnotify import Notifier
 from scheduler.adapters.server import bind
-from scheduler.adapters.store import DeliveryStatus, OccurrenceKind, OccurrenceStatus, Store
+from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import snooze_depth, snoozed_slot
 from scheduler.app.outbox import LinkMaker, make_nudger
+from scheduler.app.stored import DeliveryStatus, OccurrenceKind, OccurrenceStatus
 from scheduler.domain.errors import ConflictError, SettingsError
 from scheduler.domain.links import LinkAction, verify
 from scheduler.settings import Settings
@@ -215,7 +216,7 @@ class Running:
         self.thread = threading.Thread(target=self.daemon.run)
 
     def completions(self) -> list[tuple[date, str, str]]:
-        store = Store.open(self.settings.database)
+        store = SqlStore.open(self.settings.database)
         try:
             talk = store.get_ritual("talk")
             assert talk is not None

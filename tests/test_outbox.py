@@ -25,19 +25,19 @@ import pytest
 
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.notify import load_channels
-from scheduler.adapters.store import (
+from scheduler.adapters.store import SqlStore
+from scheduler.app import outbox as outbox_module
+from scheduler.app.nudging import Nudger
+from scheduler.app.outbox import AppriseOutbox, make_nudger
+from scheduler.app.service import RitualService
+from scheduler.app.stored import (
     DeliveryRecord,
     DeliveryStatus,
     OccurrenceRecord,
     OccurrenceStatus,
     RitualSource,
-    Store,
     StoredRitual,
 )
-from scheduler.app import outbox as outbox_module
-from scheduler.app.nudging import Nudger
-from scheduler.app.outbox import AppriseOutbox, make_nudger
-from scheduler.app.service import RitualService
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.domain.messages import DISCREET_TITLE
 from scheduler.settings import Settings
@@ -148,7 +148,7 @@ class Household:
         discreet: bool = False,
     ) -> None:
         self.clock = FakeClock(START)
-        self.store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+        self.store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
         self.service = RitualService(
             self.store, self.clock, ritual_file=tmp_path / "none.toml", default_timezone="UTC"
         )
@@ -555,7 +555,7 @@ def test_make_nudger_reads_apprise_txt_and_delivers_with_the_streak(
     (config / "apprise.txt").write_text(f"couple={couple.url('')}\n", encoding="utf-8")
     settings = Settings(config_dir=config, data_dir=tmp_path / "data", send_timeout=TIMEOUT)
     clock = FakeClock(START)
-    store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
     try:
         service = RitualService(store, clock, ritual_file=tmp_path / "none.toml", default_timezone="UTC")
         ritual = ritual_from_table(

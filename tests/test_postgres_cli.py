@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.store import Store
+from scheduler.adapters.store import SqlStore
 from tests.conftest import NOW, RitualCli
 
 pytestmark = pytest.mark.postgres
@@ -53,7 +53,7 @@ def test_commands_on_postgresql_do_what_they_do_on_sqlite(postgres_url: str, tmp
     (row,) = on_postgres.json("streaks", "stretch")
     assert (row["name"], row["current_streak"], row["last_completion"]) == ("stretch", 5, "2026-11-24")
     assert not on_postgres.database.exists(), "no SQLite file beside a PostgreSQL database"
-    store = Store.open(postgres_url)  # the rows are in this test's schema
+    store = SqlStore.open(postgres_url)  # the rows are in this test's schema
     try:
         stretch = store.get_ritual("stretch")
         assert stretch is not None
@@ -86,7 +86,7 @@ def test_status_names_the_leading_daemon(postgres_url: str, tmp_path: Path) -> N
     cli.env["RITUAL_DATABASE_URL"] = postgres_url
     cli("init")
     assert cli.json("status")["leader"] is None, "no daemon has led yet"
-    store = Store.open(postgres_url)
+    store = SqlStore.open(postgres_url)
     leadership = open_leadership(postgres_url, store, holder="homeserver 4242", clock=FakeClock(NOW))
     try:
         assert leadership.try_lead()

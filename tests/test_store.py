@@ -24,10 +24,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, MetaData, insert, inspect, text
 
-from scheduler.adapters.store import CompletionRecord, RitualSource, Store, migrate
+from scheduler.adapters.store import SqlStore, migrate
 from scheduler.adapters.store import store as store_module
 from scheduler.adapters.store.engine import make_engine, parse_url, prepare_sqlite_file, sqlite_path
 from scheduler.adapters.store.tables import RitualRow
+from scheduler.app.stored import CompletionRecord, RitualSource
 from scheduler.domain.cadence import Cadence
 from scheduler.domain.definitions import Ritual, cadence_to_table, ritual_from_table, ritual_to_table
 from scheduler.domain.errors import SchemaTooNewError, StoreError, UnknownRitualError
@@ -50,12 +51,12 @@ def cadence_of(keys: dict[str, Any]) -> Cadence:
 
 
 @pytest.fixture
-def ritual_id(store: Store) -> int:
+def ritual_id(store: SqlStore) -> int:
     return store.save_ritual(make_ritual(), RitualSource.FILE, now=NOW, effective_from=MAR[1]).id
 
 
 def complete(
-    store: Store,
+    store: SqlStore,
     ritual_id: int,
     *,
     day: date = MAR[1],
@@ -113,7 +114,7 @@ def stamped(url: str) -> set[str]:
 
 def test_new_sqlite_file_is_private(store_url: str) -> None:
     path = sqlite_file(store_url)
-    opened = Store.open(store_url)
+    opened = SqlStore.open(store_url)
     try:
         opened.set_meta("k", "v")  # a write makes the -wal and -shm files appear
         modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()}
@@ -134,7 +135,7 @@ def test_new_sqlite_file_is_private(store_url: str) -> None:
 )
 def test_every_sqlite_connection_is_set_up(store_url: str, pragma: str, expected: object) -> None:
     sqlite_file(store_url)
-    Store.open(store_url).close()
+    SqlStore.open(store_url).close()
     with raw_engine(store_url) as engine:
         for _ in range(2):  # a second, fresh connection gets the same settings
             with engine.connect() as connection:
@@ -144,7 +145,7 @@ def test_every_sqlite_connection_is_set_up(store_url: str, pragma: str, expected
 
 def test_wal_mode_stays_in_the_file(store_url: str) -> None:
     path = sqlite_file(store_url)
-    Store.open(store_url).close()
+    SqlStore.open(store_url).close()
     with sqlite3.connect(path) as plain:
         assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     plain.close()
@@ -176,7 +177,7 @@ def test_unopenable_sqlite_file_names_the_path(store_url: str, spoil: Any, reaso
     path = sqlite_file(store_url)
     spoil(path)
     with pytest.raises(StoreError) as caught:
-        Store.open(store_url)
+        SqlStore.open(store_url)
     message = str(caught.value)
     assert message.startswith(f"cannot open database '{path}': ")
     assert reason in message.lower()
@@ -186,7 +187,7 @@ def test_unopenable_sqlite_file_names_the_path(store_url: str, spoil: Any, reaso
 def test_database_password_never_appears_in_errors() -> None:
     # An unreachable PostgreSQL, or none of its driver installed: either way a one-line StoreError.
     with pytest.raises(StoreError) as caught:
-        Store.open("postgresql+psycopg://u:secret@127.0.0.1:1/x")
+        SqlStore.open("postgresql+psycopg://u:secret@127.0.0.1:1/x")
     message = str(caught.value)
     assert "secret" not in message
     assert "postgresql+psycopg://u:***@127.0.0.1:1/x" in message
@@ -202,11 +203,11 @@ def test_database_password_never_appears_in_errors() -> None:
 )
 def test_bad_urls_are_store_errors_without_secrets(url: str) -> None:
     with pytest.raises(StoreError) as caught:
-        Store.open(url)
+        SqlStore.open(url)
     assert "secret" not in str(caught.value)
 
 
-def test_naive_datetimes_are_refused(store: Store, ritual_id: int) -> None:
+def test_naive_datetimes_are_refused(store: SqlStore, ritual_id: int) -> None:
     with pytest.raises(ValueError, match="at must be an aware datetime"):
         complete(store, ritual_id, at=datetime(2026, 3, 1, 20, 0))
     assert store.completions(ritual_id) == []
@@ -236,7 +237,7 @@ def test_migrations_build_exactly_the_tables_the_code_uses(store_url: str) -> No
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    Store.open(store_url).close()
+    SqlStore.open(store_url).close()
     with raw_engine(store_url) as engine, engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), RitualRow.metadata)
     assert differences == []
@@ -246,7 +247,7 @@ def test_empty_sqlite_file_is_migrated_on_open(store_url: str) -> None:
     path = sqlite_file(store_url)
     path.parent.mkdir(parents=True)
     path.touch()
-    Store.open(store_url).close()
+    SqlStore.open(store_url).close()
     assert stamped(store_url) == {migrate.HEAD}
     assert {
         "ritual",
@@ -263,25 +264,25 @@ def test_empty_sqlite_file_is_migrated_on_open(store_url: str) -> None:
 def test_reopening_a_current_database_does_not_run_alembic(
     store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    Store.open(store_url).close()
+    SqlStore.open(store_url).close()
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("alembic ran on a current database")
 
     monkeypatch.setattr(migrate, "upgrade", refuse)
-    reopened = Store.open(store_url)
+    reopened = SqlStore.open(store_url)
     reopened.set_meta("still", "works")
     reopened.close()
-    # The patch is where Store.open looks: a new database does reach it.
+    # The patch is where SqlStore.open looks: a new database does reach it.
     with pytest.raises(AssertionError, match="alembic ran"):
-        Store.open(f"sqlite:///{tmp_path / 'other.db'}")
+        SqlStore.open(f"sqlite:///{tmp_path / 'other.db'}")
 
 
 def test_opening_a_current_database_does_not_import_alembic(store_url: str) -> None:
-    Store.open(store_url).close()
+    SqlStore.open(store_url).close()
     code = (
-        "import sys\nfrom scheduler.adapters.store import Store\n"
-        f"Store.open({store_url!r}).close()\n"
+        "import sys\nfrom scheduler.adapters.store import SqlStore\n"
+        f"SqlStore.open({store_url!r}).close()\n"
         "assert 'alembic' not in sys.modules, 'alembic was imported'\n"
     )
     root = Path(__file__).resolve().parent.parent
@@ -304,15 +305,15 @@ def test_a_failed_upgrade_leaves_the_database_untouched(
 
     monkeypatch.setattr(command, "upgrade", upgrade_then_fail)
     with pytest.raises(RuntimeError, match="crash after"):
-        Store.open(store_url)
+        SqlStore.open(store_url)
     assert table_names(store_url) == set()
     monkeypatch.undo()
-    Store.open(store_url).close()
+    SqlStore.open(store_url).close()
     assert stamped(store_url) == {migrate.HEAD}
 
 
 def test_a_newer_schema_is_refused_and_left_alone(store_url: str) -> None:
-    opened = Store.open(store_url)
+    opened = SqlStore.open(store_url)
     ritual_id = opened.save_ritual(make_ritual(), RitualSource.CLI, now=NOW, effective_from=MAR[1]).id
     complete(opened, ritual_id)
     opened.close()
@@ -322,7 +323,7 @@ def test_a_newer_schema_is_refused_and_left_alone(store_url: str) -> None:
     before = path.read_bytes() if path else b""
 
     with pytest.raises(SchemaTooNewError) as caught:
-        Store.open(store_url)
+        SqlStore.open(store_url)
 
     assert str(caught.value) == (
         f"{store_url}: database schema '9999' is newer than this ritual-scheduler knows"
@@ -444,7 +445,7 @@ def test_upgrading_from_each_revision_keeps_every_row(store_url: str, revision: 
                 )
     seeded = set(schema.tables)
 
-    upgraded = Store.open(store_url)
+    upgraded = SqlStore.open(store_url)
     try:
         assert stamped(store_url) == {migrate.HEAD}
         kept = [
@@ -510,7 +511,7 @@ def test_upgrading_from_each_revision_keeps_every_row(store_url: str, revision: 
         ),
     ],
 )
-def test_saved_ritual_reads_back_equal(store: Store, table: dict[str, Any]) -> None:
+def test_saved_ritual_reads_back_equal(store: SqlStore, table: dict[str, Any]) -> None:
     ritual = ritual_from_table(table)
     saved = store.save_ritual(ritual, RitualSource.CLI, now=NOW, effective_from=MAR[1])
     loaded = store.get_ritual(ritual.name)
@@ -526,18 +527,18 @@ def test_saved_ritual_reads_back_equal(store: Store, table: dict[str, Any]) -> N
     assert [v.cadence for v in store.cadence_history(loaded.id)] == [ritual.cadence]
 
 
-def test_unknown_ritual_reads_as_none(store: Store) -> None:
+def test_unknown_ritual_reads_as_none(store: SqlStore) -> None:
     assert store.get_ritual("nope") is None
     assert store.get_ritual("nope", include_removed=True) is None
 
 
-def test_rituals_are_listed_by_name(store: Store) -> None:
+def test_rituals_are_listed_by_name(store: SqlStore) -> None:
     for name in ("walk", "hug", "talk"):
         store.save_ritual(make_ritual(name), RitualSource.FILE, now=NOW, effective_from=MAR[1])
     assert [r.name for r in store.list_rituals()] == ["hug", "talk", "walk"]
 
 
-def test_editing_a_ritual_updates_it_in_place(store: Store) -> None:
+def test_editing_a_ritual_updates_it_in_place(store: SqlStore) -> None:
     first = store.save_ritual(make_ritual(title="Talk"), RitualSource.FILE, now=NOW, effective_from=MAR[1])
     later = NOW + timedelta(days=3)
     edited = store.save_ritual(
@@ -586,7 +587,7 @@ def test_editing_a_ritual_updates_it_in_place(store: Store) -> None:
     ],
 )
 def test_cadence_changes_are_effective_dated(
-    store: Store, saves: list[tuple[str, int]], history: list[tuple[str, int]]
+    store: SqlStore, saves: list[tuple[str, int]], history: list[tuple[str, int]]
 ) -> None:
     for step, (cadence, day) in enumerate(saves):
         saved = store.save_ritual(
@@ -616,7 +617,7 @@ _names = (f"r{number}" for number in itertools.count())
     saves=st.lists(st.tuples(st.sampled_from(sorted(CADENCES)), st.integers(1, 12)), min_size=1, max_size=6)
 )
 def test_a_save_changes_the_cadence_from_its_day_on_and_never_before(
-    store: Store, saves: list[tuple[str, int]]
+    store: SqlStore, saves: list[tuple[str, int]]
 ) -> None:
     name = next(_names)  # the store outlives the examples; each example gets its own ritual
     before: list[tuple[date, Cadence]] = []
@@ -638,7 +639,7 @@ def test_a_save_changes_the_cadence_from_its_day_on_and_never_before(
         before = after
 
 
-def test_removing_a_ritual_keeps_what_people_did(store: Store, ritual_id: int) -> None:
+def test_removing_a_ritual_keeps_what_people_did(store: SqlStore, ritual_id: int) -> None:
     complete(store, ritual_id)
     store.add_skip(ritual_id, day=MAR[2], reason="ill", now=NOW)
     store.add_pause(ritual_id, start=MAR[3], until=None, reason="travel", now=NOW)
@@ -658,7 +659,7 @@ def test_removing_a_ritual_keeps_what_people_did(store: Store, ritual_id: int) -
     assert len(store.cadence_history(ritual_id)) == 1
 
 
-def test_saving_a_removed_ritual_revives_it(store: Store, ritual_id: int) -> None:
+def test_saving_a_removed_ritual_revives_it(store: SqlStore, ritual_id: int) -> None:
     complete(store, ritual_id)
     store.remove_ritual("talk", now=NOW)
     revived = store.save_ritual(make_ritual(), RitualSource.CLI, now=NOW, effective_from=MAR[2])
@@ -668,7 +669,7 @@ def test_saving_a_removed_ritual_revives_it(store: Store, ritual_id: int) -> Non
 
 
 @pytest.mark.parametrize("already_removed", [False, True], ids=["never saved", "already removed"])
-def test_removing_an_unknown_ritual_says_so(store: Store, ritual_id: int, already_removed: bool) -> None:
+def test_removing_an_unknown_ritual_says_so(store: SqlStore, ritual_id: int, already_removed: bool) -> None:
     name = "talk" if already_removed else "walk"
     if already_removed:
         store.remove_ritual("talk", now=NOW)
@@ -679,7 +680,7 @@ def test_removing_an_unknown_ritual_says_so(store: Store, ritual_id: int, alread
 # --- completions -------------------------------------------------------------------------------
 
 
-def test_completions_come_back_oldest_first_with_aware_utc_times(store: Store, ritual_id: int) -> None:
+def test_completions_come_back_oldest_first_with_aware_utc_times(store: SqlStore, ritual_id: int) -> None:
     berlin = timezone(timedelta(hours=1))
     late = complete(store, ritual_id, day=MAR[3], at=datetime(2026, 3, 3, 21, 0, tzinfo=berlin))[0]
     early = complete(store, ritual_id, day=MAR[2], at=datetime(2026, 3, 2, 23, 30, tzinfo=UTC))[0]
@@ -695,7 +696,7 @@ def test_completions_come_back_oldest_first_with_aware_utc_times(store: Store, r
     assert store.last_completion(ritual_id) == same_day  # the newest recorded, not the newest day
 
 
-def test_a_completion_keeps_every_field(store: Store, ritual_id: int) -> None:
+def test_a_completion_keeps_every_field(store: SqlStore, ritual_id: int) -> None:
     record, created = store.add_completion(
         ritual_id,
         day=MAR[2],
@@ -724,7 +725,7 @@ def test_a_completion_keeps_every_field(store: Store, ritual_id: int) -> None:
     )
 
 
-def test_deleting_a_completion_returns_it_once(store: Store, ritual_id: int) -> None:
+def test_deleting_a_completion_returns_it_once(store: SqlStore, ritual_id: int) -> None:
     kept = complete(store, ritual_id, day=MAR[1])[0]
     undone = complete(store, ritual_id, day=MAR[2])[0]
     assert store.delete_completion(undone.id) == undone
@@ -733,7 +734,7 @@ def test_deleting_a_completion_returns_it_once(store: Store, ritual_id: int) -> 
     assert store.last_completion(ritual_id) == kept
 
 
-def test_nothing_recorded_reads_as_empty(store: Store, ritual_id: int) -> None:
+def test_nothing_recorded_reads_as_empty(store: SqlStore, ritual_id: int) -> None:
     assert store.completions(ritual_id) == []
     assert store.last_completion(ritual_id) is None
     assert store.skips(ritual_id) == []
@@ -751,7 +752,7 @@ def test_nothing_recorded_reads_as_empty(store: Store, ritual_id: int) -> None:
     ],
 )
 def test_completions_are_idempotent_per_occurrence_and_person(
-    store: Store, ritual_id: int, taps: list[tuple[str | None, str]], rows: int
+    store: SqlStore, ritual_id: int, taps: list[tuple[str | None, str]], rows: int
 ) -> None:
     results = [complete(store, ritual_id, occurrence=occurrence, by=by) for occurrence, by in taps]
     assert [created for _, created in results] == [True, rows == 2]
@@ -761,13 +762,13 @@ def test_completions_are_idempotent_per_occurrence_and_person(
 
 
 def test_two_stores_racing_on_one_nudge_record_one_completion(store_url: str, ritual_id: int) -> None:
-    racers = [Store.open(store_url) for _ in range(2)]
+    racers = [SqlStore.open(store_url) for _ in range(2)]
     try:
         for round_number in range(5):
             occurrence = f"talk/2026-03-0{round_number + 1}/20:30"
             start = threading.Barrier(2, timeout=30)
 
-            def tap(racer: Store, occurrence: str = occurrence, start: threading.Barrier = start) -> Any:
+            def tap(racer: SqlStore, occurrence: str = occurrence, start: threading.Barrier = start) -> Any:
                 start.wait()
                 return complete(racer, ritual_id, occurrence=occurrence, by="ann")
 
@@ -782,7 +783,7 @@ def test_two_stores_racing_on_one_nudge_record_one_completion(store_url: str, ri
 
 
 def test_losing_the_insert_race_returns_the_winner(
-    store: Store, ritual_id: int, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, ritual_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     winner, _ = complete(store, ritual_id, occurrence="nudge-1", by="ann")
     real_find = store_module._find_completion
@@ -802,7 +803,7 @@ def test_losing_the_insert_race_returns_the_winner(
 
 
 def test_completion_marks_are_the_day_and_person_of_each_completion_oldest_first(
-    store: Store, ritual_id: int
+    store: SqlStore, ritual_id: int
 ) -> None:
     # Read through the driver's own cursor: its placeholder style differs per backend.
     complete(store, ritual_id, day=MAR[3], by="ben")
@@ -814,7 +815,7 @@ def test_completion_marks_are_the_day_and_person_of_each_completion_oldest_first
     assert store.completion_marks(other + 1) == []
 
 
-def test_completing_an_unknown_ritual_is_a_store_error(store: Store) -> None:
+def test_completing_an_unknown_ritual_is_a_store_error(store: SqlStore) -> None:
     with pytest.raises(StoreError, match="no ritual with id '42'"):
         complete(store, 42)
 
@@ -822,7 +823,7 @@ def test_completing_an_unknown_ritual_is_a_store_error(store: Store) -> None:
 # --- skips and pauses --------------------------------------------------------------------------
 
 
-def test_skips_come_back_by_day(store: Store, ritual_id: int) -> None:
+def test_skips_come_back_by_day(store: SqlStore, ritual_id: int) -> None:
     later = store.add_skip(ritual_id, day=MAR[9], reason="", now=NOW)
     earlier = store.add_skip(ritual_id, day=MAR[2], reason="ill", now=NOW)
     assert store.skips(ritual_id) == [earlier, later]
@@ -834,7 +835,7 @@ def test_skips_come_back_by_day(store: Store, ritual_id: int) -> None:
     )
 
 
-def test_pauses_come_back_by_start(store: Store, ritual_id: int) -> None:
+def test_pauses_come_back_by_start(store: SqlStore, ritual_id: int) -> None:
     open_ended = store.add_pause(ritual_id, start=MAR[20], until=None, reason="baby", now=NOW)
     holiday = store.add_pause(ritual_id, start=MAR[2], until=MAR[9], reason="travel", now=NOW)
     assert store.pauses(ritual_id) == [holiday, open_ended]
@@ -846,7 +847,7 @@ def test_pauses_come_back_by_start(store: Store, ritual_id: int) -> None:
     )
 
 
-def test_a_pause_cannot_end_before_it_starts(store: Store, ritual_id: int) -> None:
+def test_a_pause_cannot_end_before_it_starts(store: SqlStore, ritual_id: int) -> None:
     with pytest.raises(ValueError, match="before it starts"):
         store.add_pause(ritual_id, start=MAR[9], until=MAR[2], reason="", now=NOW)
 
@@ -866,7 +867,7 @@ def test_a_pause_cannot_end_before_it_starts(store: Store, ritual_id: int) -> No
     ],
 )
 def test_ending_pauses(
-    store: Store, ritual_id: int, spans: list[tuple[int, int | None]], ended: int, untils: list[int | None]
+    store: SqlStore, ritual_id: int, spans: list[tuple[int, int | None]], ended: int, untils: list[int | None]
 ) -> None:
     for start, until in spans:
         store.add_pause(
@@ -880,19 +881,23 @@ def test_ending_pauses(
 
 
 @pytest.fixture
-def onlooker(store_url: str, store: Store) -> Iterator[Store]:
+def onlooker(store_url: str, store: SqlStore) -> Iterator[SqlStore]:
     """A second store on the same database: it sees only what was committed."""
-    other = Store.open(store_url)
+    other = SqlStore.open(store_url)
     yield other
     other.close()
 
 
-def test_writes_outside_a_transaction_commit_at_once(store: Store, ritual_id: int, onlooker: Store) -> None:
+def test_writes_outside_a_transaction_commit_at_once(
+    store: SqlStore, ritual_id: int, onlooker: SqlStore
+) -> None:
     store.add_skip(ritual_id, day=MAR[2], reason="", now=NOW)
     assert len(onlooker.skips(ritual_id)) == 1
 
 
-def test_a_transaction_commits_its_writes_together(store: Store, ritual_id: int, onlooker: Store) -> None:
+def test_a_transaction_commits_its_writes_together(
+    store: SqlStore, ritual_id: int, onlooker: SqlStore
+) -> None:
     with store.transaction():
         store.add_skip(ritual_id, day=MAR[2], reason="", now=NOW)
         with store.transaction():  # joins the outer one: nothing is committed at its end
@@ -904,7 +909,7 @@ def test_a_transaction_commits_its_writes_together(store: Store, ritual_id: int,
     assert len(onlooker.completions(ritual_id)) == 1
 
 
-def test_a_failing_transaction_writes_nothing(store: Store, ritual_id: int) -> None:
+def test_a_failing_transaction_writes_nothing(store: SqlStore, ritual_id: int) -> None:
     with pytest.raises(RuntimeError, match="changed my mind"), store.transaction():
         store.add_skip(ritual_id, day=MAR[2], reason="", now=NOW)
         complete(store, ritual_id)
@@ -917,10 +922,10 @@ def test_a_failing_transaction_writes_nothing(store: Store, ritual_id: int) -> N
 
 def race_pair(store_url: str, rounds: int, attempt: Any) -> list[list[Any]]:
     """Two stores on one database run ``attempt(store, round)`` in two threads, together each round."""
-    racers = [Store.open(store_url) for _ in range(2)]
+    racers = [SqlStore.open(store_url) for _ in range(2)]
     start = threading.Barrier(2, timeout=30)
 
-    def run(racer: Store) -> list[Any]:
+    def run(racer: SqlStore) -> list[Any]:
         results = []
         for number in range(rounds):
             start.wait()
@@ -935,9 +940,9 @@ def race_pair(store_url: str, rounds: int, attempt: Any) -> list[list[Any]]:
             racer.close()
 
 
-def test_two_stores_saving_one_new_ritual_make_one_without_error(store_url: str, store: Store) -> None:
+def test_two_stores_saving_one_new_ritual_make_one_without_error(store_url: str, store: SqlStore) -> None:
     # A read-then-write step: writers take turns (SQLite's one writer, PostgreSQL's writer lock).
-    def save(racer: Store, number: int) -> int:
+    def save(racer: SqlStore, number: int) -> int:
         ritual = make_ritual(f"r{number}", every="week")
         return racer.save_ritual(ritual, RitualSource.CLI, now=NOW, effective_from=MAR[1]).id
 
@@ -947,7 +952,7 @@ def test_two_stores_saving_one_new_ritual_make_one_without_error(store_url: str,
     assert all(len(store.cadence_history(ritual_id)) == 1 for ritual_id in first)
 
 
-def test_two_stores_setting_one_new_meta_key_do_not_fail(store_url: str, store: Store) -> None:
+def test_two_stores_setting_one_new_meta_key_do_not_fail(store_url: str, store: SqlStore) -> None:
     race_pair(store_url, 20, lambda racer, number: racer.set_meta(f"k{number}", str(id(racer))))
     assert all(store.get_meta(f"k{number}") is not None for number in range(20))
 
@@ -955,7 +960,7 @@ def test_two_stores_setting_one_new_meta_key_do_not_fail(store_url: str, store: 
 # --- meta --------------------------------------------------------------------------------------
 
 
-def test_meta_is_a_small_key_value_store(store: Store) -> None:
+def test_meta_is_a_small_key_value_store(store: SqlStore) -> None:
     assert store.get_meta("ritual_file_hash") is None
     store.set_meta("ritual_file_hash", "abc")
     store.set_meta("other", "x")
@@ -964,12 +969,12 @@ def test_meta_is_a_small_key_value_store(store: Store) -> None:
 
 
 def test_the_store_survives_reopening(store_url: str) -> None:
-    first = Store.open(store_url)
+    first = SqlStore.open(store_url)
     ritual_id = first.save_ritual(make_ritual(), RitualSource.FILE, now=NOW, effective_from=MAR[1]).id
     record = complete(first, ritual_id, occurrence="nudge-1", by="ann")[0]
     first.set_meta("k", "v")
     first.close()
-    second = Store.open(store_url)
+    second = SqlStore.open(store_url)
     try:
         assert complete(second, ritual_id, occurrence="nudge-1", by="ann") == (record, False)
         assert second.get_meta("k") == "v"
@@ -978,7 +983,7 @@ def test_the_store_survives_reopening(store_url: str) -> None:
         second.close()
 
 
-def test_a_ritual_is_found_by_its_id_unless_removed(store: Store) -> None:
+def test_a_ritual_is_found_by_its_id_unless_removed(store: SqlStore) -> None:
     now = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
     ritual = ritual_from_table({"name": "walk", "every": "week", "on": ["sat"], "timezone": "UTC"})
     stored = store.save_ritual(ritual, RitualSource.CLI, now=now, effective_from=date(2026, 11, 24))

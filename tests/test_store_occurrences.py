@@ -24,7 +24,10 @@ from hypothesis import strategies as st
 from sqlalchemy import MetaData, insert, text
 from sqlalchemy.exc import IntegrityError
 
-from scheduler.adapters.store import (
+from scheduler.adapters.store import SqlStore, migrate
+from scheduler.adapters.store import store as store_module
+from scheduler.adapters.store.engine import parse_url
+from scheduler.app.stored import (
     DeliveryOutcome,
     DeliveryRecord,
     DeliveryStatus,
@@ -34,12 +37,8 @@ from scheduler.adapters.store import (
     OccurrenceRecord,
     OccurrenceStatus,
     RitualSource,
-    Store,
     delivery_target,
-    migrate,
 )
-from scheduler.adapters.store import store as store_module
-from scheduler.adapters.store.engine import parse_url
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.domain.errors import StoreError
 from scheduler.domain.reminders import NudgeKind
@@ -58,18 +57,18 @@ def minutes(n: int) -> datetime:
     return NOW + timedelta(minutes=n)
 
 
-def add_ritual(store: Store, name: str) -> int:
+def add_ritual(store: SqlStore, name: str) -> int:
     ritual = ritual_from_table({"name": name})
     return store.save_ritual(ritual, RitualSource.FILE, now=NOW, effective_from=DAY).id
 
 
 @pytest.fixture
-def ritual_id(store: Store) -> int:
+def ritual_id(store: SqlStore) -> int:
     return add_ritual(store, "talk")
 
 
 def claim(
-    store: Store,
+    store: SqlStore,
     ritual_id: int | None,
     *,
     day: date = DAY,
@@ -97,25 +96,25 @@ def claim(
 
 
 @pytest.fixture
-def occurrence_id(store: Store, ritual_id: int) -> int:
+def occurrence_id(store: SqlStore, ritual_id: int) -> int:
     return claim(store, ritual_id)[0].id
 
 
 @pytest.fixture
-def racers(store_url: str, store: Store) -> Iterator[list[Store]]:
+def racers(store_url: str, store: SqlStore) -> Iterator[list[SqlStore]]:
     """Two more stores on the database of ``store``, as two processes of the daemon would have."""
-    opened = [Store.open(store_url) for _ in range(2)]
+    opened = [SqlStore.open(store_url) for _ in range(2)]
     yield opened
     for racer in opened:
         racer.close()
 
 
-def race(racers: list[Store], rounds: int, attempt: Callable[[Store, int], T]) -> list[list[T]]:
+def race(racers: list[SqlStore], rounds: int, attempt: Callable[[SqlStore, int], T]) -> list[list[T]]:
     """Each racer runs ``attempt(racer, round)`` in its own thread, all starting each round together;
     the results, round by round."""
     start = threading.Barrier(len(racers), timeout=30)
 
-    def run(racer: Store) -> list[T]:
+    def run(racer: SqlStore) -> list[T]:
         results = []
         for number in range(rounds):
             start.wait()
@@ -141,7 +140,7 @@ def race(racers: list[Store], rounds: int, attempt: Callable[[Store, int], T]) -
         pytest.param({"ritual": None}, 2, id="a household nudge beside a ritual's"),
     ],
 )
-def test_a_key_is_claimed_once(store: Store, ritual_id: int, second: dict[str, Any], rows: int) -> None:
+def test_a_key_is_claimed_once(store: SqlStore, ritual_id: int, second: dict[str, Any], rows: int) -> None:
     first, created_first = claim(store, ritual_id)
     keys = dict(second)
     other: int | None = ritual_id
@@ -155,7 +154,7 @@ def test_a_key_is_claimed_once(store: Store, ritual_id: int, second: dict[str, A
         assert again == first
 
 
-def test_a_household_key_is_claimed_once(store: Store) -> None:
+def test_a_household_key_is_claimed_once(store: SqlStore) -> None:
     digest, created = claim(store, None, slot="digest", kind=OccurrenceKind.DIGEST)
     again, created_again = claim(store, None, slot="digest", kind=OccurrenceKind.DIGEST)
     assert (created, created_again) == (True, False)
@@ -163,7 +162,7 @@ def test_a_household_key_is_claimed_once(store: Store) -> None:
     assert digest.ritual_id is None
 
 
-def test_the_database_itself_refuses_a_second_household_key(store_url: str, store: Store) -> None:
+def test_the_database_itself_refuses_a_second_household_key(store_url: str, store: SqlStore) -> None:
     """The partial unique index is what makes household keys race-safe; prove it is there."""
     claim(store, None, slot="digest", kind=OccurrenceKind.DIGEST)
     row = {"day": DAY, "slot": "digest", "kind": "digest", "due_at": NOW, "status": "pending"}
@@ -183,7 +182,7 @@ def test_the_database_itself_refuses_a_second_household_key(store_url: str, stor
     ],
 )
 def test_a_claim_keeps_every_field(
-    store: Store, ritual_id: int, status: OccurrenceStatus, decided: bool
+    store: SqlStore, ritual_id: int, status: OccurrenceStatus, decided: bool
 ) -> None:
     store.set_meta("leader.epoch", "6")
     assert store.bump_leader_epoch("host-a 41", NOW) == 7
@@ -218,7 +217,7 @@ def test_a_claim_keeps_every_field(
 
 
 @pytest.mark.parametrize("kind", list(NudgeKind), ids=str)
-def test_every_reminder_kind_is_an_occurrence_kind(store: Store, ritual_id: int, kind: NudgeKind) -> None:
+def test_every_reminder_kind_is_an_occurrence_kind(store: SqlStore, ritual_id: int, kind: NudgeKind) -> None:
     record, _ = claim(store, ritual_id, slot=f"{kind}/20:30", kind=kind)
     assert record.kind is OccurrenceKind(kind.value)
 
@@ -238,7 +237,7 @@ def test_every_reminder_kind_is_an_occurrence_kind(store: Store, ritual_id: int,
     ],
 )
 def test_a_bad_claim_is_refused_and_records_nothing(
-    store: Store, ritual_id: int, keys: dict[str, Any], error: type[Exception], message: str
+    store: SqlStore, ritual_id: int, keys: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     keys = dict(keys)  # the parameter is shared by every backend's run
     target = keys.pop("ritual", ritual_id)
@@ -247,7 +246,7 @@ def test_a_bad_claim_is_refused_and_records_nothing(
     assert store.occurrences() == []
 
 
-def test_two_stores_in_two_threads_claim_each_key_once(racers: list[Store], ritual_id: int) -> None:
+def test_two_stores_in_two_threads_claim_each_key_once(racers: list[SqlStore], ritual_id: int) -> None:
     rounds = race(racers, 50, lambda racer, n: claim(racer, ritual_id, slot=f"race/{n}"))
     for results in rounds:
         assert sorted(created for _, created in results) == [False, True]
@@ -258,10 +257,10 @@ def test_two_stores_in_two_threads_claim_each_key_once(racers: list[Store], ritu
 CLAIMER = """
 import json, sys
 from datetime import UTC, date, datetime
-from scheduler.adapters.store import Store
+from scheduler.adapters.store import SqlStore
 
 NOON = datetime(2026, 3, 1, 12, tzinfo=UTC)
-store = Store.open(sys.argv[1])
+store = SqlStore.open(sys.argv[1])
 print("ready", flush=True)
 sys.stdin.readline()
 results = []
@@ -276,7 +275,7 @@ print(json.dumps(results), flush=True)
 """
 
 
-def test_two_processes_claim_each_key_once(store_url: str, store: Store, ritual_id: int) -> None:
+def test_two_processes_claim_each_key_once(store_url: str, store: SqlStore, ritual_id: int) -> None:
     command = [sys.executable, "-c", CLAIMER, store_url, str(ritual_id)]
     claimers = [
         subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -303,7 +302,7 @@ def test_two_processes_claim_each_key_once(store_url: str, store: Store, ritual_
 
 
 def test_losing_the_claim_race_returns_the_winner(
-    store: Store, ritual_id: int, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, ritual_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     winner, _ = claim(store, ritual_id)
     real_find = store_module._find_occurrence
@@ -322,7 +321,7 @@ def test_losing_the_claim_race_returns_the_winner(
     assert store.get_meta("k") == "v"  # the surrounding transaction survived the lost race
 
 
-def test_a_claim_and_its_outbox_rows_commit_together(store: Store, ritual_id: int) -> None:
+def test_a_claim_and_its_outbox_rows_commit_together(store: SqlStore, ritual_id: int) -> None:
     with pytest.raises(RuntimeError, match="crash before commit"), store.transaction():
         record, _ = claim(store, ritual_id)
         store.add_deliveries(record.id, [("ann: json://host/", "t1")], now=NOW)
@@ -351,7 +350,7 @@ S = OccurrenceStatus
     ],
 )
 def test_deciding_is_compare_and_set(
-    store: Store,
+    store: SqlStore,
     ritual_id: int,
     start: OccurrenceStatus,
     expect: OccurrenceStatus | None,
@@ -369,7 +368,7 @@ def test_deciding_is_compare_and_set(
         assert after == record
 
 
-def test_deciding_without_a_note_keeps_the_note(store: Store, ritual_id: int) -> None:
+def test_deciding_without_a_note_keeps_the_note(store: SqlStore, ritual_id: int) -> None:
     record, _ = claim(store, ritual_id, note="sent 25 min late")
     assert store.decide_occurrence(record.id, S.LATE, now=minutes(1))
     after = store.get_occurrence(record.id)
@@ -377,16 +376,16 @@ def test_deciding_without_a_note_keeps_the_note(store: Store, ritual_id: int) ->
     assert (after.status, after.note) == (S.LATE, "sent 25 min late")
 
 
-def test_deciding_an_unknown_occurrence_changes_nothing(store: Store) -> None:
+def test_deciding_an_unknown_occurrence_changes_nothing(store: SqlStore) -> None:
     assert not store.decide_occurrence(42, S.SENT, now=NOW)
     assert store.get_occurrence(42) is None
 
 
-def test_two_deciders_racing_on_pending_one_wins(racers: list[Store], ritual_id: int) -> None:
+def test_two_deciders_racing_on_pending_one_wins(racers: list[SqlStore], ritual_id: int) -> None:
     ids = [claim(racers[0], ritual_id, slot=f"race/{n}")[0].id for n in range(20)]
     outcomes = [S.SENT, S.MISSED]
 
-    def decide(racer: Store, n: int) -> bool:
+    def decide(racer: SqlStore, n: int) -> bool:
         status = outcomes[racers.index(racer)]
         return racer.decide_occurrence(ids[n], status, now=NOW, expect=S.PENDING)
 
@@ -400,7 +399,7 @@ def test_two_deciders_racing_on_pending_one_wins(racers: list[Store], ritual_id:
 # --- reading occurrences ---------------------------------------------------------------------------
 
 
-def test_the_last_occurrence_is_the_one_due_last(store: Store, ritual_id: int) -> None:
+def test_the_last_occurrence_is_the_one_due_last(store: SqlStore, ritual_id: int) -> None:
     walk = add_ritual(store, "walk")
     assert store.last_occurrence(ritual_id) is None
     late, _ = claim(store, ritual_id, slot="22:00", due_at=minutes(120))
@@ -429,7 +428,7 @@ def test_the_last_occurrence_is_the_one_due_last(store: Store, ritual_id: int) -
         ),
     ],
 )
-def test_listing_occurrences(store: Store, query: dict[str, Any], slots: list[str]) -> None:
+def test_listing_occurrences(store: SqlStore, query: dict[str, Any], slots: list[str]) -> None:
     ids = {name: add_ritual(store, name) for name in ("talk", "walk")}
     for ritual, slot, due, status in [
         ("talk", "t1", 10, S.SENT),
@@ -455,7 +454,7 @@ ANN = ("ann: json://127.0.0.1:8080/", "target-ann")
 BEN = ("ben: ntfy://ben:****@ntfy.sh/rituals", "target-ben")
 
 
-def test_deliveries_are_written_once_per_channel(store: Store, occurrence_id: int) -> None:
+def test_deliveries_are_written_once_per_channel(store: SqlStore, occurrence_id: int) -> None:
     first = store.add_deliveries(occurrence_id, [ANN, BEN], now=NOW)
     again = store.add_deliveries(occurrence_id, [BEN, ANN, ANN], now=minutes(5))
     assert [d.channel for d in first] == [ANN[0], BEN[0]]
@@ -477,7 +476,7 @@ def test_deliveries_are_written_once_per_channel(store: Store, occurrence_id: in
     )
 
 
-def test_each_occurrence_has_its_own_deliveries(store: Store, ritual_id: int, occurrence_id: int) -> None:
+def test_each_occurrence_has_its_own_deliveries(store: SqlStore, ritual_id: int, occurrence_id: int) -> None:
     other, _ = claim(store, ritual_id, slot="nag/20:30")
     mine = store.add_deliveries(occurrence_id, [ANN], now=NOW)
     theirs = store.add_deliveries(other.id, [ANN], now=NOW)
@@ -498,7 +497,7 @@ def test_each_occurrence_has_its_own_deliveries(store: Store, ritual_id: int, oc
     ],
 )
 def test_bad_deliveries_are_refused_whole(
-    store: Store,
+    store: SqlStore,
     occurrence_id: int,
     occurrence: int | None,
     channels: list[tuple[str, str]],
@@ -521,7 +520,7 @@ def test_the_target_names_a_url_without_revealing_it() -> None:
 
 
 def test_no_secret_reaches_the_outbox_when_the_caller_masks_it(
-    store_url: str, store: Store, occurrence_id: int
+    store_url: str, store: SqlStore, occurrence_id: int
 ) -> None:
     url = "mailto://ann:hunter2@mail.example.org/?to=ann@example.org"
     masked = "ann: mailto://ann:****@mail.example.org/?to=ann@example.org"
@@ -539,7 +538,7 @@ def test_no_secret_reaches_the_outbox_when_the_caller_masks_it(
 
 
 def put(
-    store: Store, occurrence_id: int, status: DeliveryStatus, next_at: int | None, target: str = "t"
+    store: SqlStore, occurrence_id: int, status: DeliveryStatus, next_at: int | None, target: str = "t"
 ) -> int:
     """A delivery in ``status`` with next_attempt_at ``next_at`` minutes from NOW (None: unset)."""
     (delivery,) = store.add_deliveries(occurrence_id, [(f"channel {target}", target)], now=NOW)
@@ -568,7 +567,7 @@ def put(
     ],
 )
 def test_what_can_be_claimed(
-    store: Store, occurrence_id: int, status: DeliveryStatus, next_at: int | None, claimable: bool
+    store: SqlStore, occurrence_id: int, status: DeliveryStatus, next_at: int | None, claimable: bool
 ) -> None:
     delivery_id = put(store, occurrence_id, status, next_at)
     before = store.deliveries()[0]
@@ -589,17 +588,17 @@ def test_what_can_be_claimed(
     assert store.claim_delivery(delivery_id, now=NOW, lease_until=minutes(5)) is None, "claimed once"
 
 
-def test_claiming_an_unknown_delivery_gets_nothing(store: Store) -> None:
+def test_claiming_an_unknown_delivery_gets_nothing(store: SqlStore) -> None:
     assert store.claim_delivery(42, now=NOW, lease_until=minutes(1)) is None
 
 
-def test_a_lease_must_end_after_now(store: Store, occurrence_id: int) -> None:
+def test_a_lease_must_end_after_now(store: SqlStore, occurrence_id: int) -> None:
     delivery_id = put(store, occurrence_id, Ds.PENDING, None)
     with pytest.raises(ValueError, match="lease must end after now"):
         store.claim_delivery(delivery_id, now=NOW, lease_until=NOW)
 
 
-def test_two_senders_racing_on_one_delivery_one_claims_it(racers: list[Store], occurrence_id: int) -> None:
+def test_two_senders_racing_on_one_delivery_one_claims_it(racers: list[SqlStore], occurrence_id: int) -> None:
     ids = [put(racers[0], occurrence_id, Ds.PENDING, None, target=f"t{n}") for n in range(20)]
     rounds = race(racers, 20, lambda racer, n: racer.claim_delivery(ids[n], now=NOW, lease_until=minutes(1)))
     for results in rounds:
@@ -608,7 +607,7 @@ def test_two_senders_racing_on_one_delivery_one_claims_it(racers: list[Store], o
         assert winners[0].attempts == 1
 
 
-def test_an_expired_lease_is_claimed_again_once(racers: list[Store], occurrence_id: int) -> None:
+def test_an_expired_lease_is_claimed_again_once(racers: list[SqlStore], occurrence_id: int) -> None:
     """A sender died between send and commit: after its lease one other sender re-sends, once."""
     first, second = racers
     delivery_id = put(first, occurrence_id, Ds.PENDING, None)
@@ -633,7 +632,7 @@ _targets = (f"lease-{number}" for number in itertools.count())
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.integers(0, 8), st.integers(1, 8)), min_size=1, max_size=10))
 def test_a_claim_holds_exactly_until_its_lease_ends(
-    store: Store, occurrence_id: int, steps: list[tuple[int, int]]
+    store: SqlStore, occurrence_id: int, steps: list[tuple[int, int]]
 ) -> None:
     delivery_id = put(store, occurrence_id, Ds.PENDING, None, target=next(_targets))
     clock, lease_end, attempts = 0, None, 0
@@ -651,11 +650,11 @@ def test_a_claim_holds_exactly_until_its_lease_ends(
 # --- fencing: claims by a deposed leader ------------------------------------------------------------
 
 
-def test_no_leader_was_elected_yet(store: Store) -> None:
+def test_no_leader_was_elected_yet(store: SqlStore) -> None:
     assert store.leader_info() is None
 
 
-def test_each_election_starts_a_higher_epoch_and_names_its_holder(store: Store) -> None:
+def test_each_election_starts_a_higher_epoch_and_names_its_holder(store: SqlStore) -> None:
     assert store.bump_leader_epoch("host-a 41", NOW) == 1
     assert store.bump_leader_epoch("host-b 7", minutes(1)) == 2
     info = store.leader_info()
@@ -666,13 +665,15 @@ def test_each_election_starts_a_higher_epoch_and_names_its_holder(store: Store) 
     assert store.leader_info() == info
 
 
-def fenced_claim(store: Store, ritual_id: int, slot: str, epoch: int) -> tuple[OccurrenceRecord | None, bool]:
+def fenced_claim(
+    store: SqlStore, ritual_id: int, slot: str, epoch: int
+) -> tuple[OccurrenceRecord | None, bool]:
     return store.claim_occurrence(
         ritual_id, day=DAY, slot=slot, kind="due", due_at=NOW, status=Pending, now=NOW, epoch=epoch
     )
 
 
-def test_an_occurrence_is_claimed_only_with_the_current_epoch(store: Store, ritual_id: int) -> None:
+def test_an_occurrence_is_claimed_only_with_the_current_epoch(store: SqlStore, ritual_id: int) -> None:
     assert fenced_claim(store, ritual_id, "before/20:30", 1) == (None, False), "nobody was elected"
     old = store.bump_leader_epoch("host-a 41", NOW)
     record, created = fenced_claim(store, ritual_id, "20:30", old)
@@ -692,7 +693,7 @@ def test_an_occurrence_is_claimed_only_with_the_current_epoch(store: Store, ritu
     assert unfenced.epoch == 0
 
 
-def test_a_delivery_is_claimed_only_with_the_current_epoch(store: Store, occurrence_id: int) -> None:
+def test_a_delivery_is_claimed_only_with_the_current_epoch(store: SqlStore, occurrence_id: int) -> None:
     first, second = store.add_deliveries(occurrence_id, [("ann", "t1"), ("ben", "t2")], now=NOW)
     old = store.bump_leader_epoch("host-a 41", NOW)
     new = store.bump_leader_epoch("host-b 7", NOW)
@@ -706,7 +707,7 @@ def test_a_delivery_is_claimed_only_with_the_current_epoch(store: Store, occurre
 
 
 def test_a_claim_racing_an_election_is_seen_by_the_new_leader_or_refused(
-    racers: list[Store], ritual_id: int
+    racers: list[SqlStore], ritual_id: int
 ) -> None:
     """A claim with the old epoch commits before the election (so the new leader, reading right
     after it, finds the row) or is refused: never a late row the new leader cannot know of."""
@@ -715,7 +716,7 @@ def test_a_claim_racing_an_election_is_seen_by_the_new_leader_or_refused(
     claims: list[bool] = []
     elections: list[tuple[int, set[str]]] = []
 
-    def step(racer: Store, number: int) -> None:
+    def step(racer: SqlStore, number: int) -> None:
         if racer is leader:
             claims.append(fenced_claim(racer, ritual_id, f"race/{number}", epoch + number)[1])
         else:
@@ -741,7 +742,7 @@ def test_a_claim_racing_an_election_is_seen_by_the_new_leader_or_refused(
     ],
 )
 def test_finishing_records_the_outcome(
-    store: Store, occurrence_id: int, status: DeliveryStatus, error: str, next_at: int | None
+    store: SqlStore, occurrence_id: int, status: DeliveryStatus, error: str, next_at: int | None
 ) -> None:
     delivery_id = put(store, occurrence_id, Ds.SENDING, 5)
     store.finish_delivery(
@@ -762,14 +763,14 @@ def test_finishing_records_the_outcome(
     assert after.next_attempt_at == (None if next_at is None else minutes(next_at))
 
 
-def test_a_long_error_is_cut(store: Store, occurrence_id: int) -> None:
+def test_a_long_error_is_cut(store: SqlStore, occurrence_id: int) -> None:
     delivery_id = put(store, occurrence_id, Ds.SENDING, 5)
     store.finish_delivery(delivery_id, Ds.RETRY, now=NOW, error="<html>" + "x" * 5000)
     (after,) = store.deliveries()
     assert after.last_error == ("<html>" + "x" * 5000)[: store_module.MAX_ERROR_LENGTH]
 
 
-def test_finishing_refuses_sending_and_unknown_ids(store: Store, occurrence_id: int) -> None:
+def test_finishing_refuses_sending_and_unknown_ids(store: SqlStore, occurrence_id: int) -> None:
     delivery_id = put(store, occurrence_id, Ds.PENDING, None)
     with pytest.raises(ValueError, match="only through claim_delivery"):
         store.finish_delivery(delivery_id, Ds.SENDING, now=NOW)
@@ -780,7 +781,7 @@ def test_finishing_refuses_sending_and_unknown_ids(store: Store, occurrence_id: 
 
 
 def test_a_sender_whose_lease_ran_out_cannot_overwrite_the_newer_outcome(
-    store: Store, occurrence_id: int
+    store: SqlStore, occurrence_id: int
 ) -> None:
     delivery_id = put(store, occurrence_id, Ds.PENDING, None)
     stale = store.claim_delivery(delivery_id, now=NOW, lease_until=minutes(5))
@@ -793,7 +794,7 @@ def test_a_sender_whose_lease_ran_out_cannot_overwrite_the_newer_outcome(
     assert (after.status, after.last_error, after.updated_at) == (Ds.SENT, "", minutes(6))
 
 
-def test_due_deliveries_come_oldest_first(store: Store, ritual_id: int) -> None:
+def test_due_deliveries_come_oldest_first(store: SqlStore, ritual_id: int) -> None:
     rows: dict[str, int] = {}
     for created, name, status, next_at in [
         (3, "retry-due", Ds.RETRY, 5),
@@ -831,7 +832,9 @@ def test_due_deliveries_come_oldest_first(store: Store, ritual_id: int) -> None:
         pytest.param({"limit": 1}, ["c"], id="the newest"),
     ],
 )
-def test_listing_deliveries(store: Store, ritual_id: int, query: dict[str, Any], targets: list[str]) -> None:
+def test_listing_deliveries(
+    store: SqlStore, ritual_id: int, query: dict[str, Any], targets: list[str]
+) -> None:
     first, _ = claim(store, ritual_id, slot="first")
     second, _ = claim(store, ritual_id, slot="second")
     for occurrence, target, status in [
@@ -858,7 +861,7 @@ def test_listing_deliveries(store: Store, ritual_id: int, query: dict[str, Any],
     ],
 )
 def test_retrying_deliveries(
-    store: Store, occurrence_id: int, ids: list[str] | None, retried: list[str]
+    store: SqlStore, occurrence_id: int, ids: list[str] | None, retried: list[str]
 ) -> None:
     rows = {}
     for name, status in [
@@ -905,7 +908,7 @@ def seed_revision_0001(store_url: str) -> None:
 def test_upgrading_0001_keeps_completions_and_adds_the_outbox(store_url: str) -> None:
     seed_revision_0001(store_url)
     assert "occurrence" not in table_names(store_url)
-    upgraded = Store.open(store_url)
+    upgraded = SqlStore.open(store_url)
     try:
         assert stamped(store_url) == {migrate.HEAD}
         assert {"occurrence", "delivery"} <= table_names(store_url)
@@ -933,18 +936,18 @@ def test_a_failed_upgrade_from_0001_leaves_it_at_0001(
 
     monkeypatch.setattr(command, "upgrade", upgrade_then_fail)
     with pytest.raises(RuntimeError, match="crash after 0002"):
-        Store.open(store_url)
+        SqlStore.open(store_url)
     assert stamped(store_url) == {"0001"}
     assert not {"occurrence", "delivery"} & table_names(store_url)
     monkeypatch.undo()
-    reopened = Store.open(store_url)
+    reopened = SqlStore.open(store_url)
     try:
         assert len(reopened.completions(1)) == len(SEED["completion"])
     finally:
         reopened.close()
 
 
-def test_many_deliveries_are_claimed_and_finished_in_one_go(store: Store, occurrence_id: int) -> None:
+def test_many_deliveries_are_claimed_and_finished_in_one_go(store: SqlStore, occurrence_id: int) -> None:
     rows = store.add_deliveries(occurrence_id, [("ann", "t1"), ("ben", "t2"), ("cat", "t3")], now=NOW)
     held_back = store.add_deliveries(occurrence_id, [("dan", "t4")], now=NOW, not_before=minutes(30))
     ids = [r.id for r in (*rows, *held_back)]
@@ -977,7 +980,7 @@ def batch_claim(ritual_id: int | None, slot: str, day: date = DAY) -> Occurrence
     return OccurrenceClaim(ritual_id, day, slot, "due", NOW, Pending, f"note {slot}")
 
 
-def test_a_batch_claims_new_keys_and_hands_back_taken_ones_in_order(store: Store, ritual_id: int) -> None:
+def test_a_batch_claims_new_keys_and_hands_back_taken_ones_in_order(store: SqlStore, ritual_id: int) -> None:
     other = add_ritual(store, "walk")
     taken, _ = claim(store, ritual_id, slot="08:00")
     results = store.claim_occurrences(
@@ -1004,7 +1007,7 @@ def test_a_batch_claims_new_keys_and_hands_back_taken_ones_in_order(store: Store
     assert stored == {(ritual_id, "08:00"), (ritual_id, "20:30"), (other, "20:30"), (None, "digest")}
 
 
-def test_a_fenced_batch_claims_nothing_new(store: Store, ritual_id: int) -> None:
+def test_a_fenced_batch_claims_nothing_new(store: SqlStore, ritual_id: int) -> None:
     old = store.bump_leader_epoch("host-a 41", NOW)
     kept, _ = store.claim_occurrences([batch_claim(ritual_id, "08:00")], now=NOW, epoch=old)[0]
     store.bump_leader_epoch("host-b 7", minutes(1))
@@ -1015,14 +1018,14 @@ def test_a_fenced_batch_claims_nothing_new(store: Store, ritual_id: int) -> None
     assert [o.slot for o in store.occurrences()] == ["08:00"]
 
 
-def test_a_batch_naming_an_unknown_ritual_writes_nothing(store: Store, ritual_id: int) -> None:
+def test_a_batch_naming_an_unknown_ritual_writes_nothing(store: SqlStore, ritual_id: int) -> None:
     with pytest.raises(StoreError, match="no ritual with id '9999'"):
         store.claim_occurrences([batch_claim(ritual_id, "20:30"), batch_claim(9999, "20:30")], now=NOW)
     assert store.occurrences() == []
 
 
 def test_a_batch_that_loses_a_race_claims_one_key_at_a_time(
-    store: Store, ritual_id: int, monkeypatch: pytest.MonkeyPatch
+    store: SqlStore, ritual_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A key written after the batch read it (another writer) must not fail the others."""
     raced, _ = claim(store, ritual_id, slot="08:00")
@@ -1036,7 +1039,7 @@ def test_a_batch_that_loses_a_race_claims_one_key_at_a_time(
     assert sorted(o.slot for o in store.occurrences()) == ["08:00", "20:30"]
 
 
-def test_delivery_rows_for_many_occurrences_are_added_at_once(store: Store, ritual_id: int) -> None:
+def test_delivery_rows_for_many_occurrences_are_added_at_once(store: SqlStore, ritual_id: int) -> None:
     first, _ = claim(store, ritual_id, slot="08:00")
     second, _ = claim(store, ritual_id, slot="20:30")
     there = store.add_deliveries(first.id, [("alex ntfy", "t-alex")], now=NOW)[0]
@@ -1056,7 +1059,7 @@ def test_delivery_rows_for_many_occurrences_are_added_at_once(store: Store, ritu
 
 
 def test_occurrences_are_decided_together_and_only_from_the_expected_status(
-    store: Store, ritual_id: int
+    store: SqlStore, ritual_id: int
 ) -> None:
     pending, _ = claim(store, ritual_id, slot="08:00")
     decided, _ = claim(store, ritual_id, slot="20:30", status=OccurrenceStatus.MISSED)
@@ -1070,7 +1073,7 @@ def test_occurrences_are_decided_together_and_only_from_the_expected_status(
     assert store.get_occurrence(decided.id) == decided
 
 
-def test_batch_reads_match_the_per_ritual_reads(store: Store, ritual_id: int) -> None:
+def test_batch_reads_match_the_per_ritual_reads(store: SqlStore, ritual_id: int) -> None:
     other = add_ritual(store, "walk")
     claim(store, ritual_id, slot="08:00", due_at=minutes(-60))
     claim(store, ritual_id, slot="20:30", due_at=minutes(30), kind=OccurrenceKind.SNOOZE)

@@ -20,9 +20,10 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.store import CompletionRecord, OccurrenceStatus, RitualSource, Store, api_token_hash
+from scheduler.adapters.store import SqlStore
 from scheduler.adapters.web import MAX_BODY, HideTokens, create_app, hide_tokens
 from scheduler.app.service import RitualService
+from scheduler.app.stored import CompletionRecord, OccurrenceStatus, RitualSource, api_token_hash
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.domain.errors import RitualError, StoreError
 from scheduler.domain.links import LinkAction, LinkClaim, expiry_for, sign
@@ -55,7 +56,7 @@ DATE_NIGHT = {
 class House:
     """One installation: store, clock, app client, and the nudge a link was made for."""
 
-    store: Store
+    store: SqlStore
     clock: FakeClock
     client: TestClient
     ritual_id: int
@@ -102,7 +103,7 @@ class House:
 def make_house(
     tmp_path: Path, *, with_snooze: bool = True, snooze: Callable[[int, str], None] | None = None
 ) -> Iterator[House]:
-    store = Store.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
     clock = FakeClock(NOW)
     stored = store.save_ritual(
         ritual_from_table(DATE_NIGHT), RitualSource.CLI, now=NOW, effective_from=date(2026, 11, 1)
@@ -840,7 +841,7 @@ def test_the_api_answers_with_the_objects_the_cli_prints(installed: RitualCli) -
     cli("done", "date-night", "--date", "2026-11-20", "--by", "alex", "--note", "tapas")
     cli("done", "evening-walk")
     cli("pause", "journal", "--until", "2026-12-01", "--reason", "flu")
-    store = Store.open(f"sqlite:///{cli.database}")
+    store = SqlStore.open(f"sqlite:///{cli.database}")
     service = RitualService(
         store, cli.clock, ritual_file=cli.config / "rituals.toml", default_timezone="Europe/Berlin"
     )
@@ -930,10 +931,10 @@ def test_routing_errors_under_the_api_are_json(house: House) -> None:
 def test_a_database_failure_is_503_and_names_the_database_only_in_the_log(
     house: House, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(self: Store, ritual_id: int, *, since: date | None = None) -> list[CompletionRecord]:
+    def broken(self: SqlStore, ritual_id: int, *, since: date | None = None) -> list[CompletionRecord]:
         raise StoreError(f"database '{house.db}': disk I/O error")
 
-    monkeypatch.setattr(Store, "completions", broken)
+    monkeypatch.setattr(SqlStore, "completions", broken)
     answer = house.api("GET", "/api/v1/completions")
     assert (answer.status_code, answer.json()) == (
         503,

@@ -1,15 +1,8 @@
-"""The clock seam: code that needs "now" is handed a Clock; only this module reads the system time."""
+"""Clocks: the system's, and a fake one tests move by hand. Only this module reads the system time."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-
-class Clock(Protocol):
-    """Something that says what time it is, always as an aware UTC datetime."""
-
-    def now(self) -> datetime: ...
 
 
 class SystemClock:

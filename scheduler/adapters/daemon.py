@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from scheduler.adapters.clock import Clock
 from scheduler.adapters.instance import InstanceLock
 from scheduler.adapters.sdnotify import Notifier
-from scheduler.adapters.store import Store, StoredRitual
+from scheduler.adapters.store import SqlStore
 from scheduler.adapters.store.leader import Leadership, SoleLeadership, open_leadership
 from scheduler.app.nudging import Nudger
+from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
+from scheduler.app.stored import StoredRitual
 from scheduler.domain.errors import RitualError
 from scheduler.settings import Settings
 
@@ -73,7 +74,7 @@ class Daemon:
         self.started = threading.Event()  # set once timers run and HTTP (if any) listens
         self._reload = threading.Event()
         self._wake = threading.Event()
-        self._store: Store | None = None
+        self._store: SqlStore | None = None
         self._service: RitualService | None = None
         self._nudger: Nudger | None = None
         self._scheduler: BackgroundScheduler | None = None
@@ -214,7 +215,7 @@ class Daemon:
 
     def _open(self) -> None:
         settings = self._settings
-        self._store = Store.open(settings.database)
+        self._store = SqlStore.open(settings.database)
         self._service = RitualService(
             self._store,
             self._clock,

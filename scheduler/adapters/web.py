@@ -41,9 +41,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from scheduler.adapters.clock import Clock
-from scheduler.adapters.store import ApiTokenRecord, OccurrenceRecord, StoredRitual, api_token_hash
+from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
+from scheduler.app.stored import ApiTokenRecord, OccurrenceRecord, StoredRitual, api_token_hash
 from scheduler.cli.render import (
     completion_json,
     describe_cadence,

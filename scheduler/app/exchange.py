@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from icalendar import Calendar, Event, Timezone
 
-from scheduler.adapters.store import RitualSource, Store, StoredRitual, cadence_in_force
+from scheduler.adapters.store import SqlStore
+from scheduler.app.stored import RitualSource, StoredRitual
 from scheduler.domain import cadence as cad
+from scheduler.domain.cadence import cadence_in_force
 from scheduler.domain.definitions import (
     Ritual,
     cadence_from_table,
@@ -144,7 +146,7 @@ class Snapshot:
     pauses: tuple[PauseEntry, ...] = ()
 
 
-def read_snapshot(store: Store) -> Snapshot:
+def read_snapshot(store: SqlStore) -> Snapshot:
     """Everything the store holds, removed rituals included, in a stable order (ids never matter)."""
     rituals: list[RitualEntry] = []
     completions: list[CompletionEntry] = []
@@ -752,7 +754,9 @@ class _DryRunDone(Exception):
         self.result = result
 
 
-def apply_import(store: Store, snapshot: Snapshot, *, now: datetime, dry_run: bool = False) -> ImportResult:
+def apply_import(
+    store: SqlStore, snapshot: Snapshot, *, now: datetime, dry_run: bool = False
+) -> ImportResult:
     """Merge a snapshot into the store, never overwriting: all of it in one transaction, or nothing.
 
     A ritual whose name is taken is kept as it is (a differing definition is reported as a
@@ -775,7 +779,7 @@ def apply_import(store: Store, snapshot: Snapshot, *, now: datetime, dry_run: bo
     return result
 
 
-def _merge(store: Store, snapshot: Snapshot, now: datetime, *, dry_run: bool) -> ImportResult:
+def _merge(store: SqlStore, snapshot: Snapshot, now: datetime, *, dry_run: bool) -> ImportResult:
     stored = {s.name: s for s in store.list_rituals(include_removed=True)}
     added: list[str] = []
     kept: list[str] = []
@@ -806,7 +810,7 @@ def _merge(store: Store, snapshot: Snapshot, now: datetime, *, dry_run: bool) ->
     )
 
 
-def _create_ritual(store: Store, entry: RitualEntry, snapshot: Snapshot, now: datetime) -> StoredRitual:
+def _create_ritual(store: SqlStore, entry: RitualEntry, snapshot: Snapshot, now: datetime) -> StoredRitual:
     """Save a new ritual so its cadence history reads as in the file: oldest version first."""
     ritual = ritual_from_table(entry.table)
     for day, table in entry.cadence_versions:
@@ -841,7 +845,7 @@ def _by_ritual(entries: Iterable[_T], name: Callable[[_T], str]) -> dict[str, li
 
 
 def _add_completions(
-    store: Store, stored: Mapping[str, StoredRitual], entries: Iterable[CompletionEntry], now: datetime
+    store: SqlStore, stored: Mapping[str, StoredRitual], entries: Iterable[CompletionEntry], now: datetime
 ) -> tuple[int, int]:
     added = present = 0
     for name, group in _by_ritual(entries, lambda c: c.ritual).items():
@@ -872,7 +876,7 @@ def _add_completions(
 
 
 def _add_skips(
-    store: Store, stored: Mapping[str, StoredRitual], entries: Iterable[SkipEntry], now: datetime
+    store: SqlStore, stored: Mapping[str, StoredRitual], entries: Iterable[SkipEntry], now: datetime
 ) -> tuple[int, int]:
     added = present = 0
     for name, group in _by_ritual(entries, lambda s: s.ritual).items():
@@ -889,7 +893,7 @@ def _add_skips(
 
 
 def _add_pauses(
-    store: Store, stored: Mapping[str, StoredRitual], entries: Iterable[PauseEntry], now: datetime
+    store: SqlStore, stored: Mapping[str, StoredRitual], entries: Iterable[PauseEntry], now: datetime
 ) -> tuple[int, int]:
     added = present = 0
     for name, group in _by_ritual(entries, lambda p: p.ritual).items():

@@ -17,19 +17,18 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import NamedTuple, Protocol
 
-from scheduler.adapters.clock import Clock
-from scheduler.adapters.store import (
-    CadenceVersion,
+from scheduler.app.ports import Clock
+from scheduler.app.service import RitualService, is_paused_on, outside_dates
+from scheduler.app.stored import (
     OccurrenceClaim,
     OccurrenceKind,
     OccurrenceRecord,
     OccurrenceStatus,
     StoredRitual,
-    cadence_in_force,
 )
-from scheduler.app.service import RitualService, is_paused_on, outside_dates
 from scheduler.domain import cadence as cad
 from scheduler.domain import firing
+from scheduler.domain.cadence import CadenceVersion, cadence_in_force
 from scheduler.domain.errors import ConflictError, UnknownRitualError
 from scheduler.domain.firing import Decision, Verdict
 from scheduler.domain.reminders import Nudge, Reminders, parse_clock_time, planned_nudges

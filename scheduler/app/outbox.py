@@ -20,17 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from scheduler.adapters.clock import Clock
 from scheduler.adapters.notify import Channel, Channels, find_config_file, load_channels, send_each
-from scheduler.adapters.store import (
-    DeliveryOutcome,
-    DeliveryRecord,
-    DeliveryStatus,
-    OccurrenceKind,
-    OccurrenceRecord,
-    OccurrenceStatus,
-    StoredRitual,
-)
 from scheduler.app.nudging import (
     DIGEST_GRACE,
     ON_TIME,
@@ -40,7 +30,17 @@ from scheduler.app.nudging import (
     period_kept,
     snooze_depth,
 )
+from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
+from scheduler.app.stored import (
+    DeliveryOutcome,
+    DeliveryRecord,
+    DeliveryStatus,
+    OccurrenceKind,
+    OccurrenceRecord,
+    OccurrenceStatus,
+    StoredRitual,
+)
 from scheduler.domain import cadence as cad
 from scheduler.domain.errors import RitualError
 from scheduler.domain.links import (

@@ -17,21 +17,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from scheduler.adapters.clock import Clock
-from scheduler.adapters.store import (
+from scheduler.adapters.store import SqlStore
+from scheduler.app.ports import Clock
+from scheduler.app.stored import (
     ApiTokenRecord,
-    CadenceVersion,
     CompletionRecord,
     DeliveryStatus,
     PauseRecord,
     RitualSource,
     SkipRecord,
-    Store,
     StoredRitual,
     api_token_hash,
-    cadence_in_force,
 )
 from scheduler.domain import cadence as cad
+from scheduler.domain.cadence import CadenceVersion, cadence_in_force
 from scheduler.domain.definitions import (
     Ritual,
     RitualFile,
@@ -91,7 +90,7 @@ class Upcoming:
 
 
 class RitualService:
-    def __init__(self, store: Store, clock: Clock, *, ritual_file: Path, default_timezone: str) -> None:
+    def __init__(self, store: SqlStore, clock: Clock, *, ritual_file: Path, default_timezone: str) -> None:
         self.store = store
         self.clock = clock
         self.ritual_file = ritual_file

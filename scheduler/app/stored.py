@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
-from scheduler.domain.cadence import Cadence
 from scheduler.domain.definitions import Ritual
 
 
@@ -30,24 +28,6 @@ class StoredRitual:
     @property
     def name(self) -> str:
         return self.ritual.name
-
-
-@dataclass(frozen=True, slots=True)
-class CadenceVersion:
-    """The cadence in force from ``effective_from`` (a ritual day) until the next version."""
-
-    effective_from: date
-    cadence: Cadence
-    recorded_at: datetime
-
-
-def cadence_in_force(versions: Sequence[CadenceVersion], day: date, fallback: Cadence) -> Cadence:
-    """The cadence in force on ``day``; the oldest version also covers the days before it."""
-    chosen = versions[0].cadence if versions else fallback
-    for version in versions:
-        if version.effective_from <= day:
-            chosen = version.cadence
-    return chosen
 
 
 @dataclass(frozen=True, slots=True)

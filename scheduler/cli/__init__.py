@@ -22,8 +22,8 @@ from scheduler import __version__
 from scheduler.domain.errors import DefinitionError, RitualError, UsageError
 
 if TYPE_CHECKING:
-    from scheduler.adapters.clock import Clock
-    from scheduler.adapters.store import Store
+    from scheduler.adapters.store import SqlStore
+    from scheduler.app.ports import Clock
     from scheduler.app.service import RitualService
     from scheduler.domain.reminders import Nudge
     from scheduler.settings import Settings
@@ -61,7 +61,7 @@ class App:
     clock: Clock | None = None  # tests hand in a FakeClock; the real one otherwise
     own_process: bool = False  # the command is the whole process (not CliRunner): see _starting
     _settings: Settings | None = None
-    _store: Store | None = None
+    _store: SqlStore | None = None
     _service: RitualService | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -78,11 +78,11 @@ class App:
         if self._service is None:
             with self._starting():
                 from scheduler.adapters.clock import SystemClock
-                from scheduler.adapters.store import Store
+                from scheduler.adapters.store import SqlStore
                 from scheduler.app.service import RitualService
 
                 settings = self.settings
-                self._store = Store.open(settings.database)
+                self._store = SqlStore.open(settings.database)
                 service = RitualService(
                     self._store,
                     self.clock or SystemClock(),

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from typing import IO, TYPE_CHECKING, Any
 
-from scheduler.adapters.store import CompletionRecord, PauseRecord, SkipRecord, StoredRitual
+from scheduler.app.stored import CompletionRecord, PauseRecord, SkipRecord, StoredRitual
 from scheduler.domain.cadence import Every
 from scheduler.domain.definitions import Ritual, cadence_to_table, ritual_to_table
 from scheduler.domain.reminders import NudgeKind, format_duration

@@ -169,6 +169,24 @@ class Cadence:
         return ZoneInfo(self.timezone)
 
 
+@dataclass(frozen=True, slots=True)
+class CadenceVersion:
+    """The cadence in force from ``effective_from`` (a ritual day) until the next version."""
+
+    effective_from: date
+    cadence: Cadence
+    recorded_at: datetime
+
+
+def cadence_in_force(versions: Sequence[CadenceVersion], day: date, fallback: Cadence) -> Cadence:
+    """The cadence in force on ``day``; the oldest version also covers the days before it."""
+    chosen = versions[0].cadence if versions else fallback
+    for version in versions:
+        if version.effective_from <= day:
+            chosen = version.cadence
+    return chosen
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Period:
     """One calendar period of ritual days, ``start`` inclusive, ``end`` exclusive."""

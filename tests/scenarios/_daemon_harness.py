@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from scheduler.adapters.store import Store
+    from scheduler.adapters.store import SqlStore
     from scheduler.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -237,10 +237,10 @@ class Installation:
         return Settings(**values)
 
     @contextlib.contextmanager
-    def store(self) -> Iterator[Store]:
-        from scheduler.adapters.store import Store
+    def store(self) -> Iterator[SqlStore]:
+        from scheduler.adapters.store import SqlStore
 
-        opened = Store.open(self.url)
+        opened = SqlStore.open(self.url)
         try:
             yield opened
         finally:

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.store import DeliveryStatus, OccurrenceStatus, StoredRitual
 from scheduler.app.outbox import FIRST_RETRY, LONGEST_WAIT
+from scheduler.app.stored import DeliveryStatus, OccurrenceStatus, StoredRitual
 from tests.scenarios.conftest import figures, scaled
 from tests.test_outbox import Household, closed_port
 

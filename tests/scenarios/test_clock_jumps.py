@@ -28,9 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.adapters.store import OccurrenceRecord, OccurrenceStatus, Store
+from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import ON_TIME
 from scheduler.app.service import RitualService
+from scheduler.app.stored import OccurrenceRecord, OccurrenceStatus
 from tests.scenarios.conftest import figures, scaled
 from tests.test_daemon import InProcess, wait_for
 
@@ -90,7 +91,7 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[InProcess]:
     made = InProcess(tmp_path, at(QUIET_DAY, 5))
-    store = Store.open(made.settings.database)
+    store = SqlStore.open(made.settings.database)
     service = RitualService(store, made.clock, ritual_file=Path("/nonexistent"), default_timezone="UTC")
     for plan in PLANS:
         service.add(plan.table())
@@ -136,7 +137,7 @@ Recorded = list[tuple[str, OccurrenceRecord]]  # (ritual name, occurrence), in d
 
 
 def occurrences(daemon: InProcess) -> Recorded:
-    store = Store.open(daemon.settings.database)
+    store = SqlStore.open(daemon.settings.database)
     try:
         names = {s.id: s.name for s in store.list_rituals()}
         found = store.occurrences()

@@ -30,7 +30,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.store import Store
+from scheduler.adapters.store import SqlStore
 from scheduler.app.service import RitualService
 from scheduler.cli import App, main
 from scheduler.domain.definitions import (
@@ -633,7 +633,7 @@ def test_the_daemon_starts_with_every_ritual_check_accepts(tmp_path: Path) -> No
     """remind_before = '3000000d' once got past `ritual add` and killed `ritual run` at start
     (OverflowError in the start-up reconcile); now it is refused, and the longest taken runs."""
     daemon = InProcess(tmp_path, datetime(2031, 5, 5, 5, 0, tzinfo=UTC))
-    store = Store.open(daemon.settings.database)
+    store = SqlStore.open(daemon.settings.database)
     service = RitualService(store, daemon.clock, ritual_file=Path("/nonexistent"), default_timezone="UTC")
     with pytest.raises(DefinitionError) as caught:
         service.add({"name": "far-ahead", "at": "20:30", "timezone": "UTC", "remind_before": "3000000d"})

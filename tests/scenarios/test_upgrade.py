@@ -3,7 +3,7 @@
 A database is built by revision 0001 alone and filled with plain SQL, the way a 0001-era
 ritual-scheduler left it: several rituals (one retired), effective-dated cadence versions,
 a history of completions (by person, with notes, some from nudge links), skips and pauses.
-``Store.open`` then migrates it to head, and:
+``SqlStore.open`` then migrates it to head, and:
 
 - every completion is still there, field for field (day, by, note, at, ...);
 - every ritual loads, with its cadence history;
@@ -28,8 +28,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.store import RitualSource, Store, migrate
+from scheduler.adapters.store import SqlStore, migrate
 from scheduler.adapters.store.engine import parse_url
+from scheduler.app.stored import RitualSource
 from scheduler.domain.definitions import ritual_from_table
 from tests.conftest import NOW, RitualCli, snapshot
 from tests.scenarios.conftest import figures, scaled
@@ -263,8 +264,8 @@ def seed_0001(path: Path, rituals: list[OldRitual]) -> int:
 
 
 def write_with_todays_code(url: str, rituals: list[OldRitual]) -> None:
-    """The same history written through today's Store API: the reference for the reports."""
-    store = Store.open(url)
+    """The same history written through today's SqlStore API: the reference for the reports."""
+    store = SqlStore.open(url)
     try:
         with store.transaction():
             for ritual in rituals:
@@ -310,7 +311,7 @@ def test_a_database_of_the_first_schema_upgrades_keeping_every_completion(tmp_pa
     seeded = seed_0001(old.database, rituals)
 
     started = time.perf_counter()
-    store = Store.open(url)
+    store = SqlStore.open(url)
     upgrade_seconds = time.perf_counter() - started
     kept_count = 0
     try:
@@ -343,7 +344,7 @@ def test_a_database_of_the_first_schema_upgrades_keeping_every_completion(tmp_pa
     finally:
         store.close()
     after_upgrade = snapshot(old.database)
-    Store.open(url).close()
+    SqlStore.open(url).close()
     assert snapshot(old.database) == after_upgrade, "opening an upgraded database changed it"
 
     started = time.perf_counter()

@@ -1,50 +1,11 @@
 """The store: the only package that speaks SQL (SQLModel on SQLite or PostgreSQL).
 
-Everything crosses this boundary as plain records from ``records.py``; no ORM
-object leaves the package. The store never reads the clock: callers pass
-``now``. Opening a store applies pending Alembic migrations first.
+It implements the application's ``Store`` port (``scheduler.app.ports``): everything
+crosses this boundary as the plain records of ``scheduler.app.stored``; no ORM object
+leaves the package. The store never reads the clock: callers pass ``now``. Opening a
+store applies pending Alembic migrations first.
 """
 
-from scheduler.adapters.store.store import Store
-from scheduler.app.stored import (
-    ApiTokenRecord,
-    CadenceVersion,
-    CompletionRecord,
-    DeliveryOutcome,
-    DeliveryRecord,
-    DeliveryStatus,
-    LeaderInfo,
-    OccurrenceClaim,
-    OccurrenceKind,
-    OccurrenceRecord,
-    OccurrenceStatus,
-    PauseRecord,
-    RitualSource,
-    SkipRecord,
-    StoredRitual,
-    api_token_hash,
-    cadence_in_force,
-    delivery_target,
-)
+from scheduler.adapters.store.store import SqlStore
 
-__all__ = [
-    "ApiTokenRecord",
-    "CadenceVersion",
-    "CompletionRecord",
-    "DeliveryOutcome",
-    "DeliveryRecord",
-    "DeliveryStatus",
-    "LeaderInfo",
-    "OccurrenceClaim",
-    "OccurrenceKind",
-    "OccurrenceRecord",
-    "OccurrenceStatus",
-    "PauseRecord",
-    "RitualSource",
-    "SkipRecord",
-    "Store",
-    "StoredRitual",
-    "api_token_hash",
-    "cadence_in_force",
-    "delivery_target",
-]
+__all__ = ["SqlStore"]

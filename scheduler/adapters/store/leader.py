@@ -6,7 +6,7 @@ killed backend or a dead network frees it for another daemon. Keepalives on both
 (libpq's and the server's tcp_keepalives_*) notice a silent network within about 11 s.
 
 Each election bumps a leader epoch in the store; the leader passes its epoch to
-``Store.claim_occurrence`` and ``Store.claim_delivery``, which refuse a claim once the
+``SqlStore.claim_occurrence`` and ``SqlStore.claim_delivery``, which refuse a claim once the
 stored epoch has moved on. So a deposed leader that has not noticed yet (between two
 ``check()`` calls) cannot fire a nudge the new leader also fires.
 
@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import URL
 
-from scheduler.adapters.clock import Clock, SystemClock
-from scheduler.adapters.store import Store
+from scheduler.adapters.clock import SystemClock
+from scheduler.adapters.store import SqlStore
 from scheduler.adapters.store.engine import one_line, parse_url, schema_lock_key
+from scheduler.app.ports import Clock
 from scheduler.domain.errors import StoreError
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def default_holder() -> str:
 
 
 def open_leadership(
-    database_url: str, store: Store, holder: str | None = None, clock: Clock | None = None
+    database_url: str, store: SqlStore, holder: str | None = None, clock: Clock | None = None
 ) -> Leadership:
     """The leadership for ``Settings.database``: an advisory lock on PostgreSQL, sole otherwise.
 
@@ -120,7 +121,7 @@ class PostgresLeadership:
     def __init__(
         self,
         url: URL,
-        store: Store,
+        store: SqlStore,
         holder: str,
         clock: Clock,
         *,

@@ -41,7 +41,6 @@ from scheduler.adapters.store.tables import (
 )
 from scheduler.app.stored import (
     ApiTokenRecord,
-    CadenceVersion,
     CompletionRecord,
     DeliveryOutcome,
     DeliveryRecord,
@@ -56,6 +55,7 @@ from scheduler.app.stored import (
     SkipRecord,
     StoredRitual,
 )
+from scheduler.domain.cadence import CadenceVersion
 from scheduler.domain.definitions import (
     Ritual,
     cadence_from_table,
@@ -78,15 +78,15 @@ LEADER_HOLDER_KEY = "leader.holder"
 LEADER_SINCE_KEY = "leader.since"
 
 
-class Store:
+class SqlStore:
     def __init__(self, engine: Engine, url: URL) -> None:
-        """Use ``Store.open``; this only wires an engine whose schema is already current."""
+        """Use ``SqlStore.open``; this only wires an engine whose schema is already current."""
         self._engine = engine
         self._url = url
         self._local = threading.local()  # the session of this thread's transaction(), if any
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str) -> SqlStore:
         """Connect, create the SQLite file (0600, WAL, busy timeout) if needed, migrate to head.
 
         Raises SchemaTooNewError when the database carries a revision this code does not know.
