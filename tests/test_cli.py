@@ -315,10 +315,10 @@ def test_init_creates_a_private_link_key_once(ritual: RitualCli) -> None:
 def test_api_tokens_are_shown_once_listed_without_secret_and_revocable(installed: RitualCli) -> None:
     import warnings
 
+    from scheduler.adapters.keyfile import load_or_create_key
     from scheduler.adapters.store import SqlStore
     from scheduler.adapters.web import create_app
     from scheduler.app.service import RitualService
-    from scheduler.domain.links import load_or_create_key
 
     with warnings.catch_warnings():
         # Starlette 1.x asks for the httpx2 fork; plain httpx still works and is what we pin.

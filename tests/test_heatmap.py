@@ -9,8 +9,9 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
+from scheduler.cli.heatmap import PLAIN_CHARS, render_heatmap
 from scheduler.domain.cadence import Cadence, Every, parse_due_days
-from scheduler.domain.heatmap import PLAIN_CHARS, Cell, heatmap_cells, render_heatmap
+from scheduler.domain.heatmap import Cell, heatmap_cells
 from scheduler.domain.streaks import Done, History
 
 

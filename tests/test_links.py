@@ -27,6 +27,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scheduler.adapters.keyfile import LinkKeyError, load_or_create_key
 from scheduler.domain import links
 from scheduler.domain.errors import RitualError
 from scheduler.domain.links import (
@@ -36,10 +37,8 @@ from scheduler.domain.links import (
     LinkClaim,
     LinkError,
     LinkFailure,
-    LinkKeyError,
     expiry_for,
     key_fingerprint,
-    load_or_create_key,
     sign,
     verify,
 )

@@ -232,9 +232,9 @@ class Daemon:
 
     def _start_http(self) -> None:
         """Serve the links, the API and the today page (unless ``http_bind`` is off)."""
+        from scheduler.adapters.keyfile import load_or_create_key
         from scheduler.adapters.server import HttpServer
         from scheduler.adapters.web import create_app
-        from scheduler.domain.links import load_or_create_key
 
         settings = self._settings
         address = settings.http_address

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from scheduler.adapters.keyfile import LinkKeyError, load_or_create_key
 from scheduler.adapters.notify import Channel, Channels, find_config_file, load_channels, send_each
 from scheduler.app.nudging import (
     DIGEST_GRACE,
@@ -43,15 +44,7 @@ from scheduler.app.stored import (
 )
 from scheduler.domain import cadence as cad
 from scheduler.domain.errors import RitualError
-from scheduler.domain.links import (
-    LinkAction,
-    LinkClaim,
-    LinkKeyError,
-    expiry_for,
-    link_url,
-    load_or_create_key,
-    sign,
-)
+from scheduler.domain.links import LinkAction, LinkClaim, expiry_for, link_url, sign
 from scheduler.domain.messages import Action, Message, render_message
 from scheduler.domain.reminders import NudgeKind, parse_duration
 from scheduler.settings import Settings

@@ -179,7 +179,8 @@ def init(app: App, force: bool) -> None:
         written.append(target)
         click.echo(f"wrote {target}")
     app._settings = None  # the new settings.toml may change what was loaded
-    from scheduler.domain.links import key_fingerprint, load_or_create_key
+    from scheduler.adapters.keyfile import load_or_create_key
+    from scheduler.domain.links import key_fingerprint
 
     key = load_or_create_key(app.settings.link_key_path)
     click.echo(f"link-signing key {app.settings.link_key_path} (fingerprint {key_fingerprint(key)})")
@@ -692,7 +693,8 @@ def streaks(app: App, names: tuple[str, ...], heatmap: bool, as_json: bool) -> N
 
 
 def _print_heatmaps(service: RitualService, names: tuple[str, ...]) -> None:
-    from scheduler.domain.heatmap import heatmap_cells, render_heatmap
+    from scheduler.cli.heatmap import render_heatmap
+    from scheduler.domain.heatmap import heatmap_cells
     from scheduler.domain.report import newest_cadence
 
     color = sys.stdout.isatty()
