@@ -1,0 +1,109 @@
+"""HTTP: the one-tap links a nudge carries, the bearer-token API and the today page.
+
+The only package that imports Starlette. Handlers parse the request, ask the service (the same
+path the CLI takes) and render. ``auth`` says who is asking, ``pages`` serves people, ``api``
+serves programs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from scheduler.adapters.web.api import Api, json_response
+from scheduler.adapters.web.auth import Auth, HideTokens, hide_tokens
+from scheduler.adapters.web.pages import Pages, Snooze, esc, page
+from scheduler.app.ports import Clock
+from scheduler.app.service import RitualService
+
+__all__ = ["MAX_BODY", "HideTokens", "create_app", "hide_tokens"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # bytes a request body may carry, read before any token is checked
+
+
+def create_app(
+    service: RitualService,
+    *,
+    key: bytes,
+    clock: Clock,
+    public_url: str,
+    snooze: Snooze | None = None,
+) -> Starlette:
+    """The daemon's HTTP app; ``snooze(occurrence_id, person)`` re-nudges (None: answer 501)."""
+    auth = Auth(service, key=key, clock=clock)
+    secure = public_url.startswith("https://")
+    web = Pages(service, auth, key=key, clock=clock, secure=secure, snooze=snooze)
+    api = Api(service, auth)
+    routes = [
+        Route("/l/{token}", web.link_page, methods=["GET"]),
+        Route("/l/{token}", _with_body(web.link_post), methods=["POST"]),
+        Route("/login", web.login, methods=["GET"]),
+        Route("/login", _with_body(web.login_post), methods=["POST"]),
+        Route("/logout", web.logout, methods=["POST"]),
+        Route("/", web.today, methods=["GET"]),
+        Route("/today/{name}/done", _with_body(web.today_done), methods=["POST"]),
+        Route("/api/v1/rituals", api.api_rituals, methods=["GET"]),
+        Route("/api/v1/rituals", _with_body(api.api_create), methods=["POST"]),
+        Route("/api/v1/rituals/{name}", api.api_ritual, methods=["GET"]),
+        Route("/api/v1/rituals/{name}", _with_body(api.api_edit), methods=["PATCH"]),
+        Route("/api/v1/rituals/{name}/done", _with_body(api.api_done), methods=["POST"]),
+        Route("/api/v1/rituals/{name}/pause", _with_body(api.api_pause), methods=["POST"]),
+        Route("/api/v1/rituals/{name}/resume", api.api_resume, methods=["POST"]),
+        Route("/api/v1/streaks", api.api_streaks, methods=["GET"]),
+        Route("/api/v1/completions", api.api_completions, methods=["GET"]),
+        Route("/api/v1/completions", _with_body(api.api_add_completion), methods=["POST"]),
+        Route("/api/v1/completions/{id}", api.api_delete_completion, methods=["DELETE"]),
+        Route("/api/v1/report", api.api_report, methods=["GET"]),
+    ]
+    handlers: dict[Any, Callable[[Request, Exception], Response]] = {
+        HTTPException: _http_error,
+        Exception: _server_error,
+    }
+    return Starlette(routes=routes, exception_handlers=handlers)
+
+
+def _with_body(handler: Callable[[Request, bytes], Response]) -> Callable[[Request], Awaitable[Response]]:
+    """Read the body on the event loop, then run the (blocking, database) handler in a thread."""
+
+    async def endpoint(request: Request) -> Response:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:  # nothing here takes more than a ritual's JSON
+                return _too_large(request)
+        return await run_in_threadpool(handler, request, bytes(body))
+
+    return endpoint
+
+
+def _too_large(request: Request) -> Response:
+    message = f"request body over {MAX_BODY // 1024} KiB"
+    if request.url.path.startswith("/api/"):
+        return json_response(413, {"error": message})
+    return page("Too large", f"<p>{message}</p>", status=413)
+
+
+def _http_error(request: Request, error: Exception) -> Response:
+    """Routing errors (unknown path, wrong method): one-line JSON under /api, a plain page elsewhere."""
+    assert isinstance(error, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return json_response(error.status_code, {"error": error.detail.lower()}, headers=error.headers)
+    return page(error.detail, f"<p>{esc(error.detail)}</p>", status=error.status_code)
+
+
+def _server_error(request: Request, error: Exception) -> Response:
+    """A bug: the traceback goes to the log (uvicorn's), the client learns nothing of it."""
+    message = "internal error (see the daemon's log)"
+    if request.url.path.startswith("/api/"):
+        return json_response(500, {"error": message})
+    return page("Error", f"<p>{message}</p>", status=500)

@@ -1,0 +1,315 @@
+"""The API under ``/api/v1``: the CLI's verbs over HTTP for Home Assistant, shortcuts and scripts.
+
+``Authorization: Bearer TOKEN`` on every call. Its objects are those of the CLI's ``--json``;
+every error, routing ones included, is one line of JSON ``{"error": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scheduler.adapters.web.auth import Auth
+from scheduler.app.service import RitualService
+from scheduler.app.stored import StoredRitual
+from scheduler.cli.render import (
+    completion_json,
+    next_due_times,
+    pause_json,
+    ritual_detail_json,
+    ritual_json,
+)
+from scheduler.domain import report as reports
+from scheduler.domain.definitions import RITUAL_KEYS
+from scheduler.domain.errors import ConflictError, RitualError, StoreError, UnknownRitualError, UsageError
+
+log = logging.getLogger(__name__)
+
+NEXT_DUE_DAYS = 40  # how far `ritual list` looks for each ritual's next due time
+
+
+class Api:
+    """The API handlers; they run in Starlette's threadpool (they read the database)."""
+
+    def __init__(self, service: RitualService, auth: Auth) -> None:
+        self.service = service
+        self.store = service.store
+        self.auth = auth
+
+    def _api(self, request: Request, work: Callable[[], tuple[int, Any]]) -> Response:
+        """Authenticate, run ``work``, and turn what it returns or raises into one-line JSON."""
+        if self.auth.bearer(request) is None:
+            has = bool(request.headers.get("authorization"))
+            message = "invalid or revoked token" if has else "missing bearer token"
+            return json_response(401, {"error": message}, headers={"WWW-Authenticate": "Bearer"})
+        try:
+            status, body = work()
+        except StoreError as error:  # names the database: for the log, not for the client
+            log.error("API %s %s: %s", request.method, request.url.path, error)
+            return json_response(503, {"error": "the database is not available (see the daemon's log)"})
+        except RitualError as error:
+            return json_response(_error_status(error), {"error": str(error)})
+        return json_response(status, body)
+
+    def api_rituals(self, request: Request) -> Response:
+        def work() -> tuple[int, Any]:
+            due = next_due_times(self.service.upcoming(days=NEXT_DUE_DAYS))
+            return 200, [self._ritual_json(s, next_due=due.get(s.name)) for s in self.service.list_rituals()]
+
+        return self._api(request, work)
+
+    def api_ritual(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        return self._api(request, lambda: (200, self._detail_json(name)))
+
+    def api_create(self, request: Request, body: bytes) -> Response:
+        def work() -> tuple[int, Any]:
+            table = {
+                key: value for key, value in json_object(body, required=True).items() if value is not None
+            }
+            self._sync()  # a name the ritual file just gained is the file's, as with `ritual add`
+            stored = self.service.add(table)
+            return 201, self._detail_json(stored.name)
+
+        return self._api(request, work)
+
+    def api_edit(self, request: Request, body: bytes) -> Response:
+        name = request.path_params["name"]
+
+        def work() -> tuple[int, Any]:
+            changes, unset = edit_fields(json_object(body, required=True))
+            self._sync()
+            stored = self.service.edit(name, changes, unset=unset)
+            return 200, self._detail_json(stored.name)
+
+        return self._api(request, work)
+
+    def api_pause(self, request: Request, body: bytes) -> Response:
+        name = request.path_params["name"]
+
+        def work() -> tuple[int, Any]:
+            data = json_object(body)
+            check_fields(data, ("from", "until", "reason"))
+            stored = self.service.get(name)
+            start = day_field(data, "from") or self.service.today(stored.ritual)
+            until = day_field(data, "until")
+            if until is not None and until < start:
+                raise UsageError(f"until: {until} is before the first paused day {start}")
+            reason = text_field(data, "reason") or ""
+            record = self.service.pause(name, start=start, until=until, reason=reason)
+            return 201, {"name": name, "pause": pause_json(record)}
+
+        return self._api(request, work)
+
+    def api_resume(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        return self._api(request, lambda: (200, {"name": name, "resumed": self.service.resume(name) > 0}))
+
+    def api_streaks(self, request: Request) -> Response:
+        names = request.query_params.getlist("ritual") or None
+        return self._api(request, lambda: (200, self.service.streak_rows(names)))
+
+    def api_completions(self, request: Request) -> Response:
+        name = request.query_params.get("ritual")
+
+        def work() -> tuple[int, Any]:
+            chosen = [self.service.get(name)] if name else self.service.list_rituals()
+            return 200, [
+                {"ritual": s.name, **completion_json(c)} for s in chosen for c in self.store.completions(s.id)
+            ]
+
+        return self._api(request, work)
+
+    def api_done(self, request: Request, body: bytes) -> Response:
+        name = request.path_params["name"]
+
+        def work() -> tuple[int, Any]:
+            data = json_object(body)
+            check_fields(data, ("date", "by", "note"))
+            return self._record_done(name, done_fields(data))
+
+        return self._api(request, work)
+
+    def api_add_completion(self, request: Request, body: bytes) -> Response:
+        def work() -> tuple[int, Any]:
+            data = json_object(body, required=True)
+            check_fields(data, ("ritual", "date", "by", "note"))
+            name = text_field(data, "ritual")
+            if not name:
+                raise UsageError("ritual: required (the name of the ritual that was done)")
+            return self._record_done(name, done_fields(data))
+
+        return self._api(request, work)
+
+    def _record_done(self, name: str, fields: dict[str, Any]) -> tuple[int, Any]:
+        """What `ritual done --json` prints; 201 for a new completion, 200 for one already recorded."""
+        _, record, created = self.service.record_done(name, source="api", **fields)
+        return (201 if created else 200), {
+            "name": name,
+            "created": created,
+            "completion": completion_json(record),
+        }
+
+    def api_delete_completion(self, request: Request) -> Response:
+        wanted = request.path_params["id"]
+
+        def work() -> tuple[int, Any]:
+            ok = wanted.isascii() and wanted.isdigit() and len(wanted) <= 18
+            record = self.store.delete_completion(int(wanted)) if ok else None
+            if record is None:
+                raise NotFoundError(f"no completion with id '{wanted[:20]}' (see GET /api/v1/completions)")
+            names = {s.id: s.name for s in self.store.list_rituals(include_removed=True)}
+            return 200, {"ritual": names.get(record.ritual_id), **completion_json(record)}
+
+        return self._api(request, work)
+
+    def api_report(self, request: Request) -> Response:
+        def work() -> tuple[int, Any]:
+            first, last = report_window(request.query_params, self.service.household_today())
+            built = reports.build_report(self.service.report_inputs(), first, last)
+            return 200, reports.report_json(built)
+
+        return self._api(request, work)
+
+    def _sync(self) -> None:
+        """Bring the ritual file in first, as the CLI does before `ritual add` and `ritual edit`."""
+        report = self.service.sync()
+        if report.error:
+            log.warning("ritual file not read, using the rituals stored before: %s", report.error)
+
+    def _ritual_json(self, stored: StoredRitual, **extra: Any) -> dict[str, Any]:
+        return ritual_json(stored, paused=self.service.is_paused(stored), extra=extra)
+
+    def _detail_json(self, name: str) -> dict[str, Any]:
+        """The object of `ritual show --json`."""
+        detail = self.service.detail(name)
+        streak = reports.streak_row(reports.RitualInput(detail.stored.ritual, detail.history, detail.today))
+        return ritual_detail_json(detail, paused=self.service.is_paused(detail.stored), streak=streak)
+
+
+def json_object(body: bytes, *, required: bool = False) -> dict[str, Any]:
+    """A request's JSON object body; an empty body is ``{}`` unless ``required``."""
+    if not body.strip():
+        if required:
+            raise UsageError("request body is empty (expected a JSON object)")
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise UsageError("request body is not JSON") from None
+    if not isinstance(data, dict):
+        raise UsageError("request body must be a JSON object")
+    return data
+
+
+def check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise UsageError(f"unknown field '{_shown(unknown[0])}' (expected {', '.join(allowed)})")
+
+
+def text_field(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise UsageError(f"'{name}' must be a string")
+    return value
+
+
+def day_field(data: Mapping[str, Any], name: str) -> date | None:
+    value = data.get(name)
+    return None if value is None else parse_day(value, name)
+
+
+def done_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``record_done`` arguments from a JSON object's ``date``, ``by`` and ``note``."""
+    fields: dict[str, Any] = {}
+    by, note = text_field(data, "by"), text_field(data, "note")
+    if by is not None:
+        fields["by"] = by.strip()
+    if note is not None:
+        fields["note"] = note
+    if (day := day_field(data, "date")) is not None:
+        fields["day"] = day
+    return fields
+
+
+def edit_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A PATCH body as `ritual edit` takes it: the keys to change, and those set to null to remove."""
+    if not data:
+        raise UsageError("nothing to change: give the keys to change (null removes one)")
+    unset = [key for key, value in data.items() if value is None]
+    for key in unset:
+        if key not in RITUAL_KEYS:
+            raise UsageError(f"{_shown(key)}: unknown key '{_shown(key)}'")
+    return {key: value for key, value in data.items() if value is not None}, unset
+
+
+def parse_day(value: object, name: str = "date") -> date:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise UsageError(f"{name}: bad date '{_shown(value)}' (expected YYYY-MM-DD)")
+
+
+REPORT_WINDOWS = ("week", "month", "since")
+
+
+def report_window(query: Mapping[str, str], today: date) -> tuple[date, date]:
+    """``?week`` (the default), ``?month`` or ``?since=YYYY-MM-DD``, as `ritual report` takes them."""
+    unknown = sorted(set(query) - set(REPORT_WINDOWS))
+    if unknown:
+        raise UsageError(
+            f"unknown parameter '{_shown(unknown[0])}' (expected week, month or since=YYYY-MM-DD)"
+        )
+    given = [name for name in REPORT_WINDOWS if name in query]
+    if len(given) > 1:
+        raise UsageError(f"{given[0]} and {given[1]}: give one of them")
+    for flag in ("week", "month"):
+        if query.get(flag, "") not in ("", "1", "true"):
+            raise UsageError(f"{flag}: takes no value (this {flag}; since=YYYY-MM-DD for another window)")
+    if "since" in query:
+        try:
+            return reports.since_window(parse_day(query["since"], "since"), today)
+        except ValueError as error:
+            raise UsageError(f"since: {error}") from None
+    if "month" in query:
+        return reports.month_window(today)
+    return reports.week_window(today)
+
+
+def _shown(value: object) -> str:
+    """A value from a request, short and on one line, for an error message."""
+    text = str(value)
+    shown = text[:40].encode("unicode_escape").decode("ascii")
+    return shown + ("..." if len(text) > 40 else "")
+
+
+class NotFoundError(RitualError):
+    """What a request names (other than a ritual) does not exist."""
+
+
+def _error_status(error: RitualError) -> int:
+    if isinstance(error, UnknownRitualError | NotFoundError):
+        return 404
+    if isinstance(error, ConflictError):
+        return 409
+    return 400
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    text = json.dumps(body, ensure_ascii=False, default=_json_default)
+    return Response(text, status_code=status, media_type="application/json", headers=headers)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
