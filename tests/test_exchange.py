@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
+from scheduler.adapters.ics import ics_feed
 from scheduler.adapters.store import SqlStore
 from scheduler.app.exchange import (
     CSV_COLUMNS,
@@ -31,7 +32,6 @@ from scheduler.app.exchange import (
     SkipEntry,
     Snapshot,
     apply_import,
-    ics_feed,
     load_loop,
     loop_cadence,
     loop_snapshot,

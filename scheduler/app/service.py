@@ -350,12 +350,10 @@ class RitualService:
         }
 
     # moving history in and out ----------------------------------------------------------
-    def export(self, fmt: str, *, days: int = 60) -> str | bytes:
-        """Everything as JSON or CSV (round-trips through `import`), or upcoming nudges as ICS."""
+    def export(self, fmt: str) -> str:
+        """Everything as JSON or CSV: a backup that round-trips through `import`."""
         from scheduler.app import exchange
 
-        if fmt == "ics":
-            return exchange.ics_feed(self.upcoming(days), generated_at=self.clock.now())
         snapshot = exchange.read_snapshot(self.store)
         return exchange.to_json(snapshot) if fmt == "json" else exchange.to_csv(snapshot)
 

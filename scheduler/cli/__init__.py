@@ -797,7 +797,14 @@ def digest(app: App) -> None:
 @pass_app
 def export(app: App, fmt: str, output: Path | None, days: int) -> None:
     """Export rituals, completions, skips and pauses (or an iCalendar feed of upcoming nudges)."""
-    data = app.service().export(fmt, days=days)
+    service = app.service()
+    data: str | bytes
+    if fmt == "ics":
+        from scheduler.adapters.ics import ics_feed
+
+        data = ics_feed(service.upcoming(days), generated_at=service.clock.now())
+    else:
+        data = service.export(fmt)
     if output is None:
         if isinstance(data, bytes):
             sys.stdout.buffer.write(data)

@@ -1,0 +1,53 @@
+"""Moving a household's record in and out: JSON/CSV backups and Loop Habit Tracker imports.
+
+One module per format (``backup_json``, ``backup_csv``, ``loop``), the plain values they
+share (``snapshot``) and the merge that imports a snapshot into the store (``merge``).
+"""
+
+from scheduler.app.exchange.backup_csv import CSV_COLUMNS, parse_csv, to_csv
+from scheduler.app.exchange.backup_json import parse_json, to_json
+from scheduler.app.exchange.loop import (
+    LoopHabit,
+    LoopImport,
+    LoopMark,
+    load_loop,
+    loop_cadence,
+    loop_snapshot,
+    parse_loop_csv,
+    slugify,
+)
+from scheduler.app.exchange.merge import ImportResult, apply_import
+from scheduler.app.exchange.snapshot import (
+    CompletionEntry,
+    ImportFileError,
+    PauseEntry,
+    RitualEntry,
+    SkipEntry,
+    Snapshot,
+    read_snapshot,
+)
+
+__all__ = [
+    "CSV_COLUMNS",
+    "CompletionEntry",
+    "ImportFileError",
+    "ImportResult",
+    "LoopHabit",
+    "LoopImport",
+    "LoopMark",
+    "PauseEntry",
+    "RitualEntry",
+    "SkipEntry",
+    "Snapshot",
+    "apply_import",
+    "load_loop",
+    "loop_cadence",
+    "loop_snapshot",
+    "parse_csv",
+    "parse_json",
+    "parse_loop_csv",
+    "read_snapshot",
+    "slugify",
+    "to_csv",
+    "to_json",
+]

@@ -1,0 +1,238 @@
+"""Importing: a snapshot merged into the store, only adding, all in one transaction.
+
+A ritual that is already there is kept as it is; a bad file or a failure half-way changes
+nothing, and importing a file twice adds nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
+
+from scheduler.adapters.store import SqlStore
+from scheduler.app.exchange.snapshot import (
+    CompletionEntry,
+    ImportFileError,
+    PauseEntry,
+    RitualEntry,
+    SkipEntry,
+    Snapshot,
+)
+from scheduler.app.stored import StoredRitual
+from scheduler.domain import cadence as cad
+from scheduler.domain.cadence import cadence_in_force
+from scheduler.domain.definitions import (
+    cadence_from_table,
+    ritual_from_table,
+)
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import did (or, for a dry run, would do)."""
+
+    rituals_added: tuple[str, ...] = ()
+    rituals_kept: tuple[str, ...] = ()  # already in the store with the same definition
+    rituals_conflicting: tuple[str, ...] = ()  # already in the store, defined differently: kept as they are
+    completions_added: int = 0
+    completions_present: int = 0
+    skips_added: int = 0
+    skips_present: int = 0
+    pauses_added: int = 0
+    pauses_present: int = 0
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.rituals_added or self.completions_added or self.skips_added or self.pauses_added)
+
+    def summary(self) -> str:
+        """One short line for the CLI: ``added 2 rituals, 40 completions; 3 already there``."""
+        verb = "would add" if self.dry_run else "added"
+        added = [
+            _count(len(self.rituals_added), "ritual"),
+            _count(self.completions_added, "completion"),
+            _count(self.skips_added, "skip"),
+            _count(self.pauses_added, "pause"),
+        ]
+        text = f"{verb} {', '.join(added)}"
+        present = self.completions_present + self.skips_present + self.pauses_present + len(self.rituals_kept)
+        if present:
+            text += f"; {present} already there"
+        if self.rituals_conflicting:
+            names = ", ".join(f"'{name}'" for name in self.rituals_conflicting)
+            text += f"; kept {names} as stored (defined differently in the file)"
+        return text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+class _DryRunDone(Exception):
+    """Raised inside the import's transaction to roll a dry run back after counting."""
+
+    def __init__(self, result: ImportResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+def apply_import(
+    store: SqlStore, snapshot: Snapshot, *, now: datetime, dry_run: bool = False
+) -> ImportResult:
+    """Merge a snapshot into the store, never overwriting: all of it in one transaction, or nothing.
+
+    A ritual whose name is taken is kept as it is (a differing definition is reported as a
+    conflict); its completions, skips and pauses are still added. A completion is already
+    there when the store holds one with the same ritual, day, time and person: each stored
+    one matches one in the file, so re-importing adds nothing and real repeats (two back-filled
+    completions on one day) survive a round trip. A dry run does the same work inside the
+    transaction and rolls it back, so its counts are exact. Do not call it with dry_run inside
+    an open ``store.transaction()``: the rollback would have to undo the caller's work too.
+    """
+    if now.utcoffset() is None:
+        raise ValueError(f"now must be an aware datetime, got naive '{now.isoformat()}'")
+    try:
+        with store.transaction():
+            result = _merge(store, snapshot, now, dry_run=dry_run)
+            if dry_run:
+                raise _DryRunDone(result)
+    except _DryRunDone as done:
+        return done.result
+    return result
+
+
+def _merge(store: SqlStore, snapshot: Snapshot, now: datetime, *, dry_run: bool) -> ImportResult:
+    stored = {s.name: s for s in store.list_rituals(include_removed=True)}
+    added: list[str] = []
+    kept: list[str] = []
+    conflicting: list[str] = []
+    for entry in snapshot.rituals:
+        existing = stored.get(entry.name)
+        if existing is None:
+            stored[entry.name] = _create_ritual(store, entry, snapshot, now)
+            added.append(entry.name)
+        elif existing.ritual == ritual_from_table(entry.table):
+            kept.append(entry.name)
+        else:
+            conflicting.append(entry.name)
+    completions = _add_completions(store, stored, snapshot.completions, now)
+    skips = _add_skips(store, stored, snapshot.skips, now)
+    pauses = _add_pauses(store, stored, snapshot.pauses, now)
+    return ImportResult(
+        rituals_added=tuple(added),
+        rituals_kept=tuple(kept),
+        rituals_conflicting=tuple(conflicting),
+        completions_added=completions[0],
+        completions_present=completions[1],
+        skips_added=skips[0],
+        skips_present=skips[1],
+        pauses_added=pauses[0],
+        pauses_present=pauses[1],
+        dry_run=dry_run,
+    )
+
+
+def _create_ritual(store: SqlStore, entry: RitualEntry, snapshot: Snapshot, now: datetime) -> StoredRitual:
+    """Save a new ritual so its cadence history reads as in the file: oldest version first."""
+    ritual = ritual_from_table(entry.table)
+    for day, table in entry.cadence_versions:
+        earlier = replace(ritual, cadence=cadence_from_table(table))
+        store.save_ritual(earlier, entry.source, now=now, effective_from=day)
+    if entry.cadence_versions:
+        effective_from = entry.cadence_versions[-1][0]
+    else:
+        # A hand-written file without a history: the cadence counts from the start, or from
+        # the oldest completion in the file, or from today.
+        days = [c.day for c in snapshot.completions if c.ritual == entry.name]
+        effective_from = ritual.start or min(days, default=cad.ritual_date(ritual.cadence, now))
+    saved = store.save_ritual(ritual, entry.source, now=now, effective_from=effective_from)
+    if not entry.removed:
+        return saved
+    store.remove_ritual(entry.name, now=now)
+    return replace(saved, removed_at=now)
+
+
+def _target(stored: Mapping[str, StoredRitual], name: str, origin: str) -> StoredRitual:
+    target = stored.get(name)
+    if target is None:
+        raise ImportFileError(origin, f"no ritual named '{name}' in the file or in the store")
+    return target
+
+
+def _by_ritual(entries: Iterable[_T], name: Callable[[_T], str]) -> dict[str, list[_T]]:
+    grouped: dict[str, list[_T]] = {}
+    for entry in entries:
+        grouped.setdefault(name(entry), []).append(entry)
+    return grouped
+
+
+def _add_completions(
+    store: SqlStore, stored: Mapping[str, StoredRitual], entries: Iterable[CompletionEntry], now: datetime
+) -> tuple[int, int]:
+    added = present = 0
+    for name, group in _by_ritual(entries, lambda c: c.ritual).items():
+        target = _target(stored, name, group[0].origin)
+        there = Counter((c.day, c.at, c.by) for c in store.completions(target.id))
+        versions = store.cadence_history(target.id)
+        for entry in group:
+            key = (entry.day, entry.at, entry.by)
+            if there[key]:
+                there[key] -= 1
+                present += 1
+                continue
+            cadence = cadence_in_force(versions, entry.day, target.ritual.cadence)
+            _record, created = store.add_completion(
+                target.id,
+                day=entry.day,
+                at=entry.at,
+                period_key=cad.period_of(cadence, entry.day).key,
+                by=entry.by,
+                note=entry.note,
+                source=entry.source,
+                occurrence=entry.occurrence,
+                now=now,
+            )
+            # An occurrence key the same person already used is a repeat of that completion.
+            added, present = (added + 1, present) if created else (added, present + 1)
+    return added, present
+
+
+def _add_skips(
+    store: SqlStore, stored: Mapping[str, StoredRitual], entries: Iterable[SkipEntry], now: datetime
+) -> tuple[int, int]:
+    added = present = 0
+    for name, group in _by_ritual(entries, lambda s: s.ritual).items():
+        target = _target(stored, name, group[0].origin)
+        there = Counter(s.day for s in store.skips(target.id))
+        for entry in group:
+            if there[entry.day]:
+                there[entry.day] -= 1
+                present += 1
+            else:
+                store.add_skip(target.id, day=entry.day, reason=entry.reason, now=now)
+                added += 1
+    return added, present
+
+
+def _add_pauses(
+    store: SqlStore, stored: Mapping[str, StoredRitual], entries: Iterable[PauseEntry], now: datetime
+) -> tuple[int, int]:
+    added = present = 0
+    for name, group in _by_ritual(entries, lambda p: p.ritual).items():
+        target = _target(stored, name, group[0].origin)
+        there = Counter((p.start, p.until) for p in store.pauses(target.id))
+        for entry in group:
+            key = (entry.start, entry.until)
+            if there[key]:
+                there[key] -= 1
+                present += 1
+            else:
+                store.add_pause(target.id, start=entry.start, until=entry.until, reason=entry.reason, now=now)
+                added += 1
+    return added, present
