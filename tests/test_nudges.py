@@ -13,6 +13,7 @@ import pytest
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import Claimed, DigestPlan, Handled, Nudger
+from scheduler.app.ports import Store
 from scheduler.app.service import RitualService
 from scheduler.app.stored import OccurrenceRecord, OccurrenceStatus, RitualSource, StoredRitual
 from scheduler.domain.definitions import ritual_from_table
@@ -22,7 +23,7 @@ from scheduler.domain.firing import Decision
 class FakeOutbox:
     """Records what would be sent and marks the occurrence as the real outbox would."""
 
-    def __init__(self, store: SqlStore, clock: FakeClock) -> None:
+    def __init__(self, store: Store, clock: FakeClock) -> None:
         self.store = store
         self.clock = clock
         self.sent: list[tuple[str, date, str, Decision]] = []

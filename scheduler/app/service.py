@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from scheduler.adapters.store import SqlStore
-from scheduler.app.ports import Clock
+from scheduler.app.ports import Clock, Store
 from scheduler.app.stored import (
     ApiTokenRecord,
     CompletionRecord,
@@ -90,7 +89,7 @@ class Upcoming:
 
 
 class RitualService:
-    def __init__(self, store: SqlStore, clock: Clock, *, ritual_file: Path, default_timezone: str) -> None:
+    def __init__(self, store: Store, clock: Clock, *, ritual_file: Path, default_timezone: str) -> None:
         self.store = store
         self.clock = clock
         self.ritual_file = ritual_file

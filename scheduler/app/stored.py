@@ -172,6 +172,10 @@ def api_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# What makes a nudge unique: (ritual id, or None for a household nudge; ritual day; slot).
+OccurrenceKey = tuple[int | None, date, str]
+
+
 class OccurrenceClaim(NamedTuple):
     """One nudge to claim under its key (ritual, day, slot); see ``Store.claim_occurrences``."""
 

@@ -47,6 +47,7 @@ from scheduler.app.stored import (
     DeliveryStatus,
     LeaderInfo,
     OccurrenceClaim,
+    OccurrenceKey,
     OccurrenceKind,
     OccurrenceRecord,
     OccurrenceStatus,
@@ -526,7 +527,7 @@ class SqlStore:
             wanted = {ritual_id for ritual_id, _, _ in keys if ritual_id is not None}
             if unknown := wanted - _existing_ritual_ids(session, wanted):
                 raise StoreError(f"no ritual with id '{min(unknown)}' in the store")
-            taken: dict[_OccurrenceKey, OccurrenceRow | int] = dict(_occurrences_by_key(session, keys))
+            taken: dict[OccurrenceKey, OccurrenceRow | int] = dict(_occurrences_by_key(session, keys))
             fenced = epoch is not None and _leader_epoch(session, lock=_SHARE) != epoch
             plan: list[tuple[OccurrenceRow | int | None, bool]] = []  # a stored row, or a new one's index
             new: list[dict[str, Any]] = []
@@ -634,10 +635,10 @@ class SqlStore:
                         found[ritual_id] = _utc(due_at)
         return found
 
-    def occurrence_keys(self, ritual_ids: Collection[int], *, since: datetime) -> set[_OccurrenceKey]:
+    def occurrence_keys(self, ritual_ids: Collection[int], *, since: datetime) -> set[OccurrenceKey]:
         """The (ritual_id, day, slot) keys of the rituals' occurrences due at or after ``since``."""
         _aware(since=since)
-        found: set[_OccurrenceKey] = set()
+        found: set[OccurrenceKey] = set()
         with self._session() as session:
             for chunk in _chunks(ritual_ids):
                 query = select(
@@ -1086,12 +1087,9 @@ def _existing_ritual_ids(session: Session, ritual_ids: Collection[int]) -> set[i
     return found
 
 
-_OccurrenceKey = tuple[int | None, date, str]
-
-
 def _occurrences_by_key(
-    session: Session, keys: Collection[_OccurrenceKey]
-) -> dict[_OccurrenceKey, OccurrenceRow]:
+    session: Session, keys: Collection[OccurrenceKey]
+) -> dict[OccurrenceKey, OccurrenceRow]:
     """The occurrences already stored under these (ritual_id, day, slot) keys (read by ritual and day)."""
     days = {day for _, day, _ in keys}
     ritual_ids = {ritual_id for ritual_id, _, _ in keys if ritual_id is not None}
@@ -1102,7 +1100,7 @@ def _occurrences_by_key(
     if any(ritual_id is None for ritual_id, _, _ in keys):
         queries.append(select(OccurrenceRow).where(_of_ritual(None), col(OccurrenceRow.day).in_(days)))
     wanted = set(keys)
-    found: dict[_OccurrenceKey, OccurrenceRow] = {}
+    found: dict[OccurrenceKey, OccurrenceRow] = {}
     for query in queries:
         for row in session.exec(query):
             if (key := (row.ritual_id, row.day, row.slot)) in wanted:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
-from scheduler.adapters.store import SqlStore
 from scheduler.app.exchange.snapshot import (
     CompletionEntry,
     ImportFileError,
@@ -21,6 +20,7 @@ from scheduler.app.exchange.snapshot import (
     SkipEntry,
     Snapshot,
 )
+from scheduler.app.ports import Store
 from scheduler.app.stored import StoredRitual
 from scheduler.domain import cadence as cad
 from scheduler.domain.cadence import cadence_in_force
@@ -82,9 +82,7 @@ class _DryRunDone(Exception):
         self.result = result
 
 
-def apply_import(
-    store: SqlStore, snapshot: Snapshot, *, now: datetime, dry_run: bool = False
-) -> ImportResult:
+def apply_import(store: Store, snapshot: Snapshot, *, now: datetime, dry_run: bool = False) -> ImportResult:
     """Merge a snapshot into the store, never overwriting: all of it in one transaction, or nothing.
 
     A ritual whose name is taken is kept as it is (a differing definition is reported as a
@@ -107,7 +105,7 @@ def apply_import(
     return result
 
 
-def _merge(store: SqlStore, snapshot: Snapshot, now: datetime, *, dry_run: bool) -> ImportResult:
+def _merge(store: Store, snapshot: Snapshot, now: datetime, *, dry_run: bool) -> ImportResult:
     stored = {s.name: s for s in store.list_rituals(include_removed=True)}
     added: list[str] = []
     kept: list[str] = []
@@ -138,7 +136,7 @@ def _merge(store: SqlStore, snapshot: Snapshot, now: datetime, *, dry_run: bool)
     )
 
 
-def _create_ritual(store: SqlStore, entry: RitualEntry, snapshot: Snapshot, now: datetime) -> StoredRitual:
+def _create_ritual(store: Store, entry: RitualEntry, snapshot: Snapshot, now: datetime) -> StoredRitual:
     """Save a new ritual so its cadence history reads as in the file: oldest version first."""
     ritual = ritual_from_table(entry.table)
     for day, table in entry.cadence_versions:
@@ -173,7 +171,7 @@ def _by_ritual(entries: Iterable[_T], name: Callable[[_T], str]) -> dict[str, li
 
 
 def _add_completions(
-    store: SqlStore, stored: Mapping[str, StoredRitual], entries: Iterable[CompletionEntry], now: datetime
+    store: Store, stored: Mapping[str, StoredRitual], entries: Iterable[CompletionEntry], now: datetime
 ) -> tuple[int, int]:
     added = present = 0
     for name, group in _by_ritual(entries, lambda c: c.ritual).items():
@@ -204,7 +202,7 @@ def _add_completions(
 
 
 def _add_skips(
-    store: SqlStore, stored: Mapping[str, StoredRitual], entries: Iterable[SkipEntry], now: datetime
+    store: Store, stored: Mapping[str, StoredRitual], entries: Iterable[SkipEntry], now: datetime
 ) -> tuple[int, int]:
     added = present = 0
     for name, group in _by_ritual(entries, lambda s: s.ritual).items():
@@ -221,7 +219,7 @@ def _add_skips(
 
 
 def _add_pauses(
-    store: SqlStore, stored: Mapping[str, StoredRitual], entries: Iterable[PauseEntry], now: datetime
+    store: Store, stored: Mapping[str, StoredRitual], entries: Iterable[PauseEntry], now: datetime
 ) -> tuple[int, int]:
     added = present = 0
     for name, group in _by_ritual(entries, lambda p: p.ritual).items():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from scheduler.adapters.store import SqlStore
+from scheduler.app.ports import Store
 from scheduler.app.stored import RitualSource
 from scheduler.domain.definitions import (
     cadence_from_table,
@@ -92,7 +92,7 @@ class Snapshot:
     pauses: tuple[PauseEntry, ...] = ()
 
 
-def read_snapshot(store: SqlStore) -> Snapshot:
+def read_snapshot(store: Store) -> Snapshot:
     """Everything the store holds, removed rituals included, in a stable order (ids never matter)."""
     rituals: list[RitualEntry] = []
     completions: list[CompletionEntry] = []
