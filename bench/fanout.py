@@ -2,7 +2,7 @@
 
 Both go through the real send path, side by side in one run: channels loaded from an Apprise
 config file by ``scheduler.adapters.notify.load_channels`` (json:// URLs to a local receiver that holds each
-request 200 ms), then (a) ``send_all`` alone and (b) ``AppriseOutbox.deliver``, which the daemon
+request 200 ms), then (a) ``send_all`` alone and (b) ``ChannelOutbox.deliver``, which the daemon
 calls, with its delivery rows in a real SQLite file. Sends are concurrent, so 50 channels should
 cost little more than one. The last line is the outbox ratio 50/1; the goal is <= 1.5x.
 
@@ -28,7 +28,7 @@ from scheduler.adapters.clock import SystemClock
 from scheduler.adapters.notify import Channels, load_channels, send_all
 from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import Claimed
-from scheduler.app.outbox import AppriseOutbox
+from scheduler.app.outbox import ChannelOutbox
 from scheduler.app.service import RitualService
 from scheduler.app.stored import OccurrenceStatus
 from scheduler.domain.firing import Decision, Verdict
@@ -57,14 +57,14 @@ def send_path(channels: Channels) -> Callable[[], None]:
 
 
 class OutboxPath:
-    """``AppriseOutbox.deliver`` for a fresh occurrence of one ritual on every call."""
+    """``ChannelOutbox.deliver`` for a fresh occurrence of one ritual on every call."""
 
     def __init__(self, home: Home, channels: Channels, count: int) -> None:
         self.store = SqlStore.open(home.database)
         self.service = RitualService(
             self.store, SystemClock(), ritual_file=home.config / "none.toml", default_timezone="UTC"
         )
-        self.outbox = AppriseOutbox(
+        self.outbox = ChannelOutbox(
             self.service, channels, SystemClock(), timeout=TIMEOUT, max_attempts=8, max_age=timedelta(days=1)
         )
         stored = self.store.get_ritual(f"fanout-{count}")

@@ -67,7 +67,7 @@ def use_env(wired: RitualCli, monkeypatch: pytest.MonkeyPatch, **extra: str) -> 
 def test_retry_sends_a_failed_delivery_again(
     wired: RitualCli, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scheduler.app.outbox import load_household_channels
+    from scheduler.wiring import load_household_channels
 
     use_env(wired, monkeypatch)
     settings = load_settings()
@@ -94,8 +94,8 @@ def test_retry_sends_a_failed_delivery_again(
 def test_the_digest_reaches_a_real_receiver_with_the_week_in_it(
     wired: RitualCli, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scheduler.app.outbox import make_nudger
     from scheduler.app.service import RitualService
+    from scheduler.wiring import make_nudger
 
     wired("done", "tech-free-talk", "--date", "yesterday")
     use_env(wired, monkeypatch, RITUAL_DIGEST_ON="tue")

@@ -26,12 +26,13 @@ from scheduler.adapters.daemon import Daemon
 from scheduler.adapters.sdnotify import Notifier
 from scheduler.adapters.server import bind
 from scheduler.adapters.store import SqlStore
+from scheduler.app.compose import LinkMaker
 from scheduler.app.nudging import snooze_depth, snoozed_slot
-from scheduler.app.outbox import LinkMaker, make_nudger
 from scheduler.app.stored import DeliveryStatus, OccurrenceKind, OccurrenceStatus
 from scheduler.domain.errors import ConflictError, SettingsError
 from scheduler.domain.links import LinkAction, verify
 from scheduler.settings import Settings
+from scheduler.wiring import make_nudger
 from tests.conftest import RitualCli
 from tests.test_daemon import ROOT, wait_for
 from tests.test_outbox import DUE, Household, Receiver, StartReceiver, households, receivers
@@ -50,7 +51,7 @@ def ntfy_url(receiver: Receiver, topic: str) -> str:
 
 def linked(home: Household, max_snoozes: int = 3) -> Household:
     """The household's outbox and nudger, now signing links as the daemon's do."""
-    home.outbox.links = LinkMaker(key=KEY, base=BASE, max_snoozes=max_snoozes)
+    home.outbox.composer.links = LinkMaker(key=KEY, base=BASE, max_snoozes=max_snoozes)
     home.nudger.max_snoozes = max_snoozes
     return home
 
@@ -96,7 +97,7 @@ def test_a_link_lives_until_the_period_closes_plus_the_grace(
 ) -> None:
     phone = receivers()
     home = linked(households({"alex": [ntfy_url(phone, "alex")]}))
-    home.outbox.links = LinkMaker(key=KEY, base=BASE, grace=timedelta(hours=6))
+    home.outbox.composer.links = LinkMaker(key=KEY, base=BASE, grace=timedelta(hours=6))
     home.fire(home.add(notify=["alex"]))
     claim = verify(token_of(buttons(phone)["Done"]), KEY, now=home.clock.now())
     # A daily ritual in UTC: the period closes at midnight after DUE's day.

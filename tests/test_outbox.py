@@ -1,6 +1,6 @@
 """The outbox against real receivers: local HTTP servers whose answers each test scripts.
 
-Nudges go from the Nudger through AppriseOutbox and Apprise's json:// to a socket; nothing of
+Nudges go from the Nudger through ChannelOutbox and Apprise's json:// to a socket; nothing of
 Apprise is mocked. Time is a FakeClock: a test jumps it to each delivery's next_attempt_at and
 calls deliver_due, so back-off is checked to the second and nothing sleeps.
 """
@@ -26,9 +26,8 @@ import pytest
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.notify import load_channels
 from scheduler.adapters.store import SqlStore
-from scheduler.app import outbox as outbox_module
 from scheduler.app.nudging import Nudger
-from scheduler.app.outbox import AppriseOutbox, make_nudger
+from scheduler.app.outbox import ChannelOutbox
 from scheduler.app.service import RitualService
 from scheduler.app.stored import (
     DeliveryRecord,
@@ -41,6 +40,7 @@ from scheduler.app.stored import (
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.domain.messages import DISCREET_TITLE
 from scheduler.settings import Settings
+from scheduler.wiring import make_nudger
 
 SECRET = "s3cret"
 TITLE = "20 minutes, phones away"
@@ -158,9 +158,9 @@ class Household:
 
     def new_outbox(
         self, *, max_attempts: int = 20, max_age: timedelta = timedelta(days=1), discreet: bool = False
-    ) -> AppriseOutbox:
+    ) -> ChannelOutbox:
         """An outbox as a (re)started daemon builds it; seeded, so the jitter is the same every run."""
-        return AppriseOutbox(
+        return ChannelOutbox(
             self.service,
             self.channels,
             self.clock,
@@ -394,7 +394,7 @@ def crash(*args: object, **kwargs: object) -> NoReturn:
 
 @pytest.mark.parametrize(
     ("where", "requests"),
-    [("send_each", 1), ("finish_deliveries", 2)],
+    [("send", 1), ("finish_deliveries", 2)],
     ids=["died-after-the-claim-before-the-send", "died-after-the-send-before-recording-it"],
 )
 def test_a_lost_lease_resends_once_after_it_runs_out(
@@ -408,8 +408,8 @@ def test_a_lost_lease_resends_once_after_it_runs_out(
     home = households({"alex": [alex.url("a")]})
     talk = home.add(notify=["alex"])
     with monkeypatch.context() as patched:
-        if where == "send_each":
-            patched.setattr(outbox_module, "send_each", crash)
+        if where == "send":
+            patched.setattr(type(home.outbox.channels), "send", crash)
         else:
             patched.setattr(home.store, "finish_deliveries", crash)
         with pytest.raises(Crash):

@@ -10,28 +10,19 @@ delays the others: each attempt sends to all its channels at once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-from scheduler.adapters.keyfile import LinkKeyError, load_or_create_key
-from scheduler.adapters.notify import Channel, Channels, find_config_file, load_channels, send_each
+from scheduler.app.compose import Composer, LinkMaker, person_of
 from scheduler.app.nudging import (
     DIGEST_GRACE,
     ON_TIME,
     Claimed,
-    DigestPlan,
-    Nudger,
     period_kept,
-    snooze_depth,
 )
-from scheduler.app.ports import Clock
+from scheduler.app.ports import Channel, Channels, Clock
 from scheduler.app.service import RitualService
 from scheduler.app.stored import (
     DeliveryOutcome,
@@ -42,12 +33,8 @@ from scheduler.app.stored import (
     OccurrenceStatus,
     StoredRitual,
 )
-from scheduler.domain import cadence as cad
 from scheduler.domain.errors import RitualError
-from scheduler.domain.links import LinkAction, LinkClaim, expiry_for, link_url, sign
-from scheduler.domain.messages import Action, Message, render_message
-from scheduler.domain.reminders import NudgeKind, parse_duration
-from scheduler.settings import Settings
+from scheduler.domain.messages import Message
 
 log = logging.getLogger("scheduler.app.outbox")
 
@@ -57,42 +44,6 @@ _ENDED = frozenset(
 )
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
-# The example plugins of plugins/: beside the package in a checkout, inside it once installed.
-_CHECKOUT_PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-SHIPPED_PLUGINS = (
-    _CHECKOUT_PLUGINS if _CHECKOUT_PLUGINS.is_dir() else Path(__file__).parents[1] / "shipped_plugins"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class LinkMaker:
-    """Signs the Done and Snooze links a nudge carries, for the person each channel reaches."""
-
-    key: bytes = b""
-    base: str = ""  # the daemon's public URL, no trailing slash
-    grace: timedelta = timedelta(hours=12)  # how long a link outlives its period
-    max_snoozes: int = 3
-
-    def actions(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> tuple[Action, ...]:
-        cadence = stored.ritual.cadence
-        period = cad.period_of(cadence, occurrence.day)
-        expires = expiry_for(cad.day_start(cadence, period.end), self.grace)
-        wanted = [LinkAction.DONE]
-        if snooze_depth(occurrence.slot) < self.max_snoozes:
-            wanted.append(LinkAction.SNOOZE)
-        return tuple(
-            Action(
-                action.value.capitalize(),
-                link_url(self.base, sign(LinkClaim(occurrence.id, person, action, expires), self.key)),
-            )
-            for action in wanted
-        )
-
-
-def person_of(channel: Channel, people: Sequence[str]) -> str:
-    """Who a channel reaches, as a link names them: a tag that is one of the ritual's people,
-    else the channel's first tag, else nobody in particular ("")."""
-    return next((tag for tag in channel.tags if tag in people), channel.tags[0] if channel.tags else "")
 
 
 def backoff(attempts: int, rng: random.Random) -> timedelta:
@@ -101,7 +52,9 @@ def backoff(attempts: int, rng: random.Random) -> timedelta:
     return base * rng.uniform(0.75, 1.25)
 
 
-class AppriseOutbox:
+class ChannelOutbox:
+    """The outbox of the household's channels: rows first, then the sends, then their outcomes."""
+
     def __init__(
         self,
         service: RitualService,
@@ -122,8 +75,7 @@ class AppriseOutbox:
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.max_age = max_age
-        self.discreet = discreet
-        self.links = links
+        self.composer = Composer(service, discreet=discreet, links=links)
         self.epoch: int | None = None  # the leader epoch delivery claims are fenced with
         self.rng = rng or random.Random()
 
@@ -292,22 +244,21 @@ class AppriseOutbox:
                 )
         cancelled = {outcome.delivery_id for outcome in outcomes}
         ours = [(s, o, rows) for s, o, rows in ours if rows[0].id not in cancelled]
-        streaks = self._streaks([s for s, _, _ in ours if s is not None and s.removed_at is None])
+        messages = self.composer.messages([(stored, occurrence) for stored, occurrence, _ in ours])
         by_target = {channel.target: channel for channel in self.channels}
         sends: list[tuple[str, DeliveryRecord, Channel, Message]] = []
         for stored, occurrence, rows in ours:
-            message = self._message(stored, occurrence, streaks)
+            message = messages[occurrence.id]
             nudge = f"{stored.name if stored else 'household'} {occurrence.day}/{occurrence.slot}"
             for row in rows:
                 if (channel := by_target.get(row.target)) is None:
                     outcomes.append(_outcome(row, DeliveryStatus.FAILED, "channel no longer configured"))
                 else:
-                    linked = self._with_links(message, stored, occurrence, channel)
+                    linked = self.composer.with_links(message, stored, occurrence, channel)
                     sends.append((nudge, row, channel, linked))
         if sends:
             channels = [channel for _, _, channel, _ in sends]
-            messages = [message for *_, message in sends]
-            results = asyncio.run(send_each(channels, messages, timeout=self.timeout))
+            results = self.channels.send(channels, [message for *_, message in sends], timeout=self.timeout)
             after = self.clock.now()
             outcomes += [
                 self._judge(nudge, row, result.ok, result.permanent, result.error, after)
@@ -379,15 +330,6 @@ class AppriseOutbox:
     def _kept(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> bool:
         return stored.removed_at is not None or period_kept(self.service, stored, occurrence.day)
 
-    def _with_links(
-        self, message: Message, stored: StoredRitual | None, occurrence: OccurrenceRecord, channel: Channel
-    ) -> Message:
-        """The message with this channel's person's Done/Snooze links (none for household nudges)."""
-        if self.links is None or stored is None or stored.removed_at is not None:
-            return message
-        actions = self.links.actions(stored, occurrence, person_of(channel, stored.ritual.people))
-        return Message(message.title, message.body, message.body_format, actions)
-
     def _fail(self, occurrence: OccurrenceRecord, note: str) -> None:
         log.error("occurrence %s/%s: %s", occurrence.day, occurrence.slot, note)
         self.store.decide_occurrence(
@@ -397,41 +339,6 @@ class AppriseOutbox:
             note=note,
             expect=OccurrenceStatus.PENDING,
         )
-
-    def _streaks(self, rituals: Sequence[StoredRitual]) -> dict[int, dict[str, Any]]:
-        """The streak rows the messages of these rituals quote, read together."""
-        unique = list({stored.id: stored for stored in rituals}.values())
-        rows = self.service.streak_rows_of(unique) if unique else []
-        return {stored.id: row for stored, row in zip(unique, rows, strict=True)}
-
-    def _message(
-        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, streaks: Mapping[int, dict[str, Any]]
-    ) -> Message:
-        if stored is None:
-            return self._digest()
-        ritual = stored.ritual
-        late_by = occurrence.created_at - occurrence.due_at
-        streak, period, at_risk = 0, ritual.cadence.every.value, False
-        if (row := streaks.get(stored.id)) is not None:
-            streak, period, at_risk = row["current_streak"], row["period"], row["at_risk"]
-        kinds = {kind.value: kind for kind in NudgeKind}
-        kind = kinds.get(str(occurrence.kind), NudgeKind.DUE)
-        return render_message(
-            title=ritual.title,
-            description=ritual.description,
-            kind=kind,
-            streak=streak,
-            period=period,
-            at_risk=at_risk,
-            late_by=late_by if late_by > ON_TIME else None,
-            discreet=ritual.discreet or self.discreet,
-        )
-
-    def _digest(self) -> Message:
-        from scheduler.domain.report import digest_text, digest_title
-
-        today = self.service.household_today()
-        return Message(title=digest_title(today), body=digest_text(self.service.report_inputs(), today))
 
 
 # One attempt's share of a nudge: its ritual (None: household), occurrence, and delivery rows.
@@ -448,63 +355,3 @@ def _outcome(
 def _label(channel: Channel) -> str:
     """Who and where, safe to show and store: "alex ntfy://ntfy.example/****"."""
     return f"{','.join(channel.tags) or '-'} {channel.masked}"
-
-
-def load_household_channels(settings: Settings, *, strict: bool) -> Channels:
-    """Every channel the settings, the Apprise config and systemd credentials describe."""
-    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-    folders = [SHIPPED_PLUGINS] if SHIPPED_PLUGINS.is_dir() else []
-    return load_channels(
-        config_file=settings.apprise_config or find_config_file(settings.config_dir),
-        urls=settings.people,
-        plugin_paths=[*folders, *settings.plugin_folders],
-        credentials_dir=Path(credentials) if credentials else None,
-        strict=strict,
-    )
-
-
-def make_links(settings: Settings) -> LinkMaker | None:
-    """The link signer for nudges, or None (no links) when there is nowhere serving them or no key."""
-    if settings.http_address is None and settings.public_url is None:
-        return None
-    try:
-        key = load_or_create_key(settings.link_key_path)
-    except LinkKeyError as exc:
-        log.error("nudges go out without Done/Snooze links: %s", exc)
-        return None
-    return LinkMaker(
-        key=key,
-        base=settings.link_base,
-        grace=parse_duration(settings.link_grace),
-        max_snoozes=settings.max_snoozes,
-    )
-
-
-def make_nudger(settings: Settings, service: RitualService) -> Nudger:
-    """The daemon's nudge path, wired to the channels the settings describe."""
-    channels = load_household_channels(settings, strict=False)
-    for problem in channels.problems:
-        log.error("channel problem: %s", problem)
-    outbox = AppriseOutbox(
-        service,
-        channels,
-        service.clock,
-        timeout=settings.send_timeout,
-        max_attempts=settings.max_attempts,
-        max_age=parse_duration(settings.max_age),
-        discreet=settings.discreet,
-        links=make_links(settings),
-    )
-    digest = None
-    if settings.digest_on != "off":
-        digest = DigestPlan.weekly(
-            settings.digest_on, settings.digest_at, settings.default_timezone, settings.digest_to
-        )
-    return Nudger(
-        service,
-        outbox,
-        service.clock,
-        digest=digest,
-        snooze=parse_duration(settings.snooze),
-        max_snoozes=settings.max_snoozes,
-    )

@@ -6,8 +6,9 @@ tests hand in fakes. Nothing here names a library.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol, overload
 
@@ -29,6 +30,7 @@ from scheduler.app.stored import (
 )
 from scheduler.domain.cadence import CadenceVersion
 from scheduler.domain.definitions import Ritual
+from scheduler.domain.messages import Message
 
 
 class Clock(Protocol):
@@ -249,3 +251,61 @@ class Store(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
     def leader_info(self) -> LeaderInfo | None: ...
+
+
+class Channel(Protocol):
+    """One place nudges go. Only who it reaches and safe names cross the port; the secret URL
+    stays in the adapter."""
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The people and tags it carries."""
+        ...
+
+    @property
+    def masked(self) -> str:
+        """Its URL with every secret part masked: safe to show and store."""
+        ...
+
+    @property
+    def target(self) -> str:
+        """A stable id of its real URL that reveals nothing of it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """One channel's outcome of one send; ``error`` is one masked line, empty when ``ok``."""
+
+    target: str
+    masked_url: str
+    ok: bool
+    permanent: bool = False
+    error: str = ""
+    elapsed: float = 0.0
+    http_status: int | None = None
+
+
+class Channels(Protocol):
+    """The household's channels, and the way to send through them."""
+
+    def __iter__(self) -> Iterator[Channel]: ...
+
+    def __len__(self) -> int: ...
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """One line per channel or plugin that could not be loaded."""
+        ...
+
+    def select(self, names: Sequence[str]) -> Sequence[Channel]:
+        """The channels of these people or tags (a ritual's ``notify``), each once.
+
+        Raises a RitualError naming a person or tag no channel carries."""
+        ...
+
+    def send(
+        self, channels: Sequence[Channel], messages: Sequence[Message], *, timeout: float
+    ) -> list[SendResult]:
+        """Send each message to its channel, all at once; a failed send is a result, never raised."""
+        ...

@@ -216,7 +216,7 @@ def check(app: App, as_json: bool) -> None:
         report = service.sync()
         if report.error:
             problems.append(report.error)
-    from scheduler.app.outbox import load_household_channels
+    from scheduler.wiring import load_household_channels
 
     channels = load_household_channels(settings, strict=False)
     problems.extend(channels.problems)
@@ -847,8 +847,8 @@ def run(app: App) -> None:
     from scheduler.adapters.clock import SystemClock
     from scheduler.adapters.daemon import Daemon
     from scheduler.adapters.sdnotify import Notifier
-    from scheduler.app.outbox import make_nudger
     from scheduler.settings import load_settings
+    from scheduler.wiring import make_nudger
 
     settings = app.settings
     _configure_daemon_logging(settings.log_level, app.verbose)
@@ -961,8 +961,8 @@ def notify_test(app: App, names: tuple[str, ...]) -> None:
     import asyncio
 
     from scheduler.adapters.notify import send_all
-    from scheduler.app.outbox import load_household_channels
     from scheduler.domain.messages import Message
+    from scheduler.wiring import load_household_channels
 
     settings = app.settings
     channels = load_household_channels(settings, strict=False)
@@ -993,7 +993,7 @@ def notify_test(app: App, names: tuple[str, ...]) -> None:
 @pass_app
 def retry(app: App, ids: tuple[int, ...]) -> None:
     """Send failed or given-up deliveries again now (all, or the ids `ritual status` shows)."""
-    from scheduler.app.outbox import make_nudger
+    from scheduler.wiring import make_nudger
 
     service = app.service()
     count = service.store.retry_deliveries(now=service.clock.now(), ids=ids or None)

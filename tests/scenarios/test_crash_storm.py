@@ -40,10 +40,10 @@ import pytest
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.daemon import Daemon
 from scheduler.adapters.sdnotify import Notifier
-from scheduler.app.outbox import make_nudger
 from scheduler.app.service import RitualService, outside_dates
 from scheduler.app.stored import DeliveryStatus, OccurrenceRecord, OccurrenceStatus
 from scheduler.domain.reminders import NudgeKind, planned_nudges
+from scheduler.wiring import make_nudger
 from tests.scenarios._daemon_harness import (
     CHANNEL_TAG,
     DaemonProcess,

@@ -12,12 +12,12 @@ from scheduler.adapters.notify.channels import (
     Channel,
     ChannelConfigError,
     Channels,
-    SendResult,
     UnknownRecipientError,
 )
 from scheduler.adapters.notify.config import CONFIG_FILE_NAMES, find_config_file, load_channels
 from scheduler.adapters.notify.secrets import scrub
 from scheduler.adapters.notify.send import SEND_THREADS, ntfy_actions, send_all, send_each, send_one
+from scheduler.app.ports import SendResult
 
 __all__ = [
     "ALL",

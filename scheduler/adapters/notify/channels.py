@@ -11,7 +11,9 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
+from scheduler.app.ports import SendResult
 from scheduler.domain.errors import RitualError
+from scheduler.domain.messages import Message
 
 # Schemes whose nudges carry the one-tap actions as buttons instead of links in the body.
 BUTTON_SCHEMES = frozenset({"ntfy", "ntfys"})
@@ -90,15 +92,20 @@ class Channels:
             raise UnknownRecipientError(unknown, known)
         return [c for c in self.channels if ALL in wanted or wanted.intersection(c.tags)]
 
+    def send(
+        self, channels: Sequence[Any], messages: Sequence[Message], *, timeout: float
+    ) -> list[SendResult]:
+        """Send each message to its channel at once (channels from this set's ``select``)."""
+        import asyncio
 
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """One channel's outcome; ``error`` is one masked line, empty when ``ok``."""
+        from scheduler.adapters.notify.send import send_each
 
-    target: str
-    masked_url: str
-    ok: bool
-    permanent: bool = False
-    error: str = ""
-    elapsed: float = 0.0
-    http_status: int | None = None
+        chosen = [channel if isinstance(channel, Channel) else self._own(channel) for channel in channels]
+        return asyncio.run(send_each(chosen, messages, timeout=timeout))
+
+    def _own(self, channel: Any) -> Channel:
+        """This set's channel for a port-level one (matched by its target)."""
+        for mine in self.channels:
+            if mine.target == channel.target:
+                return mine
+        raise ValueError(f"channel {channel.masked} is not one of these channels")

@@ -20,8 +20,9 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from apprise import Apprise, AppriseResultStatus
 
-from scheduler.adapters.notify.channels import Channel, SendResult
+from scheduler.adapters.notify.channels import Channel
 from scheduler.adapters.notify.secrets import GUARD, one_line
+from scheduler.app.ports import SendResult
 from scheduler.domain.messages import Action, Message
 
 NTFY_MAX_ACTIONS = 3
