@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from scheduler.adapters.daemon import Daemon, Running
+from scheduler.adapters.instance import InstanceLock
 from scheduler.adapters.keyfile import LinkKeyError, load_or_create_key
 from scheduler.adapters.notify import Channels, find_config_file, load_channels
+from scheduler.adapters.sdnotify import Notifier
+from scheduler.adapters.store import SqlStore
 from scheduler.app.compose import LinkMaker
 from scheduler.app.nudging import DigestPlan, Nudger
 from scheduler.app.outbox import ChannelOutbox
-from scheduler.app.ports import Clock
+from scheduler.app.ports import Clock, Leadership
 from scheduler.app.service import RitualService
+from scheduler.domain.errors import RitualError
 from scheduler.domain.reminders import parse_duration
 from scheduler.settings import Settings
+
+if TYPE_CHECKING:
+    from scheduler.adapters.server import HttpServer
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +41,6 @@ SHIPPED_PLUGINS = (
 
 def open_service(settings: Settings, clock: Clock) -> RitualService:
     """The service on the database the settings name (migrated to the current schema first)."""
-    from scheduler.adapters.store import SqlStore
-
     return RitualService(
         SqlStore.open(settings.database),
         clock,
@@ -98,4 +106,108 @@ def make_nudger(settings: Settings, service: RitualService) -> Nudger:
         digest=digest,
         snooze=parse_duration(settings.snooze),
         max_snoozes=settings.max_snoozes,
+    )
+
+
+class SettingsRuntime:
+    """The daemon's world, built from the settings: what ``Daemon`` runs besides its timers.
+
+    ``load_settings`` is asked again on every reload; ``make_nudger`` is the nudge path's
+    factory (tests hand in one with a fake outbox).
+    """
+
+    def __init__(
+        self,
+        load_settings: Callable[[], Settings],
+        *,
+        clock: Clock,
+        make_nudger: Callable[[Settings, RitualService], Nudger] = make_nudger,
+    ) -> None:
+        self._load_settings = load_settings
+        self._clock = clock
+        self._make_nudger = make_nudger
+        self.settings = load_settings()
+        self._lock: InstanceLock | None = None
+        self._service: RitualService | None = None
+        self._leadership: Leadership | None = None
+        self._http: HttpServer | None = None
+        self._http_base: str | None = None
+
+    def start(self, snooze: Callable[[int, str], None]) -> Running:
+        from scheduler.adapters.store.leader import open_leadership
+
+        settings = self.settings
+        self._lock = InstanceLock(settings.lock_path)
+        self._lock.acquire(self._clock.now())
+        service = self._service = open_service(settings, self._clock)
+        assert isinstance(service.store, SqlStore)
+        self._leadership = open_leadership(settings.database, service.store)
+        self._start_http(service, snooze)
+        self.settings = self._with_link_base(settings)
+        nudger = self._make_nudger(self.settings, service)
+        return Running(service, self._leadership, nudger, self._http_base)
+
+    def _start_http(self, service: RitualService, snooze: Callable[[int, str], None]) -> None:
+        """Serve the links, the API and the today page (unless ``http_bind`` is off)."""
+        from scheduler.adapters.server import HttpServer
+        from scheduler.adapters.web import HideTokens, create_app
+
+        settings = self.settings
+        address = settings.http_address
+        if address is None:
+            return
+        app = create_app(
+            service,
+            key=load_or_create_key(settings.link_key_path),
+            clock=self._clock,
+            public_url=settings.public_url or settings.link_base,
+            snooze=snooze,
+        )
+        self._http = HttpServer(app, *address, access_filter=HideTokens())
+        port = self._http.start()
+        host = address[0] if address[0] not in ("0.0.0.0", "::") else "127.0.0.1"
+        self._http_base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def _with_link_base(self, settings: Settings) -> Settings:
+        """Links point at ``public_url``, else at where the server really listens (port 0 in tests)."""
+        if settings.public_url or self._http_base is None:
+            return settings
+        return settings.model_copy(update={"public_url": self._http_base})
+
+    def reload(self, running: Running) -> Nudger | None:
+        try:
+            settings = self._load_settings()
+        except RitualError as exc:
+            log.error("settings not reloaded, keeping the old ones: %s", exc)
+            return None
+        if settings.database != self.settings.database or settings.data_dir != self.settings.data_dir:
+            log.warning("database or data_dir changed; restart the daemon to use them")
+        running.service.ritual_file = settings.ritual_file_path
+        running.service.default_timezone = settings.default_timezone
+        if settings.http_bind != self.settings.http_bind:
+            log.warning("http_bind changed; restart the daemon to listen there")
+        self.settings = self._with_link_base(settings)
+        return self._make_nudger(self.settings, running.service)
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.stop()
+        if self._leadership is not None:
+            self._leadership.close()
+        if self._service is not None:
+            self._service.store.close()
+        if self._lock is not None:
+            self._lock.release()
+
+
+def make_daemon(
+    load_settings: Callable[[], Settings],
+    *,
+    clock: Clock,
+    systemd: Notifier,
+    make_nudger: Callable[[Settings, RitualService], Nudger] = make_nudger,
+) -> Daemon:
+    """`ritual run`: the daemon on the world the settings describe."""
+    return Daemon(
+        SettingsRuntime(load_settings, clock=clock, make_nudger=make_nudger), clock=clock, systemd=systemd
     )

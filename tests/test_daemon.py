@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.daemon import Daemon
 from scheduler.adapters.sdnotify import Notifier
 from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import Nudger
@@ -30,6 +29,7 @@ from scheduler.app.service import RitualService
 from scheduler.app.stored import OccurrenceStatus, RitualSource
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.settings import Settings
+from scheduler.wiring import make_daemon
 from tests.test_nudges import FakeOutbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,9 @@ def test_an_overdue_nudge_is_handled_by_the_real_start_path(tmp_path: Path) -> N
         outboxes.append(outbox)
         return Nudger(service, outbox, clock)
 
-    daemon = Daemon(lambda: settings, clock=clock, make_nudger=make_nudger, systemd=Notifier.from_environ({}))
+    daemon = make_daemon(
+        lambda: settings, clock=clock, make_nudger=make_nudger, systemd=Notifier.from_environ({})
+    )
     runner = threading.Thread(target=daemon.run)
     runner.start()
     try:
@@ -280,7 +282,7 @@ class InProcess:
             self.outboxes.append(outbox)
             return Nudger(service, outbox, self.clock)
 
-        self.daemon = Daemon(
+        self.daemon = make_daemon(
             lambda: self.settings,
             clock=self.clock,
             make_nudger=make_nudger,

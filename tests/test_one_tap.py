@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.daemon import Daemon
 from scheduler.adapters.sdnotify import Notifier
 from scheduler.adapters.server import bind
 from scheduler.adapters.store import SqlStore
@@ -32,7 +31,7 @@ from scheduler.app.stored import DeliveryStatus, OccurrenceKind, OccurrenceStatu
 from scheduler.domain.errors import ConflictError, SettingsError
 from scheduler.domain.links import LinkAction, verify
 from scheduler.settings import Settings
-from scheduler.wiring import make_nudger
+from scheduler.wiring import make_daemon, make_nudger
 from tests.conftest import RitualCli
 from tests.test_daemon import ROOT, wait_for
 from tests.test_outbox import DUE, Household, Receiver, StartReceiver, households, receivers
@@ -208,7 +207,7 @@ class Running:
         self.settings = Settings(
             config_dir=config, data_dir=tmp_path / "data", digest_on="off", http_bind="127.0.0.1:0"
         )
-        self.daemon = Daemon(
+        self.daemon = make_daemon(
             lambda: self.settings,
             clock=self.clock,
             make_nudger=make_nudger,

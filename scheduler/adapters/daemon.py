@@ -18,26 +18,19 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from scheduler.adapters.instance import InstanceLock
 from scheduler.adapters.sdnotify import Notifier
-from scheduler.adapters.store import SqlStore
-from scheduler.adapters.store.leader import Leadership, SoleLeadership, open_leadership
 from scheduler.app.nudging import Nudger
-from scheduler.app.ports import Clock
+from scheduler.app.ports import Clock, Leadership
 from scheduler.app.service import RitualService
 from scheduler.app.stored import StoredRitual
-from scheduler.domain.errors import RitualError
-from scheduler.settings import Settings
-
-if TYPE_CHECKING:
-    from scheduler.adapters.server import HttpServer
 
 log = logging.getLogger("scheduler.adapters.daemon")
 
@@ -50,6 +43,34 @@ DIGEST_JOB = "digest"
 RECONCILE_BATCH = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class Running:
+    """What starting built: the service, who leads, the nudge path, and where HTTP listens."""
+
+    service: RitualService
+    leadership: Leadership
+    nudger: Nudger
+    http_base: str | None = None  # None: http_bind is off
+
+
+class Runtime(Protocol):
+    """Everything the daemon runs besides its timers, built from the settings by the entry point
+    (``scheduler.wiring``): the instance lock, the store and service, the leader election, the
+    HTTP listener, and the nudge path wired to the channels."""
+
+    def start(self, snooze: Callable[[int, str], None]) -> Running:
+        """Take the instance lock and open everything; ``snooze`` is what the links' Snooze calls."""
+        ...
+
+    def reload(self, running: Running) -> Nudger | None:
+        """Re-read the settings into the running service; the new nudge path, or None to keep the old."""
+        ...
+
+    def stop(self) -> None:
+        """Stop HTTP, step down, close the store, release the lock (whatever was started)."""
+        ...
+
+
 def _instant_job(when: datetime) -> str:
     return f"due:{when.isoformat()}"
 
@@ -57,28 +78,17 @@ def _instant_job(when: datetime) -> str:
 class Daemon:
     """One running `ritual run`: lock, store, timers, signals, systemd notifications."""
 
-    def __init__(
-        self,
-        load_settings: Callable[[], Settings],
-        *,
-        clock: Clock,
-        make_nudger: Callable[[Settings, RitualService], Nudger],
-        systemd: Notifier,
-    ) -> None:
-        self._load_settings = load_settings
+    def __init__(self, runtime: Runtime, *, clock: Clock, systemd: Notifier) -> None:
+        self._runtime = runtime
         self._clock = clock
-        self._make_nudger = make_nudger
         self._systemd = systemd
-        self._settings = load_settings()
         self._stop = threading.Event()
         self.started = threading.Event()  # set once timers run and HTTP (if any) listens
         self._reload = threading.Event()
         self._wake = threading.Event()
-        self._store: SqlStore | None = None
         self._service: RitualService | None = None
         self._nudger: Nudger | None = None
         self._scheduler: BackgroundScheduler | None = None
-        self._http: HttpServer | None = None
         self._http_base: str | None = None  # where the HTTP server really listens
         self._rebuild_lock = threading.Lock()
         self._armed: dict[str, datetime | None] = {}  # ritual name -> when its next nudge is due
@@ -89,13 +99,12 @@ class Daemon:
         self._seen_version = ""
         self._tick_seconds = TICK_SECONDS
         self._leadership: Leadership | None = None
+        self._running: Running | None = None
         self._check_seconds: float | None = None  # how often leadership is checked; None: never
         self._standby_line = ""  # the STATUS= a standby last sent
 
     # life cycle -------------------------------------------------------------------------
     def run(self) -> int:
-        lock = InstanceLock(self._settings.lock_path)
-        lock.acquire(self._clock.now())
         try:
             self._open()
             self._install_signal_handlers()
@@ -108,13 +117,7 @@ class Daemon:
             self._systemd.stopping()
             self._stop_timers(wait=True)
         finally:
-            if self._http is not None:
-                self._http.stop()
-            if self._leadership is not None:
-                self._leadership.close()
-            if self._store is not None:
-                self._store.close()
-            lock.release()
+            self._runtime.stop()
             self._systemd.close()
         log.info("stopped")
         return 0
@@ -214,50 +217,15 @@ class Daemon:
         signal.signal(signal.SIGHUP, on_reload)
 
     def _open(self) -> None:
-        settings = self._settings
-        self._store = SqlStore.open(settings.database)
-        self._service = RitualService(
-            self._store,
-            self._clock,
-            ritual_file=settings.ritual_file_path,
-            default_timezone=settings.default_timezone,
-        )
+        running = self._runtime.start(self._snooze)
+        self._running = running
+        self._service = running.service
+        self._leadership = running.leadership
+        self._nudger = running.nudger
+        self._http_base = running.http_base
         self._sync()
-        self._leadership = open_leadership(settings.database, self._store)
-        if not isinstance(self._leadership, SoleLeadership):
+        if running.leadership.contested:
             self._check_seconds = LEADER_CHECK_SECONDS
-        self._start_http()
-        self._settings = self._with_link_base(settings)
-        self._nudger = self._make_nudger(self._settings, self._service)
-
-    def _start_http(self) -> None:
-        """Serve the links, the API and the today page (unless ``http_bind`` is off)."""
-        from scheduler.adapters.keyfile import load_or_create_key
-        from scheduler.adapters.server import HttpServer
-        from scheduler.adapters.web import create_app
-
-        settings = self._settings
-        address = settings.http_address
-        if address is None:
-            return
-        assert self._service is not None
-        app = create_app(
-            self._service,
-            key=load_or_create_key(settings.link_key_path),
-            clock=self._clock,
-            public_url=settings.public_url or settings.link_base,
-            snooze=self._snooze,
-        )
-        self._http = HttpServer(app, *address)
-        port = self._http.start()
-        host = address[0] if address[0] not in ("0.0.0.0", "::") else "127.0.0.1"
-        self._http_base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-    def _with_link_base(self, settings: Settings) -> Settings:
-        """Links point at ``public_url``, else at where the server really listens (port 0 in tests)."""
-        if settings.public_url or self._http_base is None:
-            return settings
-        return settings.model_copy(update={"public_url": self._http_base})
 
     @property
     def timers(self) -> dict[datetime, tuple[str, ...]]:
@@ -306,30 +274,17 @@ class Daemon:
     def _do_reload(self) -> None:
         log.info("reloading settings and the ritual file")
         self._systemd.reloading(time.monotonic_ns() // 1000)
-        try:
-            settings = self._load_settings()
-        except RitualError as exc:
-            log.error("settings not reloaded, keeping the old ones: %s", exc)
-        else:
-            self._apply_settings(settings)
+        assert self._running is not None
+        nudger = self._runtime.reload(self._running)
+        if nudger is not None:
+            self._nudger = nudger
+            if self._leadership is not None and self.leading:
+                nudger.epoch = self._leadership.epoch
         self._sync()
         if self.leading:
             self._reconcile()
         self._systemd.ready(self._status_line())
         log.info("reloaded: %s", self._status_line())
-
-    def _apply_settings(self, settings: Settings) -> None:
-        assert self._service is not None
-        if settings.database != self._settings.database or settings.data_dir != self._settings.data_dir:
-            log.warning("database or data_dir changed; restart the daemon to use them")
-        self._service.ritual_file = settings.ritual_file_path
-        self._service.default_timezone = settings.default_timezone
-        if settings.http_bind != self._settings.http_bind:
-            log.warning("http_bind changed; restart the daemon to listen there")
-        self._settings = self._with_link_base(settings)
-        self._nudger = self._make_nudger(self._settings, self._service)
-        if self._leadership is not None and self.leading:
-            self._nudger.epoch = self._leadership.epoch
 
     # the work -------------------------------------------------------------------------
     def tick(self) -> None:
@@ -389,7 +344,7 @@ class Daemon:
 
     def _handle_names(self, names: Sequence[str]) -> None:
         assert self._service is not None
-        found = self._service.store.rituals_named(names)
+        found = self._service.rituals_named(names)
         for name in names:
             if name not in found:
                 self._disarm(name)  # removed meanwhile
@@ -469,7 +424,7 @@ class Daemon:
     def _status_line(self) -> str:
         """systemd's STATUS=, from the armed timers (no planning on every tick)."""
         if not self.leading:
-            info = None if self._store is None else self._store.leader_info()
+            info = None if self._service is None else self._service.leader_info()
             return f"standby: {info.holder} leads" if info else "standby: waiting for the lead"
         armed = [(when, name) for name, when in self._armed.items() if when is not None]
         count = len(self._armed)

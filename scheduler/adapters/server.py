@@ -54,17 +54,20 @@ class _QuietServer(uvicorn.Server):
 class HttpServer:
     """uvicorn on its own thread; ``start`` binds and returns the port, ``stop`` drains and ends."""
 
-    def __init__(self, app: Any, host: str, port: int) -> None:
+    def __init__(
+        self, app: Any, host: str, port: int, *, access_filter: logging.Filter | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self._app = app
+        self._access_filter = access_filter
         self._server: _QuietServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> int:
         sock = bind(self.host, self.port)
         self.port = sock.getsockname()[1]
-        _hide_tokens_in_access_log()
+        _quiet_logs(self._access_filter)
         config = uvicorn.Config(
             self._app,
             log_config=None,  # the daemon's logging, not uvicorn's own set-up
@@ -120,12 +123,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _hide_tokens_in_access_log() -> None:
-    """uvicorn's request lines carry link and login tokens: blank them before any handler sees them."""
-    from scheduler.adapters.web import HideTokens
-
+def _quiet_logs(access_filter: logging.Filter | None) -> None:
+    """uvicorn's request lines carry link and login tokens: the web app's filter blanks them
+    before any handler sees them. uvicorn's own start/stop chatter would repeat what this
+    module logs."""
     access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, HideTokens) for f in access.filters):
-        access.addFilter(HideTokens())
-    # uvicorn's own start/stop chatter would repeat what this module logs.
+    if access_filter is not None and not any(type(f) is type(access_filter) for f in access.filters):
+        access.addFilter(access_filter)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)

@@ -309,3 +309,32 @@ class Channels(Protocol):
     ) -> list[SendResult]:
         """Send each message to its channel, all at once; a failed send is a result, never raised."""
         ...
+
+
+class Leadership(Protocol):
+    """Whether this daemon is the one that fires; ``epoch`` goes with every claim it makes."""
+
+    @property
+    def epoch(self) -> int | None:
+        """The epoch to fence claims with: None when there is nothing to fence (SQLite)."""
+        ...
+
+    @property
+    def leading(self) -> bool: ...
+
+    @property
+    def contested(self) -> bool:
+        """Whether other daemons may take the lead (then it is checked every few seconds)."""
+        ...
+
+    def try_lead(self) -> bool:
+        """Become the leader if no one else is; True while this daemon leads."""
+        ...
+
+    def check(self) -> bool:
+        """Still the leader? False at once when the lock (or its session) is gone."""
+        ...
+
+    def close(self) -> None:
+        """Step down (the lock is released) and let go of the connection."""
+        ...

@@ -22,6 +22,7 @@ from scheduler.app.stored import (
     ApiTokenRecord,
     CompletionRecord,
     DeliveryStatus,
+    LeaderInfo,
     PauseRecord,
     RitualSource,
     SkipRecord,
@@ -185,6 +186,14 @@ class RitualService:
     # reading ------------------------------------------------------------------------
     def list_rituals(self) -> list[StoredRitual]:
         return self.store.list_rituals()
+
+    def rituals_named(self, names: Iterable[str]) -> dict[str, StoredRitual]:
+        """The current rituals among ``names``, by name, in one read (a timer's batch)."""
+        return self.store.rituals_named(list(names))
+
+    def leader_info(self) -> LeaderInfo | None:
+        """Who leads the daemons of this database (PostgreSQL; None on SQLite)."""
+        return self.store.leader_info()
 
     def get(self, name: str) -> StoredRitual:
         stored = self.store.get_ritual(name)

@@ -845,18 +845,14 @@ def run(app: App) -> None:
     import os
 
     from scheduler.adapters.clock import SystemClock
-    from scheduler.adapters.daemon import Daemon
     from scheduler.adapters.sdnotify import Notifier
     from scheduler.settings import load_settings
-    from scheduler.wiring import make_nudger
+    from scheduler.wiring import make_daemon
 
     settings = app.settings
     _configure_daemon_logging(settings.log_level, app.verbose)
-    daemon = Daemon(
-        load_settings,
-        clock=app.clock or SystemClock(),
-        make_nudger=make_nudger,
-        systemd=Notifier.from_environ(os.environ),
+    daemon = make_daemon(
+        load_settings, clock=app.clock or SystemClock(), systemd=Notifier.from_environ(os.environ)
     )
     sys.exit(daemon.run())
 

@@ -38,12 +38,11 @@ from pathlib import Path
 import pytest
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.daemon import Daemon
 from scheduler.adapters.sdnotify import Notifier
 from scheduler.app.service import RitualService, outside_dates
 from scheduler.app.stored import DeliveryStatus, OccurrenceRecord, OccurrenceStatus
 from scheduler.domain.reminders import NudgeKind, planned_nudges
-from scheduler.wiring import make_nudger
+from scheduler.wiring import make_daemon, make_nudger
 from tests.scenarios._daemon_harness import (
     CHANNEL_TAG,
     DaemonProcess,
@@ -224,7 +223,7 @@ def settle_in_process(installation: Installation, now: datetime) -> None:
     """The real daemon, in-process, under a fake clock at ``now``: start, a tick, a tick
     ``SETTLE_JUMP`` later, stop."""
     clock = FakeClock(now)
-    daemon = Daemon(
+    daemon = make_daemon(
         installation.settings,
         clock=clock,
         make_nudger=make_nudger,

@@ -21,14 +21,14 @@ import os
 import socket
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
 from scheduler.adapters.clock import SystemClock
 from scheduler.adapters.store import SqlStore
 from scheduler.adapters.store.engine import one_line, parse_url, schema_lock_key
-from scheduler.app.ports import Clock
+from scheduler.app.ports import Clock, Leadership
 from scheduler.domain.errors import StoreError
 
 if TYPE_CHECKING:
@@ -46,30 +46,6 @@ STATEMENT_TIMEOUT = timedelta(seconds=2)
 KEEPALIVES_IDLE, KEEPALIVES_INTERVAL, KEEPALIVES_COUNT = 5, 2, 3
 TCP_USER_TIMEOUT_MS = 11_000
 APPLICATION_NAME = "ritual-scheduler leader"
-
-
-class Leadership(Protocol):
-    """Whether this daemon is the one that fires; ``epoch`` goes with every claim it makes."""
-
-    @property
-    def epoch(self) -> int | None:
-        """The epoch to fence claims with: None when there is nothing to fence (SQLite)."""
-        ...
-
-    @property
-    def leading(self) -> bool: ...
-
-    def try_lead(self) -> bool:
-        """Become the leader if no one else is; True while this daemon leads."""
-        ...
-
-    def check(self) -> bool:
-        """Still the leader? False at once when the lock (or its session) is gone."""
-        ...
-
-    def close(self) -> None:
-        """Step down (the lock is released) and let go of the connection."""
-        ...
 
 
 def default_holder() -> str:
@@ -100,6 +76,10 @@ class SoleLeadership:
     @property
     def leading(self) -> bool:
         return True
+
+    @property
+    def contested(self) -> bool:
+        return False
 
     def try_lead(self) -> bool:
         return True
@@ -148,6 +128,10 @@ class PostgresLeadership:
     @property
     def leading(self) -> bool:
         return self._leading
+
+    @property
+    def contested(self) -> bool:
+        return True
 
     @property
     def holder(self) -> str:
