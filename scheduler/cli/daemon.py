@@ -1,0 +1,175 @@
+"""The daemon and its record: run, reload, status, notify-test, retry."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from scheduler.cli.app import App, json_option, main, pass_app
+from scheduler.domain.errors import RitualError
+
+
+@main.command()
+@pass_app
+def run(app: App) -> None:
+    """Run the daemon in the foreground (systemd runs this): nudge on time, exactly once."""
+    import os
+
+    from scheduler.adapters.clock import SystemClock
+    from scheduler.adapters.sdnotify import Notifier
+    from scheduler.settings import load_settings
+    from scheduler.wiring import make_daemon
+
+    settings = app.settings
+    _configure_daemon_logging(settings.log_level, app.verbose)
+    daemon = make_daemon(
+        load_settings, clock=app.clock or SystemClock(), systemd=Notifier.from_environ(os.environ)
+    )
+    sys.exit(daemon.run())
+
+
+def _configure_daemon_logging(level: str, verbose: int) -> None:
+    """One line per event; no timestamps under journald, which adds its own."""
+    import os
+
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
+    chosen = logging.DEBUG if verbose else getattr(logging, level.upper())
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{stamp}%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(chosen)
+    if not verbose:  # their start-up chatter says nothing a household needs
+        for noisy in ("apscheduler", "alembic.runtime.plugins"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@main.command()
+@pass_app
+def reload(app: App) -> None:
+    """Ask the running daemon to re-read its settings and the ritual file (SIGHUP)."""
+    from scheduler.adapters.instance import signal_daemon
+
+    holder = signal_daemon(app.settings.lock_path)
+    if holder is None:
+        raise RitualError("no `ritual run` is running on this host for this database")
+    click.echo(f"asked the daemon ({holder.describe()}) to reload")
+
+
+@main.command()
+@click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100), help="Rows per list.")
+@json_option
+@pass_app
+def status(app: App, limit: int, as_json: bool) -> None:
+    """Is the daemon running, what comes next, what went out, and what failed to."""
+    from scheduler.adapters.instance import read_holder
+    from scheduler.cli import render
+
+    service = app.service()
+    holder = read_holder(app.settings.lock_path)
+    report = service.status(limit=limit)
+    daemon = (
+        {"running": True, "pid": holder.pid, "host": holder.host, "since": holder.started_at}
+        if holder
+        else {"running": False}
+    )
+    settings = app.settings
+    linked = settings.http_address is not None or settings.public_url is not None
+    web = {"bind": settings.http_bind, "url": settings.link_base if linked else None}
+    info = service.store.leader_info()
+    leader = None if info is None else {"holder": info.holder, "since": info.since, "epoch": info.epoch}
+    if as_json:
+        render.print_json(
+            {"daemon": daemon, "leader": leader, "web": web, "database": settings.database_display, **report}
+        )
+        return
+    if holder:
+        click.echo(f"daemon: running ({holder.describe()})")
+    else:
+        click.echo("daemon: not running on this host (`ritual run`, or systemctl start ritual-scheduler)")
+    click.echo(f"database: {settings.database_display}, {report['rituals']} rituals")
+    if info is not None:  # PostgreSQL: the daemon elected last fires the nudges
+        since = "" if info.since is None else f" since {info.since:%d %b %H:%M} UTC"
+        click.echo(f"leader: {info.holder}{since} (epoch {info.epoch}); the other daemons stand by")
+    if web["url"]:
+        click.echo(f"web: {web['url']} (today page, Done/Snooze links, /api/v1; http_bind {web['bind']})")
+    else:
+        click.echo("web: off (http_bind = off, no public_url): nudges carry no Done/Snooze links")
+    if report["next"]:
+        rows = [[n["local"].strftime("%a %d %b %H:%M"), n["name"], n["kind"]] for n in report["next"]]
+        render.print_table(["next", "ritual", "kind"], rows)
+    if report["last"]:
+        rows = [
+            [o["due_at"].strftime("%d %b %H:%M"), o["name"], o["slot"], o["status"], o["note"]]
+            for o in report["last"]
+        ]
+        render.print_table(["due (UTC)", "ritual", "slot", "status", "note"], rows, title="last nudges")
+    deliveries = report["deliveries"]
+    click.echo(
+        f"deliveries: {deliveries['pending']} pending, {deliveries['retrying']} retrying, "
+        f"{len(deliveries['failed'])} failed"
+    )
+    for failed in deliveries["failed"]:
+        click.echo(
+            f"  failed #{failed['id']} {failed['name']} {failed['slot']} via {failed['channel']}: "
+            f"{failed['last_error']} (after {failed['attempts']} tries; `ritual retry` sends again)"
+        )
+
+
+@main.command(name="notify-test")
+@click.option(
+    "--to", "names", multiple=True, metavar="PERSON|TAG", help="Who to try (default: every channel)."
+)
+@pass_app
+def notify_test(app: App, names: tuple[str, ...]) -> None:
+    """Send a test nudge now and print what each channel said."""
+    import asyncio
+
+    from scheduler.adapters.notify import send_all
+    from scheduler.domain.messages import Message
+    from scheduler.wiring import load_household_channels
+
+    settings = app.settings
+    channels = load_household_channels(settings, strict=False)
+    for problem in channels.problems:
+        click.echo(f"problem: {problem}", err=True)
+    chosen = channels.select(list(names) or ["all"])
+    if not chosen:
+        raise RitualError("no channel configured: add apprise.txt to the config dir (see the README: Nudges)")
+    message = Message(
+        title="Ritual time (test)", body="A test nudge from ritual-scheduler: this channel works."
+    )
+    results = asyncio.run(send_all(chosen, message, timeout=settings.send_timeout))
+    failed = 0
+    for channel, result in zip(chosen, results, strict=True):
+        who = ",".join(channel.tags) or "-"
+        if result.ok:
+            click.echo(f"ok      {who:<12} {result.masked_url} ({result.elapsed:.1f}s)")
+        else:
+            failed += 1
+            kind = "failed" if result.permanent else "retry"
+            click.echo(f"{kind:<7} {who:<12} {result.masked_url}: {result.error}")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, type=int)
+@pass_app
+def retry(app: App, ids: tuple[int, ...]) -> None:
+    """Send failed or given-up deliveries again now (all, or the ids `ritual status` shows)."""
+    from scheduler.wiring import make_nudger
+
+    service = app.service()
+    count = service.store.retry_deliveries(now=service.clock.now(), ids=ids or None)
+    if not count:
+        click.echo("nothing to retry")
+        return
+    make_nudger(app.settings, service).deliver_due()
+    report = service.status(limit=1)["deliveries"]
+    still = len(report["failed"])
+    click.echo(f"retried {count} deliveries; {still} still failed, {report['retrying']} will retry")

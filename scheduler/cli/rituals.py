@@ -1,0 +1,281 @@
+"""Defining and reading rituals: add, edit, remove, list, show, next."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from scheduler.domain.errors import DefinitionError, UsageError
+
+if TYPE_CHECKING:
+    from scheduler.domain.reminders import Nudge
+from scheduler.cli.app import App, F, json_option, local_time, main, pass_app
+
+_CHOICES: dict[str, list[str]] = {
+    "every": ["day", "week", "month"],
+    "dimension": ["emotional", "physical", "intellectual", "experiential", "spiritual", "self", "other"],
+    "complete_when": ["either", "both"],
+}
+_MULTIPLE = {"on", "at", "notify", "people"}
+_INTEGERS = {"interval", "times", "freezes_per_month"}
+_RITUAL_KEYS = (
+    ("title", "Short title shown in nudges."),
+    ("description", "A line or two on what the ritual is."),
+    ("dimension", "Kind of connection."),
+    ("every", "Period a streak counts."),
+    ("interval", "Every N periods (every 2 weeks: --every week --interval 2)."),
+    ("times", "Completions that keep a period."),
+    ("on", "Due days: mon..sun, weekdays, weekends; monthly: 'first sat', 15, last. Repeatable."),
+    ("at", "Nudge time HH:MM on due days. Repeatable."),
+    ("remind_before", "Heads-up before the due time, e.g. 1d."),
+    ("nag_after", "Nudge again if not done, e.g. 90m."),
+    ("quiet_hours", "No nudges in these hours, e.g. 22:00-07:00."),
+    ("cron", "Cron expression instead of --at."),
+    ("rrule", "RFC 5545 RRULE instead of --at."),
+    ("catch_up_grace", "After downtime, send a missed nudge late within this long."),
+    ("timezone", "IANA zone, e.g. Europe/Berlin."),
+    ("day_starts_at", "When a ritual day begins, e.g. 03:00."),
+    ("week_starts", "First day of the week (mon or sun)."),
+    ("notify", "Apprise tags or people to nudge. Repeatable."),
+    ("people", "People who share the ritual. Repeatable."),
+    ("complete_when", "With several people: either or both must do it."),
+    ("start", "First day that counts (YYYY-MM-DD)."),
+    ("end", "Last day (YYYY-MM-DD)."),
+    ("freezes_per_month", "Missed periods a month that are forgiven automatically."),
+)
+
+
+def ritual_options(func: F) -> F:
+    """The ritual keys as options; the same parser as the ritual file validates them."""
+    func = click.option(
+        "--discreet/--not-discreet", default=None, help="Lock-screen-safe nudges without the title."
+    )(func)
+    for key, help_text in reversed(_RITUAL_KEYS):
+        flag = "--" + key.replace("_", "-")
+        kwargs: dict[str, Any] = {"help": help_text, "default": None}
+        if key in _CHOICES:
+            kwargs["type"] = click.Choice(_CHOICES[key])
+        elif key in _INTEGERS:
+            kwargs["type"] = int
+        if key in _MULTIPLE:
+            kwargs["multiple"] = True
+            kwargs["default"] = ()
+        func = click.option(flag, key, **kwargs)(func)
+    return func
+
+
+def _table_from_options(options: dict[str, Any]) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for key, value in options.items():
+        if value is None or value == ():
+            continue
+        if key in _MULTIPLE:
+            table[key] = [part.strip() for item in value for part in str(item).split(",") if part.strip()]
+        else:
+            table[key] = value
+    return table
+
+
+def _option_error(exc: DefinitionError) -> UsageError:
+    option = "--" + exc.key.replace("_", "-") if exc.key else "ritual"
+    return UsageError(f"{option}: {exc.message}")
+
+
+@main.command()
+@click.argument("name")
+@ritual_options
+@pass_app
+def add(app: App, name: str, **options: Any) -> None:
+    """Add a ritual without editing the file (the file cannot then define the same name)."""
+    table = {"name": name, **_table_from_options(options)}
+    try:
+        stored = app.service().add(table)
+    except DefinitionError as exc:
+        raise _option_error(exc) from None
+    from scheduler.cli.render import describe_cadence
+
+    click.echo(f"added '{stored.name}': {describe_cadence(stored.ritual)}")
+    app.tell_daemon()
+
+
+@main.command()
+@click.argument("name")
+@ritual_options
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove a key (e.g. nag_after). Repeatable.")
+@pass_app
+def edit(app: App, name: str, unset: tuple[str, ...], **options: Any) -> None:
+    """Change a ritual made with `ritual add` (file rituals are edited in the file)."""
+    changes = _table_from_options(options)
+    if not changes and not unset:
+        raise UsageError("nothing to change: give options such as --at 21:00")
+    try:
+        stored = app.service().edit(name, changes, unset=[k.replace("-", "_") for k in unset])
+    except DefinitionError as exc:
+        raise _option_error(exc) from None
+    from scheduler.cli.render import describe_cadence
+
+    click.echo(f"updated '{stored.name}': {describe_cadence(stored.ritual)}")
+    app.tell_daemon()
+
+
+@main.command()
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask.")
+@pass_app
+def remove(app: App, name: str, yes: bool) -> None:
+    """Retire a ritual; its completions, skips and pauses are kept."""
+    service = app.service()
+    service.get(name)
+    if not yes and not click.confirm(f"Retire '{name}'? Its history is kept.", default=False):
+        raise click.Abort
+    service.remove(name)
+    click.echo(f"removed '{name}' (history kept; `ritual add {name}` brings it back)")
+    app.tell_daemon()
+
+
+@main.command(name="list")
+@json_option
+@pass_app
+def list_(app: App, as_json: bool) -> None:
+    """The rituals, their cadence and next due time."""
+    from scheduler.cli import render
+    from scheduler.domain.reminders import NudgeKind
+
+    service = app.service()
+    rituals = service.list_rituals()
+    next_due: dict[str, Nudge] = {}
+    for item in service.upcoming(days=40):
+        if item.nudge.kind is NudgeKind.DUE:
+            next_due.setdefault(item.ritual.name, item.nudge)
+    if as_json:
+        render.print_json(
+            [
+                render.ritual_json(
+                    s,
+                    paused=service.is_paused(s),
+                    extra={"next_due": next_due[s.name].due if s.name in next_due else None},
+                )
+                for s in rituals
+            ]
+        )
+        return
+    if not rituals:
+        click.echo("no rituals yet: `ritual init` writes a catalogue, `ritual add NAME` adds one")
+        return
+    rows = []
+    for s in rituals:
+        nudge = next_due.get(s.name)
+        when = local_time(nudge.due, s.ritual) if nudge else "-"
+        state = "paused" if service.is_paused(s) else ""
+        rows.append(
+            [s.name, s.ritual.title, s.ritual.dimension.value, render.describe_cadence(s.ritual), when, state]
+        )
+    render.print_table(["name", "title", "dimension", "cadence", "next", ""], rows)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--limit", default=10, show_default=True, help="Completions to show.")
+@json_option
+@pass_app
+def show(app: App, name: str, limit: int, as_json: bool) -> None:
+    """One ritual: its definition, recent completions, skips and pauses."""
+    from scheduler.cli import render
+
+    service = app.service()
+    detail = service.detail(name)
+    ritual = detail.stored.ritual
+    paused = service.is_paused(detail.stored)
+    from scheduler.domain.report import RitualInput, streak_row
+
+    streak = streak_row(RitualInput(ritual, detail.history, detail.today))
+    if as_json:
+        render.print_json(
+            render.ritual_json(
+                detail.stored,
+                paused=paused,
+                extra={
+                    "completions": [render.completion_json(c) for c in detail.completions],
+                    "skips": [render.skip_json(s) for s in detail.skips],
+                    "pauses": [render.pause_json(p) for p in detail.pauses],
+                    "streak": streak,
+                    "cadence_versions": [
+                        {"effective_from": v.effective_from, "cadence": _cadence_table(v.cadence)}
+                        for v in detail.versions
+                    ],
+                },
+            )
+        )
+        return
+    click.echo(f"{ritual.name}: {ritual.title}")
+    if ritual.description:
+        click.echo(f"  {ritual.description}")
+    click.echo(f"  {ritual.dimension.value}, {render.describe_cadence(ritual)} ({ritual.cadence.timezone})")
+    if reminders := render.describe_reminders(ritual):
+        click.echo(f"  {reminders}")
+    if ritual.notify:
+        click.echo("  nudges: " + ", ".join(ritual.notify))
+    unit = {"day": "days", "week": "weeks", "month": "months"}[streak["period"]]
+    risk = ", at risk today" if streak["at_risk"] else ""
+    click.echo(
+        f"  streak: {streak['current_streak']} {unit} (longest {streak['longest_streak']}), "
+        f"strength {streak['strength']:.0%}{risk}"
+    )
+    source = "the ritual file" if detail.stored.source.value == "file" else "`ritual add`"
+    click.echo(f"  defined by {source}{'; paused' if paused else ''}")
+    recent = detail.completions[-limit:] if limit > 0 else ()
+    if recent:
+        rows = [[render.human_day(c.day), c.by or "-", c.source, c.note] for c in reversed(recent)]
+        render.print_table(["day", "by", "source", "note"], rows, title=f"last {len(recent)} completions")
+    else:
+        click.echo("  no completions yet")
+    for skip in detail.skips[-5:]:
+        click.echo(f"  skipped {render.human_day(skip.day)}{': ' + skip.reason if skip.reason else ''}")
+    for pause in detail.pauses:
+        until = render.human_day(pause.until) if pause.until else "further notice"
+        click.echo(f"  paused {render.human_day(pause.start)} until {until}")
+
+
+def _cadence_table(cadence: Any) -> dict[str, Any]:
+    from scheduler.domain.definitions import cadence_to_table
+
+    return cadence_to_table(cadence)
+
+
+@main.command(name="next")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366), help="How far ahead.")
+@click.argument("names", nargs=-1)
+@json_option
+@pass_app
+def next_(app: App, days: int, names: tuple[str, ...], as_json: bool) -> None:
+    """Upcoming nudges (due times, heads-ups, nags) in each ritual's own time zone."""
+    from scheduler.cli import render
+
+    service = app.service()
+    for name in names:
+        service.get(name)
+    upcoming = service.upcoming(days, names or None)
+    if as_json:
+        render.print_json(
+            [
+                {
+                    "name": u.ritual.name,
+                    "due": u.nudge.due,
+                    "local": u.nudge.due.astimezone(u.ritual.cadence.zone),
+                    "day": u.nudge.day,
+                    "slot": u.nudge.slot,
+                    "kind": u.nudge.kind.value,
+                }
+                for u in upcoming
+            ]
+        )
+        return
+    if not upcoming:
+        click.echo(f"no nudges in the next {days} days")
+        return
+    rows = [
+        [local_time(u.nudge.due, u.ritual), u.ritual.name, u.nudge.kind.value, u.ritual.title]
+        for u in upcoming
+    ]
+    render.print_table(["when", "ritual", "kind", "title"], rows)

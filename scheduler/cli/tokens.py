@@ -1,0 +1,60 @@
+"""Bearer tokens for the HTTP API and the today page."""
+
+from __future__ import annotations
+
+import click
+
+from scheduler.cli.app import App, json_option, main, pass_app
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens for the HTTP API and the today page (Home Assistant, scripts, a phone)."""
+
+
+@token.command(name="create")
+@click.argument("name")
+@pass_app
+def token_create(app: App, name: str) -> None:
+    """Create a token; it is shown once, only its hash is kept."""
+    record, secret = app.service().create_token(name)
+    click.echo(secret)
+    click.echo(f"token '{record.name}' created; store it now, it cannot be shown again", err=True)
+
+
+@token.command(name="list")
+@json_option
+@pass_app
+def token_list(app: App, as_json: bool) -> None:
+    """The tokens, without their secrets."""
+    from scheduler.cli import render
+
+    records = app.service().tokens()
+    if as_json:
+        render.print_json(
+            [
+                {
+                    "name": t.name,
+                    "created_at": t.created_at,
+                    "last_used_at": t.last_used_at,
+                    "revoked_at": t.revoked_at,
+                }
+                for t in records
+            ]
+        )
+        return
+    table: list[list[str | None]] = []
+    for record in records:
+        used = f"{record.last_used_at:%Y-%m-%d %H:%M}" if record.last_used_at else "never"
+        state = "active" if record.active else "revoked"
+        table.append([record.name, f"{record.created_at:%Y-%m-%d}", used, state])
+    render.print_table(["name", "created", "last used", "state"], table)
+
+
+@token.command(name="revoke")
+@click.argument("name")
+@pass_app
+def token_revoke(app: App, name: str) -> None:
+    """Revoke a token: requests carrying it are refused from now on."""
+    app.service().revoke_token(name)
+    click.echo(f"revoked token '{name}'")
