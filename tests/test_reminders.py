@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic as time_now
 from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil.rrule import rrulestr
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from scheduler.domain.cadence import Cadence, Every, Weekday
+from scheduler.domain.errors import ScheduleError
 from scheduler.domain.reminders import (
     LONGEST_DURATION,
     Nudge,
     NudgeKind,
     Reminders,
+    _rrule_times,
     check_cron,
     check_rrule,
     format_duration,
@@ -249,6 +252,11 @@ def test_check_cron_accepts(expression: str) -> None:
             "5-3 * * * *", "cron minute field: '5-3' is a range that runs backwards", id="backwards"
         ),
         pytest.param("1,,2 * * * *", "cron minute field: '' is not a number", id="empty list item"),
+        pytest.param(
+            "0 9 30 2 *",
+            "cron matches no day within a year of 2001-01-01 (where a ritual without 'start' begins)",
+            id="february 30th",
+        ),
     ],
 )
 def test_check_cron_names_the_field(expression: str, message: str) -> None:
@@ -268,11 +276,25 @@ def test_check_cron_names_the_field(expression: str, message: str) -> None:
         pytest.param("freq=daily;interval=2", id="lower case"),
         pytest.param("FREQ=DAILY;UNTIL=20261231T230000Z", id="utc until"),
         pytest.param("FREQ=DAILY;COUNT=10", id="count"),
-        pytest.param("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", id="leap day"),
+        pytest.param("FREQ=YEARLY;BYEASTER=-2", id="good friday"),
+        pytest.param("FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13", id="friday the 13th"),
+        pytest.param("FREQ=MONTHLY;BYDAY=MO,TU;BYSETPOS=-1", id="last monday or tuesday"),
+        pytest.param("FREQ=YEARLY;BYDAY=20MO", id="twentieth monday of the year"),
+        pytest.param("FREQ=HOURLY;BYMINUTE=0,30;BYSETPOS=2", id="setpos within the hour"),
+        pytest.param("FREQ=DAILY;COUNT=10000", id="count at its most"),
     ],
 )
 def test_check_rrule_accepts(expression: str) -> None:
     check_rrule(expression)
+
+
+def test_a_rule_is_judged_from_the_start_it_runs_from() -> None:
+    """The first occurrence must come within a year of the start: a leap day from a leap year's
+    January, not from 2001-01-01, where a ritual without 'start' begins."""
+    check_rrule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", start=date(2028, 1, 1))
+    check_cron("0 9 29 2 *", start=date(2028, 1, 1))
+    with pytest.raises(ValueError, match=r"no occurrence within a year of its start 2025-01-01$"):
+        check_rrule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", start=date(2025, 1, 1))
 
 
 @pytest.mark.parametrize(
@@ -335,6 +357,65 @@ def test_check_rrule_accepts(expression: str) -> None:
             "FREQ=DAILY\nFREQ=WEEKLY",
             "not a valid rrule: write it on one line, without DTSTART, RDATE or EXDATE",
             id="two lines",
+        ),
+        # What passed before and then crashed or wedged every command (issue 15).
+        pytest.param(
+            "FREQ=YEARLY;BYEASTER=400",
+            "not a valid rrule: BYEASTER '400' is not in -80..250 (days from Easter Sunday within its year)",
+            id="easter past its year",
+        ),
+        pytest.param(
+            "FREQ=MONTHLY;BYDAY=+53MO",
+            "not a valid rrule: BYDAY '+53MO': a month has at most 5 of each weekday",
+            id="53rd monday of a month",
+        ),
+        pytest.param(
+            "FREQ=YEARLY;BYMONTH=3;BYDAY=MO(+6)",
+            "not a valid rrule: BYDAY 'MO(+6)': a month has at most 5 of each weekday",
+            id="sixth monday of march",
+        ),
+        pytest.param(
+            "FREQ=YEARLY;BYDAY=-54SU",
+            "not a valid rrule: BYDAY '-54SU': a year has at most 53 of each weekday",
+            id="54th last sunday of a year",
+        ),
+        pytest.param(
+            "FREQ=HOURLY;BYSETPOS=-366",
+            "not a valid rrule: BYSETPOS '-366' never matches: FREQ=HOURLY makes at most 1 time per hour",
+            id="setpos past the hour",
+        ),
+        pytest.param(
+            "FREQ=DAILY;BYSETPOS=2",
+            "not a valid rrule: BYSETPOS '2' never matches: FREQ=DAILY makes at most 1 time per day",
+            id="setpos past the day",
+        ),
+        pytest.param(
+            "FREQ=DAILY;BYHOUR=8,20;BYMINUTE=0;BYSETPOS=3",
+            "not a valid rrule: BYSETPOS '3' never matches: FREQ=DAILY makes at most 2 times per day",
+            id="setpos past the day's times",
+        ),
+        pytest.param(
+            "FREQ=WEEKLY;BYDAY=MO;BYSETPOS=2",
+            "not a valid rrule: it has no occurrence within a year of 2001-01-01"
+            " (where a ritual without 'start' begins)",
+            id="setpos past what the week holds",
+        ),
+        pytest.param(
+            "FREQ=DAILY;BYMONTH=2;BYYEARDAY=1",
+            "not a valid rrule: it has no occurrence within a year of 2001-01-01"
+            " (where a ritual without 'start' begins)",
+            id="parts that exclude each other",
+        ),
+        pytest.param(
+            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+            "not a valid rrule: it has no occurrence within a year of 2001-01-01"
+            " (where a ritual without 'start' begins)",
+            id="leap day, first in 2004",
+        ),
+        pytest.param(
+            "FREQ=DAILY;COUNT=10001",
+            "not a valid rrule: COUNT must be at most 10000, not '10001'",
+            id="count",
         ),
     ],
 )
@@ -691,7 +772,7 @@ def test_naive_window_is_refused_at_the_call(after: datetime, until: datetime) -
     ],
 )
 def test_bad_rules_are_refused_at_the_call(reminders: Reminders, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ScheduleError, match=message):
         planned_nudges(DAILY, reminders, datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))
 
 
@@ -756,6 +837,10 @@ def test_cron_minutes_swallowed_by_a_gap_fire_once() -> None:
         pytest.param("FREQ=DAILY;INTERVAL=3;BYHOUR=9;BYMINUTE=30", id="every third day"),
         pytest.param("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;BYHOUR=18", id="fortnightly"),
         pytest.param("FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=20", id="last friday"),
+        pytest.param("FREQ=MONTHLY;BYHOUR=8", id="monthly, on the start's day"),
+        pytest.param("FREQ=YEARLY;INTERVAL=23;BYMONTH=6;BYHOUR=8", id="every 23rd year, the start's day"),
+        pytest.param("FREQ=YEARLY;BYMONTH=6;BYHOUR=8", id="the start's day of june"),
+        pytest.param("FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO,TU", id="the last monday or tuesday"),
     ],
 )
 def test_rrule_far_from_its_start_keeps_its_rhythm(rule: str) -> None:
@@ -768,6 +853,75 @@ def test_rrule_far_from_its_start_keeps_its_rhythm(rule: str) -> None:
     planned = [nudge.due for nudge in planned_nudges(cadence, Reminders(rrule=rule), after, until)]
     assert planned == [due for due in expected if after < due <= until]
     assert planned
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    freq=st.sampled_from(["MONTHLY", "YEARLY"]),
+    interval=st.integers(1, 13),
+    parts=st.lists(
+        st.sampled_from(
+            [
+                "BYMONTH=2,8",
+                "BYMONTHDAY=31",
+                "BYMONTHDAY=-1,15",
+                "BYDAY=1SA",
+                "BYDAY=FR",
+                "BYSETPOS=1",
+                "BYHOUR=7,19",
+            ]
+        ),
+        unique=True,
+        max_size=3,
+    ),
+    anchor=st.dates(date(1990, 1, 1), date(2026, 5, 31)),
+    first=st.dates(date(2026, 6, 1), date(2027, 6, 1)),
+)
+def test_monthly_and_yearly_rules_planned_from_near_the_window_match_dateutil_from_the_start(
+    freq: str, interval: int, parts: list[str], anchor: date, first: date
+) -> None:
+    """The planner starts a monthly or yearly rule on its grid just before the window, with the day
+    (and month) dateutil takes from the ritual's start written out: the same occurrences as a walk
+    from the start, decades shorter."""
+    rule = ";".join([f"FREQ={freq}", f"INTERVAL={interval}", *parts])
+    try:
+        check_rrule(rule, start=anchor)
+    except ValueError:
+        assume(False)  # refused up front (e.g. every other month, in February and August only)
+    cadence = Cadence(timezone="UTC", anchor=anchor)
+    last = first + timedelta(days=400)
+    walked = rrulestr(rule, dtstart=datetime.combine(anchor, time())).between(
+        datetime.combine(first, time()), datetime.combine(last, time(23, 59)), inc=True
+    )
+    planned = [due for due, _, _ in _rrule_times(cadence, rule, first, last)]
+    assert planned == [occurrence.replace(tzinfo=UTC) for occurrence in walked]
+
+
+# --- a rule that never matches: the planner gives up, never walks to the year 9999 --------------------
+
+NEVER = [
+    pytest.param("FREQ=DAILY;BYSETPOS=2", id="daily-setpos-2"),
+    pytest.param("FREQ=HOURLY;BYSETPOS=-366", id="hourly-setpos-366"),
+    pytest.param("FREQ=MINUTELY;BYSETPOS=2", id="minutely-setpos-2"),
+    pytest.param("FREQ=DAILY;BYMONTH=2;BYYEARDAY=1", id="daily-parts-that-exclude-each-other"),
+    pytest.param("FREQ=MINUTELY;BYMONTH=2;BYYEARDAY=1", id="minutely-parts-that-exclude-each-other"),
+    pytest.param("FREQ=WEEKLY;BYDAY=MO;BYSETPOS=2", id="weekly-setpos-past-the-week"),
+    pytest.param("FREQ=YEARLY;BYEASTER=400", id="easter-past-its-year"),
+    pytest.param("FREQ=MONTHLY;BYDAY=+53MO", id="53rd-monday"),
+]
+
+
+@pytest.mark.parametrize("rule", NEVER)
+def test_the_planner_gives_up_on_a_rule_that_never_matches(rule: str) -> None:
+    """The last line of defence, below the checks that refuse these rules up front: walking them
+    ends in a ScheduleError within a bounded walk (dateutil alone walks to 9999: minutes, or an
+    IndexError), so one such ritual cannot hold up the others."""
+    started = time_now()
+    with pytest.raises(ScheduleError) as caught:
+        list(_rrule_times(Cadence(timezone=BERLIN), rule, date(2026, 11, 24), date(2027, 1, 3)))
+    assert time_now() - started < 2.0
+    assert caught.value.key == "rrule"
+    assert str(caught.value).startswith("rrule: not a valid rrule: ")
 
 
 # --- properties -----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from scheduler.app.nudging import Nudger
 from scheduler.app.ports import Clock, Leadership
 from scheduler.app.service import RitualService
 from scheduler.app.stored import StoredRitual
+from scheduler.domain.errors import ScheduleError
 
 log = logging.getLogger("scheduler.adapters.daemon")
 
@@ -322,6 +323,12 @@ class Daemon:
         with self._rebuild_lock:
             self._seen_version = self._service.rituals_version()
             rituals = self._service.list_rituals()
+            # A cron or rrule refused since it was stored is left out (and said so), so it can
+            # neither fail its batch nor hold the start or a reload up.
+            problems = self._service.schedule_problems(rituals)
+            for problem in problems.values():
+                log.error("%s", problem)
+            rituals = [stored for stored in rituals if stored.name not in problems]
             wanted = {stored.name for stored in rituals}
             for start in range(0, len(rituals), RECONCILE_BATCH):
                 self._handle_many(rituals[start : start + RECONCILE_BATCH])
@@ -361,9 +368,12 @@ class Daemon:
             return
         try:
             self._nudger.handle_due_many(rituals)
-        except Exception:
+        except Exception as error:
             if len(rituals) == 1:
-                raise
+                if not isinstance(error, ScheduleError):
+                    raise
+                self._unplannable(rituals[0], error)
+                return
             log.exception("nudging %d rituals together failed; trying each on its own", len(rituals))
             for stored in rituals:
                 try:
@@ -373,7 +383,15 @@ class Daemon:
             return
         for stored in rituals:
             self._zones[stored.name] = stored.ritual.cadence.zone
-            self._arm(stored.name, self._nudger.next_wakeup(stored))
+            try:
+                self._arm(stored.name, self._nudger.next_wakeup(stored))
+            except ScheduleError as error:
+                self._unplannable(stored, error)
+
+    def _unplannable(self, stored: StoredRitual, error: ScheduleError) -> None:
+        """A ritual whose rule gave up mid-walk: said in one line, no timer; the others go on."""
+        log.error("ritual '%s': %s; it gets no nudges until mended", stored.name, error)
+        self._disarm(stored.name)
 
     def _handle_digest(self) -> None:
         assert self._nudger is not None

@@ -43,10 +43,11 @@ from scheduler.domain.errors import (
     DefinitionError,
     RitualError,
     RitualFileError,
+    ScheduleError,
     UnknownRitualError,
     UsageError,
 )
-from scheduler.domain.reminders import Nudge, planned_nudges
+from scheduler.domain.reminders import Nudge, check_schedule, planned_nudges
 
 if TYPE_CHECKING:
     from scheduler.app.exchange import ImportResult
@@ -264,7 +265,11 @@ class RitualService:
         ]
 
     def upcoming(self, days: int, names: Iterable[str] | None = None) -> list[Upcoming]:
-        """The nudges due in the next ``days`` days, soonest first, leaving out paused days."""
+        """The nudges due in the next ``days`` days, soonest first, leaving out paused days.
+
+        A ritual whose cron or rrule cannot be planned (``schedule_problems`` says why) has none;
+        the others are planned as usual.
+        """
         now = self.clock.now()
         until = now + timedelta(days=days)
         wanted = set(names) if names is not None else None
@@ -274,12 +279,28 @@ class RitualService:
             if wanted is not None and ritual.name not in wanted:
                 continue
             pauses = self.store.pauses(stored.id)
-            for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, until):
-                if outside_dates(ritual, nudge.day) or is_paused_on(pauses, nudge.day):
-                    continue
-                found.append(Upcoming(ritual, nudge))
+            planned: list[Upcoming] = []
+            try:
+                for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, until):
+                    if not (outside_dates(ritual, nudge.day) or is_paused_on(pauses, nudge.day)):
+                        planned.append(Upcoming(ritual, nudge))
+            except ScheduleError:
+                continue
+            found.extend(planned)
         found.sort(key=lambda u: (u.nudge.due, u.ritual.name, u.nudge.slot))
         return found
+
+    def schedule_problems(self, rituals: Iterable[StoredRitual] | None = None) -> dict[str, str]:
+        """Why a current ritual's cron or rrule cannot be planned, by name: one stored before the
+        rule that refuses it existed. It gets no nudges; `ritual check`, `ritual status` and the
+        daemon's log say so, and `ritual edit` (or the ritual file) mends it."""
+        problems: dict[str, str] = {}
+        for stored in self.store.list_rituals() if rituals is None else rituals:
+            try:
+                check_schedule(stored.ritual.cadence, stored.ritual.reminders)
+            except ScheduleError as error:
+                problems[stored.name] = f"ritual '{stored.name}': {error}; it gets no nudges until mended"
+        return problems
 
     # API tokens ---------------------------------------------------------------------------
     def create_token(self, name: str) -> tuple[ApiTokenRecord, str]:
@@ -319,6 +340,7 @@ class RitualService:
 
         return {
             "rituals": len(self.store.list_rituals()),
+            "problems": list(self.schedule_problems().values()),
             "next": [
                 {
                     "name": u.ritual.name,

@@ -92,6 +92,8 @@ def status(app: App, limit: int, as_json: bool) -> None:
     else:
         click.echo("daemon: not running on this host (`ritual run`, or systemctl start ritual-scheduler)")
     click.echo(f"database: {settings.database_display}, {report['rituals']} rituals")
+    for problem in report["problems"]:
+        click.echo(f"problem: {problem}")
     if info is not None:  # PostgreSQL: the daemon elected last fires the nudges
         since = "" if info.since is None else f" since {info.since:%d %b %H:%M} UTC"
         click.echo(f"leader: {info.holder}{since} (epoch {info.epoch}); the other daemons stand by")

@@ -144,6 +144,8 @@ def list_(app: App, as_json: bool) -> None:
 
     service = app.service()
     rituals = service.list_rituals()
+    for problem in service.schedule_problems(rituals).values():
+        click.echo(f"warning: {problem} (`ritual check`)", err=True)
     next_due: dict[str, Nudge] = {}
     for item in service.upcoming(days=40):
         if item.nudge.kind is NudgeKind.DUE:
@@ -253,9 +255,10 @@ def next_(app: App, days: int, names: tuple[str, ...], as_json: bool) -> None:
     from scheduler.cli import render
 
     service = app.service()
-    for name in names:
-        service.get(name)
+    chosen = [service.get(name) for name in names] if names else None
     upcoming = service.upcoming(days, names or None)
+    for problem in service.schedule_problems(chosen).values():
+        click.echo(f"warning: {problem} (`ritual check`)", err=True)
     if as_json:
         render.print_json(
             [

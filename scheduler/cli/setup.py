@@ -75,6 +75,7 @@ def check(app: App, as_json: bool) -> None:
 
     channels = load_household_channels(settings, strict=False)
     problems.extend(channels.problems)
+    problems.extend(service.schedule_problems().values())
     known = set(channels.names) | {"all"}
     for stored in service.list_rituals():
         unknown = [name for name in stored.ritual.notify if name.lower() not in known]

@@ -26,8 +26,9 @@ from scheduler.domain.cadence import WEEKDAY_FULL_NAMES, WEEKDAY_NAMES, Cadence,
 from scheduler.domain.errors import DefinitionError, RitualFileError
 from scheduler.domain.reminders import (
     Reminders,
-    check_cron,
-    check_rrule,
+    check_cron_text,
+    check_rrule_text,
+    check_schedule,
     format_duration,
     parse_clock_time,
     parse_duration,
@@ -275,13 +276,13 @@ def _quiet_hours(key: str, value: object) -> tuple[time, time]:
 
 def _cron(key: str, value: object) -> str:
     expression = _string(key, value, "a cron expression like '30 20 * * mon-fri'")
-    check_cron(expression)
+    check_cron_text(expression)
     return expression
 
 
 def _rrule(key: str, value: object) -> str:
     expression = _string(key, value, "an RRULE like 'FREQ=WEEKLY;BYDAY=FR'")
-    check_rrule(expression)
+    check_rrule_text(expression)
     return expression
 
 
@@ -428,8 +429,14 @@ def ritual_from_table(
     defaults: Mapping[str, Any] | None = None,
     *,
     fallback_timezone: str = "UTC",
+    schedule_checks: bool = True,
 ) -> Ritual:
-    """Validate one ``[[ritual]]`` table (defaults applied first); raise DefinitionError(key, msg)."""
+    """Validate one ``[[ritual]]`` table (defaults applied first); raise DefinitionError(key, msg).
+
+    ``schedule_checks=False`` reads a table the store kept: it was valid when saved, and a cron or
+    rrule that the planner's checks (``check_schedule``) refuse since is reported and skipped where
+    it is planned, rather than making the ritual, or the whole list, unreadable.
+    """
     defaults = defaults or {}
     _check_keys(defaults, DEFAULT_KEYS, in_defaults=True)
     _check_keys(table, RITUAL_KEYS)
@@ -443,6 +450,8 @@ def ritual_from_table(
     dimension = _read(values, "dimension", _choice(Dimension), Dimension.OTHER)
     cadence = _cadence(values, fallback_timezone)
     reminders = _reminders(values)
+    if schedule_checks:
+        check_schedule(cadence, reminders)  # a ScheduleError names "cron" or "rrule"
     notify = _read(values, "notify", _slugs, _NO_NAMES)
     people = _read(values, "people", _slugs, _NO_NAMES)
     complete_when = _read(values, "complete_when", _choice(CompleteWhen), CompleteWhen.EITHER)

@@ -32,6 +32,15 @@ class DefinitionError(RitualError):
         self.message = message
 
 
+class ScheduleError(DefinitionError):
+    """A ritual's ``cron`` or ``rrule`` cannot be planned: it never fires, fires first more than a
+    year after its start, or takes a form whose walk has no bound. ``key`` is "cron" or "rrule".
+
+    New rituals are refused with it; one stored before a rule was added is skipped and reported
+    by whoever plans it, and the other rituals are planned as usual.
+    """
+
+
 class RitualFileError(RitualError):
     """The ritual file is broken: ``rituals.toml:14: ritual 'x': message``."""
 

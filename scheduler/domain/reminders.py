@@ -13,13 +13,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from functools import cache, lru_cache
 from heapq import heappop, heappush, merge
 from itertools import takewhile
 from math import gcd
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from scheduler.domain.cadence import Cadence, is_due_day, local_instant, quote
+from scheduler.domain.errors import ScheduleError
 
 if TYPE_CHECKING:
     from dateutil.rrule import rrule
@@ -228,9 +230,29 @@ def _parse_cron(expression: str) -> _Cron:
     )
 
 
-def check_cron(expression: str) -> None:
-    """Raise ValueError naming the bad field of a 5-field cron expression."""
+def check_cron_text(expression: str) -> None:
+    """Raise ValueError naming the bad field of a 5-field cron expression (the text alone)."""
     _parse_cron(expression)
+
+
+def check_cron(expression: str, *, start: date | None = None) -> None:
+    """``check_cron_text``, and the expression must match a day within a year of ``start``
+    (2001-01-01 without one), so "0 9 30 2 *" (February 30th) is refused instead of never firing."""
+    _probe_cron(_parse_cron(expression), start or _FALLBACK_START)
+
+
+@lru_cache(maxsize=1024)
+def _probe_cron(cron: _Cron, start: date) -> None:
+    for offset in range(FIRST_WITHIN.days + 1):
+        if cron.matches_day(start + timedelta(days=offset)):
+            return
+    raise ValueError(f"cron matches no day within a year of {_start_shown(start)}")
+
+
+def _start_shown(start: date) -> str:
+    if start == _FALLBACK_START:
+        return f"{start} (where a ritual without 'start' begins)"
+    return f"its start {start}"
 
 
 # --- rrule ----------------------------------------------------------------------------------------
@@ -316,13 +338,81 @@ def _check_rrule_part(name: str, value: str) -> None:
                 raise ValueError(f"not a valid rrule: {name} {quote(item)} is not in {allowed}")
 
 
-def _build_rrule(expression: str, dtstart: datetime, zone: tzinfo) -> rrule:
-    """A dateutil rrule over naive local wall times; a UTC ``UNTIL`` is turned into local time."""
+# What a rule must do to be planned: fire within a year of its start. A walk without an occurrence
+# ends after a bound instead of at the year 9999, where dateutil would stop by itself.
+FIRST_WITHIN = timedelta(days=366)
+_FALLBACK_START = date(2001, 1, 1)  # where rules of a ritual without 'start' run from
+_MAX_COUNT = 10_000
+_EASTER_OFFSETS = (-80, 250)  # Easter Sunday is March 22nd..April 25th: these stay in its year
+_BYDAY_RE = re.compile(r"(?P<n>[+-]?\d+)?(?P<day>[A-Z]{2})|(?P<day2>[A-Z]{2})\((?P<n2>[+-]?\d+)\)")
+_SIGNED_RE = re.compile(r"[+-]?\d{1,4}")
+_PERIODS = {
+    "YEARLY": ("year", 366),
+    "MONTHLY": ("month", 31),
+    "WEEKLY": ("week", 7),
+    "DAILY": ("day", 1),
+    "HOURLY": ("hour", 1),
+    "MINUTELY": ("minute", 1),
+}
+# dateutil rebuilds its masks at every new month it walks into (every period of a monthly or yearly
+# rule); these bound how many rebuilds may pass without an occurrence.
+_PROBE_WALK = 15  # a year of months, and then some
+_PLAN_WALK = 1200  # a century of months
+_DATEUTIL_FAILURES = (ValueError, TypeError, IndexError, KeyError, OverflowError)
+
+
+def _check_bounded(parts: dict[str, str]) -> None:
+    """Refuse the forms dateutil reads but cannot follow: it would crash mid-walk (BYEASTER past its
+    year, a BYDAY ordinal past the period) or walk to the year 9999 for a BYSETPOS no period holds."""
+    freq = parts["FREQ"]
+    if "COUNT" in parts and int(parts["COUNT"]) > _MAX_COUNT:
+        count = quote(parts["COUNT"])
+        raise ValueError(f"not a valid rrule: COUNT must be at most {_MAX_COUNT}, not {count}")
+    low, high = _EASTER_OFFSETS
+    for item in _list(parts.get("BYEASTER")):
+        if not _SIGNED_RE.fullmatch(item) or not low <= int(item) <= high:
+            raise ValueError(
+                f"not a valid rrule: BYEASTER {quote(item)} is not in {low}..{high} "
+                "(days from Easter Sunday within its year)"
+            )
+    most_nth = 5 if freq == "MONTHLY" or (freq == "YEARLY" and "BYMONTH" in parts) else 53
+    for item in _list(parts.get("BYDAY", parts.get("BYWEEKDAY"))):
+        found = _BYDAY_RE.fullmatch(item)
+        nth = found and (found["n"] or found["n2"])
+        if nth and freq in ("MONTHLY", "YEARLY") and not 1 <= abs(int(nth)) <= most_nth:
+            period = "month" if most_nth == 5 else "year"
+            raise ValueError(
+                f"not a valid rrule: BYDAY {quote(item)}: a {period} has at most {most_nth} of each weekday"
+            )
+    period, days = _PERIODS[freq]
+    if freq == "MINUTELY":
+        times = 1
+    elif freq == "HOURLY":
+        times = len(set(_list(parts.get("BYMINUTE")))) or 1
+    else:
+        times = (len(set(_list(parts.get("BYHOUR")))) or 1) * (len(set(_list(parts.get("BYMINUTE")))) or 1)
+    most = days * times
+    for item in _list(parts.get("BYSETPOS")):
+        if abs(int(item)) > most:
+            plural = "time" if most == 1 else "times"
+            raise ValueError(
+                f"not a valid rrule: BYSETPOS {quote(item)} never matches: "
+                f"FREQ={freq} makes at most {most} {plural} per {period}"
+            )
+
+
+def _list(value: str | None) -> list[str]:
+    return [item for item in (value or "").split(",") if item]
+
+
+def _build_rrule(parts: list[tuple[str, str]], dtstart: datetime, zone: tzinfo, *, walk: int) -> rrule:
+    """A dateutil rrule over naive local wall times whose walk between two occurrences is bounded
+    by ``walk`` mask rebuilds (see ``_walk_limited``); a UTC ``UNTIL`` is turned into local time."""
     # Imported here: only rituals with an rrule need dateutil, so most commands never load it.
     from dateutil.rrule import rrule, rrulestr
 
     body = []
-    for name, value in _rrule_parts(expression):
+    for name, value in parts:
         text = value
         if name == "UNTIL" and _UTC_UNTIL_RE.fullmatch(value):
             until = datetime.strptime(value[:-1] + "+0000", "%Y%m%dT%H%M%S%z").astimezone(zone)
@@ -330,28 +420,124 @@ def _build_rrule(expression: str, dtstart: datetime, zone: tzinfo) -> rrule:
         body.append(f"{name}={text}")
     try:
         rule = rrulestr(";".join(body), dtstart=dtstart)
-    except (ValueError, TypeError, IndexError, KeyError, OverflowError) as error:
-        reason = str(error) or "a value is out of range"
-        if invalid := _DATEUTIL_INVALID_RE.fullmatch(reason):
-            reason = f"{invalid[1]} {quote(invalid[2])} is not valid"
-        elif not reason[:2].isupper():  # keep "RRULE ...", lower "Hour must be ..."
-            reason = reason[:1].lower() + reason[1:]
-        raise ValueError(f"not a valid rrule: {reason}") from None
+    except _DATEUTIL_FAILURES as error:
+        raise ValueError(f"not a valid rrule: {_dateutil_reason(error)}") from None
     if not isinstance(rule, rrule):  # pragma: no cover - a single line always reads as one rrule
         raise ValueError("not a valid rrule: give a single RRULE")
-    return rule
+    return _walk_limited(rule, walk)
 
 
-def check_rrule(expression: str) -> None:
-    """Raise ValueError when ``expression`` is not an RFC 5545 RRULE dateutil can read."""
-    _build_rrule(expression, datetime(2001, 1, 1), UTC)  # noqa: DTZ001 - rrules run on naive wall times
+def _dateutil_reason(error: Exception) -> str:
+    reason = str(error) or "a value is out of range"
+    if invalid := _DATEUTIL_INVALID_RE.fullmatch(reason):
+        return f"{invalid[1]} {quote(invalid[2])} is not valid"
+    if not reason[:2].isupper():  # keep "RRULE ...", lower "Hour must be ..."
+        return reason[:1].lower() + reason[1:]
+    return reason
+
+
+class _WalkTooLong(Exception):
+    """dateutil walked past the allowed number of months without finding an occurrence."""
+
+
+def _walk_limited(rule: rrule, walk: int) -> rrule:
+    """``rule``, but its walk gives up after ``walk`` months (or yearly periods), or a month of
+    minutes for an hourly or minutely rule, without an occurrence.
+
+    dateutil walks period by period until the next occurrence or the year 9999: a rule that never
+    matches would hold its caller for minutes. Nothing public bounds that walk. What dateutil does
+    at every new month (every period of a monthly or yearly rule) is rebuild its masks, reading the
+    rule's ``_byeaster``; an hourly or minutely rule reads ``_bysecond`` for each period's times. The
+    limited rule counts those reads. tests/test_reminders.py times rules that never match, so a
+    dateutil that stops reading them fails there, not on someone's server.
+    """
+    limited: Any = object.__new__(_walk_limited_class())
+    limited.__dict__.update(vars(rule))
+    limited.__dict__.update(_walk_limit=walk, _months=0, _steps=0)
+    return limited  # type: ignore[no-any-return]
+
+
+_STEP_LIMIT = 31 * 24 * 60  # periods of an hourly or minutely rule: a month of minutes
+
+
+@cache
+def _walk_limited_class() -> type:
+    from dateutil.rrule import rrule
+
+    class WalkLimited(rrule):
+        @property
+        def _byeaster(self) -> object:
+            state = self.__dict__
+            state["_months"] += 1
+            if state["_months"] > state["_walk_limit"]:
+                raise _WalkTooLong
+            return state["_byeaster"]
+
+        @property
+        def _bysecond(self) -> object:
+            state = self.__dict__
+            state["_steps"] += 1
+            if state["_steps"] > _STEP_LIMIT:
+                raise _WalkTooLong
+            return state["_bysecond"]
+
+        def _iter(self) -> Iterator[datetime]:
+            self.__dict__.update(_months=0, _steps=0)
+            for occurrence in rrule._iter(self):  # type: ignore[attr-defined]
+                self.__dict__.update(_months=0, _steps=0)
+                yield occurrence
+
+    return WalkLimited
+
+
+def check_rrule_text(expression: str) -> None:
+    """Raise ValueError when ``expression`` is not an RFC 5545 RRULE dateutil can read: the text
+    alone, as a stored ritual was checked when it was saved (``check_rrule`` adds the rest)."""
+    _build_rrule(_rrule_parts(expression), datetime(2001, 1, 1), UTC, walk=_PROBE_WALK)  # noqa: DTZ001
+
+
+def check_rrule(expression: str, *, start: date | None = None, timezone: str = "UTC") -> None:
+    """``check_rrule_text``, and a rule the planner can follow: none of the forms that crash dateutil
+    or walk it to the year 9999 (``_check_bounded``), COUNT at most 10000, and a first occurrence
+    within a year of ``start`` (2001-01-01 without one), found within a short walk."""
+    check_rrule_text(expression)
+    _check_bounded(dict(_rrule_parts(expression)))
+    _probe_rrule(expression, start or _FALLBACK_START, timezone)
+
+
+@lru_cache(maxsize=1024)
+def _probe_rrule(expression: str, start: date, timezone: str) -> None:
+    origin = datetime.combine(start, time())
+    rule = _build_rrule(_rrule_parts(expression), origin, ZoneInfo(timezone), walk=_PROBE_WALK)
+    try:
+        first = next(iter(rule), None)
+    except _WalkTooLong:
+        first = None
+    except _DATEUTIL_FAILURES as error:
+        raise ValueError(f"not a valid rrule: it cannot be planned ({_dateutil_reason(error)})") from None
+    if first is None or first - origin > FIRST_WITHIN:
+        raise ValueError(f"not a valid rrule: it has no occurrence within a year of {_start_shown(start)}")
+
+
+def check_schedule(cadence: Cadence, reminders: Reminders) -> None:
+    """Raise ScheduleError (naming ``cron`` or ``rrule``) when the reminders' cron or rrule cannot be
+    planned from the cadence's start; ``at`` times always can."""
+    try:
+        if reminders.cron:
+            check_cron(reminders.cron, start=cadence.anchor)
+    except ValueError as error:
+        raise ScheduleError("cron", str(error)) from None
+    try:
+        if reminders.rrule:
+            check_rrule(reminders.rrule, start=cadence.anchor, timezone=cadence.timezone)
+    except ValueError as error:
+        raise ScheduleError("rrule", str(error)) from None
 
 
 # --- planning -------------------------------------------------------------------------------------
 
 
 _ONE_DAY = timedelta(days=1)
-_RRULE_FALLBACK_START = date(2001, 1, 1)
 _DueTime = tuple[datetime, str, date]  # (due instant in UTC, slot, day)
 _Planned = tuple[datetime, str, date, NudgeKind, datetime]  # sorts by (due, slot); last: the unmoved due
 
@@ -367,10 +553,7 @@ def planned_nudges(
     for bound in (after, until):
         if bound.utcoffset() is None:
             raise ValueError(f"planning needs time-zone aware times, not '{bound.isoformat()}'")
-    if reminders.cron:
-        check_cron(reminders.cron)
-    if reminders.rrule:
-        check_rrule(reminders.rrule)
+    check_schedule(cadence, reminders)
     return _plan(cadence, reminders, after.astimezone(UTC), until.astimezone(UTC))
 
 
@@ -476,19 +659,58 @@ def _cron_times(cadence: Cadence, cron: _Cron, first_day: date, last_day: date) 
 
 def _rrule_times(cadence: Cadence, expression: str, first_day: date, last_day: date) -> Iterator[_DueTime]:
     """Occurrences of the rrule, read as local wall times from the ritual's start (or 2001-01-01)."""
-    parts = dict(_rrule_parts(expression))
-    start = datetime.combine(cadence.anchor or _RRULE_FALLBACK_START, time())
+    parts = _rrule_parts(expression)
+    start = datetime.combine(cadence.anchor or _FALLBACK_START, time())
     first = datetime.combine(first_day, time())
-    step = _lattice_days(parts["FREQ"], int(parts.get("INTERVAL", "1")))
-    if step and "COUNT" not in parts and first > start:
-        # Jump the start along the rule's own grid: same occurrences from here on, far less walking.
-        start += timedelta(days=(first - start).days // step * step)
-    rule = _build_rrule(expression, start, cadence.zone)
-    walls = (
-        (occurrence.date(), occurrence.time().replace(second=0))
-        for occurrence in rule.xafter(first, inc=True)
-    )
+    if first > start and "COUNT" not in dict(parts):
+        parts, start = _moved_start(parts, start, first)
+    rule = _build_rrule(parts, start, cadence.zone, walk=_PLAN_WALK)
+    walls = ((occurrence.date(), occurrence.time().replace(second=0)) for occurrence in _walk(rule, first))
     yield from _distinct(cadence.zone, "rrule", takewhile(lambda wall: wall[0] <= last_day, walls))
+
+
+def _walk(rule: rrule, first: datetime) -> Iterator[datetime]:
+    """``rule.xafter(first, inc=True)``; a walk that finds nothing for too long, or that dateutil
+    cannot go on with, is a ScheduleError naming the rrule."""
+    try:
+        yield from rule.xafter(first, inc=True)
+    except _WalkTooLong:
+        reason = "planning gave up looking for its next occurrence"
+    except _DATEUTIL_FAILURES as error:
+        reason = f"it cannot be planned ({_dateutil_reason(error)})"
+    else:
+        return
+    raise ScheduleError("rrule", f"not a valid rrule: {reason}")
+
+
+# Parts that choose days: without any of them dateutil takes the day (and a yearly rule the month)
+# from the rule's start.
+_DAY_PARTS = frozenset({"BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY", "BYWEEKDAY", "BYEASTER"})
+
+
+def _moved_start(
+    parts: list[tuple[str, str]], start: datetime, first: datetime
+) -> tuple[list[tuple[str, str]], datetime]:
+    """The same occurrences from ``first`` on, from a start on the rule's own grid just before it:
+    far less walking than from a start decades back (a rule with COUNT must count from its start)."""
+    named = dict(parts)
+    freq, interval = named["FREQ"], int(named.get("INTERVAL", "1"))
+    if step := _lattice_days(freq, interval):
+        return parts, start + timedelta(days=(first - start).days // step * step)
+    months = interval * (12 if freq == "YEARLY" else 1)
+    passed = (first.year - start.year) * 12 + first.month - start.month
+    jump = passed // months * months
+    if jump <= 0:
+        return parts, start
+    # The day (and month) dateutil would take from the start, written out: the start moves to the
+    # first of a month on the grid, and a yearly rule's month stays the start's month.
+    implied = []
+    if not _DAY_PARTS & named.keys():
+        if freq == "YEARLY" and "BYMONTH" not in named:
+            implied.append(("BYMONTH", str(start.month)))
+        implied.append(("BYMONTHDAY", str(start.day)))
+    years, month = divmod(start.month - 1 + jump, 12)
+    return [*parts, *implied], start.replace(year=start.year + years, month=month + 1, day=1)
 
 
 def _lattice_days(freq: str, interval: int) -> int:
