@@ -86,6 +86,7 @@ LIFE_CYCLE = [
     ("Service", "Restart", "on-failure"),
     ("Service", "RestartSec", "5"),
     ("Service", "WatchdogSec", "3min"),
+    ("Service", "LimitNOFILE", "1024"),
     ("Service", "UMask", "0077"),
 ]
 

@@ -7,6 +7,7 @@ serves programs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = ["MAX_BODY", "HideTokens", "create_app", "hide_tokens"]
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # bytes a request body may carry, read before any token is checked
+BODY_TIMEOUT = 10.0  # seconds a request body may take to arrive whole
 
 
 def create_app(
@@ -77,20 +79,28 @@ def _with_body(handler: Callable[[Request, bytes], Response]) -> Callable[[Reque
 
     async def endpoint(request: Request) -> Response:
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:  # nothing here takes more than a ritual's JSON
-                return _too_large(request)
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):  # a body trickled in holds a connection
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > MAX_BODY:  # nothing here takes more than a ritual's JSON
+                        return _too_large(request)
+        except TimeoutError:
+            return _refused(request, 408, f"request body not complete within {BODY_TIMEOUT:g} s")
         return await run_in_threadpool(handler, request, bytes(body))
 
     return endpoint
 
 
 def _too_large(request: Request) -> Response:
-    message = f"request body over {MAX_BODY // 1024} KiB"
+    return _refused(request, 413, f"request body over {MAX_BODY // 1024} KiB")
+
+
+def _refused(request: Request, status: int, message: str) -> Response:
+    """A request refused before its handler ran: one-line JSON under /api, a plain page elsewhere."""
     if request.url.path.startswith("/api/"):
-        return json_response(413, {"error": message})
-    return page("Too large", f"<p>{message}</p>", status=413)
+        return json_response(status, {"error": message})
+    return page("Refused", f"<p>{esc(message)}</p>", status=status)
 
 
 def _http_error(request: Request, error: Exception) -> Response:
