@@ -43,7 +43,9 @@ def channels_for(folder: Path, port: int, count: int) -> Channels:
     """``count`` json:// channels on the receiver, one path each, read from an apprise.txt."""
     config = folder / f"apprise-{count}.txt"
     config.write_text("".join(f"json://127.0.0.1:{port}/c{n:02d}\n" for n in range(count)))
-    channels = load_channels(config_file=config, urls={}, plugin_paths=[], credentials_dir=None)
+    channels = load_channels(
+        config_file=config, urls={}, plugin_paths=[], credentials_dir=None, link_key=b"k" * 32
+    )
     assert len(channels) == count, channels.problems
     return channels
 

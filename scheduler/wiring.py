@@ -39,10 +39,16 @@ SHIPPED_PLUGINS = (
 )
 
 
+def open_store(settings: Settings) -> SqlStore:
+    """The database the settings name, migrated to the current schema first (with the link key at
+    hand for a migration that re-keys stored ids, read or created only if one needs it)."""
+    return SqlStore.open(settings.database, link_key=lambda: load_or_create_key(settings.link_key_path))
+
+
 def open_service(settings: Settings, clock: Clock) -> RitualService:
     """The service on the database the settings name (migrated to the current schema first)."""
     return RitualService(
-        SqlStore.open(settings.database),
+        open_store(settings),
         clock,
         ritual_file=settings.ritual_file_path,
         default_timezone=settings.default_timezone,
@@ -50,7 +56,11 @@ def open_service(settings: Settings, clock: Clock) -> RitualService:
 
 
 def load_household_channels(settings: Settings, *, strict: bool) -> Channels:
-    """Every channel the settings, the Apprise config and systemd credentials describe."""
+    """Every channel the settings, the Apprise config and systemd credentials describe.
+
+    Each channel's id in the outbox is keyed with the link key, so a key file that cannot be
+    read or created is a LinkKeyError here, whatever ``strict`` says.
+    """
     credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     folders = [SHIPPED_PLUGINS] if SHIPPED_PLUGINS.is_dir() else []
     return load_channels(
@@ -58,6 +68,7 @@ def load_household_channels(settings: Settings, *, strict: bool) -> Channels:
         urls=settings.people,
         plugin_paths=[*folders, *settings.plugin_folders],
         credentials_dir=Path(credentials) if credentials else None,
+        link_key=load_or_create_key(settings.link_key_path),
         strict=strict,
     )
 
@@ -187,7 +198,11 @@ class SettingsRuntime:
         if settings.http_bind != self.settings.http_bind:
             log.warning("http_bind changed; restart the daemon to listen there")
         self.settings = self._with_link_base(settings)
-        return self._make_nudger(self.settings, running.service)
+        try:
+            return self._make_nudger(self.settings, running.service)
+        except RitualError as exc:  # e.g. the link key file became unreadable
+            log.error("channels not reloaded, keeping the old ones: %s", exc)
+            return None
 
     def stop(self) -> None:
         if self._http is not None:

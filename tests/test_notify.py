@@ -49,6 +49,7 @@ from scheduler.domain.reminders import NudgeKind
 SHIPPED_PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 TIMEOUT = 0.5
 SECRET = "s3cret"
+LINK_KEY = b"k" * 32
 
 
 # --- a real receiver -------------------------------------------------------------------------------
@@ -147,6 +148,7 @@ def load(
         urls=urls or {},
         plugin_paths=plugin_paths,
         credentials_dir=credentials_dir,
+        link_key=LINK_KEY,
         strict=strict,
     )
 
@@ -838,6 +840,8 @@ def test_loading_the_same_plugin_folder_twice_is_clean() -> None:
     """A daemon reload loads the plugin folders again in the same process."""
     shipped = [Path(__file__).resolve().parents[1] / "plugins"]
     for _ in range(2):
-        channels = load_channels(config_file=None, urls={}, plugin_paths=shipped, credentials_dir=None)
+        channels = load_channels(
+            config_file=None, urls={}, plugin_paths=shipped, credentials_dir=None, link_key=LINK_KEY
+        )
         assert channels.problems == ()
         assert {"desktop", "journal"} <= {plugin.split()[0] for plugin in channels.plugins}

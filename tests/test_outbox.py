@@ -152,7 +152,9 @@ class Household:
         self.service = RitualService(
             self.store, self.clock, ritual_file=tmp_path / "none.toml", default_timezone="UTC"
         )
-        self.channels = load_channels(config_file=None, urls=urls, plugin_paths=[], credentials_dir=None)
+        self.channels = load_channels(
+            config_file=None, urls=urls, plugin_paths=[], credentials_dir=None, link_key=b"k" * 32
+        )
         self.outbox = self.new_outbox(max_attempts=max_attempts, max_age=max_age, discreet=discreet)
         self.nudger = Nudger(self.service, self.outbox, self.clock)
 

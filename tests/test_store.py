@@ -5,6 +5,8 @@ Tests that look at SQLite's file itself (mode, WAL, bytes) skip on other backend
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import sqlite3
@@ -24,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, MetaData, insert, inspect, text
 
+from scheduler.adapters.notify.channels import CHANNEL_PREFIX
 from scheduler.adapters.store import SqlStore, migrate
 from scheduler.adapters.store import store as store_module
 from scheduler.adapters.store.engine import make_engine, parse_url, prepare_sqlite_file, sqlite_path
@@ -429,6 +432,9 @@ SEED: dict[str, list[dict[str, Any]]] = {
 }
 
 
+SEED_LINK_KEY = b"s" * 32
+
+
 @pytest.mark.parametrize("revision", all_revisions())
 def test_upgrading_from_each_revision_keeps_every_row(store_url: str, revision: str) -> None:
     with raw_engine(store_url) as engine:
@@ -445,7 +451,7 @@ def test_upgrading_from_each_revision_keeps_every_row(store_url: str, revision: 
                 )
     seeded = set(schema.tables)
 
-    upgraded = SqlStore.open(store_url)
+    upgraded = SqlStore.open(store_url, link_key=lambda: SEED_LINK_KEY)
     try:
         assert stamped(store_url) == {migrate.HEAD}
         kept = [
@@ -472,8 +478,12 @@ def test_upgrading_from_each_revision_keeps_every_row(store_url: str, revision: 
             assert [(o.id, o.slot, o.status, o.note, o.epoch, o.due_at) for o in occurrences] == [
                 (1, "20:30", "sent", "sent 25 min late", 3, SEED_AT)
             ]
-            assert [(d.id, d.status, d.attempts, d.idempotency_key) for d in deliveries] == [
-                (1, "given_up", 5, f"1:{'f' * 64}")
+            # Rows from before 0004 held sha256(URL): re-keyed with the link key, not kept.
+            plain = "f" * 64
+            rekeyed = hmac.new(SEED_LINK_KEY, CHANNEL_PREFIX + plain.encode(), hashlib.sha256).hexdigest()
+            rekeyed = rekeyed if revision < "0004" else plain
+            assert [(d.id, d.status, d.attempts, d.target, d.idempotency_key) for d in deliveries] == [
+                (1, "given_up", 5, rekeyed, f"1:{rekeyed}")
             ]
         else:
             assert (occurrences, deliveries) == ([], [])

@@ -131,12 +131,12 @@ class DeliveryOutcome(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class DeliveryRecord:
-    """One (occurrence, channel) row of the outbox; ``channel`` is masked, ``target`` a hash."""
+    """One (occurrence, channel) row of the outbox; ``channel`` is masked, ``target`` an id."""
 
     id: int
     occurrence_id: int
     channel: str  # person/tag and the masked URL, for people to read
-    target: str  # delivery_target() of the real URL
+    target: str  # the channel's id: an HMAC of its real URL under the link key (notify adapter)
     status: DeliveryStatus
     attempts: int
     last_error: str
@@ -144,11 +144,6 @@ class DeliveryRecord:
     idempotency_key: str  # the same on every attempt, so a receiver can drop a repeat
     created_at: datetime
     updated_at: datetime
-
-
-def delivery_target(url: str) -> str:
-    """A stable name for a channel's real URL that does not reveal it: sha256, hex."""
-    return hashlib.sha256(url.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

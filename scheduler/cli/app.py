@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -80,7 +81,7 @@ class App:
                 from scheduler.app.service import RitualService
 
                 settings = self.settings
-                self._store = SqlStore.open(settings.database)
+                self._store = SqlStore.open(settings.database, link_key=partial(_link_key, settings))
                 service = RitualService(
                     self._store,
                     self.clock or SystemClock(),
@@ -126,6 +127,13 @@ class App:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _link_key(settings: Settings) -> bytes:
+    """The link key, for a migration that re-keys stored channel ids (imported only then)."""
+    from scheduler.adapters.keyfile import load_or_create_key
+
+    return load_or_create_key(settings.link_key_path)
 
 
 def pass_app(func: F) -> F:

@@ -13,6 +13,7 @@ from scheduler.adapters.notify.channels import (
     ChannelConfigError,
     Channels,
     UnknownRecipientError,
+    channel_target,
 )
 from scheduler.adapters.notify.config import CONFIG_FILE_NAMES, find_config_file, load_channels
 from scheduler.adapters.notify.secrets import scrub
@@ -29,6 +30,7 @@ __all__ = [
     "Channels",
     "SendResult",
     "UnknownRecipientError",
+    "channel_target",
     "find_config_file",
     "load_channels",
     "ntfy_actions",

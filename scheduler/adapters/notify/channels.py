@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -44,6 +46,21 @@ class SecretLike(Protocol):
     def get_secret_value(self) -> str: ...
 
 
+CHANNEL_PREFIX = b"ritual-channel/v1\n"
+
+
+def channel_target(key: bytes, url: str) -> str:
+    """A stable id for a channel's real URL that reveals nothing of it: an HMAC under the link key.
+
+    A plain hash of the URL let anyone holding the database test guessed passwords against it
+    offline (the masked URL beside it gives away everything else). The HMAC is taken over the
+    URL's sha256, the id rows carried before, so migration 0004 re-keys those rows without
+    knowing any URL and their retries still find their channel.
+    """
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()
+    return hmac.new(key, CHANNEL_PREFIX + digest.encode("ascii"), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Channel:
     """One configured target. ``url`` is the secret; ``masked`` and ``target`` are safe to show."""
@@ -51,7 +68,7 @@ class Channel:
     tags: tuple[str, ...]
     url: SecretStr = field(repr=False)
     masked: str
-    target: str  # sha256 of the real URL: a stable id without the secret
+    target: str  # channel_target() of the real URL: a stable id that reveals nothing of it
     scheme: str
     service: str  # Apprise's service name, e.g. "ntfy"
     source: str  # where it was configured: "apprise.yml", "people.alice[0]"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,7 +13,13 @@ from typing import Any
 from apprise import Apprise, AppriseAsset, AppriseConfig
 from pydantic import SecretStr
 
-from scheduler.adapters.notify.channels import Channel, ChannelConfigError, Channels, SecretLike
+from scheduler.adapters.notify.channels import (
+    Channel,
+    ChannelConfigError,
+    Channels,
+    SecretLike,
+    channel_target,
+)
 from scheduler.adapters.notify.plugins import ENTRY_POINT_GROUP, load_plugins
 from scheduler.adapters.notify.registry import registry
 from scheduler.adapters.notify.secrets import (
@@ -45,20 +50,22 @@ def load_channels(
     urls: Mapping[str, Sequence[str | SecretLike]],
     plugin_paths: Sequence[Path],
     credentials_dir: Path | None,
+    link_key: bytes,
     strict: bool = True,
     urls_source: str = "people",
     entry_point_group: str = ENTRY_POINT_GROUP,
 ) -> Channels:
     """Load plugins, then channels from the config file, systemd credentials and settings.
 
-    ``urls`` maps a person or tag to Apprise URLs. With ``strict`` any problem raises
+    ``urls`` maps a person or tag to Apprise URLs; ``link_key`` keys each channel's ``target``
+    (``channel_target``), the id the outbox stores. With ``strict`` any problem raises
     ChannelConfigError; otherwise problems are returned beside the channels, and a broken URL
     whose people are known becomes a channel whose sends fail permanently with that problem.
     """
     install_guard()
     registry()
     plugins, problems = load_plugins(plugin_paths, entry_point_group)
-    loader = _Loader()
+    loader = _Loader(link_key)
     credentials = find_config_file(credentials_dir) if credentials_dir else None
     for path in _distinct(config_file, credentials):
         loader.config_file(path)
@@ -106,7 +113,8 @@ class _Entry:
 class _Loader:
     """Turns URLs and config files into channels and one-line problems."""
 
-    def __init__(self) -> None:
+    def __init__(self, link_key: bytes) -> None:
+        self.link_key = link_key
         self.asset = AppriseAsset()
         self.channels: list[Channel] = []
         self.problems: list[str] = []
@@ -117,7 +125,7 @@ class _Loader:
         if problem is not None:
             self._broken(raw, tags, source, problem)
         else:
-            self.channels.append(_channel_of(plugin, tags=tags, source=source))
+            self.channels.append(_channel_of(plugin, self.link_key, tags=tags, source=source))
 
     def config_file(self, path: Path) -> None:
         try:
@@ -151,7 +159,7 @@ class _Loader:
             # channel with the reason; Apprise may still hand back its object (growl does).
             if not getattr(plugin, "enabled", True):
                 continue
-            self.channels.append(_channel_of(plugin, tags=(), source=str(path)))
+            self.channels.append(_channel_of(plugin, self.link_key, tags=(), source=str(path)))
 
     def _diagnose(self, path: Path, entries: Sequence[_Entry]) -> set[int]:
         """Report the config lines Apprise will drop, with a reason; returns their line numbers."""
@@ -194,8 +202,9 @@ class _Loader:
             self.problems.append(f"{source}: {problem}")
         if tags:
             scheme = raw.partition("://")[0].lower()
+            target = channel_target(self.link_key, raw)
             self.channels.append(
-                Channel(tags, SecretStr(raw), mask_raw(raw), _target(raw), scheme, scheme, source, problem)
+                Channel(tags, SecretStr(raw), mask_raw(raw), target, scheme, scheme, source, problem)
             )
 
 
@@ -242,9 +251,9 @@ def _requirement(scheme: str) -> str:
     return f"is not available here: {one_line(details)}" if details else "is disabled on this system"
 
 
-def _channel_of(plugin: Any, *, tags: Sequence[str], source: str) -> Channel:
+def _channel_of(plugin: Any, link_key: bytes, *, tags: Sequence[str], source: str) -> Channel:
     real = _real_url(plugin)
-    target = _target(real)
+    target = channel_target(link_key, real)
     masked = str(plugin.url(privacy=True))
     if masked.endswith("://"):  # a custom plugin shows only its scheme: add the target to tell them apart
         masked = f"{masked} ({target[:8]})"
@@ -267,10 +276,6 @@ def _real_url(plugin: Any) -> str:
         if isinstance(url, str) and url:
             return url
     return str(plugin.url(privacy=False))
-
-
-def _target(real: str) -> str:
-    return hashlib.sha256(real.encode("utf-8")).hexdigest()
 
 
 _ANY_URL_RE = re.compile(r"[a-z0-9]{1,32}://[^\s\"'\[\]{},]+", re.I)

@@ -6,6 +6,7 @@ inside ``upgrade`` and only when the database is behind this code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # Every revision in migrations/versions, oldest first (a test keeps this in step with Alembic).
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 HEAD = REVISIONS[-1]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -34,8 +35,11 @@ def current_revisions(connection: Connection) -> set[str]:
     return {str(row[0]) for row in connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))}
 
 
-def ensure_current(engine: Engine, url: URL) -> None:
-    """Bring the schema to HEAD; refuse a database stamped by a newer ritual-scheduler."""
+def ensure_current(engine: Engine, url: URL, *, link_key: Callable[[], bytes] | None = None) -> None:
+    """Bring the schema to HEAD; refuse a database stamped by a newer ritual-scheduler.
+
+    ``link_key`` is for revisions that re-key stored ids (0004); see ``SqlStore.open``.
+    """
     try:
         with engine.connect() as connection:
             stamped = current_revisions(connection)
@@ -48,14 +52,17 @@ def ensure_current(engine: Engine, url: URL) -> None:
             " knows (upgrade ritual-scheduler)"
         )
     if stamped != {HEAD}:
-        upgrade(engine, url)
+        upgrade(engine, url, link_key=link_key)
 
 
-def upgrade(engine: Engine, url: URL, revision: str = "head") -> None:
+def upgrade(
+    engine: Engine, url: URL, revision: str = "head", *, link_key: Callable[[], bytes] | None = None
+) -> None:
     """Run the pending revisions in one transaction: all of them apply, or none does."""
     from alembic import command
 
     config = alembic_config()
+    config.attributes["link_key"] = link_key
     try:
         with engine.connect() as connection:
             connection.execution_options(**{WRITE_OPTION: True})

@@ -87,10 +87,13 @@ class SqlStore:
         self._local = threading.local()  # the session of this thread's transaction(), if any
 
     @classmethod
-    def open(cls, url: str) -> SqlStore:
+    def open(cls, url: str, *, link_key: Callable[[], bytes] | None = None) -> SqlStore:
         """Connect, create the SQLite file (0600, WAL, busy timeout) if needed, migrate to head.
 
-        Raises SchemaTooNewError when the database carries a revision this code does not know.
+        ``link_key`` gives the link-signing key to a migration that re-keys stored ids with it
+        (asked only when one runs and has rows to re-key); without it such a migration stops
+        with a StoreError and changes nothing. Raises SchemaTooNewError when the database
+        carries a revision this code does not know.
         """
         parsed = parse_url(url)
         path = sqlite_path(parsed)
@@ -98,7 +101,7 @@ class SqlStore:
             prepare_sqlite_file(path)
         engine = make_engine(parsed)
         try:
-            migrate.ensure_current(engine, parsed)
+            migrate.ensure_current(engine, parsed, link_key=link_key)
         except BaseException:
             engine.dispose()
             raise
@@ -689,9 +692,10 @@ class SqlStore:
         back as they are. Returned in the order of ``channels``.
 
         ``channel`` is what people read (person or tag and the URL in Apprise's privacy form),
-        ``target`` identifies the real URL (records.delivery_target). Both are stored as given:
-        masking the secret out of ``channel`` is the caller's job. ``not_before`` holds new rows
-        back until then (a snoozed nudge), so ``due_deliveries`` hands them out at that time.
+        ``target`` identifies the real URL (the notify adapter's keyed channel id). Both are
+        stored as given: masking the secret out of ``channel`` is the caller's job.
+        ``not_before`` holds new rows back until then (a snoozed nudge), so ``due_deliveries``
+        hands them out at that time.
         """
         return self.add_deliveries_many([(occurrence_id, channels)], now=now, not_before=not_before)[0]
 
