@@ -4,6 +4,12 @@ Every URL and its private parts are registered with a filter on Apprise's logger
 reads them. While a send runs, the filter also hands Apprise's records of that call to the send
 (found through a context variable Apprise copies into its worker threads), at DEBUG detail, and
 lets only what the application's log level asks for through.
+
+A nudge's one-tap links carry tokens that record a completion: Apprise logs them at DEBUG in
+payloads and headers, urllib3 in the query of a GET. They are blanked by their shape (``/l/``
+and the token, raw, URL-encoded or JSON-escaped) rather than registered one by one, which would
+grow without end in a daemon. Once channels load, the application's own log handlers get a
+filter for them too, so no other library's record carries one either.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from urllib.parse import parse_qsl, quote, unquote
 from scheduler.adapters.notify.registry import registry
 
 APPRISE_LOGGER = "apprise"
-# Loggers outside Apprise that may print a request line with a token in its path.
-_SCRUBBED_LOGGERS = ("urllib3.connectionpool",)
+# Loggers outside Apprise that may print a request line with a token in its path or query.
+_SCRUBBED_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager")
 _MIN_SECRET = 4  # shorter values cannot be scrubbed without mangling ordinary words
 _MAX_ERROR = 240
 _SECRET_KEYS = frozenset(
@@ -63,7 +69,7 @@ class _SecretGuard(logging.Filter):
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, "****")
-        return text
+        return hide_link_tokens(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -113,12 +119,46 @@ class _SecretGuard(logging.Filter):
 
 GUARD = _SecretGuard()
 
+# A link token after "/l/": its separators raw, JSON-escaped, URL-encoded or encoded twice.
+_LINK_TOKEN_RE = re.compile(r"(?P<sep>/|\\/|%2[Ff]|%252[Ff])l(?P=sep)[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?")
+
+
+def hide_link_tokens(text: str) -> str:
+    """``text`` with the token of every one-tap link (``.../l/TOKEN``) replaced by ``****``."""
+    if "l" not in text:
+        return text
+    return _LINK_TOKEN_RE.sub(lambda found: f"{found['sep']}l{found['sep']}****", text)
+
+
+class _ScrubOnTheWayOut(logging.Filter):
+    """On the application's log handlers: no logger's record carries a link token.
+
+    Only link tokens: the URLs registered with the guard include whole secret-free ones, whose
+    masked form our own lines name on purpose ("delivered via alex ntfy://host/topic").
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record still must not leak
+            message = str(record.msg)
+        scrubbed = hide_link_tokens(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+_ON_THE_WAY_OUT = _ScrubOnTheWayOut()
+
 
 def install_guard() -> None:
     for name in (APPRISE_LOGGER, *_SCRUBBED_LOGGERS):
         logger = logging.getLogger(name)
         if GUARD not in logger.filters:
             logger.addFilter(GUARD)
+    for handler in logging.getLogger().handlers:
+        if _ON_THE_WAY_OUT not in handler.filters:
+            handler.addFilter(_ON_THE_WAY_OUT)
 
 
 def scrub(text: str) -> str:
