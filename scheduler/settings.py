@@ -285,8 +285,14 @@ def _read_settings_file(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: cannot read settings ({exc.__class__.__name__})") from None
     import tomllib  # only when there is a settings.toml: most commands start without one
 
+    from scheduler.domain.definitions import MAX_TOML_NESTING, toml_too_deep
+
+    if (deep := toml_too_deep(text)) is not None:
+        raise SettingsError(f"{path}:{deep}: arrays or tables nested more than {MAX_TOML_NESTING} deep")
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise SettingsError(f"{path}: nested too deeply to read") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = re.search(r"\(at line (\d+), column \d+\)", message)

@@ -167,6 +167,20 @@ def test_a_broken_ritual_file_keeps_the_stored_rituals(installed: RitualCli) -> 
     assert json.loads(listed.stdout) == before
 
 
+def test_a_ritual_file_nested_hundreds_deep_is_one_line_and_commands_go_on(installed: RitualCli) -> None:
+    """It once made every command, `ritual done` included, die in a RecursionError (issue 15)."""
+    before = installed.json("list")
+    (installed.config / "rituals.toml").write_text("x = " + "[" * 600 + "]" * 600 + "\n", encoding="utf-8")
+    done = installed("done", "tech-free-talk")
+    assert "recorded" in done.stdout
+    shown = f"{installed.config / 'rituals.toml'}:1: arrays or tables nested more than 32 deep"
+    assert done.stderr.startswith(f"warning: {shown}"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    check = installed("check", code=1)
+    assert f"error: {shown}" in check.stderr and "Traceback" not in check.output
+    assert [r["name"] for r in installed.json("list")] == [r["name"] for r in before]
+
+
 def test_a_file_ritual_clashing_with_a_cli_ritual_is_refused(installed: RitualCli) -> None:
     installed("add", "stretch", "--at", "07:15")
     rituals = installed.config / "rituals.toml"

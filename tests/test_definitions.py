@@ -38,6 +38,7 @@ from scheduler.domain.definitions import (
     render_ritual_toml,
     ritual_from_table,
     ritual_to_table,
+    toml_too_deep,
 )
 from scheduler.domain.errors import DefinitionError, RitualFileError
 from scheduler.domain.reminders import Reminders, check_rrule
@@ -1241,3 +1242,33 @@ def test_a_fifty_ritual_file_parses() -> None:
     assert len(parsed.rituals) == 5 * len(blocks) >= 50
     lines = text.split("\n")
     assert all(lines[line - 1] == "[[ritual]]" for line in parsed.lines.values())
+
+
+# --- nesting: refused in one line, never a RecursionError (issue 15, item 5) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        pytest.param('[[ritual]]\nname = "talk"\nx = ' + "[" * 600 + "]" * 600 + "\n", 3, id="arrays"),
+        pytest.param("x = " + "{a = " * 600 + "1" + "}" * 600 + "\n", 1, id="inline-tables"),
+        pytest.param("x = [\n" + "[\n" * 40 + "]\n" * 41, 33, id="over-many-lines"),
+        pytest.param(
+            'x = """\n' + "[" * 40 + '\n"""\ny = ' + "[{a = " * 20 + "1" + "}]" * 20, 4, id="after-a-string"
+        ),
+    ],
+)
+def test_a_file_nested_too_deep_is_refused_in_one_line_naming_the_line(text: str, line: int) -> None:
+    with pytest.raises(RitualFileError) as caught:
+        parse_ritual_file(text, "rituals.toml")
+    assert str(caught.value) == (
+        f"rituals.toml:{line}: arrays or tables nested more than 32 deep; a ritual file needs three"
+    )
+
+
+def test_brackets_in_strings_and_comments_are_no_nesting() -> None:
+    text = '[[ritual]]\nname = "talk"\ndescription = "' + "[" * 100 + '"  # ' + "{" * 100 + "\n"
+    (ritual,) = parse_ritual_file(text, "rituals.toml").rituals
+    assert ritual.description == "[" * 100
+    assert toml_too_deep("x = " + "[" * 32 + "]" * 32) is None
+    assert toml_too_deep("x = " + "[" * 33 + "]" * 33) == 1

@@ -549,6 +549,12 @@ BAD_FILES = [
         "backup.json: pauses[0]: ends 2026-01-01, before it starts 2026-02-01",
         id="json-pause-ends-before-it-starts",
     ),
+    pytest.param(
+        parse_json,
+        "[" * 100_000 + "]" * 100_000,
+        "backup.json: not a backup: arrays or objects nested too deep to read",
+        id="json-nested-too-deep",
+    ),
 ]
 
 

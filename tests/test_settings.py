@@ -60,6 +60,16 @@ def test_environment_beats_dotenv_beats_the_settings_file(
         ("file", 'max_age = "soon"\n', "settings.toml:1: max_age: not a duration: 'soon'"),
         ("file", "send_timeout = 0\n", "settings.toml:1: send_timeout: Input should be greater than 0"),
         ("file", "timezone = \n", "settings.toml:1: not valid TOML"),
+        (
+            "file",
+            'timezone = "UTC"\nx = ' + "[" * 600 + "]" * 600 + "\n",
+            "settings.toml:2: arrays or tables nested more than 32 deep",
+        ),
+        (
+            "file",
+            "x = " + "{a = " * 40 + "1" + "}" * 40 + "\n",
+            "settings.toml:1: arrays or tables nested more than 32 deep",
+        ),
         ("env", "Mars/Base", "RITUAL_TIMEZONE: unknown time zone 'Mars/Base'"),
     ],
 )

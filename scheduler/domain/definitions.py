@@ -636,31 +636,51 @@ _VALUE_TOKEN = re.compile(r"""\"\"\"|'''|"(?:[^"\\]|\\.)*"|'[^']*'|[\[\]{}#]""")
 _BASIC_ML_END = re.compile(r'(?:\\.|[^\\])*?"""')
 
 
-def _scan_value(line: str, pos: int, open_string: str | None, depth: int) -> tuple[str | None, int]:
-    """Follow multi-line strings and bracket depth through the rest of a line."""
+def _scan_value(line: str, pos: int, open_string: str | None, depth: int) -> tuple[str | None, int, int]:
+    """Follow multi-line strings and bracket depth through the rest of a line; also the deepest
+    the brackets went on it."""
+    peak = depth
     while True:
         if open_string == '"""':
             end = _BASIC_ML_END.match(line, pos)
             if end is None:
-                return open_string, depth
+                return open_string, depth, peak
             pos, open_string = end.end(), None
         elif open_string == "'''":
             found = line.find("'''", pos)
             if found < 0:
-                return open_string, depth
+                return open_string, depth, peak
             pos, open_string = found + 3, None
         token = _VALUE_TOKEN.search(line, pos)
         if token is None:
-            return None, depth
+            return None, depth, peak
         text, pos = token.group(), token.end()
         if text == "#":
-            return None, depth
+            return None, depth, peak
         if text in ('"""', "'''"):
             open_string = text
         elif text in ("[", "{"):
             depth += 1
+            peak = max(peak, depth)
         elif text in ("]", "}"):
             depth = max(0, depth - 1)
+
+
+# Arrays and inline tables nested deeper than this are refused before tomllib reads them: it
+# parses them by recursion, and some hundreds of levels end in a RecursionError. A ritual file
+# (or settings.toml) needs three.
+MAX_TOML_NESTING = 32
+
+
+def toml_too_deep(text: str) -> int | None:
+    """The first line where TOML arrays and inline tables nest deeper than MAX_TOML_NESTING."""
+    open_string: str | None = None
+    depth = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        open_string, depth, peak = _scan_value(line, 0, open_string, depth)
+        if peak > MAX_TOML_NESTING:
+            return number
+    return None
 
 
 def _basic_key(raw: str) -> str:
@@ -694,7 +714,7 @@ def _layout(text: str) -> _Layout:
                 name = _basic_key(basic) if basic is not None else literal if literal is not None else bare
                 current.keys.setdefault(name, number)
                 pos = key.end()
-        open_string, depth = _scan_value(line, pos, open_string, depth)
+        open_string, depth, _ = _scan_value(line, pos, open_string, depth)
     return layout
 
 
@@ -731,10 +751,15 @@ def parse_ritual_file(text: str, path: str, *, fallback_timezone: str = "UTC") -
     # Imported here: a command reads the file only when it changed since the last sync.
     import tomllib
 
+    if (deep := toml_too_deep(text)) is not None:
+        message = f"arrays or tables nested more than {MAX_TOML_NESTING} deep; a ritual file needs three"
+        raise RitualFileError(path, deep, None, message)
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(path, text, exc) from None
+    except RecursionError:  # nesting the scan above did not see (it follows TOML's strings only)
+        raise RitualFileError(path, None, None, "nested too deeply to read") from None
     layout = _layout(text)
     for key in document:
         if key not in ("defaults", "ritual"):

@@ -191,6 +191,8 @@ def parse_json(text: str, path: str, *, default_timezone: str = "UTC") -> Snapsh
         raise ImportFileError(
             f"{path}:{exc.lineno}", f"not valid JSON: {exc.msg[:1].lower()}{exc.msg[1:]}"
         ) from None
+    except RecursionError:  # arrays or objects nested hundreds deep; a backup nests four
+        raise ImportFileError(path, "not a backup: arrays or objects nested too deep to read") from None
     reader = _JsonReader(path, default_timezone)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         reader.fail("", f'not a {FORMAT} export (no "format": "{FORMAT}")')
