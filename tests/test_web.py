@@ -919,6 +919,35 @@ def test_errors_are_one_line_json_without_secrets(
         assert secret not in answer.text
 
 
+BODY_ROUTES = [
+    ("POST", "/api/v1/rituals"),
+    ("PATCH", "/api/v1/rituals/date-night"),
+    ("POST", "/api/v1/rituals/date-night/done"),
+    ("POST", "/api/v1/rituals/date-night/pause"),
+    ("POST", "/api/v1/completions"),
+]
+NESTED_BODIES = [
+    pytest.param(b"[" * 30_000 + b"]" * 30_000, id="60-kb-of-brackets"),
+    pytest.param(b'{"note": ' + b"[" * 900 + b"]" * 900 + b"}", id="900-deep-in-a-field"),
+    pytest.param(b'{"name": "x", "title": ' + b'{"a": ' * 40 + b"1" + b"}" * 40 + b"}", id="objects-40-deep"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+@pytest.mark.parametrize("body", NESTED_BODIES)
+def test_a_deeply_nested_body_is_a_400_with_no_traceback(
+    house: House, caplog: pytest.LogCaptureFixture, method: str, path: str, body: bytes
+) -> None:
+    """Issue 15, item 6: a 60 KB `[[[...]]]` to these endpoints was a 500 and a logged traceback."""
+    before = recorded(house)
+    with TestClient(house.client.app, raise_server_exceptions=False) as client:
+        answer = client.request(method, path, headers=house.bearer(), content=body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {"error": "request body nests arrays or objects more than 16 deep"}
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert recorded(house) == before
+
+
 def test_routing_errors_under_the_api_are_json(house: House) -> None:
     assert house.api("GET", "/api/v1/nope").json() == {"error": "not found"}
     wrong = house.api("PUT", "/api/v1/streaks")

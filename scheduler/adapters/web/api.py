@@ -193,19 +193,44 @@ class Api:
         return ritual_detail_json(detail, paused=self.service.is_paused(detail.stored), streak=streak)
 
 
+MAX_JSON_NESTING = 16  # a ritual's JSON nests two deep; json and the readers recurse per level
+
+
 def json_object(body: bytes, *, required: bool = False) -> dict[str, Any]:
-    """A request's JSON object body; an empty body is ``{}`` unless ``required``."""
+    """A request's JSON object body; an empty body is ``{}`` unless ``required``.
+
+    Arrays and objects nested deeper than MAX_JSON_NESTING are a 400 like any bad body: a 60 KB
+    ``[[[...]]]`` once ended in a RecursionError, a 500 and a traceback in the log.
+    """
     if not body.strip():
         if required:
             raise UsageError("request body is empty (expected a JSON object)")
         return {}
+    too_deep = UsageError(f"request body nests arrays or objects more than {MAX_JSON_NESTING} deep")
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise UsageError("request body is not JSON") from None
+    except RecursionError:
+        raise too_deep from None
     if not isinstance(data, dict):
         raise UsageError("request body must be a JSON object")
+    if _nesting(data) > MAX_JSON_NESTING:
+        raise too_deep
     return data
+
+
+def _nesting(value: object) -> int:
+    """How deep arrays and objects nest in a parsed JSON value, measured without recursion."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
