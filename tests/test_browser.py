@@ -155,3 +155,64 @@ def test_the_pages_fit_a_phone_without_sideways_scrolling(site: Site, browser: B
     assert widths[0] <= widths[1], widths
     assert widths[1] == 390
     context.close()
+
+
+# --- framing: issue 15, item 7 ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def framer(site: Site) -> Iterator[str]:
+    """Another origin on the same host (another port): a page that frames the today page."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    document = (
+        f'<!doctype html><title>framer</title><iframe name="victim" src="{site.url}/"></iframe>'.encode()
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_another_port_cannot_frame_the_logged_in_today_page(
+    site: Site, browser: Browser, framer: str
+) -> None:
+    """127.0.0.1 on another port is the same site, so the strict session cookie goes along;
+    only the page's own refusal to be framed keeps its Done buttons out of a clickjacker's frame."""
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, site)
+    page.goto(framer)
+    page.wait_for_timeout(500)
+    (victim,) = [frame for frame in page.frames if frame.name == "victim"]
+    assert victim.locator("button").count() == 0, "the framed today page rendered its buttons"
+    context.close()
+
+
+def test_the_pages_keep_their_style_under_their_policy(site: Site, browser: Browser) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security" in message.text else None,
+    )
+    log_in(page, site)
+    background = page.get_by_role("button", name="Done date-night", exact=True).evaluate(
+        "button => getComputedStyle(button).backgroundColor"
+    )
+    assert background == "rgb(46, 125, 50)"  # the inline sheet's green: the policy lets it apply
+    assert refused == []
+    context.close()

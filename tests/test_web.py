@@ -5,6 +5,8 @@ Everything runs in-process (Starlette's TestClient) on a real SQLite store with 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import logging
 import re
@@ -1127,3 +1129,70 @@ def test_a_huge_body_is_refused_before_it_is_read_whole(house: House, path: str)
     answer = house.client.post(path, content=b"x" * (MAX_BODY + 1))
     assert answer.status_code == 413
     assert "over 64 KiB" in answer.text
+
+
+# --- what every answer says about itself (issue 15, item 7) ----------------------------------------
+
+HTML_HEADERS = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
+
+def html_answers(house: House) -> dict[str, Any]:
+    with TestClient(house.client.app, raise_server_exceptions=False) as client:
+        return {
+            "login form": client.get("/login"),
+            "today, logged out": client.get("/"),
+            "confirm page": client.get(f"/l/{house.link()}"),
+            "refused link": client.get("/l/not.a-token"),
+            "unknown page": client.get("/nope"),
+            "too large": client.post(f"/l/{house.link()}", content=b"x" * (MAX_BODY + 1)),
+            "today, logged in": client.get("/", headers=house.bearer()),
+        }
+
+
+def test_every_html_answer_refuses_framing_and_sniffing(house: House) -> None:
+    for what, answer in html_answers(house).items():
+        assert answer.headers["content-type"].startswith("text/html"), what
+        policy = answer.headers.get("content-security-policy", "")
+        assert "frame-ancestors 'none'" in policy, what
+        assert "default-src 'none'" in policy and "script-src" not in policy, what
+        for name, value in HTML_HEADERS.items():
+            assert answer.headers.get(name) == value, (what, name)
+
+
+def test_the_policy_allows_exactly_the_pages_own_style_sheet(house: House) -> None:
+    answer = house.client.get("/login")
+    sheet = answer.text.split("<style>", 1)[1].split("</style>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(sheet.encode()).digest()).decode()
+    policy = answer.headers["content-security-policy"]
+    assert f"style-src 'sha256-{digest}'" in policy
+    assert "form-action 'self'" in policy
+
+
+def test_a_bug_on_a_page_still_answers_with_the_headers(
+    house: House, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def bug(self: RitualService, names: object = None) -> list[dict[str, Any]]:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(RitualService, "streak_rows", bug)
+    with TestClient(house.client.app, raise_server_exceptions=False) as client:
+        answer = client.get("/", headers=house.bearer())
+    assert answer.status_code == 500
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-frame-options"] == "DENY"
+
+
+def test_json_and_redirects_are_not_sniffed_or_framed_either(house: House) -> None:
+    answers = [
+        house.api("GET", "/api/v1/rituals"),
+        house.api("GET", "/api/v1/rituals/nope"),
+        house.client.get("/api/v1/rituals"),
+        house.client.post("/logout", follow_redirects=False),
+    ]
+    for answer in answers:
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.request.url
+        assert answer.headers["x-frame-options"] == "DENY", answer.request.url

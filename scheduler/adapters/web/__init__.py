@@ -14,14 +14,17 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scheduler.adapters.web.api import Api, json_response
 from scheduler.adapters.web.auth import Auth, HideTokens, hide_tokens
-from scheduler.adapters.web.pages import Pages, Snooze, esc, page
+from scheduler.adapters.web.pages import HTML_HEADERS, Pages, Snooze, esc, page
 from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
 
@@ -71,7 +74,39 @@ def create_app(
         HTTPException: _http_error,
         Exception: _server_error,
     }
-    return Starlette(routes=routes, exception_handlers=handlers)
+    return Starlette(routes=routes, exception_handlers=handlers, middleware=[Middleware(_SecurityHeaders)])
+
+
+class _SecurityHeaders:
+    """Every answer, whoever made it (a redirect, one of Starlette's own), says what it is: HTML
+    gets the pages' policy (no framing, nothing loaded but their own style), anything else
+    ``nosniff`` and no framing. Headers already set by ``page`` and ``json_response`` stay."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                html = headers.get("content-type", "").startswith("text/html")
+                for name, value in (HTML_HEADERS if html else _OTHER_HEADERS).items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+_OTHER_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _with_body(handler: Callable[[Request, bytes], Response]) -> Callable[[Request], Awaitable[Response]]:

@@ -331,7 +331,8 @@ def _error_status(error: RitualError) -> int:
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
     text = json.dumps(body, ensure_ascii=False, default=_json_default)
-    return Response(text, status_code=status, media_type="application/json", headers=headers)
+    sent = {"X-Content-Type-Options": "nosniff", **(headers or {})}
+    return Response(text, status_code=status, media_type="application/json", headers=sent)
 
 
 def _json_default(value: object) -> object:
