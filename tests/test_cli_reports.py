@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 from datetime import timedelta
 from pathlib import Path
 
@@ -82,6 +84,30 @@ def test_report_csv_is_one_row_per_ritual_and_period(scenario: RitualCli) -> Non
     statuses = {r["period_start"]: r["status"] for r in table if r["ritual"] == "bonding"}
     assert statuses[day(-1)] == "kept"
     assert statuses[day(0)] == "open"
+
+
+@pytest.mark.parametrize("name", ["chart.png", "chart.svg"])
+def test_a_chart_is_its_owners_alone_whatever_the_umask(
+    scenario: RitualCli, tmp_path: Path, name: str
+) -> None:
+    """Issue 15, item 8: under umask 022 a chart came out 0644, where exports are 0600."""
+    chart = tmp_path / name
+    chart.write_bytes(b"an older chart")
+    chart.chmod(0o644)
+    previous = os.umask(0o022)
+    try:
+        scenario("report", "--chart", str(chart))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(chart.stat().st_mode) == 0o600
+    assert chart.read_bytes() != b"an older chart"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
+
+
+def test_a_chart_that_cannot_be_written_is_one_line(scenario: RitualCli, tmp_path: Path) -> None:
+    result = scenario("report", "--chart", str(tmp_path / "missing" / "chart.png"), code=1)
+    assert result.stderr.strip().endswith("chart.png': No such file or directory")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_report_chart_writes_a_picture(scenario: RitualCli, tmp_path: Path) -> None:

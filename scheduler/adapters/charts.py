@@ -13,6 +13,9 @@ The bottom panel shows the report window's completions per connection dimension.
 
 from __future__ import annotations
 
+import io
+import os
+import secrets
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,14 +122,37 @@ def check_chart_path(path: Path) -> str:
 
 
 def write_chart(data: ChartData, path: Path) -> Path:
-    """Draw ``data`` into ``path`` (PNG or SVG by its suffix) and return the path."""
+    """Draw ``data`` into ``path`` (PNG or SVG by its suffix) and return the path.
+
+    The picture shows a household's rituals and how they kept them, so, like an export, the
+    file is its owner's alone (0600), from its first byte whatever the umask: it is written
+    to a private file beside ``path`` and moved into place.
+    """
     image_format = check_chart_path(path)
     matplotlib = _matplotlib()
+    drawn = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
         figure = _draw(data)
         metadata: dict[str, Any] = {"Date": None} if image_format == "svg" else {}
-        figure.savefig(path, format=image_format, metadata=metadata, dpi=100)
+        figure.savefig(drawn, format=image_format, metadata=metadata, dpi=100)
+    try:
+        _write_private(path, drawn.getvalue())
+    except OSError as exc:
+        raise RitualError(f"--chart: cannot write '{path}': {exc.strerror or exc}") from None
     return path
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """Replace ``path`` with ``content`` in a file only its owner can read."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _matplotlib() -> ModuleType:
