@@ -53,7 +53,7 @@ def store_unchecked(database: str, rrule: str, name: str = "easter") -> None:
     """A ritual saved before its rrule was refused: as an old version wrote it, checks bypassed."""
     store = SqlStore.open(database)
     table = {"name": name, "rrule": rrule, "timezone": "Europe/Berlin"}
-    ritual = ritual_from_table(table, schedule_checks=False)
+    ritual = ritual_from_table(table, stored=True)
     store.save_ritual(ritual, RitualSource.CLI, now=NOW, effective_from=date(2026, 11, 1))
     store.close()
 
@@ -173,7 +173,7 @@ def test_the_daemon_starts_and_nudges_the_others_with_a_bad_rule_stored(
 def test_a_stored_bad_cron_is_reported_too(installed: RitualCli) -> None:
     store = SqlStore.open(f"sqlite:///{installed.database}")
     table = {"name": "feb-30", "cron": "0 9 30 2 *", "timezone": "UTC"}
-    ritual = ritual_from_table(table, schedule_checks=False)
+    ritual = ritual_from_table(table, stored=True)
     store.save_ritual(ritual, RitualSource.CLI, now=NOW, effective_from=date(2026, 11, 1))
     store.close()
     status, _ = timed(installed, "status")

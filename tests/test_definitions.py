@@ -44,6 +44,7 @@ from scheduler.domain.errors import DefinitionError, RitualFileError
 from scheduler.domain.reminders import Reminders, check_rrule
 
 ROOT = Path(__file__).resolve().parent.parent
+NOT_CONTROL = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 CONFIG_EXAMPLE = ROOT / "config" / "rituals.example.toml"
 PACKAGE_EXAMPLE = ROOT / "scheduler" / "examples" / "rituals.example.toml"
 
@@ -1074,7 +1075,8 @@ def rituals(draw: st.DrawFn) -> Ritual:
             rrule=draw(st.sampled_from(RRULES)) if schedule == "rrule" else None,
             catch_up_grace=draw(durations),
         ),
-        description=draw(st.text(max_size=80)),
+        # Any text but control characters other than tab and line breaks (refused, see check_text).
+        description=draw(st.text(max_size=80).filter(lambda t: t == t.translate(NOT_CONTROL))),
         dimension=draw(st.sampled_from(Dimension)),
         notify=tuple(draw(st.lists(slugs, unique=True, max_size=3))),
         people=people,
@@ -1157,13 +1159,16 @@ def test_rendered_toml_escapes_what_toml_needs() -> None:
         [[ritual]]
         name = "talk"
         title = "\"Us\" \\ them"
-        description = "line one\nline two\ttabbed \u0001 ok"
+        description = "line one\nline two\ttabbed ok"
         """
     )
     text = render_ritual_toml(ritual)
     assert 'title = "\\"Us\\" \\\\ them"' in text
-    assert 'description = "line one\\nline two\\ttabbed \\u0001 ok"' in text
+    assert 'description = "line one\\nline two\\ttabbed ok"' in text
     assert parse_ritual_file(text, "x.toml").rituals == (ritual,)
+    # A control character an older version let into the store is still written escaped.
+    kept = ritual_from_table({"name": "talk", "description": "a \u0001 b"}, stored=True)
+    assert 'description = "a \\u0001 b"' in render_ritual_toml(kept)
 
 
 # --- reading the file from disk -------------------------------------------------------------------

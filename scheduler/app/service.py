@@ -34,6 +34,8 @@ from scheduler.domain.cadence import CadenceVersion, cadence_in_force
 from scheduler.domain.definitions import (
     Ritual,
     RitualFile,
+    check_text,
+    is_ritual_name,
     load_ritual_file,
     ritual_from_table,
     ritual_to_table,
@@ -197,6 +199,8 @@ class RitualService:
         return self.store.leader_info()
 
     def get(self, name: str) -> StoredRitual:
+        if not is_ritual_name(name):  # not even asked: "x\0" would be a database error on PostgreSQL
+            raise UnknownRitualError(name)
         stored = self.store.get_ritual(name)
         if stored is None:
             raise UnknownRitualError(name)
@@ -488,6 +492,7 @@ class RitualService:
         occurrence: str | None = None,
     ) -> tuple[StoredRitual, CompletionRecord, bool]:
         """Record a completion; returns it and whether it is new (False: already recorded)."""
+        by, note = _free_text("by", by), _free_text("note", note)
         stored = self.get(name)
         ritual = stored.ritual
         now = self.clock.now()
@@ -529,6 +534,7 @@ class RitualService:
         return last
 
     def skip(self, name: str, *, day: date | None = None, reason: str = "") -> SkipRecord:
+        reason = _free_text("reason", reason)
         stored = self.get(name)
         today = self.today(stored.ritual)
         day = day or today
@@ -537,6 +543,7 @@ class RitualService:
     def pause(
         self, name: str, *, start: date | None = None, until: date | None = None, reason: str = ""
     ) -> PauseRecord:
+        reason = _free_text("reason", reason)
         stored = self.get(name)
         start = start or self.today(stored.ritual)
         if until is not None and until < start:
@@ -559,6 +566,14 @@ class RitualService:
 
 
 _NOON = time(12, 0)
+
+
+def _free_text(key: str, text: str) -> str:
+    """A note, a reason or a person as given, or a one-line UsageError naming the field."""
+    try:
+        return check_text(text)
+    except ValueError as exc:
+        raise UsageError(f"{key}: {exc}") from None
 
 
 def build_history(

@@ -187,6 +187,28 @@ def _whole(low: int, high: int) -> Callable[[str, object], int]:
     return read
 
 
+# Control characters free text may not hold: all but tab, line feed and carriage return. NUL cannot
+# be stored in PostgreSQL at all, and the rest would reach terminals and channels as they are.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def check_text(value: str) -> str:
+    """Free text (a description, a note, a reason): line breaks and tabs, no other control
+    character; ValueError names the first one found."""
+    if found := _CONTROL_CHARACTER.search(value):
+        raise ValueError(f"control characters such as {quote(found.group())} cannot be stored")
+    return value
+
+
+def is_ritual_name(text: str) -> bool:
+    """Whether ``text`` can name a ritual at all (a lowercase slug): anything else names none."""
+    return _SLUG.fullmatch(text) is not None
+
+
+def _text(key: str, value: object) -> str:
+    return check_text(_string(key, value))
+
+
 def _flag(key: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{key} must be true or false, not {_brief(value)}")
@@ -321,7 +343,7 @@ def _date(key: str, value: object) -> date:
 _READERS: dict[str, Callable[[str, object], object]] = {
     "name": _name,
     "title": _title,
-    "description": _string,
+    "description": _text,
     "dimension": _choice(Dimension),
     "every": _choice(Every),
     "interval": _whole(1, 52),
@@ -429,13 +451,14 @@ def ritual_from_table(
     defaults: Mapping[str, Any] | None = None,
     *,
     fallback_timezone: str = "UTC",
-    schedule_checks: bool = True,
+    stored: bool = False,
 ) -> Ritual:
     """Validate one ``[[ritual]]`` table (defaults applied first); raise DefinitionError(key, msg).
 
-    ``schedule_checks=False`` reads a table the store kept: it was valid when saved, and a cron or
-    rrule that the planner's checks (``check_schedule``) refuse since is reported and skipped where
-    it is planned, rather than making the ritual, or the whole list, unreadable.
+    ``stored`` reads a table the store kept, valid when it was saved, without the rules added
+    since, which would make the ritual (and every list holding it) unreadable: a cron or rrule
+    the planner's checks (``check_schedule``) refuse is reported and skipped where it is
+    planned; a control character in a description is kept, as an older version stored it.
     """
     defaults = defaults or {}
     _check_keys(defaults, DEFAULT_KEYS, in_defaults=True)
@@ -446,11 +469,11 @@ def ritual_from_table(
     # Read in the order the keys are documented, so the first mistake reported is the first one read.
     name = _read(values, "name", _name, "")
     title = _read(values, "title", _title, default_title(name))
-    description = _read(values, "description", _string, "")
+    description = _read(values, "description", _string if stored else _text, "")
     dimension = _read(values, "dimension", _choice(Dimension), Dimension.OTHER)
     cadence = _cadence(values, fallback_timezone)
     reminders = _reminders(values)
-    if schedule_checks:
+    if not stored:
         check_schedule(cadence, reminders)  # a ScheduleError names "cron" or "rrule"
     notify = _read(values, "notify", _slugs, _NO_NAMES)
     people = _read(values, "people", _slugs, _NO_NAMES)

@@ -6,6 +6,8 @@ on one line and never contains a secret: the CLI prints ``str(error)`` as is.
 
 from __future__ import annotations
 
+from scheduler.domain.cadence import quote
+
 
 class RitualError(Exception):
     """Root of every error ritual-scheduler raises on purpose."""
@@ -62,7 +64,7 @@ class UnknownRitualError(RitualError):
     """No ritual of that name is in the store."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"no ritual named '{name}' (see `ritual list`)")
+        super().__init__(f"no ritual named {quote(name)} (see `ritual list`)")
         self.name = name
 
 

@@ -1254,7 +1254,7 @@ def _aware(**values: datetime) -> None:
 def _stored_ritual(row: RitualRow) -> StoredRitual:
     return StoredRitual(
         id=_row_id(row),
-        ritual=ritual_from_table(json.loads(row.definition), schedule_checks=False),
+        ritual=ritual_from_table(json.loads(row.definition), stored=True),
         source=RitualSource(row.source),
         created_at=_utc(row.created_at),
         updated_at=_utc(row.updated_at),
