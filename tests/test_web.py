@@ -312,6 +312,13 @@ def test_a_heads_up_tapped_the_day_before_counts_for_today(house: House) -> None
         pytest.param('"GET /l/abc.def HTTP/1.1" 200', '"GET /l/... HTTP/1.1" 200', id="link-path"),
         pytest.param("/l/abc.def?o=3&p=alex", "/l/...?o=3&p=alex", id="link-with-binding"),
         pytest.param("/login?token=rt_secret", "/login?token=...", id="login-query"),
+        pytest.param("/login?access_token=rt_secret", "/login?access_token=...", id="access-token"),
+        pytest.param(
+            "/?x=1&ACCESS_TOKEN=rt_secret&y=2", "/?x=1&ACCESS_TOKEN=...&y=2", id="access-token-upper"
+        ),
+        pytest.param(
+            '"GET /login?access_token=rt_s HTTP/1.1"', '"GET /login?access_token=... HTTP/1.1"', id="line"
+        ),
         pytest.param("/api/v1/streaks", "/api/v1/streaks", id="nothing-to-hide"),
     ],
 )
@@ -1196,3 +1203,44 @@ def test_json_and_redirects_are_not_sniffed_or_framed_either(house: House) -> No
     for answer in answers:
         assert answer.headers["x-content-type-options"] == "nosniff", answer.request.url
         assert answer.headers["x-frame-options"] == "DENY", answer.request.url
+
+
+# --- failed logins slow their address down (issue 15, item 10) ------------------------------------
+
+
+def attempt(house: House, token: str, *, address: str = "198.51.100.7", post: bool = False) -> Any:
+    with TestClient(house.client.app, client=(address, 4000), follow_redirects=False) as client:
+        if post:
+            return client.post("/login", content=f"token={token}", headers=FORM)
+        return client.get("/login", params={"token": token})
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_failed_logins_back_off_per_address(house: House) -> None:
+    for _ in range(5):  # typos cost nothing...
+        assert attempt(house, "rt_wrong").status_code == 401
+    refused = attempt(house, API_TOKEN)  # ...then not even the right token is looked at for a while
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    assert "too many failed logins from your address: try again in 1 s" in text(refused)
+    assert "set-cookie" not in refused.headers
+    assert attempt(house, API_TOKEN, address="198.51.100.8").status_code == 303  # another address
+    house.clock.advance(timedelta(seconds=1))
+    assert attempt(house, "rt_wrong", post=True).status_code == 401  # the form counts too
+    assert attempt(house, API_TOKEN, post=True).headers["retry-after"] == "2"  # the wait doubles
+    house.clock.advance(timedelta(seconds=2))
+    welcome = attempt(house, API_TOKEN)
+    assert welcome.status_code == 303 and "ritual_session=" in welcome.headers["set-cookie"]
+    for _ in range(5):  # a success forgets the failures
+        assert attempt(house, "rt_wrong").status_code == 401
+
+
+def test_the_back_off_is_at_most_a_minute_and_forgotten_after_an_hour(house: House) -> None:
+    for _ in range(30):
+        attempt(house, "rt_wrong")
+        house.clock.advance(timedelta(minutes=1))
+    assert attempt(house, "rt_wrong").status_code == 401
+    assert attempt(house, API_TOKEN).headers["retry-after"] == "60"
+    house.clock.advance(timedelta(hours=1))
+    assert attempt(house, API_TOKEN).status_code == 303

@@ -7,6 +7,7 @@
   the session too.
 - Each form of the today page carries an HMAC of (session token hash, ritual name) as a CSRF token.
 - Request lines go to the access log with link and login tokens blanked out.
+- Failed logins slow down the address they come from (``LoginThrottle``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import hashlib
 import hmac
 import logging
 import re
+import threading
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from starlette.requests import Request
@@ -29,7 +32,8 @@ SESSION_LIFETIME = timedelta(days=30)
 _SESSION_PREFIX = b"ritual-session/v1\n"
 _FORM_PREFIX = b"ritual-form/v1\n"
 _LINK_PATH = re.compile(r"/l/[^/?\s\"]+")
-_TOKEN_QUERY = re.compile(r"([?&]token=)[^&\s\"]+")
+# ?token=, ?access_token= (how many clients send a bearer token in a URL), and their kin.
+_TOKEN_QUERY = re.compile(r"([?&](?:[a-z_]*token|key|password|secret)=)[^&\s\"]+", re.IGNORECASE)
 
 
 class Auth:
@@ -106,8 +110,58 @@ def form_token(key: bytes, record: ApiTokenRecord, name: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+class LoginThrottle:
+    """A small back-off per address for failed logins.
+
+    Tokens are 256-bit, so this is not what keeps them safe; it keeps a script from trying
+    them at full speed and from filling the log. An address's first FREE_TRIES failures cost
+    nothing (typos); from then on it waits 1 s, 2 s, 4 s ... (at most MAX_WAIT) after each
+    failure before a token from it is even looked at. A success, or an hour without failures,
+    forgets it. Behind a reverse proxy every login comes from the proxy's address.
+    """
+
+    FREE_TRIES = 5
+    MAX_WAIT = timedelta(minutes=1)
+    FORGET_AFTER = timedelta(hours=1)
+    MAX_ADDRESSES = 10_000  # the oldest are forgotten first
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._failures: OrderedDict[str, tuple[int, datetime]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def wait(self, address: str) -> timedelta | None:
+        """How long ``address`` must still wait before its next login is looked at (None: not)."""
+        now = self.clock.now()
+        with self._lock:
+            count, last = self._failures.get(address, (0, now))
+            if now - last >= self.FORGET_AFTER:
+                self._failures.pop(address, None)
+                return None
+            if count < self.FREE_TRIES:
+                return None
+            left = last + self._backoff(count) - now
+            return left if left > timedelta() else None
+
+    def failed(self, address: str) -> None:
+        now = self.clock.now()
+        with self._lock:
+            count, last = self._failures.pop(address, (0, now))
+            self._failures[address] = (1 if now - last >= self.FORGET_AFTER else count + 1, now)
+            while len(self._failures) > self.MAX_ADDRESSES:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, address: str) -> None:
+        with self._lock:
+            self._failures.pop(address, None)
+
+    def _backoff(self, count: int) -> timedelta:
+        return min(timedelta(seconds=2 ** min(count - self.FREE_TRIES, 16)), self.MAX_WAIT)
+
+
 def hide_tokens(text: str) -> str:
-    """A request line fit for a log: link tokens and ``token=`` values blanked out."""
+    """A request line fit for a log: link tokens and ``token=`` (``access_token=``...) values
+    blanked out."""
     return _TOKEN_QUERY.sub(r"\1...", _LINK_PATH.sub("/l/...", text))
 
 

@@ -21,7 +21,14 @@ from urllib.parse import parse_qs, quote
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from scheduler.adapters.web.auth import SESSION_COOKIE, SESSION_LIFETIME, Auth, form_token, session_cookie
+from scheduler.adapters.web.auth import (
+    SESSION_COOKIE,
+    SESSION_LIFETIME,
+    Auth,
+    LoginThrottle,
+    form_token,
+    session_cookie,
+)
 from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
 from scheduler.app.stored import OccurrenceRecord, StoredRitual
@@ -68,6 +75,7 @@ class Pages:
         self.clock = clock
         self.secure = secure
         self.snooze = snooze
+        self.throttle = LoginThrottle(clock)
 
     # one-tap links -------------------------------------------------------------------
     def link_page(self, request: Request) -> Response:
@@ -136,15 +144,25 @@ class Pages:
         token = request.query_params.get("token")
         if token is None:
             return page("Log in", LOGIN_FORM, status=200)
-        return self._start_session(token)
+        return self._start_session(request, token)
 
     def login_post(self, request: Request, body: bytes) -> Response:
-        return self._start_session(_form(body).get("token", ""))
+        return self._start_session(request, _form(body).get("token", ""))
 
-    def _start_session(self, token: str) -> Response:
+    def _start_session(self, request: Request, token: str) -> Response:
+        address = _client(request)
+        if (wait := self.throttle.wait(address)) is not None:
+            seconds = max(1, int(wait.total_seconds() + 0.999))
+            message = f"<p>too many failed logins from your address: try again in {seconds} s</p>"
+            refused = page("Log in", message + LOGIN_FORM, 429)
+            refused.headers["Retry-After"] = str(seconds)
+            return refused
         record = self.auth.token_record(token.strip())
         if record is None:
+            self.throttle.failed(address)
+            log.warning("refused login from %s: not a valid token", address)
             return page("Log in", "<p>that token is not valid (mistyped or revoked)</p>" + LOGIN_FORM, 401)
+        self.throttle.succeeded(address)
         response = RedirectResponse("/", status_code=303)
         expires = self.clock.now() + SESSION_LIFETIME
         response.set_cookie(
