@@ -120,6 +120,11 @@ def test_any_librarys_record_is_scrubbed_once_channels_are_loaded(
     logging.getLogger("some.mqtt.library").debug("publishing %s", f"Done: {BASE}/l/{token}?o=1&p=alex")
     assert token not in caplog.text
     assert f"{BASE}/l/****?o=1&p=alex" in caplog.text
+    try:
+        raise RuntimeError(f"could not send {BASE}/l/{token}")
+    except RuntimeError:
+        logging.getLogger("some.plugin").exception("sending failed")
+    assert "could not send" in caplog.text and token not in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -145,6 +145,8 @@ class _ScrubOnTheWayOut(logging.Filter):
         scrubbed = hide_link_tokens(message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, None
+        if record.exc_info and not record.exc_text:  # a traceback's messages too: formatted once, here
+            record.exc_text = hide_link_tokens(logging.Formatter().formatException(record.exc_info))
         return True
 
 
