@@ -32,7 +32,7 @@ def done(app: App, name: str, day: str | None, at: str | None, by: str, note: st
 
         print_json({"name": name, "created": created, "completion": completion_json(record)})
         return
-    from scheduler.cli.render import human_day
+    from scheduler.domain.wording import human_day
 
     who = f" by {record.by}" if record.by else ""
     verb = "recorded" if created else "already recorded"
@@ -46,7 +46,7 @@ def done(app: App, name: str, day: str | None, at: str | None, by: str, note: st
 @pass_app
 def skip(app: App, name: str, day: str | None, reason: str) -> None:
     """Excuse a period: a skipped period neither adds to nor breaks a streak."""
-    from scheduler.cli.render import human_day
+    from scheduler.domain.wording import human_day
 
     service = app.service()
     stored = service.get(name)
@@ -60,7 +60,7 @@ def skip(app: App, name: str, day: str | None, reason: str) -> None:
 @pass_app
 def undo(app: App, name: str) -> None:
     """Delete the last completion recorded for a ritual."""
-    from scheduler.cli.render import human_day
+    from scheduler.domain.wording import human_day
 
     record = app.service().undo(name)
     click.echo(f"removed the completion of '{name}' on {human_day(record.day)}")
@@ -74,7 +74,7 @@ def undo(app: App, name: str) -> None:
 @pass_app
 def pause(app: App, name: str, start: str | None, until: str | None, reason: str) -> None:
     """Pause a ritual (now or planned ahead): no nudges, and its streak waits."""
-    from scheduler.cli.render import human_day
+    from scheduler.domain.wording import human_day
 
     service = app.service()
     today = service.today(service.get(name).ritual)

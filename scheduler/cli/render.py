@@ -13,9 +13,8 @@ from datetime import date, datetime, time
 from typing import IO, TYPE_CHECKING, Any
 
 from scheduler.app.stored import CompletionRecord, PauseRecord, SkipRecord, StoredRitual
-from scheduler.domain.cadence import Every
-from scheduler.domain.definitions import Ritual, cadence_to_table, ritual_to_table
-from scheduler.domain.reminders import NudgeKind, format_duration
+from scheduler.domain.definitions import cadence_to_table, ritual_to_table
+from scheduler.domain.reminders import NudgeKind
 
 if TYPE_CHECKING:
     from scheduler.app.service import RitualDetail, Upcoming
@@ -57,43 +56,6 @@ def _json_default(value: object) -> object:
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-_UNIT = {Every.DAY: "day", Every.WEEK: "week", Every.MONTH: "month"}
-_ADVERB = {Every.DAY: "daily", Every.WEEK: "weekly", Every.MONTH: "monthly"}
-
-
-def describe_cadence(ritual: Ritual) -> str:
-    """``daily at 20:30``, ``weekly on fri at 19:00``, ``2x every 2 weeks``."""
-    cadence = ritual.cadence
-    unit = _UNIT[cadence.every]
-    text = _ADVERB[cadence.every] if cadence.interval == 1 else f"every {cadence.interval} {unit}s"
-    if cadence.times > 1:
-        text = f"{cadence.times}x {text.replace('daily', 'a day').replace('weekly', 'a week')}"
-        text = text.replace("monthly", "a month")
-    if cadence.on:
-        text += " on " + ", ".join(str(d) for d in cadence.on)
-    reminders = ritual.reminders
-    if reminders.at:
-        text += " at " + ", ".join(t.strftime("%H:%M") for t in reminders.at)
-    elif reminders.cron:
-        text += f" (cron {reminders.cron})"
-    elif reminders.rrule:
-        text += " (rrule)"
-    return text
-
-
-def describe_reminders(ritual: Ritual) -> str:
-    parts = []
-    reminders = ritual.reminders
-    if reminders.remind_before:
-        parts.append(f"heads-up {format_duration(reminders.remind_before)} before")
-    if reminders.nag_after:
-        parts.append(f"again {format_duration(reminders.nag_after)} after if not done")
-    if reminders.quiet_hours:
-        start, end = reminders.quiet_hours
-        parts.append(f"quiet {start:%H:%M}-{end:%H:%M}")
-    return "; ".join(parts)
 
 
 def ritual_json(
@@ -158,7 +120,3 @@ def skip_json(record: SkipRecord) -> dict[str, Any]:
 
 def pause_json(record: PauseRecord) -> dict[str, Any]:
     return {"id": record.id, "from": record.start, "until": record.until, "reason": record.reason or None}
-
-
-def human_day(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b %Y}"

@@ -93,7 +93,7 @@ def add(app: App, name: str, **options: Any) -> None:
         stored = app.service().add(table)
     except DefinitionError as exc:
         raise _option_error(exc) from None
-    from scheduler.cli.render import describe_cadence
+    from scheduler.domain.wording import describe_cadence
 
     click.echo(f"added '{stored.name}': {describe_cadence(stored.ritual)}")
     app.tell_daemon()
@@ -113,7 +113,7 @@ def edit(app: App, name: str, unset: tuple[str, ...], **options: Any) -> None:
         stored = app.service().edit(name, changes, unset=[k.replace("-", "_") for k in unset])
     except DefinitionError as exc:
         raise _option_error(exc) from None
-    from scheduler.cli.render import describe_cadence
+    from scheduler.domain.wording import describe_cadence
 
     click.echo(f"updated '{stored.name}': {describe_cadence(stored.ritual)}")
     app.tell_daemon()
@@ -141,6 +141,7 @@ def list_(app: App, as_json: bool) -> None:
     """The rituals, their cadence and next due time."""
     from scheduler.cli import render
     from scheduler.domain.reminders import NudgeKind
+    from scheduler.domain.wording import describe_cadence
 
     service = app.service()
     rituals = service.list_rituals()
@@ -169,7 +170,7 @@ def list_(app: App, as_json: bool) -> None:
         when = local_time(nudge.due, s.ritual) if nudge else "-"
         state = "paused" if service.is_paused(s) else ""
         rows.append(
-            [s.name, s.ritual.title, s.ritual.dimension.value, render.describe_cadence(s.ritual), when, state]
+            [s.name, s.ritual.title, s.ritual.dimension.value, describe_cadence(s.ritual), when, state]
         )
     render.print_table(["name", "title", "dimension", "cadence", "next", ""], rows)
 
@@ -182,6 +183,7 @@ def list_(app: App, as_json: bool) -> None:
 def show(app: App, name: str, limit: int, as_json: bool) -> None:
     """One ritual: its definition, recent completions, skips and pauses."""
     from scheduler.cli import render
+    from scheduler.domain.wording import describe_cadence, describe_reminders, human_day
 
     service = app.service()
     detail = service.detail(name)
@@ -211,8 +213,8 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
     click.echo(f"{ritual.name}: {ritual.title}")
     if ritual.description:
         click.echo(f"  {ritual.description}")
-    click.echo(f"  {ritual.dimension.value}, {render.describe_cadence(ritual)} ({ritual.cadence.timezone})")
-    if reminders := render.describe_reminders(ritual):
+    click.echo(f"  {ritual.dimension.value}, {describe_cadence(ritual)} ({ritual.cadence.timezone})")
+    if reminders := describe_reminders(ritual):
         click.echo(f"  {reminders}")
     if ritual.notify:
         click.echo("  nudges: " + ", ".join(ritual.notify))
@@ -226,15 +228,15 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
     click.echo(f"  defined by {source}{'; paused' if paused else ''}")
     recent = detail.completions[-limit:] if limit > 0 else ()
     if recent:
-        rows = [[render.human_day(c.day), c.by or "-", c.source, c.note] for c in reversed(recent)]
+        rows = [[human_day(c.day), c.by or "-", c.source, c.note] for c in reversed(recent)]
         render.print_table(["day", "by", "source", "note"], rows, title=f"last {len(recent)} completions")
     else:
         click.echo("  no completions yet")
     for skip in detail.skips[-5:]:
-        click.echo(f"  skipped {render.human_day(skip.day)}{': ' + skip.reason if skip.reason else ''}")
+        click.echo(f"  skipped {human_day(skip.day)}{': ' + skip.reason if skip.reason else ''}")
     for pause in detail.pauses:
-        until = render.human_day(pause.until) if pause.until else "further notice"
-        click.echo(f"  paused {render.human_day(pause.start)} until {until}")
+        until = human_day(pause.until) if pause.until else "further notice"
+        click.echo(f"  paused {human_day(pause.start)} until {until}")
 
 
 def _cadence_table(cadence: Any) -> dict[str, Any]:

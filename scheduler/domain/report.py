@@ -61,8 +61,6 @@ DIGEST_MAX_RITUALS = 12  # ritual lines in the digest before "and N more", so it
 
 _CLOSING = "Small and steady counts for more than big and rare; a quiet week is a season, not a verdict."
 _ONE_DAY = timedelta(days=1)
-_UNIT = {Every.DAY: "day", Every.WEEK: "week", Every.MONTH: "month"}
-_AVERAGE_DAYS = {Every.DAY: 1.0, Every.WEEK: 7.0, Every.MONTH: 30.44}
 # Fixed English names: strftime's %a/%b follow the process locale, and the digest must not.
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -490,7 +488,7 @@ def digest_text(items: Sequence[RitualInput], today: date) -> str:
 
 def _digest_line(ritual: RitualReport, summary: StreakSummary) -> str:
     every = ritual.period
-    if every is Every.DAY:
+    if every.kind.fixed_days == 1:  # day by day: counted, not the newest period alone
         judged = ritual.kept + ritual.missed
         unit = "day" if ritual.interval == 1 else "period"
         if judged:
@@ -509,7 +507,7 @@ def _digest_line(ritual: RitualReport, summary: StreakSummary) -> str:
 
 
 def _newest_phrase(ritual: RitualReport) -> str:
-    unit = _UNIT[ritual.period] if ritual.interval == 1 else "period"
+    unit = ritual.period.kind.unit if ritual.interval == 1 else "period"
     status = ritual.periods[-1].status
     return {
         PeriodStatus.KEPT: f"done this {unit}",
@@ -521,7 +519,7 @@ def _newest_phrase(ritual: RitualReport) -> str:
 
 
 def _count_units(count: int, every: Every, interval: int) -> str:
-    unit = _UNIT[every] if interval == 1 else "period"
+    unit = every.kind.unit if interval == 1 else "period"
     return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
@@ -535,7 +533,7 @@ def _longest_line(items: Sequence[RitualInput], summaries: Sequence[StreakSummar
     for index, (item, summary) in enumerate(zip(items, summaries, strict=True)):
         if summary.current_streak:
             interval = newest_cadence(item.history).interval
-            days = summary.current_streak * _AVERAGE_DAYS[summary.period] * interval
+            days = summary.current_streak * summary.period.kind.average_days * interval
             if best is None or days > best[0]:
                 best = (days, index)
     if best is None:

@@ -130,7 +130,6 @@ class StreakSummary:
     freezes_used: int
 
 
-_AVERAGE_DAYS = {Every.DAY: 1.0, Every.WEEK: 7.0, Every.MONTH: 30.44}
 _FOREVER = date.max.toordinal()
 _NOBODY: Mapping[str, int] = MappingProxyType({})
 _Month = tuple[int, int]
@@ -296,9 +295,8 @@ def _segment(cadence: Cadence, first: date, until: date | None) -> _Segment:
 
 def _fixed_length(cadence: Cadence) -> int | None:
     """Days per period for daily and weekly cadences; months vary, so cadence lists those."""
-    if cadence.every is Every.MONTH:
-        return None
-    return cadence.interval * (7 if cadence.every is Every.WEEK else 1)
+    days = cadence.every.kind.fixed_days
+    return None if days is None else cadence.interval * days
 
 
 def _due_starts(
@@ -308,7 +306,7 @@ def _due_starts(
 
     A whole month holds every weekday, every (clamped) day of the month and every nth weekday but a fifth.
     """
-    if cadence.every is Every.MONTH:
+    if length is None:  # months: every calendar month holds these days
         if weekdays is not None or any(_monthly_hit(due) for due in cadence.on):
             return _EVERY_WEEKDAY
         return None
@@ -548,7 +546,7 @@ def _longest_streak(statuses: Sequence[PeriodStatus]) -> int:
 
 def _day_multiplier(cadence: Cadence) -> float:
     """Loop Habit Tracker's decay per day: a half-life of 13 / sqrt(f) days, f = target per day."""
-    per_day = cadence.times / (_AVERAGE_DAYS[cadence.every] * cadence.interval)
+    per_day = cadence.times / (cadence.every.kind.average_days * cadence.interval)
     return float(0.5 ** (sqrt(per_day) / 13))
 
 

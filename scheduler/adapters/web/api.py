@@ -18,13 +18,7 @@ from starlette.responses import Response
 from scheduler.adapters.web.auth import Auth
 from scheduler.app.service import RitualService
 from scheduler.app.stored import StoredRitual
-from scheduler.cli.render import (
-    completion_json,
-    next_due_times,
-    pause_json,
-    ritual_detail_json,
-    ritual_json,
-)
+from scheduler.cli.render import completion_json, next_due_times, pause_json, ritual_detail_json, ritual_json
 from scheduler.domain import report as reports
 from scheduler.domain.definitions import RITUAL_KEYS
 from scheduler.domain.errors import ConflictError, RitualError, StoreError, UnknownRitualError, UsageError

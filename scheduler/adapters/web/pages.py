@@ -23,14 +23,12 @@ from scheduler.adapters.web.auth import SESSION_COOKIE, SESSION_LIFETIME, Auth, 
 from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
 from scheduler.app.stored import OccurrenceRecord, StoredRitual
-from scheduler.cli.render import (
-    describe_cadence,
-)
 from scheduler.domain import cadence as cad
 from scheduler.domain.errors import RitualError, UnknownRitualError
 from scheduler.domain.heatmap import Cell, heatmap_cells
 from scheduler.domain.links import LinkAction, LinkClaim, LinkError, LinkFailure, verify
 from scheduler.domain.streaks import History, PeriodStatus
+from scheduler.domain.wording import describe_cadence
 
 log = logging.getLogger(__name__)
 
