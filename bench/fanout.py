@@ -30,7 +30,7 @@ from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import Claimed
 from scheduler.app.outbox import ChannelOutbox
 from scheduler.app.service import RitualService
-from scheduler.app.stored import OccurrenceStatus
+from scheduler.app.stored import OccurrenceKind, OccurrenceStatus
 from scheduler.domain.firing import Decision, Verdict
 from scheduler.domain.messages import Message
 from scheduler.domain.reminders import Nudge, NudgeKind
@@ -80,7 +80,7 @@ class OutboxPath:
             self.stored.id,
             day=now.date(),
             slot=slot,
-            kind="due",
+            kind=OccurrenceKind.DUE,
             due_at=now,
             status=OccurrenceStatus.PENDING,
             now=now,

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from scheduler.adapters.store import SqlStore
-from scheduler.app.stored import DeliveryStatus, OccurrenceStatus
+from scheduler.app.stored import DeliveryStatus, OccurrenceKind, OccurrenceStatus
 from scheduler.settings import load_settings
 from tests.conftest import RitualCli
 from tests.test_daemon import Receiver
@@ -77,7 +77,7 @@ def test_retry_sends_a_failed_delivery_again(
     assert stored is not None
     now = wired.clock.now()
     occurrence, _ = store.claim_occurrence(
-        stored.id, day=date(2026, 11, 24), slot="09:00", kind="due", due_at=now,
+        stored.id, day=date(2026, 11, 24), slot="09:00", kind=OccurrenceKind.DUE, due_at=now,
         status=OccurrenceStatus.PENDING, now=now,
     )  # fmt: skip
     (row,) = store.add_deliveries(occurrence.id, [(f"couple {channel.masked}", channel.target)], now=now)

@@ -43,8 +43,8 @@ from scheduler.app.exchange import (
     to_csv,
     to_json,
 )
-from scheduler.app.service import Upcoming
 from scheduler.app.stored import RitualSource
+from scheduler.app.views import Upcoming
 from scheduler.domain import cadence as cad
 from scheduler.domain.definitions import Ritual, ritual_from_table, ritual_to_table
 from scheduler.domain.reminders import NudgeKind, planned_nudges

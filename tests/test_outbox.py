@@ -32,6 +32,7 @@ from scheduler.app.service import RitualService
 from scheduler.app.stored import (
     DeliveryRecord,
     DeliveryStatus,
+    OccurrenceKind,
     OccurrenceRecord,
     OccurrenceStatus,
     RitualSource,
@@ -597,7 +598,7 @@ def test_a_claim_left_without_deliveries_is_taken_up_at_restart(
         talk.id,
         day=DUE.date(),
         slot="20:30",
-        kind="due",
+        kind=OccurrenceKind.DUE,
         due_at=DUE,
         status=OccurrenceStatus.PENDING,
         now=DUE,

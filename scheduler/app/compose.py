@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scheduler.app.nudging import ON_TIME, snooze_depth
 from scheduler.app.ports import Channel
 from scheduler.app.stored import OccurrenceRecord, StoredRitual
+from scheduler.app.views import StreakView
 from scheduler.domain import cadence as cad
 from scheduler.domain.links import LinkAction, LinkClaim, expiry_for, link_url, sign
 from scheduler.domain.messages import Action, Message, render_message
-from scheduler.domain.reminders import NudgeKind
 
 if TYPE_CHECKING:
     from scheduler.app.service import RitualService
@@ -78,28 +78,26 @@ class Composer:
         actions = self.links.actions(stored, occurrence, person_of(channel, stored.ritual.people))
         return Message(message.title, message.body, message.body_format, actions)
 
-    def _streaks(self, rituals: Sequence[StoredRitual]) -> dict[int, dict[str, Any]]:
-        """The streak rows the messages of these rituals quote, read together."""
+    def _streaks(self, rituals: Sequence[StoredRitual]) -> dict[int, StreakView]:
+        """The streaks the messages of these rituals quote, read together."""
         unique = list({stored.id: stored for stored in rituals}.values())
-        rows = self.service.streak_rows_of(unique) if unique else []
-        return {stored.id: row for stored, row in zip(unique, rows, strict=True)}
+        views = self.service.streaks_of(unique) if unique else []
+        return {stored.id: view for stored, view in zip(unique, views, strict=True)}
 
     def _message(
-        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, streaks: Mapping[int, dict[str, Any]]
+        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, streaks: Mapping[int, StreakView]
     ) -> Message:
         if stored is None:
             return self._digest()
         ritual = stored.ritual
         late_by = occurrence.created_at - occurrence.due_at
-        streak, period, at_risk = 0, ritual.cadence.every.value, False
-        if (row := streaks.get(stored.id)) is not None:
-            streak, period, at_risk = row["current_streak"], row["period"], row["at_risk"]
-        kinds = {kind.value: kind for kind in NudgeKind}
-        kind = kinds.get(str(occurrence.kind), NudgeKind.DUE)
+        streak, period, at_risk = 0, ritual.cadence.every, False
+        if (view := streaks.get(stored.id)) is not None:
+            streak, period, at_risk = view.summary.current_streak, view.summary.period, view.summary.at_risk
         return render_message(
             title=ritual.title,
             description=ritual.description,
-            kind=kind,
+            kind=occurrence.kind.reminder,
             streak=streak,
             period=period,
             at_risk=at_risk,
@@ -108,7 +106,5 @@ class Composer:
         )
 
     def _digest(self) -> Message:
-        from scheduler.domain.report import digest_text, digest_title
-
-        today = self.service.household_today()
-        return Message(title=digest_title(today), body=digest_text(self.service.report_inputs(), today))
+        title, body = self.service.digest()
+        return Message(title=title, body=body)

@@ -18,7 +18,7 @@ from functools import partial
 from typing import NamedTuple, Protocol
 
 from scheduler.app.ports import Clock
-from scheduler.app.service import RitualService, is_paused_on, outside_dates
+from scheduler.app.service import RitualService
 from scheduler.app.stored import (
     OccurrenceClaim,
     OccurrenceKind,
@@ -31,8 +31,8 @@ from scheduler.domain import firing
 from scheduler.domain.cadence import CadenceVersion, cadence_in_force
 from scheduler.domain.errors import ConflictError, UnknownRitualError
 from scheduler.domain.firing import Decision, Verdict
+from scheduler.domain.history import is_paused_on, keeps_period, outside_dates
 from scheduler.domain.reminders import Nudge, Reminders, parse_clock_time, planned_nudges
-from scheduler.domain.streaks import History, PeriodStatus, outcomes
 
 log = logging.getLogger("scheduler.app.nudging")
 
@@ -193,7 +193,7 @@ class Nudger:
                     stored.id,
                     verdict.nudge.day,
                     verdict.nudge.slot,
-                    verdict.nudge.kind.value,
+                    OccurrenceKind.of(verdict.nudge.kind),
                     verdict.nudge.due,
                     _RECORDED_AS[verdict.decision],
                     verdict.note,
@@ -302,7 +302,7 @@ class Nudger:
             stored.id,
             day=occurrence.day,
             slot=snoozed_slot(occurrence.slot),
-            kind=OccurrenceKind.SNOOZE.value,
+            kind=OccurrenceKind.SNOOZE,
             due_at=now + self.snooze_for,
             status=OccurrenceStatus.PENDING,
             now=now,
@@ -342,7 +342,7 @@ class Nudger:
                 None,
                 day=verdict.nudge.day,
                 slot=DIGEST_SLOT,
-                kind="digest",
+                kind=OccurrenceKind.DIGEST,
                 due_at=verdict.nudge.due,
                 status=_RECORDED_AS[verdict.decision],
                 now=now,
@@ -365,15 +365,7 @@ class Nudger:
 
     def period_kept(self, stored: StoredRitual, day: date) -> bool:
         """Whether the period holding ``day`` is already kept (then its nudges are not sent)."""
-        return period_kept(self.service, stored, day)
-
-
-def period_kept(service: RitualService, stored: StoredRitual, day: date) -> bool:
-    """Whether the period holding ``day`` is already kept."""
-    versions = service.store.cadence_history(stored.id)
-    period = cad.period_of(cadence_in_force(versions, day, stored.ritual.cadence), day)
-    marks = [(c.day, c.by) for c in service.store.completions(stored.id, since=period.start)]
-    return kept_by(stored, versions, marks, day)
+        return self.service.period_kept(stored, day)
 
 
 def _period_start(stored: StoredRitual, versions: Sequence[CadenceVersion], day: date) -> date:
@@ -383,23 +375,4 @@ def _period_start(stored: StoredRitual, versions: Sequence[CadenceVersion], day:
 def _nudge_kept(
     stored: StoredRitual, versions: Sequence[CadenceVersion], marks: Sequence[tuple[date, str]], nudge: Nudge
 ) -> bool:
-    return kept_by(stored, versions, marks, nudge.day)
-
-
-def kept_by(
-    stored: StoredRitual, versions: Sequence[CadenceVersion], marks: Sequence[tuple[date, str]], day: date
-) -> bool:
-    """Whether these completions ((day, by), oldest first) keep the period holding ``day``,
-    under the cadence in force that day. Pure: ``period_kept`` and the batch both use it."""
-    cadence = cadence_in_force(versions, day, stored.ritual.cadence)
-    period = cad.period_of(cadence, day)
-    ritual = stored.ritual
-    history = History(
-        versions=((period.start, cadence),),
-        start=period.start,
-        completions=[m for m in marks if period.start <= m[0] < period.end],
-        people=ritual.people,
-        complete_when=ritual.complete_when,
-    )
-    judged = outcomes(history, today=day)
-    return bool(judged) and judged[-1].status is PeriodStatus.KEPT
+    return keeps_period(stored.ritual, versions, marks, nudge.day)

@@ -20,7 +20,6 @@ from scheduler.app.nudging import (
     DIGEST_GRACE,
     ON_TIME,
     Claimed,
-    period_kept,
 )
 from scheduler.app.ports import Channel, Channels, Clock
 from scheduler.app.service import RitualService
@@ -328,7 +327,7 @@ class ChannelOutbox:
                 )
 
     def _kept(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> bool:
-        return stored.removed_at is not None or period_kept(self.service, stored, occurrence.day)
+        return stored.removed_at is not None or self.service.period_kept(stored, occurrence.day)
 
     def _fail(self, occurrence: OccurrenceRecord, note: str) -> None:
         log.error("occurrence %s/%s: %s", occurrence.day, occurrence.slot, note)

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,16 +21,30 @@ from scheduler.app.ports import Clock, Store
 from scheduler.app.stored import (
     ApiTokenRecord,
     CompletionRecord,
+    DeliveryRecord,
     DeliveryStatus,
     LeaderInfo,
+    OccurrenceRecord,
     PauseRecord,
     RitualSource,
     SkipRecord,
     StoredRitual,
     api_token_hash,
 )
+from scheduler.app.views import (
+    CompletionView,
+    DecidedNudge,
+    FailedDelivery,
+    Recorded,
+    RitualDetail,
+    RitualView,
+    StatusView,
+    StreakView,
+    TodayEntry,
+    Upcoming,
+)
 from scheduler.domain import cadence as cad
-from scheduler.domain.cadence import CadenceVersion, cadence_in_force
+from scheduler.domain.cadence import cadence_in_force
 from scheduler.domain.definitions import (
     Ritual,
     RitualFile,
@@ -43,17 +57,23 @@ from scheduler.domain.errors import (
     DefinitionError,
     RitualError,
     RitualFileError,
+    UnknownCompletionError,
     UnknownRitualError,
     UsageError,
 )
-from scheduler.domain.reminders import Nudge, planned_nudges
+from scheduler.domain.history import history_of, is_paused_on, keeps_period, outside_dates
+from scheduler.domain.reminders import NudgeKind, planned_nudges
 
 if TYPE_CHECKING:
     from scheduler.app.exchange import ImportResult
-    from scheduler.domain.report import RitualInput
+    from scheduler.domain.cadence import Every
+    from scheduler.domain.heatmap import Cell
+    from scheduler.domain.report import Report, RitualInput
     from scheduler.domain.streaks import History
+    from scheduler.domain.trends import ChartData
 
 FAILED_DELIVERIES = (DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP)
+NEXT_DUE_DAYS = 40  # how far `ritual list` looks for each ritual's next due time
 WAITING_DELIVERIES = (DeliveryStatus.PENDING, DeliveryStatus.RETRY, DeliveryStatus.SENDING)
 RITUALS_CHANGED_KEY = "rituals.changed"
 FILE_HASH_KEY = "rituals_file.sha256"
@@ -68,25 +88,6 @@ class SyncReport:
     retired: tuple[str, ...] = ()
     error: str | None = None
     unchanged: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RitualDetail:
-    """A ritual with everything people recorded for it."""
-
-    stored: StoredRitual
-    versions: tuple[CadenceVersion, ...]
-    completions: tuple[CompletionRecord, ...]
-    skips: tuple[SkipRecord, ...]
-    pauses: tuple[PauseRecord, ...]
-    today: date
-    history: History = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Upcoming:
-    ritual: Ritual
-    nudge: Nudge
 
 
 class RitualService:
@@ -209,13 +210,37 @@ class RitualService:
         return cad.ritual_date(ritual.cadence, self.clock.now())
 
     def detail(self, name: str) -> RitualDetail:
+        """One ritual with everything recorded for it, its cadence history and its streak."""
         stored = self.get(name)
         versions = tuple(self.store.cadence_history(stored.id))
         completions = tuple(self.store.completions(stored.id))
         skips = tuple(self.store.skips(stored.id))
         pauses = tuple(self.store.pauses(stored.id))
-        history = build_history(stored, versions, [(c.day, c.by) for c in completions], skips, pauses)
-        return RitualDetail(stored, versions, completions, skips, pauses, self.today(stored.ritual), history)
+        marks = [(c.day, c.by) for c in completions]
+        history = history_of(stored.ritual, stored.created_at.date(), versions, marks, skips, pauses)
+        from scheduler.domain.streaks import summarize
+
+        today = self.today(stored.ritual)
+        streak = StreakView(stored.ritual, summarize(history, today))
+        paused = is_paused_on(pauses, today)
+        return RitualDetail(stored, paused, versions, completions, skips, pauses, streak, today, history)
+
+    def overview(self) -> list[RitualView]:
+        """Every active ritual, whether it is paused and when it is next due (`ritual list`)."""
+        next_due: dict[str, datetime] = {}
+        for item in self.upcoming(days=NEXT_DUE_DAYS):
+            if item.nudge.kind is NudgeKind.DUE:
+                next_due.setdefault(item.ritual.name, item.nudge.due)
+        rituals = self.store.list_rituals()
+        pauses = self.store.pauses_of([stored.id for stored in rituals])
+        return [
+            RitualView(
+                stored,
+                is_paused_on(pauses.get(stored.id, ()), self.today(stored.ritual)),
+                next_due.get(stored.name),
+            )
+            for stored in rituals
+        ]
 
     def report_inputs(self, names: Iterable[str] | None = None) -> list[RitualInput]:
         """What the reports need of each active ritual (or the named ones)."""
@@ -224,17 +249,73 @@ class RitualService:
         with collector_paused():
             return [RitualInput(s.ritual, h, today) for s, h, today in self.histories(names)]
 
-    def streak_rows(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """The objects of `ritual streaks --json`, one per ritual."""
-        chosen = self.store.list_rituals() if names is None else [self.get(name) for name in names]
-        return self.streak_rows_of(chosen)
+    def report_window(self, window: str | None = None, since: date | None = None) -> tuple[date, date]:
+        """The days a report covers: this calendar week (the default) or month, or ``since``..today.
 
-    def streak_rows_of(self, chosen: Sequence[StoredRitual]) -> list[dict[str, Any]]:
-        """``streak_rows`` of these stored rituals (the nudges of one instant), read together."""
-        from scheduler.domain.report import RitualInput, streak_row
+        A ``since`` after today is a ValueError saying so.
+        """
+        from scheduler.domain import report as reports
+
+        today = self.household_today()
+        if since is not None:
+            return reports.since_window(since, today)
+        if window == "month":
+            return reports.month_window(today)
+        return reports.week_window(today)
+
+    def report(self, first: date, last: date) -> Report:
+        """Each ritual's periods in ``first..last``, who did what, and the balance of the five kinds."""
+        from scheduler.domain.report import build_report
+
+        return build_report(self.report_inputs(), first, last)
+
+    def trends(self, first: date, last: date) -> ChartData:
+        """What the report's chart shows for ``first..last``: kept share over time, and the balance."""
+        from scheduler.domain.trends import chart_data
+
+        return chart_data(self.report_inputs(), first, last)
+
+    def digest(self) -> tuple[str, str]:
+        """The weekly digest as it would be sent: its title and its text."""
+        from scheduler.domain.report import digest_text, digest_title
+
+        today = self.household_today()
+        return digest_title(today), digest_text(self.report_inputs(), today)
+
+    def heatmaps(self, names: Iterable[str] | None = None) -> list[tuple[Ritual, Every, list[Cell]]]:
+        """A year of squares per ritual (or the named ones), with the kind of period they count."""
+        from scheduler.domain.heatmap import heatmap_cells
+        from scheduler.domain.report import newest_cadence
+
+        return [
+            (item.ritual, newest_cadence(item.history).every, heatmap_cells(item.history, item.today))
+            for item in self.report_inputs(names)
+        ]
+
+    def streaks(self, names: Iterable[str] | None = None) -> list[StreakView]:
+        """Each active ritual's streaks (or the named ones'): `ritual streaks`."""
+        chosen = self.store.list_rituals() if names is None else [self.get(name) for name in names]
+        return self.streaks_of(chosen)
+
+    def streaks_of(self, chosen: Sequence[StoredRitual]) -> list[StreakView]:
+        """``streaks`` of these stored rituals (the nudges of one instant), read together."""
+        from scheduler.domain.streaks import summarize
 
         with collector_paused():
-            return [streak_row(RitualInput(s.ritual, h, today)) for s, h, today in self.histories_of(chosen)]
+            return [StreakView(s.ritual, summarize(h, today)) for s, h, today in self.histories_of(chosen)]
+
+    def today_entries(self) -> list[TodayEntry]:
+        """Each active ritual as the today page shows it: due today first, then this week, then later."""
+        from scheduler.domain.today import Section, standing
+
+        order = {Section.TODAY: 0, Section.WEEK: 1, Section.LATER: 2}
+        with collector_paused():
+            entries = [
+                TodayEntry(stored, standing(history, today, year=True))
+                for stored, history, today in self.histories()
+            ]
+        entries.sort(key=lambda entry: (order[entry.standing.section], entry.stored.name))
+        return entries
 
     def histories(self, names: Iterable[str] | None = None) -> list[tuple[StoredRitual, History, date]]:
         """Each active ritual (or the named ones) with its streak history and ritual-day today."""
@@ -251,8 +332,9 @@ class RitualService:
         return [
             (
                 stored,
-                build_history(
-                    stored,
+                history_of(
+                    stored.ritual,
+                    stored.created_at.date(),
                     versions.get(stored.id, ()),
                     marks.get(stored.id, []),
                     skips.get(stored.id, ()),
@@ -295,11 +377,39 @@ class RitualService:
     def tokens(self) -> list[ApiTokenRecord]:
         return self.store.api_tokens()
 
+    def authenticate(self, token: str) -> ApiTokenRecord | None:
+        """The active token with this secret (its last use noted), or None."""
+        return self.token_by_hash(api_token_hash(token)) if token else None
+
+    def token_by_hash(self, token_hash: str) -> ApiTokenRecord | None:
+        """The active token with this hash, as a page session holds it (its last use noted)."""
+        record = self.store.find_api_token(token_hash)
+        if record is not None:
+            self.store.touch_api_token(record.id, now=self.clock.now())
+        return record
+
+    # one-tap links ----------------------------------------------------------------------
+    def nudge(self, occurrence_id: int) -> tuple[OccurrenceRecord, StoredRitual] | None:
+        """The nudge a link names and its (current) ritual; None when either is gone."""
+        occurrence = self.store.get_occurrence(occurrence_id)
+        if occurrence is None or occurrence.ritual_id is None:
+            return None
+        stored = self.store.ritual_by_id(occurrence.ritual_id)
+        return None if stored is None else (occurrence, stored)
+
+    def done_from(self, occurrence: OccurrenceRecord, person: str) -> bool:
+        """Whether ``person`` already recorded a completion from this nudge's link."""
+        if occurrence.ritual_id is None:
+            return False
+        key = str(occurrence.id)
+        return any(
+            c.occurrence == key and c.by == person for c in self.store.completions(occurrence.ritual_id)
+        )
+
     # the daemon's record --------------------------------------------------------------
-    def status(self, *, limit: int = 5) -> dict[str, Any]:
-        """What `ritual status` shows: next nudges, the last ones decided, the outbox."""
+    def status(self, *, limit: int = 5) -> StatusView:
+        """What `ritual status` shows: next nudges, the last ones decided, the outbox, the leader."""
         names = {s.id: s.name for s in self.store.list_rituals(include_removed=True)}
-        upcoming = self.upcoming(days=8)[:limit]
         last = self.store.occurrences(limit=limit)
         occurrences = {o.id: o for o in last}
         failed = self.store.deliveries(statuses=FAILED_DELIVERIES, limit=50)
@@ -313,49 +423,28 @@ class RitualService:
         def ritual_name(ritual_id: int | None) -> str:
             return "household" if ritual_id is None else names.get(ritual_id, "?")
 
-        def name_of(occurrence_id: int) -> str:
-            occurrence = occurrences.get(occurrence_id)
-            return ritual_name(occurrence.ritual_id) if occurrence else "?"
+        def failure(delivery: DeliveryRecord) -> FailedDelivery:
+            occurrence = occurrences.get(delivery.occurrence_id)
+            if occurrence is None:
+                return FailedDelivery("?", "", delivery)
+            return FailedDelivery(ritual_name(occurrence.ritual_id), occurrence.slot, delivery)
 
-        return {
-            "rituals": len(self.store.list_rituals()),
-            "next": [
-                {
-                    "name": u.ritual.name,
-                    "due": u.nudge.due,
-                    "local": u.nudge.due.astimezone(u.ritual.cadence.zone),
-                    "kind": u.nudge.kind.value,
-                }
-                for u in upcoming
-            ],
-            "last": [
-                {
-                    "name": ritual_name(o.ritual_id),
-                    "day": o.day,
-                    "slot": o.slot,
-                    "due_at": o.due_at,
-                    "status": o.status.value,
-                    "note": o.note,
-                }
-                for o in last
-            ],
-            "deliveries": {
-                "pending": sum(d.status is DeliveryStatus.PENDING for d in waiting),
-                "retrying": sum(d.status is DeliveryStatus.RETRY for d in waiting),
-                "failed": [
-                    {
-                        "id": d.id,
-                        "name": name_of(d.occurrence_id),
-                        "slot": occurrences[d.occurrence_id].slot if d.occurrence_id in occurrences else "",
-                        "channel": d.channel,
-                        "status": d.status.value,
-                        "attempts": d.attempts,
-                        "last_error": d.last_error,
-                    }
-                    for d in failed
-                ],
-            },
-        }
+        return StatusView(
+            rituals=len(self.store.list_rituals()),
+            next=tuple(self.upcoming(days=8)[:limit]),
+            last=tuple(DecidedNudge(ritual_name(o.ritual_id), o) for o in last),
+            pending=sum(d.status is DeliveryStatus.PENDING for d in waiting),
+            retrying=sum(d.status is DeliveryStatus.RETRY for d in waiting),
+            failed=tuple(failure(d) for d in failed),
+            leader=self.store.leader_info(),
+        )
+
+    def retry(self, ids: Sequence[int] = ()) -> int:
+        """Make failed or given-up deliveries (all, or these) due again now; how many."""
+        return self.store.retry_deliveries(now=self.clock.now(), ids=ids or None)
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     # moving history in and out ----------------------------------------------------------
     def export(self, fmt: str) -> str:
@@ -464,8 +553,8 @@ class RitualService:
         note: str = "",
         source: str = "cli",
         occurrence: str | None = None,
-    ) -> tuple[StoredRitual, CompletionRecord, bool]:
-        """Record a completion; returns it and whether it is new (False: already recorded)."""
+    ) -> Recorded:
+        """Record a completion: the one recorded, or the one already there (``created`` False)."""
         stored = self.get(name)
         ritual = stored.ritual
         now = self.clock.now()
@@ -496,7 +585,20 @@ class RitualService:
             occurrence=occurrence,
             now=now,
         )
-        return stored, record, created
+        return Recorded(stored.name, record, created)
+
+    def completions(self, name: str | None = None) -> list[CompletionView]:
+        """Every completion of one ritual, or of every active one, oldest first per ritual."""
+        chosen = [self.get(name)] if name else self.store.list_rituals()
+        return [CompletionView(s.name, c) for s in chosen for c in self.store.completions(s.id)]
+
+    def delete_completion(self, completion_id: int) -> CompletionView:
+        """Remove one completion by its id; UnknownCompletionError when there is none."""
+        record = self.store.delete_completion(completion_id)
+        if record is None:
+            raise UnknownCompletionError(completion_id)
+        stored = self.store.ritual_by_id(record.ritual_id, include_removed=True)
+        return CompletionView(stored.name if stored else None, record)
 
     def undo(self, name: str) -> CompletionRecord:
         stored = self.get(name)
@@ -530,6 +632,13 @@ class RitualService:
     def is_paused(self, stored: StoredRitual) -> bool:
         return is_paused_on(self.store.pauses(stored.id), self.today(stored.ritual))
 
+    def period_kept(self, stored: StoredRitual, day: date) -> bool:
+        """Whether the period holding ``day`` is already kept (then its nudges are not sent)."""
+        versions = self.store.cadence_history(stored.id)
+        period = cad.period_of(cadence_in_force(versions, day, stored.ritual.cadence), day)
+        marks = [(c.day, c.by) for c in self.store.completions(stored.id, since=period.start)]
+        return keeps_period(stored.ritual, versions, marks, day)
+
     def cadence_on(self, stored: StoredRitual, day: date) -> cad.Cadence:
         """The cadence in force on ``day`` (effective-dated versions; the first covers earlier days)."""
         versions = self.store.cadence_history(stored.id)
@@ -537,39 +646,6 @@ class RitualService:
 
 
 _NOON = time(12, 0)
-
-
-def build_history(
-    stored: StoredRitual,
-    versions: Iterable[CadenceVersion],
-    completions: Sequence[tuple[date, str]],
-    skips: Iterable[SkipRecord],
-    pauses: Iterable[PauseRecord],
-) -> History:
-    """The streak contract's view of one ritual, from what the store holds."""
-    from scheduler.domain.streaks import History, PausedSpan
-
-    ritual = stored.ritual
-    version_pairs = tuple((v.effective_from, v.cadence) for v in versions) or (
-        (ritual.start or stored.created_at.date(), ritual.cadence),
-    )
-    # Without an explicit start, a ritual counts from its first cadence or its earliest
-    # back-filled completion, whichever is older, so back-filling is never wasted.
-    earliest = min(completions, default=None)  # (day, by) pairs: the earliest day, compared in C
-    start = ritual.start or min(version_pairs[0][0], earliest[0] if earliest else version_pairs[0][0])
-    if ritual.start is None and version_pairs[0][0] > start:
-        version_pairs = ((start, version_pairs[0][1]), *version_pairs[1:])
-    return History(
-        versions=version_pairs,
-        start=start,
-        completions=completions,
-        skips=tuple(s.day for s in skips),
-        pauses=tuple(PausedSpan(p.start, p.until) for p in pauses),
-        end=ritual.end,
-        people=ritual.people,
-        complete_when=ritual.complete_when,
-        freezes_per_month=ritual.freezes_per_month,
-    )
 
 
 @contextmanager
@@ -587,11 +663,3 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def outside_dates(ritual: Ritual, day: date) -> bool:
-    return (ritual.start is not None and day < ritual.start) or (ritual.end is not None and day > ritual.end)
-
-
-def is_paused_on(pauses: Iterable[PauseRecord], day: date) -> bool:
-    return any(p.start <= day and (p.until is None or day <= p.until) for p in pauses)

@@ -6,9 +6,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, assert_never
 
 from scheduler.domain.definitions import Ritual
+from scheduler.domain.reminders import NudgeKind
 
 
 class RitualSource(StrEnum):
@@ -64,14 +65,40 @@ class PauseRecord:
 
 
 class OccurrenceKind(StrEnum):
-    """What a nudge is for; the first three match reminders.NudgeKind value for value."""
+    """What a recorded nudge was for: a planned reminder, or one the plan does not make."""
 
     DUE = "due"
     BEFORE = "before"
     NAG = "nag"
-    SNOOZE = "snooze"
-    DIGEST = "digest"
+    SNOOZE = "snooze"  # a re-nudge someone asked for
+    DIGEST = "digest"  # the weekly digest (no ritual)
     TEST = "test"
+
+    @classmethod
+    def of(cls, kind: NudgeKind) -> OccurrenceKind:
+        """The kind a planned nudge is recorded under."""
+        match kind:
+            case NudgeKind.DUE:
+                return cls.DUE
+            case NudgeKind.BEFORE:
+                return cls.BEFORE
+            case NudgeKind.NAG:
+                return cls.NAG
+            case _:
+                assert_never(kind)
+
+    @property
+    def reminder(self) -> NudgeKind:
+        """What a message for this nudge says: a re-nudge speaks like the nudge it repeats."""
+        match self:
+            case OccurrenceKind.BEFORE:
+                return NudgeKind.BEFORE
+            case OccurrenceKind.NAG:
+                return NudgeKind.NAG
+            case OccurrenceKind.DUE | OccurrenceKind.SNOOZE | OccurrenceKind.DIGEST | OccurrenceKind.TEST:
+                return NudgeKind.DUE
+            case _:
+                assert_never(self)
 
 
 class OccurrenceStatus(StrEnum):
@@ -182,7 +209,7 @@ class OccurrenceClaim(NamedTuple):
     ritual_id: int | None  # None: a household-wide nudge (the weekly digest)
     day: date
     slot: str
-    kind: str  # an OccurrenceKind value (a reminders.NudgeKind is one)
+    kind: OccurrenceKind
     due_at: datetime
     status: OccurrenceStatus
     note: str = ""

@@ -26,16 +26,18 @@ def done(app: App, name: str, day: str | None, at: str | None, by: str, note: st
         stored = service.get(name)
         when = parse_at(at, stored.ritual) if at else None
         on_day = parse_day(day, service.today(stored.ritual), "--date") if day else None
-    stored, record, created = service.record_done(name, day=on_day, at=when, by=by.strip(), note=note)
+    recorded = service.record_done(name, day=on_day, at=when, by=by.strip(), note=note)
     if as_json:
-        from scheduler.cli.render import completion_json, print_json
+        from scheduler.adapters.encoding import recorded_json
+        from scheduler.cli.render import print_json
 
-        print_json({"name": name, "created": created, "completion": completion_json(record)})
+        print_json(recorded_json(recorded))
         return
     from scheduler.domain.wording import human_day
 
+    record = recorded.completion
     who = f" by {record.by}" if record.by else ""
-    verb = "recorded" if created else "already recorded"
+    verb = "recorded" if recorded.created else "already recorded"
     click.echo(f"{verb}: '{name}' on {human_day(record.day)}{who}")
 
 

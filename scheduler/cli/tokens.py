@@ -31,17 +31,9 @@ def token_list(app: App, as_json: bool) -> None:
 
     records = app.service().tokens()
     if as_json:
-        render.print_json(
-            [
-                {
-                    "name": t.name,
-                    "created_at": t.created_at,
-                    "last_used_at": t.last_used_at,
-                    "revoked_at": t.revoked_at,
-                }
-                for t in records
-            ]
-        )
+        from scheduler.adapters.encoding import token_json
+
+        render.print_json([token_json(record) for record in records])
         return
     table: list[list[str | None]] = []
     for record in records:

@@ -32,30 +32,16 @@ Decisions the brief left open, kept in one place:
 
 from __future__ import annotations
 
-import csv
-import io
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
 
 from scheduler.domain.cadence import Cadence, Every
 from scheduler.domain.definitions import CONNECTION_DIMENSIONS, CompleteWhen, Dimension, Ritual
 from scheduler.domain.streaks import History, PeriodOutcome, PeriodStatus, StreakSummary, outcomes, summarize
 
 UNNAMED = "unnamed"
-CSV_HEADER = (
-    "ritual",
-    "dimension",
-    "period_start",
-    "period_end",
-    "status",
-    "done",
-    "target",
-    "excuse",
-    "by",
-)
 OUTSIDE_BALANCE = (Dimension.SELF, Dimension.OTHER)
 DIGEST_MAX_RITUALS = 12  # ritual lines in the digest before "and N more", so it stays under 25 lines
 
@@ -143,35 +129,6 @@ def since_window(since: date, today: date) -> tuple[date, date]:
     if since > today:
         raise ValueError(f"'{since.isoformat()}' is after today ({today.isoformat()})")
     return since, today
-
-
-# --- ritual streaks --json ------------------------------------------------------------------------
-
-
-def streak_row(item: RitualInput) -> dict[str, Any]:
-    """The JSON object ``ritual streaks --json`` prints for one ritual."""
-    summary = summarize(item.history, item.today)
-    return {
-        "name": item.ritual.name,
-        "title": item.ritual.title,
-        "dimension": str(item.ritual.dimension),
-        "period": str(summary.period),
-        "current_streak": summary.current_streak,
-        "longest_streak": summary.longest_streak,
-        "completion_rate": _round(summary.completion_rate),
-        "strength": round(summary.strength, 3),
-        "at_risk": summary.at_risk,
-        "periods_until_break": summary.periods_until_break,
-        "last_completion": summary.last_completion.isoformat() if summary.last_completion else None,
-        "kept": summary.kept,
-        "missed": summary.missed,
-        "excused": summary.excused,
-        "freezes_used": summary.freezes_used,
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 # --- ritual report --------------------------------------------------------------------------------
@@ -321,105 +278,6 @@ def _leaders(balance: Sequence[DimensionBalance]) -> str:
 
 def _join(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-# --- output shapes --------------------------------------------------------------------------------
-
-
-def report_json(report: Report) -> dict[str, Any]:
-    """The object ``ritual report --json`` prints (period ``end`` is the period's last day, inclusive)."""
-    return {
-        "first": report.first.isoformat(),
-        "last": report.last.isoformat(),
-        "rituals": [_ritual_json(ritual) for ritual in report.rituals],
-        "balance": {
-            "dimensions": [_balance_json(entry) for entry in report.balance],
-            "outside": [
-                {
-                    "dimension": str(e.dimension),
-                    "rituals": e.rituals,
-                    "kept": e.kept,
-                    "missed": e.missed,
-                    "completions": e.completions,
-                }
-                for e in report.outside
-            ],
-            "verdict": report.verdict,
-        },
-    }
-
-
-def _ritual_json(ritual: RitualReport) -> dict[str, Any]:
-    return {
-        "name": ritual.name,
-        "title": ritual.title,
-        "dimension": str(ritual.dimension),
-        "period": str(ritual.period),
-        "kept": ritual.kept,
-        "missed": ritual.missed,
-        "excused": ritual.excused,
-        "open": ritual.open,
-        "rest": ritual.rest,
-        "completions": ritual.completions,
-        "completion_rate": _round(ritual.completion_rate),
-        "by_person": dict(ritual.by_person),
-        "periods": [_period_json(ritual, outcome) for outcome in ritual.periods],
-    }
-
-
-def _period_json(ritual: RitualReport, outcome: PeriodOutcome) -> dict[str, Any]:
-    return {
-        "key": outcome.period.key,
-        "start": outcome.period.start.isoformat(),
-        "end": (outcome.period.end - _ONE_DAY).isoformat(),
-        "status": str(outcome.status),
-        "done": outcome.done,
-        "target": outcome.target,
-        "excuse": str(outcome.excuse) if outcome.excuse else None,
-        "by_person": _period_people(ritual, outcome),
-    }
-
-
-def _period_people(ritual: RitualReport, outcome: PeriodOutcome) -> dict[str, int]:
-    """A period's who-did-what, named as the ritual's is (listed people zero-filled)."""
-    names = [name for name, count in outcome.by_person.items() for _ in range(count)]
-    return people_counts(ritual.people, names)
-
-
-def _balance_json(entry: DimensionBalance) -> dict[str, Any]:
-    return {
-        "dimension": str(entry.dimension),
-        "rituals": entry.rituals,
-        "kept": entry.kept,
-        "missed": entry.missed,
-        "completions": entry.completions,
-        "share": round(entry.share, 3),
-        "neglected": entry.neglected,
-    }
-
-
-def report_csv(report: Report) -> str:
-    """One row per ritual per period (header first); the balance lives in the JSON and the text."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for ritual in report.rituals:
-        for outcome in ritual.periods:
-            people = _period_people(ritual, outcome)
-            writer.writerow(
-                (
-                    ritual.name,
-                    str(ritual.dimension),
-                    outcome.period.start.isoformat(),
-                    (outcome.period.end - _ONE_DAY).isoformat(),
-                    str(outcome.status),
-                    outcome.done,
-                    outcome.target,
-                    str(outcome.excuse) if outcome.excuse else "",
-                    ";".join(f"{name}={count}" for name, count in people.items()),
-                )
-            )
-    return buffer.getvalue()
 
 
 def report_text(report: Report) -> str:

@@ -39,8 +39,9 @@ import pytest
 
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.sdnotify import Notifier
-from scheduler.app.service import RitualService, outside_dates
-from scheduler.app.stored import DeliveryStatus, OccurrenceRecord, OccurrenceStatus
+from scheduler.app.service import RitualService
+from scheduler.app.stored import DeliveryStatus, OccurrenceKind, OccurrenceRecord, OccurrenceStatus
+from scheduler.domain.history import outside_dates
 from scheduler.domain.reminders import NudgeKind, planned_nudges
 from scheduler.wiring import make_daemon, make_nudger
 from tests.scenarios._daemon_harness import (
@@ -439,7 +440,7 @@ def test_a_kill_between_a_send_and_settling_its_occurrence_still_marks_it_sent(
             stored.id,
             day=DUE.date(),
             slot="09:00",
-            kind=NudgeKind.DUE.value,
+            kind=OccurrenceKind.DUE,
             due_at=DUE,
             status=OccurrenceStatus.PENDING,
             now=now,

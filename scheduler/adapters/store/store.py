@@ -442,7 +442,7 @@ class SqlStore:
         *,
         day: date,
         slot: str,
-        kind: str,
+        kind: OccurrenceKind,
         due_at: datetime,
         status: OccurrenceStatus,
         now: datetime,
@@ -457,7 +457,7 @@ class SqlStore:
         *,
         day: date,
         slot: str,
-        kind: str,
+        kind: OccurrenceKind,
         due_at: datetime,
         status: OccurrenceStatus,
         now: datetime,
@@ -471,7 +471,7 @@ class SqlStore:
         *,
         day: date,
         slot: str,
-        kind: str,
+        kind: OccurrenceKind,
         due_at: datetime,
         status: OccurrenceStatus,
         now: datetime,
@@ -482,7 +482,7 @@ class SqlStore:
         caller however many processes race, the others get the winner's row and False.
 
         ``ritual_id`` None keys a household-wide nudge (digest, test) by (day, slot) alone.
-        ``kind`` is an OccurrenceKind value (a reminders.NudgeKind is one); a status other than
+        A status other than
         pending counts as decided at ``now``.
 
         With ``epoch`` (the caller's leader epoch) the claim is fenced: it happens only while

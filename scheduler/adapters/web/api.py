@@ -15,17 +15,30 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scheduler.adapters.encoding import (
+    JsonObject,
+    completion_view_json,
+    detail_json,
+    dumps,
+    pause_json,
+    recorded_json,
+    report_json,
+    ritual_json,
+    streak_json,
+)
 from scheduler.adapters.web.auth import Auth
 from scheduler.app.service import RitualService
-from scheduler.app.stored import StoredRitual
-from scheduler.cli.render import completion_json, next_due_times, pause_json, ritual_detail_json, ritual_json
-from scheduler.domain import report as reports
 from scheduler.domain.definitions import RITUAL_KEYS
-from scheduler.domain.errors import ConflictError, RitualError, StoreError, UnknownRitualError, UsageError
+from scheduler.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    RitualError,
+    StoreError,
+    UnknownCompletionError,
+    UsageError,
+)
 
 log = logging.getLogger(__name__)
-
-NEXT_DUE_DAYS = 40  # how far `ritual list` looks for each ritual's next due time
 
 
 class Api:
@@ -33,7 +46,6 @@ class Api:
 
     def __init__(self, service: RitualService, auth: Auth) -> None:
         self.service = service
-        self.store = service.store
         self.auth = auth
 
     def _api(self, request: Request, work: Callable[[], tuple[int, Any]]) -> Response:
@@ -53,8 +65,7 @@ class Api:
 
     def api_rituals(self, request: Request) -> Response:
         def work() -> tuple[int, Any]:
-            due = next_due_times(self.service.upcoming(days=NEXT_DUE_DAYS))
-            return 200, [self._ritual_json(s, next_due=due.get(s.name)) for s in self.service.list_rituals()]
+            return 200, [ritual_json(view) for view in self.service.overview()]
 
         return self._api(request, work)
 
@@ -107,16 +118,13 @@ class Api:
 
     def api_streaks(self, request: Request) -> Response:
         names = request.query_params.getlist("ritual") or None
-        return self._api(request, lambda: (200, self.service.streak_rows(names)))
+        return self._api(request, lambda: (200, [streak_json(view) for view in self.service.streaks(names)]))
 
     def api_completions(self, request: Request) -> Response:
         name = request.query_params.get("ritual")
 
         def work() -> tuple[int, Any]:
-            chosen = [self.service.get(name)] if name else self.service.list_rituals()
-            return 200, [
-                {"ritual": s.name, **completion_json(c)} for s in chosen for c in self.store.completions(s.id)
-            ]
+            return 200, [completion_view_json(view) for view in self.service.completions(name)]
 
         return self._api(request, work)
 
@@ -143,31 +151,26 @@ class Api:
 
     def _record_done(self, name: str, fields: dict[str, Any]) -> tuple[int, Any]:
         """What `ritual done --json` prints; 201 for a new completion, 200 for one already recorded."""
-        _, record, created = self.service.record_done(name, source="api", **fields)
-        return (201 if created else 200), {
-            "name": name,
-            "created": created,
-            "completion": completion_json(record),
-        }
+        recorded = self.service.record_done(name, source="api", **fields)
+        return (201 if recorded.created else 200), recorded_json(recorded)
 
     def api_delete_completion(self, request: Request) -> Response:
         wanted = request.path_params["id"]
 
         def work() -> tuple[int, Any]:
-            ok = wanted.isascii() and wanted.isdigit() and len(wanted) <= 18
-            record = self.store.delete_completion(int(wanted)) if ok else None
-            if record is None:
-                raise NotFoundError(f"no completion with id '{wanted[:20]}' (see GET /api/v1/completions)")
-            names = {s.id: s.name for s in self.store.list_rituals(include_removed=True)}
-            return 200, {"ritual": names.get(record.ritual_id), **completion_json(record)}
+            missing = NotFoundError(f"no completion with id '{wanted[:20]}' (see GET /api/v1/completions)")
+            if not (wanted.isascii() and wanted.isdigit() and len(wanted) <= 18):
+                raise missing
+            try:
+                return 200, completion_view_json(self.service.delete_completion(int(wanted)))
+            except UnknownCompletionError:
+                raise missing from None
 
         return self._api(request, work)
 
     def api_report(self, request: Request) -> Response:
         def work() -> tuple[int, Any]:
-            first, last = report_window(request.query_params, self.service.household_today())
-            built = reports.build_report(self.service.report_inputs(), first, last)
-            return 200, reports.report_json(built)
+            return 200, report_json(self.service.report(*report_window(request.query_params, self.service)))
 
         return self._api(request, work)
 
@@ -177,14 +180,9 @@ class Api:
         if report.error:
             log.warning("ritual file not read, using the rituals stored before: %s", report.error)
 
-    def _ritual_json(self, stored: StoredRitual, **extra: Any) -> dict[str, Any]:
-        return ritual_json(stored, paused=self.service.is_paused(stored), extra=extra)
-
-    def _detail_json(self, name: str) -> dict[str, Any]:
+    def _detail_json(self, name: str) -> JsonObject:
         """The object of `ritual show --json`."""
-        detail = self.service.detail(name)
-        streak = reports.streak_row(reports.RitualInput(detail.stored.ritual, detail.history, detail.today))
-        return ritual_detail_json(detail, paused=self.service.is_paused(detail.stored), streak=streak)
+        return detail_json(self.service.detail(name))
 
 
 def json_object(body: bytes, *, required: bool = False) -> dict[str, Any]:
@@ -256,7 +254,7 @@ def parse_day(value: object, name: str = "date") -> date:
 REPORT_WINDOWS = ("week", "month", "since")
 
 
-def report_window(query: Mapping[str, str], today: date) -> tuple[date, date]:
+def report_window(query: Mapping[str, str], service: RitualService) -> tuple[date, date]:
     """``?week`` (the default), ``?month`` or ``?since=YYYY-MM-DD``, as `ritual report` takes them."""
     unknown = sorted(set(query) - set(REPORT_WINDOWS))
     if unknown:
@@ -269,14 +267,11 @@ def report_window(query: Mapping[str, str], today: date) -> tuple[date, date]:
     for flag in ("week", "month"):
         if query.get(flag, "") not in ("", "1", "true"):
             raise UsageError(f"{flag}: takes no value (this {flag}; since=YYYY-MM-DD for another window)")
-    if "since" in query:
-        try:
-            return reports.since_window(parse_day(query["since"], "since"), today)
-        except ValueError as error:
-            raise UsageError(f"since: {error}") from None
-    if "month" in query:
-        return reports.month_window(today)
-    return reports.week_window(today)
+    since = parse_day(query["since"], "since") if "since" in query else None
+    try:
+        return service.report_window("month" if "month" in query else "week", since)
+    except ValueError as error:
+        raise UsageError(f"since: {error}") from None
 
 
 def _shown(value: object) -> str:
@@ -286,24 +281,13 @@ def _shown(value: object) -> str:
     return shown + ("..." if len(text) > 40 else "")
 
 
-class NotFoundError(RitualError):
-    """What a request names (other than a ritual) does not exist."""
-
-
 def _error_status(error: RitualError) -> int:
-    if isinstance(error, UnknownRitualError | NotFoundError):
+    if isinstance(error, NotFoundError):
         return 404
     if isinstance(error, ConflictError):
         return 409
     return 400
 
 
-def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    text = json.dumps(body, ensure_ascii=False, default=_json_default)
-    return Response(text, status_code=status, media_type="application/json", headers=headers)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, date):  # datetime is a date too
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(dumps(body), status_code=status, media_type="application/json", headers=headers)
