@@ -34,6 +34,7 @@ from scheduler.app.stored import OccurrenceKind, OccurrenceStatus
 from scheduler.domain.firing import Decision, Verdict
 from scheduler.domain.messages import Message
 from scheduler.domain.reminders import Nudge, NudgeKind
+from scheduler.startup import prepare_sending
 
 MESSAGE = Message(title="fanout", body="Time for the weekly check-in.")
 TIMEOUT = 15.0
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2, help="seconds each channel takes to answer")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    prepare_sending()  # as the daemon's start-up does (scheduler.startup)
     with tempfile.TemporaryDirectory() as name, receiver_process(args.delay) as (port, arrived):
         folder = Path(name)
         home = Home.make(folder, [])

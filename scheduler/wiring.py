@@ -26,6 +26,7 @@ from scheduler.app.service import RitualService
 from scheduler.domain.errors import RitualError
 from scheduler.domain.reminders import parse_duration
 from scheduler.settings import Settings
+from scheduler.startup import prepare_sending
 
 if TYPE_CHECKING:
     from scheduler.adapters.server import HttpServer
@@ -81,6 +82,7 @@ def make_links(settings: Settings) -> LinkMaker | None:
 
 def make_nudger(settings: Settings, service: RitualService) -> Nudger:
     """The daemon's nudge path, wired to the channels the settings describe."""
+    prepare_sending()
     channels = load_household_channels(settings, strict=False)
     for problem in channels.problems:
         log.error("channel problem: %s", problem)

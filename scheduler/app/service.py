@@ -6,11 +6,9 @@ in a terminal and one tapped on a phone take the same path.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -246,8 +244,7 @@ class RitualService:
         """What the reports need of each active ritual (or the named ones)."""
         from scheduler.domain.report import RitualInput  # reports only: `ritual done` need not load them
 
-        with collector_paused():
-            return [RitualInput(s.ritual, h, today) for s, h, today in self.histories(names)]
+        return [RitualInput(s.ritual, h, today) for s, h, today in self.histories(names)]
 
     def report_window(self, window: str | None = None, since: date | None = None) -> tuple[date, date]:
         """The days a report covers: this calendar week (the default) or month, or ``since``..today.
@@ -301,19 +298,17 @@ class RitualService:
         """``streaks`` of these stored rituals (the nudges of one instant), read together."""
         from scheduler.domain.streaks import summarize
 
-        with collector_paused():
-            return [StreakView(s.ritual, summarize(h, today)) for s, h, today in self.histories_of(chosen)]
+        return [StreakView(s.ritual, summarize(h, today)) for s, h, today in self.histories_of(chosen)]
 
     def today_entries(self) -> list[TodayEntry]:
         """Each active ritual as the today page shows it: due today first, then this week, then later."""
         from scheduler.domain.today import Section, standing
 
         order = {Section.TODAY: 0, Section.WEEK: 1, Section.LATER: 2}
-        with collector_paused():
-            entries = [
-                TodayEntry(stored, standing(history, today, year=True))
-                for stored, history, today in self.histories()
-            ]
+        entries = [
+            TodayEntry(stored, standing(history, today, year=True))
+            for stored, history, today in self.histories()
+        ]
         entries.sort(key=lambda entry: (order[entry.standing.section], entry.stored.name))
         return entries
 
@@ -646,20 +641,3 @@ class RitualService:
 
 
 _NOON = time(12, 0)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large, cycle-free structures.
-
-    Reports build hundreds of thousands of small tuples; the collector would rescan
-    them again and again as the heap grows (measured: half the time of `ritual streaks`
-    over ten years of history). They hold no cycles, so nothing is lost by waiting.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -139,6 +139,7 @@ def status(app: App, limit: int, as_json: bool) -> None:
 def notify_test(app: App, names: tuple[str, ...]) -> None:
     """Send a test nudge now and print what each channel said."""
     from scheduler.domain.messages import Message
+    from scheduler.startup import prepare_sending
     from scheduler.wiring import load_household_channels
 
     settings = app.settings
@@ -151,6 +152,7 @@ def notify_test(app: App, names: tuple[str, ...]) -> None:
     message = Message(
         title="Ritual time (test)", body="A test nudge from ritual-scheduler: this channel works."
     )
+    prepare_sending()
     results = channels.send(chosen, [message] * len(chosen), timeout=settings.send_timeout)
     failed = 0
     for channel, result in zip(chosen, results, strict=True):

@@ -16,14 +16,13 @@ from scheduler.adapters.notify.channels import (
 )
 from scheduler.adapters.notify.config import CONFIG_FILE_NAMES, find_config_file, load_channels
 from scheduler.adapters.notify.secrets import scrub
-from scheduler.adapters.notify.send import SEND_THREADS, ntfy_actions, send_all, send_each, send_one
+from scheduler.adapters.notify.send import ntfy_actions, send_all, send_each, send_one, widen_send_pool
 from scheduler.app.ports import SendResult
 
 __all__ = [
     "ALL",
     "BUTTON_SCHEMES",
     "CONFIG_FILE_NAMES",
-    "SEND_THREADS",
     "Channel",
     "ChannelConfigError",
     "Channels",
@@ -36,4 +35,5 @@ __all__ = [
     "send_all",
     "send_each",
     "send_one",
+    "widen_send_pool",
 ]

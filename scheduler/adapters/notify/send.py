@@ -27,18 +27,16 @@ from scheduler.domain.messages import Action, Message
 
 NTFY_MAX_ACTIONS = 3
 _GRACE = 1.0  # seconds past Apprise's own deadline before the send is cancelled from outside
-SEND_THREADS = 64
 
 
-def _widen_send_pool() -> None:
+def widen_send_pool(threads: int) -> None:
     """Give Apprise's shared send pool room for a wide fan-out.
 
-    Apprise runs every service call on one shared ThreadPoolExecutor created with
-    Python's default size (cores + 4: 6 on a 2-core home server), so 50 channels went
-    out in nine waves (bench/fanout.py: 9x one channel). Sends wait on the network,
-    not the CPU, so more threads cost little. Apprise creates the pool lazily under a
-    lock; we create it first, the same way. If Apprise stops exposing it, its own pool
-    is used and only fan-out speed suffers.
+    Apprise runs every service call on one shared ThreadPoolExecutor that it creates
+    lazily, under a lock, with Python's default size; this creates it first, the same
+    way, with ``threads`` (scheduler.startup chooses how many, and says why). Once the
+    pool exists nothing changes. If Apprise stops exposing it, its own pool is used and
+    only fan-out speed suffers.
     """
     module = sys.modules.get("apprise.apprise")
     lock = getattr(module, "_shared_executor_lock", None)
@@ -46,7 +44,7 @@ def _widen_send_pool() -> None:
         return
     with lock:
         if getattr(module, "_shared_executor", None) is None:
-            pool = concurrent.futures.ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="apprise-send")
+            pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="apprise-send")
             setattr(module, "_shared_executor", pool)  # noqa: B010 - a private attribute, on purpose
 
 
@@ -59,7 +57,6 @@ async def send_each(
     channels: Sequence[Channel], messages: Sequence[Message], *, timeout: float
 ) -> list[SendResult]:
     """``send_all`` with each channel its own message (links name the person it reaches)."""
-    _widen_send_pool()
     sends = (send_one(c, m, timeout=timeout) for c, m in zip(channels, messages, strict=True))
     return list(await asyncio.gather(*sends))
 
