@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scheduler.domain.errors import RitualError
 from scheduler.domain.report import DimensionBalance
@@ -59,8 +59,9 @@ def write_chart(data: ChartData, path: Path) -> Path:
     matplotlib = _matplotlib()
     with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
         figure = _draw(data)
-        metadata: dict[str, Any] = {"Date": None} if image_format == "svg" else {}
-        figure.savefig(path, format=image_format, metadata=metadata, dpi=100)
+        figure.savefig(
+            path, format=image_format, metadata={"Date": None} if image_format == "svg" else {}, dpi=100
+        )
     return path
 
 

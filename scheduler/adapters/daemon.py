@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from types import FrameType
-from typing import Any, Protocol
+from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -418,8 +418,9 @@ class Daemon:
             if self._scheduler.get_job(job_id) is not None:
                 self._scheduler.remove_job(job_id)
             return
-        kwargs: dict[str, Any] = {"run_date": when}
-        self._scheduler.add_job(func, "date", args=list(args), id=job_id, replace_existing=True, **kwargs)
+        self._scheduler.add_job(
+            func, "date", args=list(args), id=job_id, replace_existing=True, run_date=when
+        )
 
     def _status_line(self) -> str:
         """systemd's STATUS=, from the armed timers (no planning on every tick)."""

@@ -9,7 +9,7 @@ import click
 from scheduler.domain.errors import DefinitionError, UsageError
 
 if TYPE_CHECKING:
-    pass
+    from scheduler.domain.definitions import RitualTable
 from scheduler.cli.app import App, F, json_option, local_time, main, pass_app
 
 _CHOICES: dict[str, list[str]] = {
@@ -65,8 +65,8 @@ def ritual_options(func: F) -> F:
     return func
 
 
-def _table_from_options(options: dict[str, Any]) -> dict[str, Any]:
-    table: dict[str, Any] = {}
+def _table_from_options(options: RitualTable) -> RitualTable:
+    table: RitualTable = {}
     for key, value in options.items():
         if value is None or value == ():
             continue

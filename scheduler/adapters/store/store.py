@@ -59,6 +59,7 @@ from scheduler.app.stored import (
 from scheduler.domain.cadence import CadenceVersion
 from scheduler.domain.definitions import (
     Ritual,
+    RitualTable,
     cadence_from_table,
     cadence_to_table,
     ritual_from_table,
@@ -69,6 +70,8 @@ from scheduler.domain.errors import ConflictError, StoreError, UnknownRitualErro
 _Enum = TypeVar("_Enum", bound=StrEnum)
 _PerRitual = TypeVar("_PerRitual", SkipRow, PauseRow, CadenceVersionRow)
 _Record = TypeVar("_Record")
+# One row's column values, for an INSERT ... RETURNING or a row constructor.
+_Columns = dict[str, Any]
 
 # A receiver's error can be a whole HTML page; the outbox keeps the start of it.
 MAX_ERROR_LENGTH = 500
@@ -502,7 +505,7 @@ class SqlStore:
         same key twice in one batch is claimed once (the second gets False).
         """
         _aware(now=now)
-        rows: list[dict[str, Any]] = []
+        rows: list[_Columns] = []
         for claim in claims:
             _aware(due_at=claim.due_at)
             status = _member(OccurrenceStatus, claim.status, "occurrence status")
@@ -530,7 +533,7 @@ class SqlStore:
             taken: dict[OccurrenceKey, OccurrenceRow | int] = dict(_occurrences_by_key(session, keys))
             fenced = epoch is not None and _leader_epoch(session, lock=_SHARE) != epoch
             plan: list[tuple[OccurrenceRow | int | None, bool]] = []  # a stored row, or a new one's index
-            new: list[dict[str, Any]] = []
+            new: list[_Columns] = []
             for key, row in zip(keys, rows, strict=True):
                 if (existing := taken.get(key)) is not None:
                     plan.append((existing, False))
@@ -659,7 +662,7 @@ class SqlStore:
         """``decide_occurrence`` for many in one transaction; the ids whose row changed."""
         _aware(now=now)
         status = _member(OccurrenceStatus, status, "occurrence status")
-        values: dict[str, Any] = {
+        values: _Columns = {
             "status": str(status),
             "decided_at": None if status is OccurrenceStatus.PENDING else now,
         }
@@ -720,7 +723,7 @@ class SqlStore:
                 there.update(((row.occurrence_id, row.target), row) for row in session.exec(query))
             if unknown := set(occurrence_ids) - known:
                 raise StoreError(f"no occurrence with id '{min(unknown)}' in the store")
-            new: list[dict[str, Any]] = []
+            new: list[_Columns] = []
             placed: list[list[DeliveryRow | int]] = []  # a stored row, or a new one's index
             for occurrence_id, channels in wanted:
                 rows: list[DeliveryRow | int] = []
@@ -1061,7 +1064,7 @@ def _find_occurrence(session: Session, ritual_id: int | None, day: date, slot: s
     return session.exec(query).first()
 
 
-def _claim_one(session: Session, values: dict[str, Any]) -> tuple[OccurrenceRecord | None, bool]:
+def _claim_one(session: Session, values: _Columns) -> tuple[OccurrenceRecord | None, bool]:
     """Claim one key on its own savepoint: the slow path, after a batch lost a race."""
     key = (values["ritual_id"], values["day"], values["slot"])
     existing = _find_occurrence(session, *key)
@@ -1161,7 +1164,7 @@ def _add_delivery(
 
 def _delivery_values(
     occurrence_id: int, channel: str, target: str, now: datetime, not_before: datetime | None
-) -> dict[str, Any]:
+) -> _Columns:
     """A new pending delivery row's columns."""
     return {
         "occurrence_id": occurrence_id,
@@ -1217,7 +1220,7 @@ def _same_cadence(row: CadenceVersionRow, ritual: Ritual) -> bool:
 
 
 # rows -> records -----------------------------------------------------------
-def _dumps(table: dict[str, Any]) -> str:
+def _dumps(table: RitualTable) -> str:
     return json.dumps(table, sort_keys=True, ensure_ascii=False)
 
 

@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,7 +28,7 @@ from scheduler.adapters.encoding import (
 )
 from scheduler.adapters.web.auth import Auth
 from scheduler.app.service import RitualService
-from scheduler.domain.definitions import RITUAL_KEYS
+from scheduler.domain.definitions import RITUAL_KEYS, RitualTable
 from scheduler.domain.errors import (
     ConflictError,
     NotFoundError,
@@ -149,7 +149,7 @@ class Api:
 
         return self._api(request, work)
 
-    def _record_done(self, name: str, fields: dict[str, Any]) -> tuple[int, Any]:
+    def _record_done(self, name: str, fields: DoneFields) -> tuple[int, Any]:
         """What `ritual done --json` prints; 201 for a new completion, 200 for one already recorded."""
         recorded = self.service.record_done(name, source="api", **fields)
         return (201 if recorded.created else 200), recorded_json(recorded)
@@ -185,7 +185,7 @@ class Api:
         return detail_json(self.service.detail(name))
 
 
-def json_object(body: bytes, *, required: bool = False) -> dict[str, Any]:
+def json_object(body: bytes, *, required: bool = False) -> JsonObject:
     """A request's JSON object body; an empty body is ``{}`` unless ``required``."""
     if not body.strip():
         if required:
@@ -218,9 +218,17 @@ def day_field(data: Mapping[str, Any], name: str) -> date | None:
     return None if value is None else parse_day(value, name)
 
 
-def done_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+class DoneFields(TypedDict, total=False):
+    """What a request may say about a completion: ``record_done``'s keyword arguments."""
+
+    day: date
+    by: str
+    note: str
+
+
+def done_fields(data: Mapping[str, Any]) -> DoneFields:
     """``record_done`` arguments from a JSON object's ``date``, ``by`` and ``note``."""
-    fields: dict[str, Any] = {}
+    fields: DoneFields = {}
     by, note = text_field(data, "by"), text_field(data, "note")
     if by is not None:
         fields["by"] = by.strip()
@@ -231,7 +239,7 @@ def done_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def edit_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def edit_fields(data: Mapping[str, Any]) -> tuple[RitualTable, list[str]]:
     """A PATCH body as `ritual edit` takes it: the keys to change, and those set to null to remove."""
     if not data:
         raise UsageError("nothing to change: give the keys to change (null removes one)")
