@@ -42,6 +42,9 @@ def lint_copy(tmp_path: Path, module: str, line: str) -> subprocess.CompletedPro
         pytest.param(
             "adapters/daemon.py", "import scheduler.adapters.store", "Adapters", id="adapter-builds-adapter"
         ),
+        pytest.param(
+            "adapters/notify/send.py", "import scheduler.adapters.notify.channels", "circles", id="a-circle"
+        ),
     ],
 )
 def test_a_deliberate_breach_breaks_a_contract(tmp_path: Path, module: str, line: str, contract: str) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 from apprise import Apprise, AppriseAsset, AppriseConfig
 from pydantic import SecretStr
 
-from scheduler.adapters.notify.channels import Channel, ChannelConfigError, Channels, SecretLike
+from scheduler.adapters.notify.channel import Channel, ChannelConfigError, SecretLike
+from scheduler.adapters.notify.channels import Channels
 from scheduler.adapters.notify.plugins import ENTRY_POINT_GROUP, load_plugins
 from scheduler.adapters.notify.registry import registry
 from scheduler.adapters.notify.secrets import (

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from apprise import Apprise, AppriseResultStatus
 
-from scheduler.adapters.notify.channels import Channel
+from scheduler.adapters.notify.channel import Channel
 from scheduler.adapters.notify.secrets import GUARD, one_line
 from scheduler.app.ports import SendResult
 from scheduler.domain.messages import Action, Message

@@ -1,0 +1,62 @@
+"""One channel: who it reaches, its masked URL, why it cannot send; and the errors of channels.
+
+``Channel.url`` is the secret and never shown; ``masked`` and ``target`` are safe to print and store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+
+from scheduler.domain.errors import RitualError
+
+# Schemes whose nudges carry the one-tap actions as buttons instead of links in the body.
+BUTTON_SCHEMES = frozenset({"ntfy", "ntfys"})
+ALL = "all"  # Apprise's tag for every channel
+
+
+class ChannelConfigError(RitualError):
+    """Channels or plugins cannot be loaded; ``problems`` holds one line per fault."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{problems[0]}{more}")
+        self.problems = tuple(problems)
+
+
+class UnknownRecipientError(RitualError):
+    """A ritual notifies a person or tag that no channel carries."""
+
+    def __init__(self, names: Sequence[str], known: Sequence[str]) -> None:
+        listed = ", ".join(f"'{name}'" for name in names)
+        hint = f"known: {', '.join(known)}" if known else "no channels are configured"
+        noun = "person or tag" if len(names) == 1 else "people or tags"
+        super().__init__(f"no channel for {noun} {listed} ({hint})")
+        self.names = tuple(names)
+
+
+class SecretLike(Protocol):
+    def get_secret_value(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One configured target. ``url`` is the secret; ``masked`` and ``target`` are safe to show."""
+
+    tags: tuple[str, ...]
+    url: SecretStr = field(repr=False)
+    masked: str
+    target: str  # sha256 of the real URL: a stable id without the secret
+    scheme: str
+    service: str  # Apprise's service name, e.g. "ntfy"
+    source: str  # where it was configured: "apprise.yml", "people.alice[0]"
+    problem: str | None = None  # why it cannot send; its sends fail permanently
+    _plugin: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def buttons(self) -> bool:
+        """Whether actions arrive as buttons (ntfy) rather than links in the body."""
+        return self.scheme in BUTTON_SCHEMES
