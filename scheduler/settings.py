@@ -13,13 +13,16 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from scheduler.domain.errors import SettingsError
+
+if TYPE_CHECKING:
+    from scheduler.domain.people import Household
 
 ENV_PREFIX = "RITUAL_"
 SETTINGS_FILE = "settings.toml"
@@ -70,6 +73,35 @@ def is_timezone(name: str) -> bool:
     return True
 
 
+class PersonSettings(BaseModel):
+    """One ``[people.NAME]`` table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", description="How pages and nudges name them, e.g. Alex.")
+    channels: list[SecretStr] = Field(
+        default_factory=list, description="Apprise URLs, or tags of the Apprise config file."
+    )
+    timezone: str | None = Field(default=None, description="Their zone, for their quiet hours.")
+    quiet_hours: str | None = Field(default=None, description='No nudges to them then, e.g. "22:00-07:00".')
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not is_timezone(value):
+            raise ValueError(f"unknown time zone '{value}'")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value is not None:
+            from scheduler.domain.definitions import parse_quiet_hours
+
+            parse_quiet_hours(value)
+        return value
+
+
 class Settings(BaseSettings):
     """Everything a command or the daemon may be configured with."""
 
@@ -89,9 +121,14 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # Nudges --------------------------------------------------------------------------
-    people: dict[str, list[SecretStr]] = Field(
+    people: dict[str, PersonSettings | list[SecretStr]] = Field(
         default_factory=dict,
-        description="Person or tag -> Apprise URLs. URLs carry tokens: prefer an Apprise config file.",
+        description="The household: [people.NAME] tables (name, channels, timezone, quiet_hours), or "
+        "NAME = [Apprise URLs]. URLs carry tokens: prefer an Apprise config file and tags.",
+    )
+    me: str | None = Field(
+        default=None,
+        description="The person this machine's `ritual done` records as (RITUAL_PERSON wins).",
     )
     apprise_config: Path | None = Field(
         default=None,
@@ -123,6 +160,20 @@ class Settings(BaseSettings):
     digest_on: str = Field(default="sun", description="Weekday the weekly digest goes out; 'off' for none.")
     digest_at: str = Field(default="18:00", description="Time of the weekly digest (household zone).")
     digest_to: list[str] = Field(default_factory=list, description="People or tags; default: everyone.")
+
+    @field_validator("people")
+    @classmethod
+    def _people_keys(
+        cls, value: dict[str, PersonSettings | list[SecretStr]]
+    ) -> dict[str, PersonSettings | list[SecretStr]]:
+        from scheduler.domain.people import person_key
+
+        return {person_key(key): person for key, person in value.items()}
+
+    @field_validator("me")
+    @classmethod
+    def _me(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else value.strip().lower()
 
     @field_validator("digest_on")
     @classmethod
@@ -247,6 +298,55 @@ class Settings(BaseSettings):
     @property
     def default_timezone(self) -> str:
         return self.timezone or system_timezone(os.environ)
+
+    @property
+    def household(self) -> Household:
+        """The people of ``[people]``, in the order written."""
+        from scheduler.domain.definitions import parse_quiet_hours
+        from scheduler.domain.people import Household, Person
+
+        people = []
+        for key, entry in self.people.items():
+            if isinstance(entry, PersonSettings):
+                quiet = parse_quiet_hours(entry.quiet_hours) if entry.quiet_hours else None
+                people.append(Person(key, entry.name.strip(), entry.timezone, quiet))
+            else:
+                people.append(Person(key))
+        return Household(tuple(people))
+
+    @property
+    def person_urls(self) -> dict[str, list[SecretStr]]:
+        """Each person's own Apprise URLs (their channels that are URLs, not tags)."""
+        return {
+            key: [url for url in _channels(entry) if "://" in url.get_secret_value()]
+            for key, entry in self.people.items()
+        }
+
+    @property
+    def person_tags(self) -> dict[str, list[str]]:
+        """Each person's channels named by a tag of the Apprise config (``alex-phone``), not a URL."""
+        return {
+            key: [
+                url.get_secret_value().strip().lower()
+                for url in _channels(entry)
+                if "://" not in url.get_secret_value()
+            ]
+            for key, entry in self.people.items()
+        }
+
+    @property
+    def person(self) -> str | None:
+        """Who `ritual done` records as when ``--by`` is not given: RITUAL_PERSON, else ``me``."""
+        chosen = os.environ.get("RITUAL_PERSON", "").strip().lower()
+        return chosen or self.me
+
+
+def _channels(entry: PersonSettings | list[SecretStr]) -> list[SecretStr]:
+    return entry.channels if isinstance(entry, PersonSettings) else entry
+
+
+def _is_url(value: SecretStr) -> bool:
+    return "://" in value.get_secret_value()
 
 
 def split_bind(value: str) -> tuple[str, int]:

@@ -56,7 +56,8 @@ def load_household_channels(settings: Settings, *, strict: bool) -> Channels:
     folders = [SHIPPED_PLUGINS] if SHIPPED_PLUGINS.is_dir() else []
     return load_channels(
         config_file=settings.apprise_config or find_config_file(settings.config_dir),
-        urls=settings.people,
+        urls=settings.person_urls,
+        person_tags=settings.person_tags,
         plugin_paths=[*folders, *settings.plugin_folders],
         credentials_dir=Path(credentials) if credentials else None,
         strict=strict,

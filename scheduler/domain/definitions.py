@@ -278,6 +278,11 @@ def _quiet_hours(key: str, value: object) -> tuple[time, time]:
     return (start, end)
 
 
+def parse_quiet_hours(text: str) -> tuple[time, time]:
+    """``"22:00-07:00"``; ValueError with the user-facing message (a person's quiet hours)."""
+    return _quiet_hours("quiet_hours", text)
+
+
 def _cron(key: str, value: object) -> str:
     expression = _string(key, value, "a cron expression like '30 20 * * mon-fri'")
     check_cron(expression)
