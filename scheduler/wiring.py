@@ -47,6 +47,7 @@ def open_service(settings: Settings, clock: Clock) -> RitualService:
         clock,
         ritual_file=settings.ritual_file_path,
         default_timezone=settings.default_timezone,
+        household=settings.household,
     )
 
 
@@ -187,6 +188,7 @@ class SettingsRuntime:
             log.warning("database or data_dir changed; restart the daemon to use them")
         running.service.ritual_file = settings.ritual_file_path
         running.service.default_timezone = settings.default_timezone
+        running.service.household = settings.household
         if settings.http_bind != self.settings.http_bind:
             log.warning("http_bind changed; restart the daemon to listen there")
         self.settings = self._with_link_base(settings)

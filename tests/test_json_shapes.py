@@ -53,6 +53,8 @@ def household(installed: RitualCli) -> RitualCli:
     installed("done", "tech-free-talk", "--date", "yesterday")
     installed("skip", "date-night", "--reason", "flu")
     installed("pause", "new-experience", "--from", "2026-12-01", "--until", "2026-12-10")
+    installed("skip", "tech-free-talk", "--date", "2026-11-20", "--reason", "late train")
+    installed("pause", "tech-free-talk", "--from", "2026-12-24", "--until", "2026-12-26")
     installed("token", "create", "phone")
     return installed
 

@@ -64,6 +64,7 @@ def complete(
     by: str = "",
     occurrence: str | None = None,
     note: str = "",
+    again: bool = False,
 ) -> tuple[CompletionRecord, bool]:
     return store.add_completion(
         ritual_id,
@@ -75,6 +76,7 @@ def complete(
         source="cli",
         occurrence=occurrence,
         now=NOW,
+        again=again,
     )
 
 
@@ -685,7 +687,7 @@ def test_completions_come_back_oldest_first_with_aware_utc_times(store: SqlStore
     late = complete(store, ritual_id, day=MAR[3], at=datetime(2026, 3, 3, 21, 0, tzinfo=berlin))[0]
     early = complete(store, ritual_id, day=MAR[2], at=datetime(2026, 3, 2, 23, 30, tzinfo=UTC))[0]
     backfill = complete(store, ritual_id, day=MAR[1], at=datetime(2026, 3, 1, 8, 0, tzinfo=UTC))[0]
-    same_day = complete(store, ritual_id, day=MAR[2], at=datetime(2026, 3, 2, 7, 0, tzinfo=UTC))[0]
+    same_day = complete(store, ritual_id, day=MAR[2], at=datetime(2026, 3, 2, 7, 0, tzinfo=UTC), by="ben")[0]
 
     listed = store.completions(ritual_id)
 
@@ -747,8 +749,10 @@ def test_nothing_recorded_reads_as_empty(store: SqlStore, ritual_id: int) -> Non
         pytest.param([("nudge-1", "ann"), ("nudge-1", "ann")], 1, id="double tap on one nudge counts once"),
         pytest.param([("nudge-1", "ann"), ("nudge-1", "ben")], 2, id="each person taps their own"),
         pytest.param([("nudge-1", ""), ("nudge-1", "")], 1, id="double tap by nobody in particular"),
-        pytest.param([("nudge-1", "ann"), ("nudge-2", "ann")], 2, id="two nudges, two completions"),
-        pytest.param([(None, "ann"), (None, "ann")], 2, id="without a nudge every done counts"),
+        # Decided in issue 20: once per (ritual, day, person), whatever path it came by.
+        pytest.param([("nudge-1", "ann"), ("nudge-2", "ann")], 1, id="two nudges of one day, one completion"),
+        pytest.param([(None, "ann"), (None, "ann")], 1, id="without a nudge, still once a day"),
+        pytest.param([(None, "ann"), (None, "ben")], 2, id="each person once a day"),
     ],
 )
 def test_completions_are_idempotent_per_occurrence_and_person(
@@ -767,10 +771,16 @@ def test_two_stores_racing_on_one_nudge_record_one_completion(store_url: str, ri
         for round_number in range(5):
             occurrence = f"talk/2026-03-0{round_number + 1}/20:30"
             start = threading.Barrier(2, timeout=30)
+            day = MAR[round_number + 1]
 
-            def tap(racer: SqlStore, occurrence: str = occurrence, start: threading.Barrier = start) -> Any:
+            def tap(
+                racer: SqlStore,
+                occurrence: str = occurrence,
+                start: threading.Barrier = start,
+                day: date = day,
+            ) -> Any:
                 start.wait()
-                return complete(racer, ritual_id, occurrence=occurrence, by="ann")
+                return complete(racer, ritual_id, day=day, occurrence=occurrence, by="ann")
 
             with ThreadPoolExecutor(max_workers=2) as pool:
                 results = list(pool.map(tap, racers))
@@ -780,6 +790,15 @@ def test_two_stores_racing_on_one_nudge_record_one_completion(store_url: str, ri
     finally:
         for racer in racers:
             racer.close()
+
+
+def test_again_records_another_completion_of_the_same_day_on_purpose(store: SqlStore, ritual_id: int) -> None:
+    first, _ = complete(store, ritual_id, by="ann")
+    second, created = complete(store, ritual_id, by="ann", again=True)
+    third, _ = complete(store, ritual_id, by="ann", again=True)
+    assert created and [first.again, second.again, third.again] == [0, 1, 2]
+    assert complete(store, ritual_id, by="ann") == (first, False)
+    assert store.completion_marks(ritual_id) == [(MAR[1], "ann")] * 3
 
 
 def test_losing_the_insert_race_returns_the_winner(
@@ -853,28 +872,45 @@ def test_a_pause_cannot_end_before_it_starts(store: SqlStore, ritual_id: int) ->
 
 
 @pytest.mark.parametrize(
-    ("spans", "ended", "untils"),
+    ("spans", "resumed", "untils"),
     [
-        pytest.param([(1, None)], 1, [10], id="an open pause ends on the last day"),
-        pytest.param([(1, 20)], 1, [10], id="a longer pause is cut short"),
-        pytest.param([(10, None)], 1, [10], id="a pause starting that day ends that day"),
-        pytest.param([(1, 5)], 0, [5], id="a pause already over is left alone"),
-        pytest.param([(1, 10)], 0, [10], id="a pause ending that day is left alone"),
-        pytest.param([(11, None)], 1, [], id="a pause starting the next day is dropped"),
-        pytest.param([(11, 11)], 1, [], id="a one-day pause the next day is dropped"),
-        pytest.param([(12, None)], 0, [None], id="a pause planned further ahead is left alone"),
-        pytest.param([(1, 5), (6, None), (15, 20)], 1, [5, 10, 20], id="only the running one ends"),
+        pytest.param([(1, None)], (1, 0), [10], id="an open pause ends on the last day"),
+        pytest.param([(1, 20)], (1, 0), [10], id="a longer pause is cut short"),
+        pytest.param([(10, None)], (1, 0), [10], id="a pause starting that day ends that day"),
+        pytest.param([(1, 5)], (0, 0), [5], id="a pause already over is left alone"),
+        pytest.param([(1, 10)], (0, 0), [10], id="a pause ending that day is left alone"),
+        pytest.param([(11, None)], (1, 0), [], id="a pause starting the next day is dropped"),
+        pytest.param([(11, 11)], (1, 0), [], id="a one-day pause the next day is dropped"),
+        # Decided in issue 20: resuming also cancels what was planned ahead.
+        pytest.param([(12, None)], (0, 1), [], id="a pause planned further ahead is cancelled"),
+        pytest.param(
+            [(1, 5), (6, None), (15, 20)], (1, 1), [5, 10], id="the running one ends, the planned goes"
+        ),
     ],
 )
 def test_ending_pauses(
-    store: SqlStore, ritual_id: int, spans: list[tuple[int, int | None]], ended: int, untils: list[int | None]
+    store: SqlStore,
+    ritual_id: int,
+    spans: list[tuple[int, int | None]],
+    resumed: tuple[int, int],
+    untils: list[int | None],
 ) -> None:
     for start, until in spans:
         store.add_pause(
             ritual_id, start=MAR[start], until=None if until is None else MAR[until], reason="", now=NOW
         )
-    assert store.end_pauses(ritual_id, last_day=MAR[10]) == ended
+    assert store.end_pauses(ritual_id, last_day=MAR[10]) == resumed
     assert [p.until for p in store.pauses(ritual_id)] == [None if u is None else MAR[u] for u in untils]
+
+
+def test_a_household_pause_stops_every_ritual_and_ends_on_its_own(store: SqlStore, ritual_id: int) -> None:
+    own = store.add_pause(ritual_id, start=MAR[1], until=MAR[2], reason="", now=NOW, by="ann")
+    trip = store.add_pause(None, start=MAR[5], until=MAR[9], reason="travelling", now=NOW, by="household")
+    assert trip.household and (trip.by, own.by) == ("household", "ann")
+    assert store.pauses(ritual_id) == [own, trip]
+    assert store.household_pauses() == [trip]
+    assert store.end_pauses(None, last_day=MAR[6]) == (1, 0)
+    assert [p.until for p in store.pauses(ritual_id)] == [MAR[2], MAR[6]]
 
 
 # --- transactions ------------------------------------------------------------------------------

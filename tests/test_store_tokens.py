@@ -118,7 +118,7 @@ def test_upgrading_from_0002_keeps_data_and_adds_an_empty_token_table(store_url:
             connection.execute(text("INSERT INTO meta (key, value) VALUES ('kept', 'yes')"))
     upgraded = SqlStore.open(store_url)
     try:
-        assert stamped(store_url) == {"0003"} == {migrate.HEAD}
+        assert stamped(store_url) == {migrate.HEAD}
         assert upgraded.get_meta("kept") == "yes"
         assert upgraded.api_tokens() == []
         upgraded.create_api_token("phone", PHONE, now=NOW)

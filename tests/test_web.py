@@ -559,15 +559,28 @@ def test_pausing_and_resuming(house: House) -> None:
     assert answer.status_code == 201
     pause = answer.json()["pause"]
     assert answer.json() == {"name": "date-night", "pause": pause}
-    assert pause == {"id": pause["id"], "from": "2026-11-27", "until": "2026-12-24", "reason": "trip"}
+    assert pause == {
+        "id": pause["id"],
+        "from": "2026-11-27",
+        "until": "2026-12-24",
+        "reason": "trip",
+        "by": None,
+        "household": False,
+    }
     shown = house.api("GET", "/api/v1/rituals/date-night").json()
     assert (shown["paused"], shown["pauses"]) == (True, [pause])
 
     resumed = house.api("POST", "/api/v1/rituals/date-night/resume")
-    assert (resumed.status_code, resumed.json()) == (200, {"name": "date-night", "resumed": True})
+    assert (resumed.status_code, resumed.json()) == (
+        200,
+        {"name": "date-night", "resumed": True, "ended": 1, "cancelled": 0},
+    )
     assert house.api("GET", "/api/v1/rituals/date-night").json()["paused"] is False
     again = house.api("POST", "/api/v1/rituals/date-night/resume")
-    assert (again.status_code, again.json()) == (200, {"name": "date-night", "resumed": False})
+    assert (again.status_code, again.json()) == (
+        200,
+        {"name": "date-night", "resumed": False, "ended": 0, "cancelled": 0},
+    )
 
 
 def test_a_pause_without_a_body_runs_from_today_until_resumed(house: House) -> None:
@@ -578,6 +591,8 @@ def test_a_pause_without_a_body_runs_from_today_until_resumed(house: House) -> N
         "from": "2026-11-27",
         "until": None,
         "reason": None,
+        "by": None,
+        "household": False,
     }
 
 

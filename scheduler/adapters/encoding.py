@@ -104,11 +104,19 @@ def recorded_json(recorded: Recorded) -> JsonObject:
 
 
 def skip_json(record: SkipRecord) -> JsonObject:
-    return {"id": record.id, "day": record.day, "reason": record.reason or None}
+    return {"id": record.id, "day": record.day, "reason": record.reason or None, "by": record.by or None}
 
 
 def pause_json(record: PauseRecord) -> JsonObject:
-    return {"id": record.id, "from": record.start, "until": record.until, "reason": record.reason or None}
+    """A pause; ``household`` says it pauses every ritual (`ritual pause --all`)."""
+    return {
+        "id": record.id,
+        "from": record.start,
+        "until": record.until,
+        "reason": record.reason or None,
+        "by": record.by or None,
+        "household": record.household,
+    }
 
 
 def upcoming_json(item: Upcoming) -> JsonObject:
@@ -130,6 +138,7 @@ def token_json(record: ApiTokenRecord) -> JsonObject:
         "created_at": record.created_at,
         "last_used_at": record.last_used_at,
         "revoked_at": record.revoked_at,
+        "person": record.person,
     }
 
 

@@ -49,9 +49,11 @@ class LinkMaker:
 
 
 def person_of(channel: Channel, people: Sequence[str]) -> str:
-    """Who a channel reaches, as a link names them: a tag that is one of the ritual's people,
-    else the channel's first tag, else nobody in particular ("")."""
-    return next((tag for tag in channel.tags if tag in people), channel.tags[0] if channel.tags else "")
+    """Who a channel reaches, as its links name them: the one person of ``people`` among its
+    tags. A channel several people share (or none of them) names nobody (""): its link's page
+    asks who did it."""
+    theirs = [tag for tag in channel.tags if tag in people]
+    return theirs[0] if len(theirs) == 1 else ""
 
 
 class Composer:
@@ -75,8 +77,12 @@ class Composer:
         """The message with this channel's person's Done/Snooze links (none for household nudges)."""
         if self.links is None or stored is None or stored.removed_at is not None:
             return message
-        actions = self.links.actions(stored, occurrence, person_of(channel, stored.ritual.people))
+        actions = self.links.actions(stored, occurrence, person_of(channel, self._people(stored)))
         return Message(message.title, message.body, message.body_format, actions)
+
+    def _people(self, stored: StoredRitual) -> Sequence[str]:
+        """Who links may name: the household's people, else (no [people] at all) the ritual's."""
+        return self.service.household.keys or stored.ritual.people
 
     def _streaks(self, rituals: Sequence[StoredRitual]) -> dict[int, StreakView]:
         """The streaks the messages of these rituals quote, read together."""

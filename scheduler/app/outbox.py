@@ -123,7 +123,8 @@ class ChannelOutbox:
         except RitualError as exc:
             self._fail(occurrence, f"not sent: {exc}")
             return
-        theirs = [c for c in targets if person and person_of(c, stored.ritual.people) == person]
+        people = self.service.household.keys or stored.ritual.people
+        theirs = [c for c in targets if person and person_of(c, people) == person]
         chosen = theirs or targets
         if not chosen:
             self._fail(occurrence, "not sent: no channel configured (apprise.yml, or people in settings)")

@@ -24,6 +24,7 @@ from scheduler.app.stored import (
     LeaderInfo,
     OccurrenceRecord,
     PauseRecord,
+    Resumed,
     RitualSource,
     SkipRecord,
     StoredRitual,
@@ -60,6 +61,7 @@ from scheduler.domain.errors import (
     UsageError,
 )
 from scheduler.domain.history import history_of, is_paused_on, keeps_period, outside_dates
+from scheduler.domain.people import Household
 from scheduler.domain.reminders import NudgeKind, planned_nudges
 
 if TYPE_CHECKING:
@@ -89,11 +91,20 @@ class SyncReport:
 
 
 class RitualService:
-    def __init__(self, store: Store, clock: Clock, *, ritual_file: Path, default_timezone: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        ritual_file: Path,
+        default_timezone: str,
+        household: Household | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.ritual_file = ritual_file
         self.default_timezone = default_timezone
+        self.household = household or Household()
 
     # the ritual file ---------------------------------------------------------------
     def read_ritual_file(self) -> RitualFile | None:
@@ -359,10 +370,16 @@ class RitualService:
         return found
 
     # API tokens ---------------------------------------------------------------------------
-    def create_token(self, name: str) -> tuple[ApiTokenRecord, str]:
-        """A new bearer token for the HTTP API: shown once, kept only as its hash."""
+    def create_token(self, name: str, *, person: str | None = None) -> tuple[ApiTokenRecord, str]:
+        """A new bearer token for the HTTP API and the pages: shown once, kept only as its hash.
+
+        With ``person``, what its requests record is theirs.
+        """
+        who = self.household.who(person, where="--person") if person else None
         token = secrets.token_urlsafe(32)
-        record = self.store.create_api_token(name, api_token_hash(token), now=self.clock.now())
+        record = self.store.create_api_token(
+            name, api_token_hash(token), now=self.clock.now(), person=who or None
+        )
         return record, token
 
     def revoke_token(self, name: str) -> None:
@@ -377,10 +394,14 @@ class RitualService:
         return self.token_by_hash(api_token_hash(token)) if token else None
 
     def token_by_hash(self, token_hash: str) -> ApiTokenRecord | None:
-        """The active token with this hash, as a page session holds it (its last use noted)."""
+        """The active token with this hash, as a page session holds it (its last use noted).
+
+        A token of someone no longer among the household's people works no more.
+        """
         record = self.store.find_api_token(token_hash)
-        if record is not None:
-            self.store.touch_api_token(record.id, now=self.clock.now())
+        if record is None or (record.person and self.household.get(record.person) is None):
+            return None
+        self.store.touch_api_token(record.id, now=self.clock.now())
         return record
 
     # one-tap links ----------------------------------------------------------------------
@@ -548,8 +569,14 @@ class RitualService:
         note: str = "",
         source: str = "cli",
         occurrence: str | None = None,
+        again: bool = False,
+        where: str = "--by",
     ) -> Recorded:
-        """Record a completion: the one recorded, or the one already there (``created`` False)."""
+        """Record a completion once per ritual day and person: the one recorded, or the one
+        already there (``created`` False). ``again`` records another on purpose (``times > 1``).
+        ``by`` is a person of the household, ``household`` (both of you) or "" (nobody said);
+        ``where`` names what said it in the error for someone unknown."""
+        by = self.household.who(by, where=where)
         stored = self.get(name)
         ritual = stored.ritual
         now = self.clock.now()
@@ -579,6 +606,7 @@ class RitualService:
             source=source,
             occurrence=occurrence,
             now=now,
+            again=again,
         )
         return Recorded(stored.name, record, created)
 
@@ -595,34 +623,88 @@ class RitualService:
         stored = self.store.ritual_by_id(record.ritual_id, include_removed=True)
         return CompletionView(stored.name if stored else None, record)
 
-    def undo(self, name: str) -> CompletionRecord:
-        stored = self.get(name)
-        last = self.store.last_completion(stored.id)
-        if last is None:
-            raise RitualError(f"'{name}' has no completion to undo")
-        self.store.delete_completion(last.id)
-        return last
+    def undo(self, name: str, *, day: date | None = None, by: str | None = None) -> CompletionRecord:
+        """Remove a completion: that day's (``day``), else the newest; only ``by``'s when given.
 
-    def skip(self, name: str, *, day: date | None = None, reason: str = "") -> SkipRecord:
+        When several people did it that day and ``by`` does not say whose, nothing is removed
+        and the error names them.
+        """
         stored = self.get(name)
-        today = self.today(stored.ritual)
-        day = day or today
-        return self.store.add_skip(stored.id, day=day, reason=reason, now=self.clock.now())
+        who = None if by is None else self.household.who(by)
+        recorded = [
+            c
+            for c in self.store.completions(stored.id, since=day)
+            if (day is None or c.day == day) and (who is None or c.by == who)
+        ]
+        if not recorded:
+            whose = f" by {who or 'nobody in particular'}" if who is not None else ""
+            when = f" on {day}" if day is not None else ""
+            raise RitualError(f"'{name}' has no completion{whose}{when} to undo")
+        if day is not None and who is None and len({c.by for c in recorded}) > 1:
+            names = ", ".join(sorted({c.by or "nobody in particular" for c in recorded}))
+            raise UsageError(f"'{name}' was done on {day} by {names}: say whose with --by")
+        chosen = max(recorded, key=lambda c: (c.created_at, c.id))
+        self.store.delete_completion(chosen.id)
+        return chosen
+
+    def skip(
+        self, name: str, *, day: date | None = None, reason: str = "", by: str = ""
+    ) -> tuple[SkipRecord, bool]:
+        """Excuse the period holding ``day`` (default today); an already skipped period is left as
+        it is (False)."""
+        who = self.household.who(by)
+        stored = self.get(name)
+        day = day or self.today(stored.ritual)
+        period = cad.period_of(self.cadence_on(stored, day), day)
+        for existing in self.store.skips(stored.id):
+            if existing.day in period:
+                return existing, False
+        return self.store.add_skip(stored.id, day=day, reason=reason, now=self.clock.now(), by=who), True
+
+    def unskip(self, name: str, *, day: date | None = None) -> SkipRecord:
+        """Take back the skip of the period holding ``day`` (default today)."""
+        stored = self.get(name)
+        day = day or self.today(stored.ritual)
+        period = cad.period_of(self.cadence_on(stored, day), day)
+        found = [skip for skip in self.store.skips(stored.id) if skip.day in period]
+        if not found:
+            raise RitualError(f"'{name}' is not skipped for the period holding {day}")
+        for skip in found:
+            self.store.delete_skip(skip.id)
+        return found[0]
 
     def pause(
-        self, name: str, *, start: date | None = None, until: date | None = None, reason: str = ""
+        self,
+        name: str | None,
+        *,
+        start: date | None = None,
+        until: date | None = None,
+        reason: str = "",
+        by: str = "",
     ) -> PauseRecord:
-        stored = self.get(name)
-        start = start or self.today(stored.ritual)
+        """Pause one ritual, or with ``name`` None the whole household (no nudges, periods excused)."""
+        who = self.household.who(by)
+        stored = None if name is None else self.get(name)
+        start = start or (self.household_today() if stored is None else self.today(stored.ritual))
         if until is not None and until < start:
             raise UsageError(f"--until {until} is before --from {start}")
-        return self.store.add_pause(stored.id, start=start, until=until, reason=reason, now=self.clock.now())
+        ritual_id = None if stored is None else stored.id
+        return self.store.add_pause(
+            ritual_id, start=start, until=until, reason=reason, now=self.clock.now(), by=who
+        )
 
-    def resume(self, name: str) -> int:
-        """End the pauses running today: the ritual is due again from today on."""
-        stored = self.get(name)
-        yesterday = self.today(stored.ritual) - timedelta(days=1)
-        return self.store.end_pauses(stored.id, last_day=yesterday)
+    def resume(self, name: str | None) -> Resumed:
+        """End the running pause of a ritual (or with ``name`` None, the household's) and cancel
+        the planned ones: it is due again from today on."""
+        stored = None if name is None else self.get(name)
+        today = self.household_today() if stored is None else self.today(stored.ritual)
+        return self.store.end_pauses(
+            None if stored is None else stored.id, last_day=today - timedelta(days=1)
+        )
+
+    def household_pauses(self) -> list[PauseRecord]:
+        """The pauses of the whole household, running, planned and past."""
+        return self.store.household_pauses()
 
     def is_paused(self, stored: StoredRitual) -> bool:
         return is_paused_on(self.store.pauses(stored.id), self.today(stored.ritual))

@@ -43,6 +43,9 @@ class CompletionRecord:
     source: str  # cli, link, api, import
     occurrence: str | None  # occurrence key when recorded from a nudge; idempotency per person
     created_at: datetime
+    # 0: this person's completion of the day; 1, 2, ...: repeats asked for on purpose (--again);
+    # None: a repeat stored before repeats were refused, shown but not counted.
+    again: int | None = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +55,29 @@ class SkipRecord:
     day: date
     reason: str
     created_at: datetime
+    by: str = ""  # a person, "household", or "" when not said
 
 
 @dataclass(frozen=True, slots=True)
 class PauseRecord:
     id: int
-    ritual_id: int
+    ritual_id: int | None  # None: the whole household is paused
     start: date
     until: date | None  # inclusive; None while open-ended
     reason: str
     created_at: datetime
+    by: str = ""  # a person, "household", or "" when not said
+
+    @property
+    def household(self) -> bool:
+        return self.ritual_id is None
+
+
+class Resumed(NamedTuple):
+    """What a resume did: pauses that were running and now end, planned ones now cancelled."""
+
+    ended: int
+    cancelled: int
 
 
 class OccurrenceKind(StrEnum):
@@ -188,6 +204,7 @@ class ApiTokenRecord:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    person: str | None = None  # who its requests record as; None: nobody in particular
 
     @property
     def active(self) -> bool:

@@ -85,6 +85,7 @@ class App:
                     self.clock or SystemClock(),
                     ritual_file=settings.ritual_file_path,
                     default_timezone=settings.default_timezone,
+                    household=settings.household,
                 )
                 report = service.sync() if sync else None
             self._service = service

@@ -50,10 +50,12 @@ class Api:
 
     def _api(self, request: Request, work: Callable[[], tuple[int, Any]]) -> Response:
         """Authenticate, run ``work``, and turn what it returns or raises into one-line JSON."""
-        if self.auth.bearer(request) is None:
+        record = self.auth.bearer(request)
+        if record is None:
             has = bool(request.headers.get("authorization"))
             message = "invalid or revoked token" if has else "missing bearer token"
             return json_response(401, {"error": message}, headers={"WWW-Authenticate": "Bearer"})
+        request.state.person = record.person or ""  # what this token records as
         try:
             status, body = work()
         except StoreError as error:  # names the database: for the log, not for the client
@@ -107,14 +109,21 @@ class Api:
             if until is not None and until < start:
                 raise UsageError(f"until: {until} is before the first paused day {start}")
             reason = text_field(data, "reason") or ""
-            record = self.service.pause(name, start=start, until=until, reason=reason)
+            by = request.state.person
+            record = self.service.pause(name, start=start, until=until, reason=reason, by=by)
             return 201, {"name": name, "pause": pause_json(record)}
 
         return self._api(request, work)
 
     def api_resume(self, request: Request) -> Response:
         name = request.path_params["name"]
-        return self._api(request, lambda: (200, {"name": name, "resumed": self.service.resume(name) > 0}))
+
+        def work() -> tuple[int, Any]:
+            resumed = self.service.resume(name)
+            said = {"resumed": resumed.ended + resumed.cancelled > 0, **resumed._asdict()}
+            return 200, {"name": name, **said}
+
+        return self._api(request, work)
 
     def api_streaks(self, request: Request) -> Response:
         names = request.query_params.getlist("ritual") or None
@@ -134,7 +143,7 @@ class Api:
         def work() -> tuple[int, Any]:
             data = json_object(body)
             check_fields(data, ("date", "by", "note"))
-            return self._record_done(name, done_fields(data))
+            return self._record_done(name, done_fields(data), request.state.person)
 
         return self._api(request, work)
 
@@ -145,13 +154,16 @@ class Api:
             name = text_field(data, "ritual")
             if not name:
                 raise UsageError("ritual: required (the name of the ritual that was done)")
-            return self._record_done(name, done_fields(data))
+            return self._record_done(name, done_fields(data), request.state.person)
 
         return self._api(request, work)
 
-    def _record_done(self, name: str, fields: DoneFields) -> tuple[int, Any]:
-        """What `ritual done --json` prints; 201 for a new completion, 200 for one already recorded."""
-        recorded = self.service.record_done(name, source="api", **fields)
+    def _record_done(self, name: str, fields: DoneFields, person: str) -> tuple[int, Any]:
+        """What `ritual done --json` prints; 201 for a new completion, 200 for one already recorded.
+
+        It is the token's person's unless the body says ``by``."""
+        fields.setdefault("by", person)
+        recorded = self.service.record_done(name, source="api", where="by", **fields)
         return (201 if recorded.created else 200), recorded_json(recorded)
 
     def api_delete_completion(self, request: Request) -> Response:

@@ -26,6 +26,7 @@ from scheduler.app.views import TodayEntry
 from scheduler.domain.errors import RitualError, UnknownRitualError
 from scheduler.domain.heatmap import Cell
 from scheduler.domain.links import LinkAction, LinkClaim, LinkError, LinkFailure, verify
+from scheduler.domain.people import HOUSEHOLD
 from scheduler.domain.streaks import PeriodStatus
 from scheduler.domain.today import Section
 from scheduler.domain.wording import describe_cadence
@@ -71,6 +72,8 @@ class Pages:
             return checked
         claim, occurrence, stored = checked
         label = f"'{stored.ritual.title}' for {short_day(occurrence.day)}"
+        if claim.action is LinkAction.DONE and self._asks_who(claim):
+            return page("Who did it?", self._who_form(request, label))
         if claim.action is LinkAction.DONE and self.service.done_from(occurrence, claim.person):
             return page("Already recorded", f"<p>{esc(label)} is already recorded. Nothing to do.</p>")
         question = f"Mark {label} done?" if claim.action is LinkAction.DONE else f"Snooze {label}?"
@@ -81,6 +84,23 @@ class Pages:
             f'<button type="submit">{button}</button></form>'
         )
         return page(button, body)
+
+    def _asks_who(self, claim: LinkClaim) -> bool:
+        """A link sent to a channel the household shares names nobody: the page asks who did it."""
+        return not claim.person and len(self.service.household) > 0
+
+    def _who_form(self, request: Request, label: str) -> str:
+        """One button per person, and one for both of them together."""
+        household = self.service.household
+        choices = [(person.key, person.shown) for person in household] + [(HOUSEHOLD, "Both of us")]
+        buttons = "".join(
+            f'<button type="submit" name="who" value="{esc(key)}">{esc(shown)}</button> '
+            for key, shown in choices
+        )
+        return (
+            f"<p>Who did {esc(label)}?</p>"
+            f'<form method="post" action="{esc(_path_and_query(request))}">{buttons}</form>'
+        )
 
     def link_post(self, request: Request, body: bytes) -> Response:
         checked = self._check_link(request)
@@ -96,9 +116,14 @@ class Pages:
                 return page("Not snoozed", f"<p>{esc(str(error))}</p>", status=409)
             return page("Snoozed", f"<p>'{esc(stored.ritual.title)}': you will be nudged again.</p>")
         day = min(occurrence.day, self.service.today(stored.ritual))  # a heads-up done early counts today
+        who = claim.person
+        if self._asks_who(claim):
+            who = _form(body).get("who", "")
+            if not who:
+                return page("Who did it?", self._who_form(request, f"'{stored.ritual.title}'"), status=400)
         try:
             recorded = self.service.record_done(
-                stored.name, day=day, by=claim.person, source="link", occurrence=str(occurrence.id)
+                stored.name, day=day, by=who, source="link", occurrence=str(occurrence.id), where="who"
             )
         except RitualError as error:
             return page("Not recorded", f"<p>{esc(str(error))}</p>", status=409)
@@ -173,7 +198,7 @@ class Pages:
             log.warning("refused today form from %s: bad form token", _client(request))
             return page("Refused", "<p>this form is stale; reload the page and try again</p>", status=403)
         try:
-            self.service.record_done(name, source="web")
+            self.service.record_done(name, by=record.person or "", source="web", where="login")
         except UnknownRitualError as error:
             return page("Not recorded", f"<p>{esc(str(error))}</p>", status=404)
         except RitualError as error:
