@@ -9,10 +9,11 @@ from __future__ import annotations
 import gc
 import hashlib
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -32,6 +33,7 @@ from scheduler.adapters.store import (
     cadence_in_force,
 )
 from scheduler.domain import cadence as cad
+from scheduler.domain import planning
 from scheduler.domain.definitions import (
     Ritual,
     RitualFile,
@@ -47,7 +49,7 @@ from scheduler.domain.errors import (
     UnknownRitualError,
     UsageError,
 )
-from scheduler.domain.reminders import Nudge, planned_nudges
+from scheduler.domain.reminders import Nudge
 
 if TYPE_CHECKING:
     from scheduler.app.exchange import ImportResult
@@ -257,7 +259,8 @@ class RitualService:
         ]
 
     def upcoming(self, days: int, names: Iterable[str] | None = None) -> list[Upcoming]:
-        """The nudges due in the next ``days`` days, soonest first, leaving out paused days."""
+        """What the daemon will send in the next ``days`` days, soonest first (``planning.sendable``:
+        not a nudge held past its grace, on a paused day or of a period kept by now)."""
         now = self.clock.now()
         until = now + timedelta(days=days)
         wanted = set(names) if names is not None else None
@@ -267,12 +270,24 @@ class RitualService:
             if wanted is not None and ritual.name not in wanted:
                 continue
             pauses = self.store.pauses(stored.id)
-            for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, until):
-                if outside_dates(ritual, nudge.day) or is_paused_on(pauses, nudge.day):
-                    continue
+            kept, paused = self._kept_now(stored), partial(is_paused_on, pauses)
+            for nudge in planning.sendable(ritual, now, until, kept=kept, paused=paused):
                 found.append(Upcoming(ritual, nudge))
         found.sort(key=lambda u: (u.nudge.due, u.ritual.name, u.nudge.slot))
         return found
+
+    def _kept_now(self, stored: StoredRitual) -> Callable[[Nudge], bool]:
+        """Whether a nudge's period is kept by what is recorded now; only one holding today or an
+        earlier day can be, so only those are read."""
+        from scheduler.app.nudging import period_kept  # nudging imports this module
+
+        today = self.today(stored.ritual)
+
+        @cache
+        def kept_on(day: date) -> bool:
+            return day <= today and period_kept(self, stored, day)
+
+        return lambda nudge: kept_on(nudge.day)
 
     # API tokens ---------------------------------------------------------------------------
     def create_token(self, name: str) -> tuple[ApiTokenRecord, str]:
