@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.store import OccurrenceStatus, StoredRitual
 from scheduler.app.nudging import ON_TIME
 from scheduler.domain import firing, planning
@@ -26,6 +27,7 @@ from scheduler.domain.cadence import local_instant, ritual_date
 from scheduler.domain.definitions import Ritual, ritual_from_table
 from scheduler.domain.firing import Decision
 from scheduler.domain.reminders import Nudge, NudgeKind
+from tests.conftest import RitualCli
 from tests.test_nudges import World
 
 BERLIN = "Europe/Berlin"
@@ -609,3 +611,79 @@ def test_keys_give_a_night_nudge_its_old_key_too() -> None:
     assert planning.keys(Nudge(due, date(2026, 3, 2), "digest", NudgeKind.DUE)) == (
         (date(2026, 3, 2), "digest"),
     )
+
+
+# --- the README's other promises ------------------------------------------------------------------
+
+
+def test_next_on_the_cli_lists_a_heads_up_on_the_wall_clock_across_dst(tmp_path: Path) -> None:
+    """README, "The daemon": New York, 6 March 2026, a Sunday 19:15 ritual with a 1d heads-up."""
+    cli = RitualCli(tmp_path, FakeClock(local(NEW_YORK, "2026-03-06 12:00")))
+    cli.config.mkdir(parents=True)
+    (cli.config / "rituals.toml").write_text(
+        '[[ritual]]\nname = "sunday"\ntimezone = "America/New_York"\nevery = "week"\non = "sun"\n'
+        'at = "19:15"\nremind_before = "1d"\n',
+        encoding="utf-8",
+    )
+    listed = [(item["local"], item["day"], item["slot"]) for item in cli.json("next", "--days", "3")]
+    assert listed == [
+        ("2026-03-07T19:15:00-05:00", "2026-03-08", "before/19:15"),
+        ("2026-03-08T19:15:00-04:00", "2026-03-08", "19:15"),
+    ]
+    assert "366" in cli("next", "--days", "367", code=2).stderr
+
+
+def test_24h_is_1d() -> None:
+    table = {"timezone": BERLIN, "every": "week", "on": "sun", "at": "19:15"}
+    assert ritual(**table, remind_before="24h") == ritual(**table, remind_before="1d")
+
+
+def test_with_interval_every_on_day_of_the_period_is_nudged_until_one_completion_keeps_it(
+    world: World,
+) -> None:
+    world.add(timezone=BERLIN, every="week", interval=2, on=["tue", "thu"], at="07:00", start="2026-03-02")
+    assert [(day.isoformat(), slot) for day, slot, _ in listed(world, 14)] == [
+        ("2026-03-03", "07:00"),
+        ("2026-03-05", "07:00"),
+        ("2026-03-10", "07:00"),
+        ("2026-03-12", "07:00"),
+    ]
+    world.service.record_done("talk")  # Monday: the fortnight 2 to 15 March is kept
+    assert listed(world, 15) == [
+        (date(2026, 3, 17), "07:00", local(BERLIN, "2026-03-17 07:00").astimezone(UTC))
+    ]
+
+
+def test_a_weekly_ritual_without_on_is_nudged_daily_until_its_week_is_kept(world: World) -> None:
+    world.add(timezone=BERLIN, every="week", at="19:00")
+    assert [day.isoformat() for day, _, _ in listed(world, 7)] == [
+        "2026-03-02",
+        "2026-03-03",
+        "2026-03-04",
+        "2026-03-05",
+        "2026-03-06",
+        "2026-03-07",
+        "2026-03-08",
+    ]
+    world.service.record_done("talk")
+    assert [day.isoformat() for day, _, _ in listed(world, 8)] == ["2026-03-09"]
+
+
+def test_on_does_not_filter_an_rrule() -> None:
+    table = {"timezone": BERLIN, "on": "weekdays", "rrule": "FREQ=WEEKLY;BYDAY=SA;BYHOUR=9;BYMINUTE=0"}
+    assert plan(table, "2026-03-02 00:00", "2026-03-09 00:00") == [
+        ("Sat 2026-03-07 09:00 +0100", "2026-03-07", "rrule/09:00")
+    ]
+
+
+def test_an_rrule_counts_from_the_start_or_else_from_2001() -> None:
+    counted = {"timezone": BERLIN, "rrule": "FREQ=DAILY;COUNT=2;BYHOUR=9;BYMINUTE=0"}
+    assert plan(counted | {"start": "2026-03-03"}, "2026-03-01 00:00", "2026-03-10 00:00") == [
+        ("Tue 2026-03-03 09:00 +0100", "2026-03-03", "rrule/09:00"),
+        ("Wed 2026-03-04 09:00 +0100", "2026-03-04", "rrule/09:00"),
+    ]
+    assert plan(counted, "2026-03-01 00:00", "2026-03-10 00:00") == []  # its two were in January 2001
+    assert plan(counted, "2001-01-01 00:00", "2001-01-10 00:00") == [
+        ("Mon 2001-01-01 09:00 +0100", "2001-01-01", "rrule/09:00"),
+        ("Tue 2001-01-02 09:00 +0100", "2001-01-02", "rrule/09:00"),
+    ]

@@ -727,6 +727,14 @@ def test_strength_counts_this_week_once_it_is_kept() -> None:
     assert open_week.strength == pytest.approx(1 - m7)
 
 
+def test_strength_counts_a_period_not_how_its_completions_fall_in_it() -> None:
+    """Calendar periods, not Loop's sliding window: three on a Monday count like three spread out."""
+    week = cadence("week", times=3)
+    monday = history(week, start="2025-03-03", done=[d("2025-03-03")] * 3)
+    spread = history(week, start="2025-03-03", done=[d("2025-03-03"), d("2025-03-05"), d("2025-03-09")])
+    assert summarize(monday, d("2025-03-12")).strength == summarize(spread, d("2025-03-12")).strength > 0
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.booleans(), min_size=1, max_size=80))
 def test_a_daily_strength_is_loops_score(checked: list[bool]) -> None:

@@ -277,17 +277,20 @@ class RitualService:
         return found
 
     def _kept_now(self, stored: StoredRitual) -> Callable[[Nudge], bool]:
-        """Whether a nudge's period is kept by what is recorded now; only one holding today or an
-        earlier day can be, so only those are read."""
+        """Whether a nudge's period is kept by what is recorded now. Only a period begun by today
+        can be, so no other is read; a later day of today's period is judged by today."""
         from scheduler.app.nudging import period_kept  # nudging imports this module
 
-        today = self.today(stored.ritual)
+        today, cadence = self.today(stored.ritual), stored.ritual.cadence
 
         @cache
         def kept_on(day: date) -> bool:
-            return day <= today and period_kept(self, stored, day)
+            return period_kept(self, stored, day)
 
-        return lambda nudge: kept_on(nudge.day)
+        def kept(nudge: Nudge) -> bool:
+            return cad.period_of(cadence, nudge.day).start <= today and kept_on(min(nudge.day, today))
+
+        return kept
 
     # API tokens ---------------------------------------------------------------------------
     def create_token(self, name: str) -> tuple[ApiTokenRecord, str]:
