@@ -353,9 +353,9 @@ def check_rrule(expression: str) -> None:
 
 
 _ONE_DAY = timedelta(days=1)
-# How far a whole calendar day in a ritual's zone can stray from 24 hours, with room to spare: DST
-# moves an hour (Lord Howe half of one), and Apia skipped a whole day in 2011.
-_CALENDAR_SLACK = timedelta(days=2)
+# How much longer than their count of 24 hours some calendar days can be: DST gives an hour back
+# (Lord Howe half of one); the most in the zone database is Kwajalein's 23 hours in 1969.
+_CALENDAR_SLACK = timedelta(days=1)
 _RRULE_FALLBACK_START = date(2001, 1, 1)
 # (due instant in UTC, slot, ritual day, the wall time it was planned for: naive, in the ritual's zone)
 _DueTime = tuple[datetime, str, date, datetime]
@@ -487,12 +487,15 @@ def _quiet_end(zone: ZoneInfo, quiet: tuple[time, time], instant: datetime) -> d
 def _passes(zone: ZoneInfo, day: date, wall: time) -> tuple[datetime, ...]:
     """Each instant the wall clock reads ``wall`` on ``day``, in order (UTC): one, two when the
     clocks go back over it, and the first minute after the gap when it is skipped."""
-    first = local_instant(zone, day, wall)
     naive = datetime.combine(day, wall)
-    second = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    if second > first and second.astimezone(zone).replace(tzinfo=None) == naive:
-        return first, second
-    return (first,)
+    first, second = naive.replace(tzinfo=zone), naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():  # neither skipped nor repeated: most days
+        return (first.astimezone(UTC),)
+    once = local_instant(zone, day, wall)
+    again = second.astimezone(UTC)
+    if again > once and again.astimezone(zone).replace(tzinfo=None) == naive:
+        return once, again
+    return (once,)
 
 
 def _due_times(cadence: Cadence, reminders: Reminders, first_day: date, last_day: date) -> Iterator[_DueTime]:
