@@ -27,11 +27,11 @@ from scheduler.app.stored import (
     StoredRitual,
 )
 from scheduler.domain import cadence as cad
-from scheduler.domain import firing
+from scheduler.domain import firing, planning
 from scheduler.domain.cadence import CadenceVersion, cadence_in_force
 from scheduler.domain.errors import ConflictError, UnknownRitualError
 from scheduler.domain.firing import Decision, Verdict
-from scheduler.domain.history import is_paused_on, keeps_period, outside_dates
+from scheduler.domain.history import is_paused_on, keeps_period
 from scheduler.domain.reminders import Nudge, Reminders, parse_clock_time, planned_nudges
 
 log = logging.getLogger("scheduler.app.nudging")
@@ -176,11 +176,7 @@ class Nudger:
             after, until = firing.overdue_window(start, now, lookback=grace)
             # Slots that share the last recorded instant must not slip through the exclusive bound.
             after -= timedelta(microseconds=1)
-            nudges = [
-                n
-                for n in planned_nudges(ritual.cadence, ritual.reminders, after, until)
-                if not outside_dates(ritual, n.day)
-            ]
+            nudges = list(planning.nudges(ritual, after, until))
             if nudges:
                 planned[stored.id] = nudges
                 since = min(since, after)
@@ -244,7 +240,11 @@ class Nudger:
         marks = self.store.completion_marks_of(ids, since=oldest)
         decided: list[tuple[StoredRitual, Verdict]] = []
         for stored in rituals:
-            fresh = [n for n in planned[stored.id] if (stored.id, n.day, n.slot) not in recorded]
+            fresh = [
+                n
+                for n in planned[stored.id]
+                if not any((stored.id, *key) in recorded for key in planning.keys(n))
+            ]
             if not fresh:
                 continue
             history = versions.get(stored.id, [])
@@ -265,11 +265,8 @@ class Nudger:
         """When this ritual's timer should next go off (its next planned nudge), if within reach."""
         now = self.clock.now()
         ritual = stored.ritual
-        # Planned nudges come in due order, all after ``now``: the first one in its dates is it.
-        for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, now + HORIZON):
-            if not outside_dates(ritual, nudge.day):
-                return nudge.due
-        return None
+        # Planned nudges come in due order, all after ``now``: the first one is it.
+        return next((nudge.due for nudge in planning.nudges(ritual, now, now + HORIZON)), None)
 
     def deliver_due(self) -> int:
         return self.outbox.deliver_due()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -43,6 +44,7 @@ from scheduler.app.views import (
     Upcoming,
 )
 from scheduler.domain import cadence as cad
+from scheduler.domain import planning
 from scheduler.domain.cadence import cadence_in_force
 from scheduler.domain.definitions import (
     Ritual,
@@ -60,9 +62,9 @@ from scheduler.domain.errors import (
     UnknownRitualError,
     UsageError,
 )
-from scheduler.domain.history import history_of, is_paused_on, keeps_period, outside_dates
+from scheduler.domain.history import history_of, is_paused_on, keeps_period
 from scheduler.domain.people import Household
-from scheduler.domain.reminders import NudgeKind, planned_nudges
+from scheduler.domain.reminders import Nudge, NudgeKind
 
 if TYPE_CHECKING:
     from scheduler.app.exchange import ImportResult
@@ -352,7 +354,8 @@ class RitualService:
         ]
 
     def upcoming(self, days: int, names: Iterable[str] | None = None) -> list[Upcoming]:
-        """The nudges due in the next ``days`` days, soonest first, leaving out paused days."""
+        """What the daemon will send in the next ``days`` days, soonest first (``planning.sendable``:
+        not a nudge held past its grace, on a paused day or of a period kept by now)."""
         now = self.clock.now()
         until = now + timedelta(days=days)
         wanted = set(names) if names is not None else None
@@ -362,12 +365,25 @@ class RitualService:
             if wanted is not None and ritual.name not in wanted:
                 continue
             pauses = self.store.pauses(stored.id)
-            for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, until):
-                if outside_dates(ritual, nudge.day) or is_paused_on(pauses, nudge.day):
-                    continue
+            kept, paused = self._kept_now(stored), partial(is_paused_on, pauses)
+            for nudge in planning.sendable(ritual, now, until, kept=kept, paused=paused):
                 found.append(Upcoming(ritual, nudge))
         found.sort(key=lambda u: (u.nudge.due, u.ritual.name, u.nudge.slot))
         return found
+
+    def _kept_now(self, stored: StoredRitual) -> Callable[[Nudge], bool]:
+        """Whether a nudge's period is kept by what is recorded now. Only a period begun by today
+        can be, so no other is read; a later day of today's period is judged by today."""
+        today, cadence = self.today(stored.ritual), stored.ritual.cadence
+
+        @cache
+        def kept_on(day: date) -> bool:
+            return self.period_kept(stored, day)
+
+        def kept(nudge: Nudge) -> bool:
+            return cad.period_of(cadence, nudge.day).start <= today and kept_on(min(nudge.day, today))
+
+        return kept
 
     # API tokens ---------------------------------------------------------------------------
     def create_token(self, name: str, *, person: str | None = None) -> tuple[ApiTokenRecord, str]:

@@ -29,6 +29,10 @@ Where DESIGN.md is silent, this module decides:
   At risk: the tokens left (0: keep the open period or lose the streak). Not at risk
   (already kept, excused, rest, no streak, or the ritual ended): 1 + the tokens left.
 - ``last_completion`` is the newest completion that counted toward some listed period.
+- ``strength`` is Loop Habit Tracker's decay applied to calendar periods: the closed kept and
+  missed periods, and the running one once it is kept (open, it neither raises nor lowers it).
+  Loop scores a sliding window of days instead, so the two differ when completions are irregular
+  within weeks or months; for a daily ritual they agree.
 """
 
 from __future__ import annotations
@@ -223,7 +227,10 @@ def summarize(history: History, today: date) -> StreakSummary:
     ledger = _judge(history, today, with_slots=False)
     statuses = ledger.statuses
     # Only the newest period can still be running.
-    closed = len(statuses) - (1 if ledger.ends and ledger.ends[-1] > today.toordinal() else 0)
+    running = bool(ledger.ends) and ledger.ends[-1] > today.toordinal()
+    closed = len(statuses) - running
+    # Strength counts the running period once it is kept; open (or excused) it changes nothing.
+    scored = closed + (running and statuses[-1] is _KEPT)
     kept_closed = statuses[:closed].count(_KEPT)
     missed = statuses.count(_MISSED)
     current = _current_streak(statuses)
@@ -235,7 +242,7 @@ def summarize(history: History, today: date) -> StreakSummary:
         current_streak=current,
         longest_streak=_longest_streak(statuses),
         completion_rate=kept_closed / (kept_closed + missed) if kept_closed + missed else None,
-        strength=_strength(ledger, closed),
+        strength=_strength(ledger, scored),
         at_risk=at_risk,
         periods_until_break=tokens_left if at_risk else 1 + tokens_left,
         last_completion=ledger.last_completion,
@@ -551,7 +558,8 @@ def _day_multiplier(cadence: Cadence) -> float:
 
 
 def _strength(ledger: _Ledger, closed: int) -> float:
-    """Exponential smoothing of min(1, done / target) over the closed kept and missed periods."""
+    """Exponential smoothing of min(1, done / target) over the first ``closed`` periods' kept and
+    missed ones: Loop Habit Tracker's decay, applied to calendar periods."""
     score = 0.0
     for segment, first, stop in ledger.runs:
         last = min(stop, closed)
