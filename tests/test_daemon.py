@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,10 +29,8 @@ from scheduler.app.stored import OccurrenceStatus, RitualSource
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.settings import Settings
 from scheduler.wiring import make_daemon
-from tests.test_nudges import FakeOutbox
-
-ROOT = Path(__file__).resolve().parents[1]
-
+from tests.support.daemon import ROOT, InProcess, NotifySocket, next_minute, wait_for
+from tests.support.fakes import FakeOutbox
 
 # -- the start path, in-process ---------------------------------------------------------------------
 
@@ -109,50 +106,11 @@ class Receiver:
         self.server.server_close()
 
 
-class NotifySocket:
-    """A datagram socket posing as systemd's NOTIFY_SOCKET; collects what the daemon says."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.messages: list[str] = []
-
-    def drain(self) -> list[str]:
-        while True:
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except TimeoutError:
-                return self.messages
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     made = Receiver()
     yield made
     made.close()
-
-
-def wait_for(condition: object, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def next_minute(margin: float = 8.0) -> datetime:
-    """The next whole minute at least ``margin`` seconds away."""
-    now = datetime.now(UTC)
-    target = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    if (target - now).total_seconds() < margin:
-        target += timedelta(minutes=1)
-    return target
 
 
 @pytest.mark.slow
@@ -261,54 +219,6 @@ def test_a_second_daemon_is_refused_by_name(tmp_path: Path) -> None:
         assert first.stderr is not None
         first.stderr.close()
     assert first.returncode == 0
-
-
-class InProcess:
-    """A daemon on a thread under a fake clock far from the real one, with a recording outbox."""
-
-    def __init__(self, tmp_path: Path, now: datetime) -> None:
-        self.clock = FakeClock(now)
-        self.settings = Settings(
-            config_dir=tmp_path / "config",
-            data_dir=tmp_path / "data",
-            timezone="UTC",
-            digest_on="off",
-            http_bind="127.0.0.1:0",
-        )
-        self.outboxes: list[FakeOutbox] = []
-
-        def make_nudger(_settings: Settings, service: RitualService) -> Nudger:
-            outbox = FakeOutbox(service.store, self.clock)
-            self.outboxes.append(outbox)
-            return Nudger(service, outbox, self.clock)
-
-        self.daemon = make_daemon(
-            lambda: self.settings,
-            clock=self.clock,
-            make_nudger=make_nudger,
-            systemd=Notifier.from_environ({}),
-        )
-        self.thread = threading.Thread(target=self.daemon.run)
-
-    def add(self, name: str, at: str) -> None:
-        """Add a ritual as another process would (`ritual add` on the same database)."""
-        store = SqlStore.open(self.settings.database)
-        service = RitualService(store, self.clock, ritual_file=Path("/nonexistent"), default_timezone="UTC")
-        service.add({"name": name, "at": at, "timezone": "UTC"})
-        store.close()
-
-    def start(self) -> None:
-        self.thread.start()
-        assert self.daemon.started.wait(20), "the daemon did not finish starting"
-
-    def stop(self) -> None:
-        self.daemon.request_stop()
-        self.thread.join(timeout=20)
-        assert not self.thread.is_alive()
-
-    @property
-    def sent(self) -> list[tuple[str, date, str, str]]:
-        return [(name, day, slot, decision.value) for name, day, slot, decision in self.outboxes[-1].sent]
 
 
 @pytest.fixture

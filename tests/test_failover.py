@@ -34,7 +34,8 @@ import pytest
 from scheduler.adapters.store.engine import schema_lock_key
 from scheduler.adapters.store.leader import APPLICATION_NAME, LEADER_LOCK
 from tests.conftest import POSTGRES_ENV, libpq_url
-from tests.test_daemon import ROOT, NotifySocket, Receiver, next_minute, wait_for
+from tests.support.daemon import ROOT, NotifySocket, next_minute, wait_for
+from tests.test_daemon import Receiver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
