@@ -34,9 +34,10 @@ from scheduler.settings import Settings
 from scheduler.wiring import make_daemon, make_nudger
 from tests.conftest import RitualCli
 from tests.support.daemon import ROOT, wait_for
-from tests.test_outbox import DUE, Household, Receiver, StartReceiver, households, receivers
+from tests.support.households import DUE, Household
+from tests.test_outbox import Receiver, StartReceiver, receivers
 
-__all__ = ["households", "receivers"]  # fixtures, imported for their side effect
+__all__ = ["receivers"]  # a fixture, imported for its side effect
 
 KEY = b"k" * 32
 BASE = "http://ritual.test:8470"

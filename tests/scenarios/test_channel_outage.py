@@ -28,7 +28,8 @@ from scheduler.adapters.clock import FakeClock
 from scheduler.app.outbox import FIRST_RETRY, LONGEST_WAIT
 from scheduler.app.stored import DeliveryStatus, OccurrenceStatus, StoredRitual
 from tests.scenarios.conftest import figures, scaled
-from tests.test_outbox import Household, closed_port
+from tests.support.households import Household
+from tests.test_outbox import closed_port
 
 pytestmark = pytest.mark.slow
 
