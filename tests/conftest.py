@@ -3,7 +3,7 @@
 Store tests are a contract suite: they run once per backend in ``store_url``.
 CLI tests drive `ritual` through click's CliRunner against an installation in
 tmp_path, with a fake clock handed in through the CLI's App object. Tests that
-send real nudges take households built on tests/support.
+send real nudges take local receivers and households built on tests/support.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.store import SqlStore
 from scheduler.cli import App, main
 from tests.support.households import Household
+from tests.support.receivers import Answer, Receiver, StartReceiver
 
 POSTGRES_ENV = "RITUAL_TEST_POSTGRES_URL"
 POSTGRES_HOW = f"set {POSTGRES_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -160,7 +161,27 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         return {t: db.execute(f"select * from {t}").fetchall() for t in tables}
 
 
-# --- real nudges: households -----------------------------------------------------------------------
+# --- real nudges: local receivers and households ---------------------------------------------------
+
+
+@pytest.fixture
+def receivers() -> Iterator[StartReceiver]:
+    """Start local push receivers at will (scripted answers, a fixed port); all closed afterwards."""
+    started: list[Receiver] = []
+
+    def start(script: Sequence[int] = (), *, port: int = 0, answer: Answer | None = None) -> Receiver:
+        started.append(Receiver(script, port=port, answer=answer))
+        return started[-1]
+
+    yield start
+    for receiver in started:
+        receiver.close()
+
+
+@pytest.fixture
+def receiver(receivers: StartReceiver) -> Receiver:
+    """One local push receiver answering 200 (``/status/NNN`` answers NNN)."""
+    return receivers()
 
 
 @pytest.fixture

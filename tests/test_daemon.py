@@ -6,7 +6,6 @@ minute), so it is marked slow; it still runs in CI.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,6 +29,7 @@ from scheduler.settings import Settings
 from scheduler.wiring import make_daemon
 from tests.support.daemon import ROOT, InProcess, NotifySocket, next_minute, wait_for
 from tests.support.fakes import FakeOutbox
+from tests.support.receivers import Receiver
 
 # -- the start path, in-process ---------------------------------------------------------------------
 
@@ -77,40 +76,6 @@ def test_an_overdue_nudge_is_handled_by_the_real_start_path(tmp_path: Path) -> N
 
 
 # -- the real process -------------------------------------------------------------------------------
-
-
-class Receiver:
-    """A local HTTP endpoint standing in for a push service: it records every POST."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, object]] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                received.append(json.loads(self.rfile.read(length) or b"{}"))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.close()
 
 
 @pytest.mark.slow
@@ -160,11 +125,11 @@ def test_ritual_run_nudges_once_and_never_again_after_a_kill(tmp_path: Path, rec
             lambda: "keeping the rituals stored before" in (tmp_path / "daemon.log").read_text(), 15
         )
         wait = (due - datetime.now(UTC)).total_seconds() + 30
-        assert wait_for(lambda: len(receiver.received) >= 1, wait), "the nudge never arrived"
+        assert wait_for(lambda: len(receiver.bodies()) >= 1, wait), "the nudge never arrived"
         time.sleep(1)
-        assert len(receiver.received) == 1
-        assert receiver.received[0]["title"] == "Phones away"
-        assert "Streak: day 1." in str(receiver.received[0]["message"])
+        assert len(receiver.bodies()) == 1
+        assert receiver.bodies()[0]["title"] == "Phones away"
+        assert "Streak: day 1." in str(receiver.bodies()[0]["message"])
         assert any(m == "WATCHDOG=1" for m in notify.drain())
         daemon.send_signal(signal.SIGKILL)
         daemon.wait()
@@ -172,7 +137,7 @@ def test_ritual_run_nudges_once_and_never_again_after_a_kill(tmp_path: Path, rec
         daemon = start()
         assert wait_for(lambda: any("READY=1" in m for m in notify.drain()), 30), "no READY=1 after restart"
         time.sleep(2)
-        assert len(receiver.received) == 1, "a restart must not nudge the same key again"
+        assert len(receiver.bodies()) == 1, "a restart must not nudge the same key again"
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0
         assert any("STOPPING=1" in m for m in notify.drain())

@@ -35,9 +35,7 @@ from scheduler.wiring import make_daemon, make_nudger
 from tests.conftest import RitualCli
 from tests.support.daemon import ROOT, wait_for
 from tests.support.households import DUE, Household
-from tests.test_outbox import Receiver, StartReceiver, receivers
-
-__all__ = ["receivers"]  # a fixture, imported for its side effect
+from tests.support.receivers import Receiver, StartReceiver
 
 KEY = b"k" * 32
 BASE = "http://ritual.test:8470"

@@ -11,14 +11,10 @@ import base64
 import json
 import logging
 import os
-import socket
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import pytest
 
@@ -37,91 +33,9 @@ from scheduler.domain.messages import DISCREET_TITLE
 from scheduler.settings import Settings
 from scheduler.wiring import make_nudger
 from tests.support.households import DESCRIPTION, DUE, START, TIMEOUT, TITLE, Household
+from tests.support.receivers import StartReceiver, closed_port
 
 SECRET = "s3cret"
-
-
-# --- a receiver whose answers are scripted ---------------------------------------------------------
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-    answered: int
-
-
-@dataclass
-class Receiver:
-    """An HTTP server on 127.0.0.1 answering ``script`` in order, then 200 for ever."""
-
-    server: ThreadingHTTPServer
-    script: list[int]
-    requests: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    def url(self, path: str, auth: str = "") -> str:
-        return f"json://{auth}127.0.0.1:{self.port}/{path}"
-
-    def titles(self) -> list[str]:
-        return [str(r.body.get("title")) for r in self.requests]
-
-    def delivered(self) -> int:
-        """How many requests were answered with success."""
-        return sum(r.answered == 200 for r in self.requests)
-
-
-def start_receiver(script: Sequence[int] = (), port: int = 0) -> Receiver:
-    receiver: Receiver
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with receiver.lock:
-                code = receiver.script.pop(0) if receiver.script else 200
-                receiver.requests.append(Received(self.path, dict(self.headers), json.loads(raw), code))
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    receiver = Receiver(server, list(script))
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    return receiver
-
-
-StartReceiver = Callable[..., Receiver]
-
-
-@pytest.fixture
-def receivers() -> Iterator[StartReceiver]:
-    started: list[Receiver] = []
-
-    def start(script: Sequence[int] = (), port: int = 0) -> Receiver:
-        started.append(start_receiver(script, port))
-        return started[-1]
-
-    yield start
-    for receiver in started:
-        receiver.server.shutdown()
-        receiver.server.server_close()
-
-
-def closed_port() -> int:
-    """A port nothing listens on: connecting to it is refused until a receiver takes it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def one(household: Household) -> DeliveryRecord:
