@@ -12,48 +12,12 @@ import pytest
 
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.store import SqlStore
-from scheduler.app.nudging import Claimed, DigestPlan, Handled, Nudger
-from scheduler.app.ports import Store
+from scheduler.app.nudging import DigestPlan, Handled, Nudger
 from scheduler.app.service import RitualService
 from scheduler.app.stored import OccurrenceRecord, OccurrenceStatus, RitualSource, StoredRitual
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.domain.firing import Decision
-
-
-class FakeOutbox:
-    """Records what would be sent and marks the occurrence as the real outbox would."""
-
-    def __init__(self, store: Store, clock: FakeClock) -> None:
-        self.store = store
-        self.clock = clock
-        self.sent: list[tuple[str, date, str, Decision]] = []
-        self.snoozed: list[tuple[str, str, str]] = []
-        self.batches: list[int] = []  # how many nudges each deliver() call got
-        self.epoch: int | None = None
-        self._lock = threading.Lock()
-
-    def deliver(self, nudges: Sequence[Claimed]) -> None:
-        self.batches.append(len(nudges))
-        for stored, occurrence, verdict in nudges:
-            with self._lock:
-                self.sent.append((stored.name, occurrence.day, occurrence.slot, verdict.decision))
-            status = OccurrenceStatus.LATE if verdict.decision is Decision.LATE else OccurrenceStatus.SENT
-            self.store.decide_occurrence(occurrence.id, status, now=self.clock.now())
-
-    def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
-        with self._lock:
-            self.sent.append(("household", occurrence.day, occurrence.slot, Decision.SEND))
-        self.store.decide_occurrence(occurrence.id, OccurrenceStatus.SENT, now=self.clock.now())
-
-    def deliver_due(self) -> int:
-        return 0
-
-    def recover(self) -> int:
-        return 0
-
-    def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
-        with self._lock:
-            self.snoozed.append((stored.name, occurrence.slot, person))
+from tests.support.fakes import FakeOutbox
 
 
 class World:

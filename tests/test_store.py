@@ -6,7 +6,6 @@ Tests that look at SQLite's file itself (mode, WAL, bytes) skip on other backend
 from __future__ import annotations
 
 import itertools
-import json
 import sqlite3
 import stat
 import subprocess
@@ -14,7 +13,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -22,16 +20,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, MetaData, insert, inspect, text
+from sqlalchemy import MetaData, insert, text
 
 from scheduler.adapters.store import SqlStore, migrate
 from scheduler.adapters.store import store as store_module
-from scheduler.adapters.store.engine import make_engine, parse_url, prepare_sqlite_file, sqlite_path
+from scheduler.adapters.store.engine import parse_url, sqlite_path
 from scheduler.adapters.store.tables import RitualRow
 from scheduler.app.stored import CompletionRecord, RitualSource
 from scheduler.domain.cadence import Cadence
-from scheduler.domain.definitions import Ritual, cadence_to_table, ritual_from_table, ritual_to_table
+from scheduler.domain.definitions import Ritual, ritual_from_table
 from scheduler.domain.errors import SchemaTooNewError, StoreError, UnknownRitualError
+from tests.support.store import SEED, SEED_AT, raw_engine, stamped, table_names
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MAR = {day: date(2026, 3, day) for day in range(1, 32)}
@@ -80,35 +79,11 @@ def complete(
     )
 
 
-@contextmanager
-def raw_engine(url: str) -> Iterator[Engine]:
-    """An engine set up like the store's, for looking under it and for building old schemas."""
-    parsed = parse_url(url)
-    path = sqlite_path(parsed)
-    if path is not None:
-        prepare_sqlite_file(path)
-    engine = make_engine(parsed)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
 def sqlite_file(url: str) -> Path:
     path = sqlite_path(parse_url(url))
     if path is None:
         pytest.skip("looks at the SQLite file itself")
     return path
-
-
-def table_names(url: str) -> set[str]:
-    with raw_engine(url) as engine, engine.connect() as connection:
-        return set(inspect(connection).get_table_names())
-
-
-def stamped(url: str) -> set[str]:
-    with raw_engine(url) as engine, engine.connect() as connection:
-        return migrate.current_revisions(connection)
 
 
 # --- opening: files, pragmas, errors ---------------------------------------------------------------
@@ -336,99 +311,6 @@ def test_a_newer_schema_is_refused_and_left_alone(store_url: str) -> None:
         assert path.read_bytes() == before
     with raw_engine(store_url) as engine, engine.connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM completion")).scalar() == 1
-
-
-# What an older database holds: rows for every table, as plain column values. A later
-# revision that adds a required column extends these rows; columns a revision does not
-# have yet are left out when seeding it.
-SEED_AT = datetime(2026, 2, 1, 21, 15, 30, 123456, tzinfo=UTC)
-SEED: dict[str, list[dict[str, Any]]] = {
-    "ritual": [
-        {
-            "id": 1,
-            "name": "talk",
-            "title": "Talk",
-            "dimension": "emotional",
-            "source": "file",
-            "definition": json.dumps(ritual_to_table(make_ritual(dimension="emotional", title="Talk"))),
-            "created_at": SEED_AT,
-            "updated_at": SEED_AT,
-            "removed_at": None,
-        }
-    ],
-    "cadence_version": [
-        {
-            "id": 1,
-            "ritual_id": 1,
-            "effective_from": date(2026, 1, 1),
-            "cadence": json.dumps(cadence_to_table(Cadence())),
-            "recorded_at": SEED_AT,
-        }
-    ],
-    "completion": [
-        {
-            "id": number,
-            "ritual_id": 1,
-            "day": date(2026, 1, number),
-            "at": SEED_AT.replace(day=number, month=1),
-            "period_key": f"2026-01-{number:02d}",
-            "by_person": by,
-            "note": f"note {number}",
-            "source": "link" if occurrence else "cli",
-            "occurrence": occurrence,
-            "created_at": SEED_AT,
-        }
-        for number, by, occurrence in [
-            (1, "ann", "talk/2026-01-01/20:30"),
-            (2, "ben", "talk/2026-01-01/20:30"),
-            (3, "", None),
-            (4, "", None),
-        ]
-    ],
-    "skip": [{"id": 1, "ritual_id": 1, "day": date(2026, 1, 9), "reason": "ill", "created_at": SEED_AT}],
-    "pause": [
-        {
-            "id": 1,
-            "ritual_id": 1,
-            "start": date(2026, 1, 10),
-            "until": None,
-            "reason": "travel",
-            "created_at": SEED_AT,
-        }
-    ],
-    "meta": [{"key": "ritual_file_hash", "value": "abc123"}],
-    # From 0002 on.
-    "occurrence": [
-        {
-            "id": 1,
-            "ritual_id": 1,
-            "day": date(2026, 1, 5),
-            "slot": "20:30",
-            "kind": "due",
-            "due_at": SEED_AT,
-            "status": "sent",
-            "created_at": SEED_AT,
-            "decided_at": SEED_AT,
-            "note": "sent 25 min late",
-            "epoch": 3,
-        }
-    ],
-    "delivery": [
-        {
-            "id": 1,
-            "occurrence_id": 1,
-            "channel": "ann: json://127.0.0.1/",
-            "target": "f" * 64,
-            "status": "given_up",
-            "attempts": 5,
-            "last_error": "503",
-            "next_attempt_at": None,
-            "idempotency_key": f"1:{'f' * 64}",
-            "created_at": SEED_AT,
-            "updated_at": SEED_AT,
-        }
-    ],
-}
 
 
 @pytest.mark.parametrize("revision", all_revisions())

@@ -42,7 +42,7 @@ from scheduler.app.stored import (
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.domain.errors import StoreError
 from scheduler.domain.reminders import NudgeKind
-from tests.test_store import SEED, raw_engine, stamped, table_names
+from tests.support.store import SEED, raw_engine, stamped, table_names
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = date(2026, 3, 1)

@@ -33,11 +33,11 @@ from tests.scenarios._daemon_harness import (
     DaemonProcess,
     Installation,
     NotifySocket,
-    Receiver,
     next_minute,
     wait_for,
 )
 from tests.scenarios.conftest import figures, scaled
+from tests.support.receivers import Receiver
 
 COMMANDS = scaled(200, 1000)
 WORKERS = 8
@@ -164,7 +164,7 @@ def test_done_and_skip_from_eight_processes_while_the_daemon_fires(
     first = min(r["began"] for r in results)
     last = max(r["ended"] for r in results)
     latencies = [r["ended"] - r["began"] for r in results]
-    during = [r for r in receiver.received if first <= r.at <= last]
+    during = [r for r in receiver.requests if first <= r.wall <= last]
     figures(
         f"concurrency ({installation.backend})",
         seed=seed,
@@ -187,7 +187,7 @@ def test_done_and_skip_from_eight_processes_while_the_daemon_fires(
         ),
         errors=len(errors),
         database_locked=len(locked) + locked_in_logs,
-        nudges_received=f"{len(receiver.received)} ({len(during)} while the commands ran)",
+        nudges_received=f"{len(receiver.requests)} ({len(during)} while the commands ran)",
         occurrences=dict(Counter(o.status.value for o in occurrences)),
         integrity=installation.integrity() or "n/a (PostgreSQL)",
     )
@@ -199,7 +199,7 @@ def test_done_and_skip_from_eight_processes_while_the_daemon_fires(
     assert stored_skip == expected_skip
     statuses = Counter(o.status.value for o in occurrences)
     assert set(statuses) <= {"sent", "suppressed"}, statuses
-    assert sorted(r.title for r in receiver.received) == sorted(
+    assert sorted(r.title for r in receiver.requests) == sorted(
         name
         for name in names
         if any(rituals.get(o.ritual_id or 0) == name and o.status.value == "sent" for o in occurrences)

@@ -49,12 +49,12 @@ from tests.scenarios._daemon_harness import (
     DaemonProcess,
     Installation,
     NotifySocket,
-    Receiver,
     next_minute,
     sleep_until,
     wait_for,
 )
 from tests.scenarios.conftest import figures, scaled
+from tests.support.receivers import Receiver
 
 KILLS = scaled(10, 100)
 BOUNDARIES = scaled(1, 6)
@@ -307,7 +307,7 @@ def check_storm(
         notes = Counter(c.note for ritual_id in ritual_ids for c in store.completions(ritual_id))
     delivered = {d.occurrence_id for d in deliveries if d.status is DeliveryStatus.SENT}
     with_rows = {d.occurrence_id for d in deliveries}
-    received = Counter(r.title for r in receiver.received)
+    received = Counter(r.title for r in receiver.requests)
     assert len(set(wanted.values())) == len(wanted), "two planned keys share a title"
 
     missing = sorted(set(wanted) - set(before_settle))
@@ -420,7 +420,7 @@ def test_a_kill_between_claiming_a_nudge_and_writing_its_deliveries_still_sends_
     assert talk_occurrence(installation).status is OccurrenceStatus.PENDING  # the claim is committed
     # Restarted 30 s later (still on time), then ten minutes on (past every lease and back-off).
     settle_in_process(installation, DUE + timedelta(seconds=30))
-    assert [r.title for r in receiver.received] == ["Phones away"], "the claimed nudge was never sent"
+    assert [r.title for r in receiver.requests] == ["Phones away"], "the claimed nudge was never sent"
     assert talk_occurrence(installation).status in (OccurrenceStatus.SENT, OccurrenceStatus.LATE)
 
 
@@ -452,6 +452,6 @@ def test_a_kill_between_a_send_and_settling_its_occurrence_still_marks_it_sent(
         assert claimed is not None
         store.finish_delivery(row.id, DeliveryStatus.SENT, now=now, attempt=claimed.attempts)
     settle_in_process(installation, DUE + timedelta(seconds=30))
-    assert receiver.received == []  # it went out before the crash: nothing to resend
+    assert receiver.requests == []  # it went out before the crash: nothing to resend
     status = talk_occurrence(installation).status
     assert status is OccurrenceStatus.SENT, f"a nudge that went out is still '{status.value}'"
