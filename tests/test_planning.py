@@ -28,7 +28,7 @@ from scheduler.domain.definitions import Ritual, ritual_from_table
 from scheduler.domain.firing import Decision
 from scheduler.domain.reminders import Nudge, NudgeKind
 from tests.conftest import RitualCli
-from tests.test_nudges import World
+from tests.support.nudging import World
 
 BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"

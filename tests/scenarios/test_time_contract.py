@@ -28,7 +28,7 @@ from scheduler.adapters.store import SqlStore
 from scheduler.app.stored import OccurrenceRecord, OccurrenceStatus
 from tests.conftest import RitualCli
 from tests.scenarios.conftest import figures, scaled
-from tests.test_daemon import InProcess, wait_for
+from tests.support.daemon import InProcess, wait_for
 
 pytestmark = pytest.mark.slow
 
