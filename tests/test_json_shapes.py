@@ -55,6 +55,7 @@ def household(installed: RitualCli) -> RitualCli:
     installed("pause", "new-experience", "--from", "2026-12-01", "--until", "2026-12-10")
     installed("skip", "tech-free-talk", "--date", "2026-11-20", "--reason", "late train")
     installed("pause", "tech-free-talk", "--from", "2026-12-24", "--until", "2026-12-26")
+    installed("pause", "--all", "--from", "2026-12-28", "--until", "2027-01-02", "--reason", "away")
     installed("token", "create", "phone")
     return installed
 

@@ -146,6 +146,7 @@ def status_json(view: StatusView) -> JsonObject:
     """What the service knows of ``ritual status --json`` (the CLI adds the daemon's own lock)."""
     return {
         "rituals": view.rituals,
+        "household_pauses": [pause_json(p) for p in view.household_pauses],
         "next": [
             {
                 "name": u.ritual.name,

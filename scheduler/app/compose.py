@@ -103,6 +103,7 @@ class Composer:
         return render_message(
             title=ritual.title,
             description=ritual.description,
+            partner=self._partner_line(stored, occurrence),
             kind=occurrence.kind.reminder,
             streak=streak,
             period=period,
@@ -110,6 +111,16 @@ class Composer:
             late_by=late_by if late_by > ON_TIME else None,
             discreet=ritual.discreet or self.discreet,
         )
+
+    def _partner_line(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> str:
+        """For a ritual two people keep together that one has done: "Sam did it; your turn."."""
+        people = stored.ritual.people
+        waiting = self.service.waiting_for(stored, occurrence.day)
+        if not waiting or len(waiting) == len(people):
+            return ""
+        household = self.service.household
+        done = [household.shown(person) for person in people if person not in waiting]
+        return f"{' and '.join(done)} did it; your turn."
 
     def _digest(self) -> Message:
         title, body = self.service.digest()

@@ -331,7 +331,7 @@ class Nudger:
             grace=DIGEST_GRACE,
             on_time=ON_TIME,
             kept=lambda _n: False,
-            paused=lambda _d: False,
+            paused=partial(is_paused_on, self.service.household_pauses()),
         )
         claimed = []
         for verdict in verdicts:

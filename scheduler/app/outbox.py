@@ -81,7 +81,21 @@ class ChannelOutbox:
     # the first send ---------------------------------------------------------------------
     def deliver(self, nudges: Sequence[Claimed]) -> None:
         """The first send of every nudge claimed at one instant: all their rows, one attempt."""
-        self._open([(n.stored, n.occurrence, n.stored.ritual.notify or ["all"]) for n in nudges])
+        self._open([(n.stored, n.occurrence, self._recipients(n.stored, n.occurrence)) for n in nudges])
+
+    def _recipients(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> Sequence[str]:
+        """Who a nudge goes to: the ritual's ``notify`` (everyone when empty); for a ritual two
+        people keep together that one of them has done, only the one still to do it, when they
+        have channels of their own."""
+        names = stored.ritual.notify or ["all"]
+        waiting = self.service.waiting_for(stored, occurrence.day)
+        if not waiting or len(waiting) == len(stored.ritual.people):
+            return names
+        try:
+            theirs = self.channels.select(list(waiting))
+        except RitualError:  # nobody of them has a channel of their own: the ritual's channels
+            return names
+        return list(waiting) if theirs else names
 
     def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
         """A nudge that belongs to no ritual (the weekly digest) to these people or tags."""
@@ -210,7 +224,7 @@ class ChannelOutbox:
                     occurrence.day,
                     occurrence.slot,
                 )
-                self._open([(stored, occurrence, stored.ritual.notify or ["all"])])
+                self._open([(stored, occurrence, self._recipients(stored, occurrence))])
         return taken
 
     # one attempt --------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from scheduler.domain import cadence as cad
 from scheduler.domain import planning
 from scheduler.domain.cadence import cadence_in_force
 from scheduler.domain.definitions import (
+    CompleteWhen,
     Ritual,
     RitualFile,
     load_ritual_file,
@@ -62,7 +63,7 @@ from scheduler.domain.errors import (
     UnknownRitualError,
     UsageError,
 )
-from scheduler.domain.history import history_of, is_paused_on, keeps_period
+from scheduler.domain.history import history_of, is_paused_on, keeps_period, still_to_do
 from scheduler.domain.people import Household
 from scheduler.domain.reminders import Nudge, NudgeKind
 
@@ -152,6 +153,9 @@ class RitualService:
         with self.store.transaction():
             stored = {s.name: s for s in self.store.list_rituals(include_removed=True)}
             for ritual in ritual_file.rituals:
+                if problem := self._unknown_people(ritual):
+                    line = ritual_file.lines.get(ritual.name)
+                    raise RitualFileError(ritual_file.path, line, ritual.name, problem)
                 existing = stored.get(ritual.name)
                 if existing and existing.source is RitualSource.CLI and existing.removed_at is None:
                     line = ritual_file.lines.get(ritual.name)
@@ -290,7 +294,8 @@ class RitualService:
         from scheduler.domain.report import digest_text, digest_title
 
         today = self.household_today()
-        return digest_title(today), digest_text(self.report_inputs(), today)
+        paused = [(p.start, p.until) for p in self.store.household_pauses()]
+        return digest_title(today), digest_text(self.report_inputs(), today, paused=paused)
 
     def heatmaps(self, names: Iterable[str] | None = None) -> list[tuple[Ritual, Every, list[Cell]]]:
         """A year of squares per ritual (or the named ones), with the kind of period they count."""
@@ -469,6 +474,7 @@ class RitualService:
             retrying=sum(d.status is DeliveryStatus.RETRY for d in waiting),
             failed=tuple(failure(d) for d in failed),
             leader=self.store.leader_info(),
+            household_pauses=tuple(self.current_household_pauses()),
         )
 
     def retry(self, ids: Sequence[int] = ()) -> int:
@@ -524,8 +530,22 @@ class RitualService:
             return {}
         return loaded.defaults if loaded else {}
 
+    def _unknown_people(self, ritual: Ritual) -> str | None:
+        """Why the ritual's ``people`` are not all of the household (None when they are, or
+        when the household names nobody)."""
+        keys = self.household.keys
+        unknown = [name for name in ritual.people if keys and name not in keys]
+        if not unknown:
+            return None
+        return f"people: unknown person '{unknown[0]}' (the household: {', '.join(keys)})"
+
+    def _check_people(self, ritual: Ritual) -> None:
+        if problem := self._unknown_people(ritual):
+            raise DefinitionError("people", problem.removeprefix("people: "))
+
     def add(self, table: Mapping[str, Any]) -> StoredRitual:
         ritual = ritual_from_table(table, self.file_defaults(), fallback_timezone=self.default_timezone)
+        self._check_people(ritual)
         existing = self.store.get_ritual(ritual.name, include_removed=True)
         if existing is not None and existing.removed_at is None:
             where = "the ritual file" if existing.source is RitualSource.FILE else "`ritual add`"
@@ -547,6 +567,7 @@ class RitualService:
             table.pop(key, None)
         table.update(changes)
         ritual = ritual_from_table(table, fallback_timezone=self.default_timezone)
+        self._check_people(ritual)
         if ritual.name != name:
             raise DefinitionError("name", "a ritual cannot be renamed; add a new one instead")
         if ritual == stored.ritual:
@@ -722,8 +743,24 @@ class RitualService:
         """The pauses of the whole household, running, planned and past."""
         return self.store.household_pauses()
 
+    def current_household_pauses(self) -> list[PauseRecord]:
+        """The household's pauses running today or planned ahead."""
+        today = self.household_today()
+        return [p for p in self.store.household_pauses() if p.until is None or p.until >= today]
+
     def is_paused(self, stored: StoredRitual) -> bool:
         return is_paused_on(self.store.pauses(stored.id), self.today(stored.ritual))
+
+    def waiting_for(self, stored: StoredRitual, day: date) -> tuple[str, ...]:
+        """Who of a ritual kept together (``both``) has not done their part in the period holding
+        ``day`` yet; empty for any other ritual."""
+        ritual = stored.ritual
+        if ritual.complete_when is not CompleteWhen.BOTH or not ritual.people:
+            return ()
+        versions = self.store.cadence_history(stored.id)
+        period = cad.period_of(cadence_in_force(versions, day, ritual.cadence), day)
+        marks = [(c.day, c.by) for c in self.store.completions(stored.id, since=period.start)]
+        return still_to_do(ritual, versions, marks, day)
 
     def period_kept(self, stored: StoredRitual, day: date) -> bool:
         """Whether the period holding ``day`` is already kept (then its nudges are not sent)."""

@@ -122,3 +122,4 @@ class StatusView:
     retrying: int
     failed: tuple[FailedDelivery, ...]
     leader: LeaderInfo | None
+    household_pauses: tuple[PauseRecord, ...] = ()  # running today or planned ahead

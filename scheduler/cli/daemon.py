@@ -8,6 +8,7 @@ import sys
 import click
 
 from scheduler.cli.app import App, json_option, main, pass_app
+from scheduler.cli.render import pause_words
 from scheduler.domain.errors import RitualError
 
 
@@ -93,6 +94,8 @@ def status(app: App, limit: int, as_json: bool) -> None:
     else:
         click.echo("daemon: not running on this host (`ritual run`, or systemctl start ritual-scheduler)")
     click.echo(f"database: {settings.database_display}, {view.rituals} rituals")
+    for pause in view.household_pauses:
+        click.echo(f"household: {pause_words(pause)}: no nudges, no streak breaks (`ritual resume --all`)")
     if info is not None:  # PostgreSQL: the daemon elected last fires the nudges
         since = "" if info.since is None else f" since {info.since:%d %b %H:%M} UTC"
         click.echo(f"leader: {info.holder}{since} (epoch {info.epoch}); the other daemons stand by")

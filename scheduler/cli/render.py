@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scheduler.app.stored import PauseRecord
 
 Cell = str | int | float | None
 
@@ -45,3 +48,12 @@ def print_json(value: object, out: IO[str] | None = None) -> None:
     from scheduler.adapters.encoding import dumps
 
     print(dumps(value, indent=2), file=out or sys.stdout)
+
+
+def pause_words(pause: PauseRecord) -> str:
+    """``paused from Sun 20 Dec 2026 until Wed 6 Jan 2027 (travelling)``."""
+    from scheduler.domain.wording import human_day
+
+    until = f" until {human_day(pause.until)}" if pause.until else " until resumed"
+    why = f" ({pause.reason})" if pause.reason else ""
+    return f"paused from {human_day(pause.start)}{until}{why}"

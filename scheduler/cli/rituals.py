@@ -225,6 +225,8 @@ def next_(app: App, days: int, names: tuple[str, ...], as_json: bool) -> None:
 
         render.print_json([upcoming_json(u) for u in upcoming])
         return
+    for pause in service.current_household_pauses():
+        click.echo(f"the household is {render.pause_words(pause)}: no nudges then")
     if not upcoming:
         click.echo(f"no nudges in the next {days} days")
         return

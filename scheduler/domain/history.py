@@ -100,3 +100,27 @@ def keeps_period(
     )
     judged = outcomes(history, today=day)
     return bool(judged) and judged[-1].status is PeriodStatus.KEPT
+
+
+def still_to_do(
+    ritual: Ritual, versions: Sequence[CadenceVersion], marks: Sequence[tuple[date, str]], day: date
+) -> tuple[str, ...]:
+    """Who of a ritual kept together (``complete_when = both``) has not done their part yet in
+    the period holding ``day``; empty for any other ritual, or once everyone has.
+
+    A completion by ``household`` (both of you together) is everyone's.
+    """
+    from scheduler.domain.definitions import CompleteWhen
+    from scheduler.domain.people import HOUSEHOLD
+
+    if ritual.complete_when is not CompleteWhen.BOTH or not ritual.people:
+        return ()
+    cadence = cadence_in_force(versions, day, ritual.cadence)
+    period = period_of(cadence, day)
+    counts = dict.fromkeys(ritual.people, 0)
+    for done_on, by in marks:
+        if period.start <= done_on < period.end:
+            for person in ritual.people if by == HOUSEHOLD else (by,):
+                if person in counts:
+                    counts[person] += 1
+    return tuple(person for person, count in counts.items() if count < cadence.times)

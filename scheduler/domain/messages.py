@@ -72,6 +72,7 @@ def render_message(
     *,
     title: str,
     description: str = "",
+    partner: str = "",
     kind: NudgeKind = NudgeKind.DUE,
     streak: int = 0,
     period: Every | str = Every.DAY,
@@ -84,15 +85,22 @@ def render_message(
     """Render a nudge for one ritual.
 
     ``streak`` is the current streak in ``period`` units (day, week, month) and ``at_risk`` says
-    the open period still has to be kept for it to go on. ``discreet`` keeps the ritual's title,
-    description and streak off the lock screen.
+    the open period still has to be kept for it to go on. ``partner`` says who of a couple did
+    their part already. ``discreet`` keeps the ritual's title, description, partner and streak
+    off the lock screen.
     """
     every = Every(period)
     late = late_note(late_by)
     if discreet:
         body = " ".join(part for part in (_DISCREET_BODY[kind], late) if part)
         return Message(DISCREET_TITLE, body, body_format, tuple(actions))
-    lines = [description.strip(), streak_line(streak, every), risk_line(streak, every, at_risk), late]
+    lines = [
+        description.strip(),
+        partner,
+        streak_line(streak, every),
+        risk_line(streak, every, at_risk),
+        late,
+    ]
     body = "\n".join(line for line in lines if line)
     if not body:
         body = _PLAIN_BODY[kind].format(this_period=every.kind.this)

@@ -19,7 +19,8 @@ Decisions the brief left open, kept in one place:
   ritual with ``complete_when = both``, a completion counts once every listed person
   has one in that period (Alex and Sam both tapping "Done" is one date night, not two);
   ``by_person`` still shows each tap.
-- **by_person** ("who did what") lists the ritual's people (0 when they did nothing)
+- **by_person** ("who did what") lists the ritual's people (0 when they did nothing; a
+  completion by ``household``, both of you together, credits each of them)
   and anyone else who recorded one; completions recorded without a name show as
   ``unnamed`` on shared rituals and are left out on solo ones.
 - **Balance** covers the five connection dimensions only; ``self`` and ``other`` are
@@ -39,6 +40,7 @@ from datetime import date, timedelta
 
 from scheduler.domain.cadence import Cadence, Every
 from scheduler.domain.definitions import CONNECTION_DIMENSIONS, CompleteWhen, Dimension, Ritual
+from scheduler.domain.people import HOUSEHOLD
 from scheduler.domain.streaks import History, PeriodOutcome, PeriodStatus, StreakSummary, outcomes, summarize
 
 UNNAMED = "unnamed"
@@ -206,9 +208,10 @@ def _completions(history: History, counted: Sequence[tuple[int, str]]) -> int:
         return len(counted)
     per_period: dict[int, dict[str, int]] = {}
     for index, by in counted:
-        if by in history.people:
+        if by in history.people or by == HOUSEHOLD:
             tally = per_period.setdefault(index, dict.fromkeys(history.people, 0))
-            tally[by] += 1
+            for person in history.people if by == HOUSEHOLD else (by,):
+                tally[person] += 1
     return sum(min(tally.values()) for tally in per_period.values())
 
 
@@ -217,7 +220,10 @@ def people_counts(people: Sequence[str], names: Iterable[str]) -> dict[str, int]
     counts = dict.fromkeys(people, 0)
     others: dict[str, int] = {}
     for name in names:
-        if name in counts:
+        if name == HOUSEHOLD and people:  # both of you together: each gets the credit
+            for person in people:
+                counts[person] += 1
+        elif name in counts:
             counts[name] += 1
         elif name or people:
             key = name or UNNAMED
@@ -317,8 +323,14 @@ def digest_title(today: date) -> str:
     return f"Your week of rituals: {_short_day(first)} - {_short_day(last)} {last.year}"
 
 
-def digest_text(items: Sequence[RitualInput], today: date) -> str:
-    """The weekly digest body: short, warm, plain text, the same for the same input."""
+def digest_text(
+    items: Sequence[RitualInput], today: date, *, paused: Sequence[tuple[date, date | None]] = ()
+) -> str:
+    """The weekly digest body: short, warm, plain text, the same for the same input.
+
+    ``paused`` are the household's pauses (first day, last day or None) that touch the last
+    seven days or lie ahead: the digest says so, as a season rather than a gap.
+    """
     if not items:
         return "No rituals yet. Add one with `ritual add` and this digest will fill in.\n"
     first, last = digest_window(today)
@@ -326,6 +338,10 @@ def digest_text(items: Sequence[RitualInput], today: date) -> str:
     summaries = [summarize(item.history, item.today) for item in items]
     shown = [(r, s) for r, s in zip(report.rituals, summaries, strict=True) if r.active]
     lines = ["Here is how the last seven days went.", ""]
+    for start, until in paused:
+        if until is None or until >= first:
+            span = f"from {_short_day(start)}" + (f" to {_short_day(until)}" if until else " on")
+            lines += [f"Everything is paused {span}: no nudges, and no streak breaks.", ""]
     lines += [f"- {r.title}: {_digest_line(r, s)}" for r, s in shown[:DIGEST_MAX_RITUALS]]
     if len(shown) > DIGEST_MAX_RITUALS:
         lines.append(f"- and {len(shown) - DIGEST_MAX_RITUALS} more")

@@ -23,7 +23,8 @@ Where DESIGN.md is silent, this module decides:
   a skip on any of its days -> EXCUSED(skip); paused over all its due days ->
   EXCUSED(pause); contains ``today`` -> OPEN; a freeze token left in the month of its
   last day -> EXCUSED(freeze), oldest periods first; else MISSED.
-- ``complete_when = both`` with no people listed counts every completion, like ``either``.
+- ``complete_when = both`` with no people listed counts every completion, like ``either``; a
+  completion ``by`` ``household`` (both of you together) is each person's.
 - ``periods_until_break`` counts from the newest period (0) to the first one whose miss
   would break the streak, spending the freeze tokens left in the newest period's month.
   At risk: the tokens left (0: keep the open period or lose the streak). Not at risk
@@ -59,6 +60,7 @@ from scheduler.domain.cadence import (
     periods,
 )
 from scheduler.domain.definitions import CompleteWhen
+from scheduler.domain.people import HOUSEHOLD
 
 
 class PeriodStatus(StrEnum):
@@ -385,8 +387,10 @@ def _count(
     if both:
         columns = {person: [0] * (n + 1) for person in history.people}
         for index, by in zip(slots, map(_BY_OF, history.completions), strict=True):
-            column = columns.get(by)
-            if column is not None:
+            if by == HOUSEHOLD:  # both of you together: everyone's part
+                for each in columns.values():
+                    each[index] += 1
+            elif (column := columns.get(by)) is not None:
                 column[index] += 1
         done = [min(counts) for counts in zip(*columns.values(), strict=True)]
     else:

@@ -186,6 +186,9 @@ class Pages:
         done = request.query_params.get("done")
         notice = f"<p class=notice>Recorded '{esc(done)}'.</p>" if done else ""
         entries = self.service.today_entries()
+        for pause in self.service.current_household_pauses():
+            until = f" until {short_day(pause.until)}" if pause.until else " until resumed"
+            notice += f"<p class=notice>Everything is paused from {short_day(pause.start)}{until}.</p>"
         body = LOGOUT_FORM + notice + today_html(entries, lambda name: form_token(self.key, record, name))
         return page("Today", body)
 

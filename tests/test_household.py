@@ -1,0 +1,307 @@
+"""A household of two people: who did it, recorded once, taken back, paused together.
+
+Each test is one of issue 20's promises, tried the way a person meets it: through `ritual`,
+the API, the page a link opens, or the nudges that real local receivers get.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from scheduler.adapters.web import create_app
+from scheduler.app.compose import LinkMaker
+from scheduler.domain.people import Household as People
+from scheduler.domain.people import Person
+from tests.conftest import RitualCli, snapshot
+from tests.support.daemon import InProcess
+from tests.support.households import DUE, Household
+from tests.support.receivers import Receiver
+
+with warnings.catch_warnings():
+    # Starlette 1.x asks for the httpx2 fork; plain httpx still works and is what we pin.
+    warnings.simplefilter("ignore", UserWarning)
+    from starlette.testclient import TestClient
+
+KEY = b"h" * 32
+COUPLE = """\
+[people.alex]
+name = "Alex"
+
+[people.sam]
+name = "Sam"
+"""
+ALEX_AND_SAM = People((Person("alex", "Alex"), Person("sam", "Sam")))
+
+
+@pytest.fixture
+def couple(installed: RitualCli) -> RitualCli:
+    """The example installation with two people named in settings.toml."""
+    (installed.config / "settings.toml").write_text(COUPLE, encoding="utf-8")
+    return installed
+
+
+# --- recorded once -------------------------------------------------------------------------------
+
+
+def test_done_twice_for_one_day_is_recorded_once_and_again_records_another(couple: RitualCli) -> None:
+    assert "recorded: 'tech-free-talk'" in couple("done", "tech-free-talk", "--by", "alex").stdout
+    second = couple("done", "tech-free-talk", "--by", "alex")
+    assert second.stdout.startswith("already recorded: 'tech-free-talk'")
+    assert len(couple.json("show", "tech-free-talk")["completions"]) == 1
+    couple("done", "tech-free-talk", "--by", "alex", "--again")
+    assert len(couple.json("show", "tech-free-talk")["completions"]) == 2
+    couple("done", "tech-free-talk", "--by", "sam")  # each person once a day
+    assert [c["by"] for c in couple.json("show", "tech-free-talk")["completions"]] == ["alex", "alex", "sam"]
+
+
+def test_by_names_someone_of_the_household_or_nothing_changes(couple: RitualCli) -> None:
+    before = snapshot(couple.database)
+    refused = couple("done", "tech-free-talk", "--by", "sasha", code=1)
+    assert refused.stderr.strip() == ("Error: --by: unknown person 'sasha' (the household: alex, sam)")
+    assert snapshot(couple.database) == before
+
+
+def test_the_default_person_is_ritual_person_then_me(couple: RitualCli) -> None:
+    (couple.config / "settings.toml").write_text(COUPLE + "\n", encoding="utf-8")
+    settings = couple.config / "settings.toml"
+    settings.write_text('me = "sam"\n' + COUPLE, encoding="utf-8")
+    couple("done", "tech-free-talk")
+    couple.env["RITUAL_PERSON"] = "alex"
+    couple("done", "journal")
+    by = {name: couple.json("show", name)["completions"][0]["by"] for name in ("tech-free-talk", "journal")}
+    assert by == {"tech-free-talk": "sam", "journal": "alex"}
+
+
+# --- take it back ----------------------------------------------------------------------------------
+
+
+def test_undo_takes_back_that_days_completion_of_that_person(couple: RitualCli) -> None:
+    couple("done", "tech-free-talk", "--by", "alex", "--date", "yesterday")
+    couple("done", "tech-free-talk", "--by", "alex")
+    couple("done", "tech-free-talk", "--by", "sam")
+    couple("undo", "tech-free-talk", "--date", "today", code=2)  # two people did it: whose?
+    assert "by alex" in couple("undo", "tech-free-talk", "--date", "today", "--by", "alex").stdout
+    left = [(c["day"], c["by"]) for c in couple.json("show", "tech-free-talk")["completions"]]
+    assert left == [("2026-11-23", "alex"), ("2026-11-24", "sam")]
+
+
+def test_a_skip_is_kept_once_and_can_be_taken_back(couple: RitualCli) -> None:
+    couple("skip", "date-night", "--reason", "flu", "--by", "sam")
+    assert couple("skip", "date-night").stdout.startswith("already skipped")
+    assert [(s["reason"], s["by"]) for s in couple.json("show", "date-night")["skips"]] == [("flu", "sam")]
+    assert "unskipped" in couple("unskip", "date-night").stdout
+    assert couple.json("show", "date-night")["skips"] == []
+    couple("unskip", "date-night", code=1)
+
+
+def test_resume_ends_a_running_pause_or_cancels_a_planned_one_and_says_which(couple: RitualCli) -> None:
+    couple("pause", "journal", "--from", "2026-12-20", "--until", "2026-12-27")
+    said = couple("resume", "journal").stdout
+    assert "cancelled 1 planned pause" in said
+    assert couple.json("show", "journal")["pauses"] == []
+    couple("pause", "journal")
+    assert "its pause ended yesterday" in couple("resume", "journal").stdout
+
+
+# --- the household pause -----------------------------------------------------------------------------
+
+
+def test_pause_all_shows_in_status_next_and_the_digest_and_resume_all_ends_it(couple: RitualCli) -> None:
+    said = couple(
+        "pause", "--all", "--from", "2026-11-26", "--until", "2026-11-28", "--reason", "away"
+    ).stdout
+    assert said.startswith("paused everything (the whole household) from Thu 26 Nov 2026")
+    assert "household: paused from Thu 26 Nov 2026 until Sat 28 Nov 2026 (away)" in couple("status").stdout
+    listed = couple("next", "--days", "7").stdout
+    assert "the household is paused from Thu 26 Nov 2026" in listed
+    days = {n["day"] for n in couple.json("next", "--days", "7")}
+    assert "2026-11-25" in days and not days & {"2026-11-26", "2026-11-27", "2026-11-28"}
+    assert "Everything is paused from Thu 26 Nov to Sat 28 Nov" in couple("digest").stdout
+    assert couple.json("status")["household_pauses"][0]["reason"] == "away"
+    assert "cancelled 1 planned pause of the household" in couple("resume", "--all").stdout
+    assert couple.json("status")["household_pauses"] == []
+
+
+def test_a_household_pause_stops_every_nudge_of_the_daemon(tmp_path: Path) -> None:
+    made = InProcess(tmp_path, datetime(2031, 5, 5, 8, 0, tzinfo=UTC))
+    made.add("talk", "09:00")
+    made.add("walk", "18:00")
+    made.start()
+    try:
+        made.daemon.request_reload()
+        from scheduler.adapters.store import SqlStore
+        from scheduler.app.service import RitualService
+
+        store = SqlStore.open(made.settings.database)
+        other = RitualService(store, made.clock, ritual_file=tmp_path / "none", default_timezone="UTC")
+        other.pause(None, start=date(2031, 5, 6), until=date(2031, 5, 7), reason="away")
+        for day in range(5, 10):
+            for hour in (9, 18):
+                made.clock.set(datetime(2031, 5, day, hour, 0, 30, tzinfo=UTC))
+                made.daemon.tick()
+        assert other.resume(None) == (0, 0)  # over by now: nothing to end
+        store.close()
+    finally:
+        made.stop()
+    sent = sorted((day.day, name) for name, day, _slot, decision in made.sent if decision in ("send", "late"))
+    assert sent == [(5, "talk"), (5, "walk"), (8, "talk"), (8, "walk"), (9, "talk"), (9, "walk")]
+
+
+# --- attribution through the API and links -------------------------------------------------------------
+
+
+def api_client(couple: RitualCli) -> tuple[TestClient, Callable[[str], dict[str, str]]]:
+    from scheduler.adapters.store import SqlStore
+    from scheduler.app.service import RitualService
+
+    store = SqlStore.open(f"sqlite:///{couple.database}")
+    service = RitualService(
+        store,
+        couple.clock,
+        ritual_file=couple.config / "rituals.toml",
+        default_timezone="Europe/Berlin",
+        household=ALEX_AND_SAM,
+    )
+    app = create_app(service, key=KEY, clock=couple.clock, public_url="http://127.0.0.1:8470")
+    return TestClient(app), lambda token: {"Authorization": f"Bearer {token}"}
+
+
+def test_a_token_of_a_person_records_as_them_and_a_repeat_post_answers_200(couple: RitualCli) -> None:
+    token = couple("token", "create", "phone", "--person", "alex").stdout.strip()
+    assert [(t["name"], t["person"]) for t in couple.json("token", "list")] == [("phone", "alex")]
+    client, bearer = api_client(couple)
+    with client:
+        first = client.post("/api/v1/rituals/tech-free-talk/done", headers=bearer(token))
+        again = client.post("/api/v1/rituals/tech-free-talk/done", headers=bearer(token))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["completion"]["by"] == "alex"
+    assert again.json()["completion"]["id"] == first.json()["completion"]["id"]
+    assert again.json()["created"] is False
+
+
+def test_a_token_for_someone_unknown_is_refused_and_one_of_someone_gone_stops_working(
+    couple: RitualCli,
+) -> None:
+    refused = couple("token", "create", "tablet", "--person", "kim", code=1)
+    assert "--person: unknown person 'kim' (the household: alex, sam)" in refused.stderr
+    token = couple("token", "create", "phone", "--person", "sam").stdout.strip()
+    client, bearer = api_client(couple)
+    with client:
+        assert client.get("/api/v1/rituals", headers=bearer(token)).status_code == 200
+    (couple.config / "settings.toml").write_text('[people.alex]\nname = "Alex"\n', encoding="utf-8")
+    from scheduler.adapters.store import SqlStore
+    from scheduler.app.service import RitualService
+
+    store = SqlStore.open(f"sqlite:///{couple.database}")
+    only_alex = People((Person("alex", "Alex"),))
+    service = RitualService(
+        store, couple.clock, ritual_file=Path("/none"), default_timezone="UTC", household=only_alex
+    )
+    app = create_app(service, key=KEY, clock=couple.clock, public_url="http://127.0.0.1:8470")
+    with TestClient(app) as gone:
+        assert gone.get("/api/v1/rituals", headers=bearer(token)).status_code == 401
+    store.close()
+
+
+@pytest.fixture
+def shared(
+    households: Callable[..., Household], receivers: Callable[..., Receiver]
+) -> Iterator[tuple[Household, Receiver]]:
+    """A couple whose nudges go to one channel they share (`couple`), with Done links."""
+    channel = receivers()
+    home = households({"couple": [channel.url("couple")]})
+    home.service.household = ALEX_AND_SAM
+    home.outbox.composer.links = LinkMaker(key=KEY, base="http://ritual.test")
+    yield home, channel
+
+
+def test_a_link_sent_to_a_shared_channel_asks_who_and_records_that_person(
+    shared: tuple[Household, Receiver],
+) -> None:
+    home, channel = shared
+    talk = home.add(notify=["couple"])
+    home.fire(talk)
+    body = channel.requests[0].body["message"]
+    path = re.search(r"Done: http://ritual\.test(/l/\S+)", body)
+    assert path is not None, body
+    app = create_app(home.service, key=KEY, clock=home.clock, public_url="http://ritual.test")
+    with TestClient(app) as client:
+        asked = client.get(path.group(1))
+        assert asked.status_code == 200
+        for choice in ('value="alex">Alex<', 'value="sam">Sam<', 'value="household">Both of us<'):
+            assert choice in asked.text
+        assert client.post(path.group(1)).status_code == 400  # no answer: asked again, nothing kept
+        chosen = client.post(path.group(1), data={"who": "sam"})
+        assert chosen.status_code == 200 and "Recorded" in chosen.text
+        client.post(path.group(1), data={"who": "kim"})
+    assert [(c.by, c.source) for c in home.store.completions(talk.id)] == [("sam", "link")]
+
+
+# --- partner-aware nudges -------------------------------------------------------------------------------
+
+
+def test_a_ritual_kept_together_nags_only_the_one_still_to_do_it(
+    households: Callable[..., Household], receivers: Callable[..., Receiver]
+) -> None:
+    alex, sam = receivers(), receivers()
+    home = households({"alex": [alex.url("alex")], "sam": [sam.url("sam")]})
+    home.service.household = ALEX_AND_SAM
+    walk = home.add(
+        "walk", people=["alex", "sam"], complete_when="both", nag_after="1h", title="Evening walk"
+    )
+    home.run_until(DUE + timedelta(minutes=5), [walk])
+    assert (alex.titles(), sam.titles()) == (["Evening walk"], ["Evening walk"])
+    home.service.record_done("walk", by="alex")
+    home.run_until(DUE + timedelta(hours=2), [walk])
+    assert alex.titles() == ["Evening walk"]
+    assert sam.titles() == ["Evening walk", "Still open: Evening walk"]
+    assert "Alex did it; your turn." in sam.requests[-1].body["message"]
+    home.service.record_done("walk", by="sam")
+    report = home.service.report(DUE.date(), DUE.date()).rituals[0]
+    assert dict(report.by_person) == {"alex": 1, "sam": 1}
+
+
+def test_both_of_us_keeps_a_ritual_kept_together_and_credits_each(
+    households: Callable[..., Household],
+) -> None:
+    home = households({})
+    home.service.household = ALEX_AND_SAM
+    home.add("walk", people=["alex", "sam"], complete_when="both")
+    home.clock.set(DUE)
+    home.service.record_done("walk", by="household")
+    [streak] = home.service.streaks(["walk"])
+    assert streak.summary.current_streak == 1
+    assert dict(home.service.report(DUE.date(), DUE.date()).rituals[0].by_person) == {"alex": 1, "sam": 1}
+
+
+# --- the ritual file names the household --------------------------------------------------------------
+
+
+def test_a_ritual_file_naming_someone_unknown_changes_nothing_and_says_where(couple: RitualCli) -> None:
+    rituals = couple.config / "rituals.toml"
+    rituals.write_text(
+        rituals.read_text(encoding="utf-8")
+        + '\n[[ritual]]\nname = "walk"\nevery = "day"\nat = "18:00"\npeople = ["alex", "kim"]\n',
+        encoding="utf-8",
+    )
+    checked = couple("check", code=1)
+    line = rituals.read_text(encoding="utf-8").splitlines().index("[[ritual]]", -6) + 1
+    assert f"rituals.toml:{line}: ritual 'walk': people: unknown person 'kim' (the household: alex, sam)" in (
+        checked.stderr
+    )
+    assert "walk" not in [r["name"] for r in couple.json("list")]
+
+
+def test_people_lists_the_household(couple: RitualCli) -> None:
+    listed = couple.json("people")
+    assert [(p["key"], p["name"], p["channels"]) for p in listed] == [
+        ("alex", "Alex", []),
+        ("sam", "Sam", []),
+    ]
+    assert "alex" in couple("people").stdout
