@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scheduler.adapters.daemon import Daemon, Running
+from scheduler.adapters.daemon import Daemon, LinkHooks, Running
 from scheduler.adapters.instance import InstanceLock
 from scheduler.adapters.keyfile import LinkKeyError, load_or_create_key
 from scheduler.adapters.notify import Channels, find_config_file, load_channels
@@ -137,7 +137,7 @@ class SettingsRuntime:
         self._http: HttpServer | None = None
         self._http_base: str | None = None
 
-    def start(self, snooze: Callable[[int, str], None]) -> Running:
+    def start(self, hooks: LinkHooks) -> Running:
         from scheduler.adapters.store.leader import open_leadership
 
         settings = self.settings
@@ -146,12 +146,12 @@ class SettingsRuntime:
         service = self._service = open_service(settings, self._clock)
         assert isinstance(service.store, SqlStore)
         self._leadership = open_leadership(settings.database, service.store)
-        self._start_http(service, snooze)
+        self._start_http(service, hooks)
         self.settings = self._with_link_base(settings)
         nudger = self._make_nudger(self.settings, service)
         return Running(service, self._leadership, nudger, self._http_base)
 
-    def _start_http(self, service: RitualService, snooze: Callable[[int, str], None]) -> None:
+    def _start_http(self, service: RitualService, hooks: LinkHooks) -> None:
         """Serve the links, the API and the today page (unless ``http_bind`` is off)."""
         from scheduler.adapters.server import HttpServer
         from scheduler.adapters.web import HideTokens, create_app
@@ -165,7 +165,8 @@ class SettingsRuntime:
             key=load_or_create_key(settings.link_key_path),
             clock=self._clock,
             public_url=settings.public_url or settings.link_base,
-            snooze=snooze,
+            snooze=hooks.snooze,
+            done=hooks.done,
         )
         self._http = HttpServer(app, *address, access_filter=HideTokens())
         port = self._http.start()

@@ -21,6 +21,7 @@ from scheduler.domain.people import Person
 from tests.conftest import RitualCli, snapshot
 from tests.support.daemon import InProcess
 from tests.support.households import DUE, Household
+from tests.support.ntfy import FakeNtfy
 from tests.support.receivers import Receiver
 
 with warnings.catch_warnings():
@@ -305,3 +306,53 @@ def test_people_lists_the_household(couple: RitualCli) -> None:
         ("sam", "Sam", []),
     ]
     assert "alex" in couple("people").stdout
+
+
+# --- one tap clears the others ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def ntfy() -> Iterator[FakeNtfy]:
+    server = FakeNtfy()
+    yield server
+    server.close()
+
+
+def test_done_by_one_replaces_the_nudge_on_the_other_phone(
+    households: Callable[..., Household], receivers: Callable[..., Receiver], ntfy: FakeNtfy
+) -> None:
+    hook = receivers()
+    home = households({"alex": [ntfy.url("alex")], "sam": [ntfy.url("sam"), hook.url("sam")]})
+    home.service.household = ALEX_AND_SAM
+    home.outbox.composer.links = LinkMaker(key=KEY, base="http://ritual.test")
+    hug = home.add("hug", title="Morning hug", nag_after="1h")
+    nudge = home.fire(hug)
+    tag = f"nudge-{nudge.id}"
+    assert [m.tags for m in (*ntfy.on("alex"), *ntfy.on("sam"))] == [[tag], [tag]]
+    assert "http, Done" in ntfy.on("alex")[0].actions  # the buttons are there as before
+
+    home.service.record_done("hug", by="alex")
+    assert home.nudger.clear_kept() == 1
+    assert ntfy.on("alex")[0].replaced_by == []  # Alex's tap cleared Alex's own phone
+    assert ntfy.on("sam")[0].replaced_by == [("Done: Morning hug", "Alex did it.")]
+    assert len(hook.requests) == 1  # a channel that cannot replace is not sent a "done"
+    assert home.nudger.clear_kept() == 0  # once per ritual and day
+    cleared = [o for o in home.store.occurrences(ritual_id=hug.id) if o.kind.value == "cleared"]
+    assert [(o.day, o.status.value) for o in cleared] == [(nudge.day, "sent")]
+    home.run_until(DUE + timedelta(hours=2), [hug])
+    assert len(ntfy.on("sam")) == 1  # and the period being kept, no nag follows
+
+
+def test_nothing_is_cleared_before_the_period_is_kept(
+    households: Callable[..., Household], ntfy: FakeNtfy
+) -> None:
+    home = households({"alex": [ntfy.url("alex")], "sam": [ntfy.url("sam")]})
+    home.service.household = ALEX_AND_SAM
+    walk = home.add("walk", people=["alex", "sam"], complete_when="both")
+    home.fire(walk)
+    home.service.record_done("walk", by="alex")
+    assert home.nudger.clear_kept() == 0  # Sam still has to: Sam's nudge stays
+    home.service.record_done("walk", by="sam")
+    assert home.nudger.clear_kept() == 1
+    assert [m.replaced_by for m in ntfy.messages] == [[], []]  # each cleared their own by tapping
+    assert ntfy.polls == 0  # nobody else to tell: nothing asked of the server

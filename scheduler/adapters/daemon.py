@@ -44,6 +44,14 @@ RECONCILE_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
+class LinkHooks:
+    """What the pages call back into the daemon for: a Snooze, and a Done (to tell the other phones)."""
+
+    snooze: Callable[[int, str], None]
+    done: Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
 class Running:
     """What starting built: the service, who leads, the nudge path, and where HTTP listens."""
 
@@ -58,8 +66,8 @@ class Runtime(Protocol):
     (``scheduler.wiring``): the instance lock, the store and service, the leader election, the
     HTTP listener, and the nudge path wired to the channels."""
 
-    def start(self, snooze: Callable[[int, str], None]) -> Running:
-        """Take the instance lock and open everything; ``snooze`` is what the links' Snooze calls."""
+    def start(self, hooks: LinkHooks) -> Running:
+        """Take the instance lock and open everything; ``hooks`` is what the links' pages call."""
         ...
 
     def reload(self, running: Running) -> Nudger | None:
@@ -217,7 +225,7 @@ class Daemon:
         signal.signal(signal.SIGHUP, on_reload)
 
     def _open(self) -> None:
-        running = self._runtime.start(self._snooze)
+        running = self._runtime.start(LinkHooks(self._snooze, self._done))
         self._running = running
         self._service = running.service
         self._leadership = running.leadership
@@ -237,6 +245,18 @@ class Daemon:
     def http_base(self) -> str | None:
         """Where the HTTP server listens (``http://127.0.0.1:8470``), once started; None if off."""
         return self._http_base
+
+    def _done(self, occurrence_id: int) -> None:
+        """A Done tapped on a link: the other phones are told now rather than at the next tick."""
+        if self._nudger is None or not self.leading:
+            return  # a standby leaves it to the leader's tick
+        try:
+            found = self._service.nudge(occurrence_id) if self._service is not None else None
+            if found is not None:
+                occurrence, stored = found
+                self._nudger.clear_kept(stored, occurrence.day)
+        except Exception:  # the Done is recorded; telling the other phones can wait for the tick
+            log.exception("telling the other phones of nudge %s failed", occurrence_id)
 
     def _snooze(self, occurrence_id: int, person: str) -> None:
         assert self._nudger is not None

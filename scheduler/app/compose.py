@@ -6,6 +6,7 @@ together for the whole batch. The words themselves are the domain's (``domain.me
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from scheduler.app.nudging import ON_TIME, snooze_depth
 from scheduler.app.ports import Channel
-from scheduler.app.stored import OccurrenceRecord, StoredRitual
+from scheduler.app.stored import OccurrenceKind, OccurrenceRecord, StoredRitual
 from scheduler.app.views import StreakView
 from scheduler.domain import cadence as cad
 from scheduler.domain.links import LinkAction, LinkClaim, expiry_for, link_url, sign
@@ -56,6 +57,11 @@ def person_of(channel: Channel, people: Sequence[str]) -> str:
     return theirs[0] if len(theirs) == 1 else ""
 
 
+def nudge_tag(occurrence_id: int) -> str:
+    """The name a nudge keeps on the channels that can find it again (ntfy's tags)."""
+    return f"nudge-{occurrence_id}"
+
+
 class Composer:
     """Writes the messages of one attempt: title, body, streak, and each person's links."""
 
@@ -71,14 +77,27 @@ class Composer:
         streaks = self._streaks([s for s, _ in nudges if s is not None and s.removed_at is None])
         return {occurrence.id: self._message(stored, occurrence, streaks) for stored, occurrence in nudges}
 
+    def cleared(self, stored: StoredRitual, occurrence: OccurrenceRecord, replaces: Sequence[int]) -> Message:
+        """What replaces the nudges ``replaces`` (occurrence ids) once the period is kept:
+        "Done: Evening walk" / "Alex did it." (discreet: "Ritual time" / "Done.")."""
+        done_by = self.service.done_by(stored, occurrence.day)
+        household = self.service.household
+        names = " and ".join(household.shown(who) for who in done_by if who)
+        if stored.ritual.discreet or self.discreet:
+            title, body = "Ritual time", "Done."
+        else:
+            title = f"Done: {stored.ritual.title}"
+            body = f"{names[0].upper()}{names[1:]} did it." if names else "Done for this time."
+        return Message(title, body, replaces=tuple(nudge_tag(i) for i in replaces))
+
     def with_links(
         self, message: Message, stored: StoredRitual | None, occurrence: OccurrenceRecord, channel: Channel
     ) -> Message:
         """The message with this channel's person's Done/Snooze links (none for household nudges)."""
-        if self.links is None or stored is None or stored.removed_at is not None:
+        if self.links is None or stored is None or stored.removed_at is not None or message.replaces:
             return message
         actions = self.links.actions(stored, occurrence, person_of(channel, self._people(stored)))
-        return Message(message.title, message.body, message.body_format, actions)
+        return dataclasses.replace(message, actions=actions)
 
     def _people(self, stored: StoredRitual) -> Sequence[str]:
         """Who links may name: the household's people, else (no [people] at all) the ritual's."""
@@ -100,7 +119,10 @@ class Composer:
         streak, period, at_risk = 0, ritual.cadence.every, False
         if (view := streaks.get(stored.id)) is not None:
             streak, period, at_risk = view.summary.current_streak, view.summary.period, view.summary.at_risk
+        if occurrence.kind is OccurrenceKind.CLEARED:
+            return self.cleared(stored, occurrence, self.service.cleared_nudges(stored, occurrence))
         return render_message(
+            tag=nudge_tag(occurrence.id),
             title=ritual.title,
             description=ritual.description,
             partner=self._partner_line(stored, occurrence),

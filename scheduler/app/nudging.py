@@ -95,6 +95,23 @@ class Outbox(Protocol):
 
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None: ...
 
+    def clearable(self, stored: StoredRitual, nudges: Sequence[OccurrenceRecord]) -> bool:
+        """Whether a channel that got one of these nudges can replace it on the phones."""
+        ...
+
+    def deliver_cleared(
+        self, stored: StoredRitual, occurrence: OccurrenceRecord, nudges: Sequence[OccurrenceRecord]
+    ) -> None:
+        """Replace these nudges, where the channel can, with "done" (``occurrence`` records it)."""
+        ...
+
+
+# How far back a kept period's nudges are looked for, to say on the other phones it is done.
+CLEAR_WINDOW = timedelta(days=2)
+_REMINDING = (OccurrenceKind.DUE, OccurrenceKind.BEFORE, OccurrenceKind.NAG, OccurrenceKind.SNOOZE)
+_DELIVERED = (OccurrenceStatus.SENT, OccurrenceStatus.LATE)
+CLEARED_SLOT = "cleared"
+
 
 @dataclass(frozen=True, slots=True)
 class DigestPlan:
@@ -269,7 +286,50 @@ class Nudger:
         return next((nudge.due for nudge in planning.nudges(ritual, now, now + HORIZON)), None)
 
     def deliver_due(self) -> int:
+        """The tick's outbox work: say "done" on the phones of kept periods, then the retries."""
+        self.clear_kept()
         return self.outbox.deliver_due()
+
+    def clear_kept(self, stored: StoredRitual | None = None, day: date | None = None) -> int:
+        """Once a period is kept, its nudges still on the other phones say so, where the channel
+        can replace them (ntfy); once per ritual and day (the occurrence key ``cleared``).
+
+        The tick looks at every ritual nudged lately; a Done tapped on a link asks at once
+        for its ritual and day. Returns how many were cleared.
+        """
+        now = self.clock.now()
+        recent = self.store.occurrences(
+            ritual_id=None if stored is None else stored.id, since=now - CLEAR_WINDOW
+        )
+        done = {(o.ritual_id, o.day) for o in recent if o.kind is OccurrenceKind.CLEARED}
+        waiting: dict[tuple[int, date], list[OccurrenceRecord]] = {}
+        for o in recent:
+            wanted = o.ritual_id is not None and (o.ritual_id, o.day) not in done and day in (None, o.day)
+            if wanted and o.kind in _REMINDING and o.status in _DELIVERED:
+                assert o.ritual_id is not None
+                waiting.setdefault((o.ritual_id, o.day), []).append(o)
+        cleared = 0
+        for (ritual_id, on_day), nudges in waiting.items():
+            found = stored if stored is not None else self.store.ritual_by_id(ritual_id)
+            if found is None or not self.outbox.clearable(found, nudges):
+                continue
+            if not self.service.period_kept(found, on_day):
+                continue
+            occurrence, created = self.store.claim_occurrence(
+                ritual_id,
+                day=on_day,
+                slot=CLEARED_SLOT,
+                kind=OccurrenceKind.CLEARED,
+                due_at=now,
+                status=OccurrenceStatus.PENDING,
+                now=now,
+                note="the period is kept: its nudges say so on the other phones",
+                epoch=self._epoch,
+            )
+            if created and occurrence is not None:
+                self.outbox.deliver_cleared(found, occurrence, nudges)
+                cleared += 1
+        return cleared
 
     def recover(self) -> int:
         """Take up what a stopped daemon left half-done (see the outbox's ``recover``)."""

@@ -150,6 +150,47 @@ class ChannelOutbox:
             not_before=occurrence.due_at,
         )
 
+    # "done" on the other phones ------------------------------------------------------------
+    def clearable(self, stored: StoredRitual, nudges: Sequence[OccurrenceRecord]) -> bool:
+        return bool(self._replaceable(nudges))
+
+    def _replaceable(self, nudges: Sequence[OccurrenceRecord]) -> list[Channel]:
+        """The channels that delivered one of these nudges and can replace it on the phones."""
+        by_target = {channel.target: channel for channel in self.channels}
+        delivered = {
+            row.target
+            for nudge in nudges
+            for row in self.store.deliveries(occurrence_id=nudge.id)
+            if row.status is DeliveryStatus.SENT
+        }
+        return [by_target[t] for t in sorted(delivered) if t in by_target and by_target[t].can_replace]
+
+    def deliver_cleared(
+        self, stored: StoredRitual, occurrence: OccurrenceRecord, nudges: Sequence[OccurrenceRecord]
+    ) -> None:
+        """Replace the nudges on the phones of everyone but who did it (their own tap cleared
+        theirs): one delivery row per channel, sent at once, retried like any nudge."""
+        done_by = set(self.service.done_by(stored, occurrence.day))
+        people = self.service.household.keys or stored.ritual.people
+        others = [
+            c
+            for c in self._replaceable(nudges)
+            if not (person_of(c, people) in done_by and person_of(c, people))
+        ]
+        if not others:
+            self.store.decide_occurrence(
+                occurrence.id,
+                OccurrenceStatus.SUPPRESSED,
+                now=self.clock.now(),
+                note="no other phone to tell",
+                expect=OccurrenceStatus.PENDING,
+            )
+            return
+        rows = self.store.add_deliveries(
+            occurrence.id, [(_label(channel), channel.target) for channel in others], now=self.clock.now()
+        )
+        self._attempt([(stored, occurrence, rows)])
+
     # retries ----------------------------------------------------------------------------
     def deliver_due(self) -> int:
         """Try again every delivery whose back-off (or lost lease) is over; return how many."""

@@ -368,6 +368,11 @@ class Channel(Protocol):
         """A stable id of its real URL that reveals nothing of it."""
         ...
 
+    @property
+    def can_replace(self) -> bool:
+        """Whether a message it delivered can be replaced on the phones later (ntfy)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SendResult:

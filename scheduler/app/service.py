@@ -23,7 +23,9 @@ from scheduler.app.stored import (
     DeliveryRecord,
     DeliveryStatus,
     LeaderInfo,
+    OccurrenceKind,
     OccurrenceRecord,
+    OccurrenceStatus,
     PauseRecord,
     Resumed,
     RitualSource,
@@ -750,6 +752,23 @@ class RitualService:
 
     def is_paused(self, stored: StoredRitual) -> bool:
         return is_paused_on(self.store.pauses(stored.id), self.today(stored.ritual))
+
+    def done_by(self, stored: StoredRitual, day: date) -> tuple[str, ...]:
+        """Who did the ritual in the period holding ``day``, in the order they did it."""
+        versions = self.store.cadence_history(stored.id)
+        period = cad.period_of(cadence_in_force(versions, day, stored.ritual.cadence), day)
+        recorded = self.store.completions(stored.id, since=period.start)
+        return tuple(dict.fromkeys(c.by for c in recorded if c.day in period))
+
+    def cleared_nudges(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> list[int]:
+        """The nudges of that ritual and day that went out: what a "done" update replaces."""
+        reminding = {OccurrenceKind.DUE, OccurrenceKind.BEFORE, OccurrenceKind.NAG, OccurrenceKind.SNOOZE}
+        sent = {OccurrenceStatus.SENT, OccurrenceStatus.LATE}
+        return [
+            o.id
+            for o in self.store.occurrences(ritual_id=stored.id, since=occurrence.due_at - timedelta(days=2))
+            if o.day == occurrence.day and o.kind in reminding and o.status in sent
+        ]
 
     def waiting_for(self, stored: StoredRitual, day: date) -> tuple[str, ...]:
         """Who of a ritual kept together (``both``) has not done their part in the period holding

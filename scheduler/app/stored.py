@@ -89,6 +89,7 @@ class OccurrenceKind(StrEnum):
     SNOOZE = "snooze"  # a re-nudge someone asked for
     DIGEST = "digest"  # the weekly digest (no ritual)
     TEST = "test"
+    CLEARED = "cleared"  # a period kept: its nudges on the other phones say so (where a channel can)
 
     @classmethod
     def of(cls, kind: NudgeKind) -> OccurrenceKind:
@@ -111,7 +112,13 @@ class OccurrenceKind(StrEnum):
                 return NudgeKind.BEFORE
             case OccurrenceKind.NAG:
                 return NudgeKind.NAG
-            case OccurrenceKind.DUE | OccurrenceKind.SNOOZE | OccurrenceKind.DIGEST | OccurrenceKind.TEST:
+            case (
+                OccurrenceKind.DUE
+                | OccurrenceKind.SNOOZE
+                | OccurrenceKind.DIGEST
+                | OccurrenceKind.TEST
+                | OccurrenceKind.CLEARED
+            ):
                 return NudgeKind.DUE
             case _:
                 assert_never(self)

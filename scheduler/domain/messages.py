@@ -52,10 +52,15 @@ class Message:
     body: str
     body_format: BodyFormat = "text"
     actions: tuple[Action, ...] = field(default=())
+    # A name the channel keeps with the message so it can be found again (``nudge-42``), and
+    # the names of messages this one replaces on the phones (a "done" update), where a channel can.
+    tag: str = ""
+    replaces: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Accept any sequence of actions but keep the value hashable and immutable.
         object.__setattr__(self, "actions", tuple(self.actions))
+        object.__setattr__(self, "replaces", tuple(self.replaces))
 
     def body_with_links(self) -> str:
         """The body with each action appended as a line, for channels without buttons."""
@@ -81,6 +86,7 @@ def render_message(
     actions: Sequence[Action] = (),
     discreet: bool = False,
     body_format: BodyFormat = "text",
+    tag: str = "",
 ) -> Message:
     """Render a nudge for one ritual.
 
@@ -93,7 +99,7 @@ def render_message(
     late = late_note(late_by)
     if discreet:
         body = " ".join(part for part in (_DISCREET_BODY[kind], late) if part)
-        return Message(DISCREET_TITLE, body, body_format, tuple(actions))
+        return Message(DISCREET_TITLE, body, body_format, tuple(actions), tag=tag)
     lines = [
         description.strip(),
         partner,
@@ -104,7 +110,7 @@ def render_message(
     body = "\n".join(line for line in lines if line)
     if not body:
         body = _PLAIN_BODY[kind].format(this_period=every.kind.this)
-    return Message(_title_for(kind, title), body, body_format, tuple(actions))
+    return Message(_title_for(kind, title), body, body_format, tuple(actions), tag=tag)
 
 
 def _title_for(kind: NudgeKind, title: str) -> str:

@@ -145,7 +145,9 @@ class DoneStream:
                 args = ["done", rng.choice(today_names)]
             else:
                 args = ["done", rng.choice(self.names), "--date", "yesterday"]
-            result = self.installation.cli(*args, "--note", note)
+            # --again: each command leaves a row of its own (without it, a person's second of a day
+            # is the same completion), so "stored once" can be checked per command.
+            result = self.installation.cli(*args, "--note", note, "--again")
             with self._lock:
                 if result.returncode == 0:
                     self.ok.append(note)

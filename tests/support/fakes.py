@@ -44,6 +44,14 @@ class FakeOutbox:
     def recover(self) -> int:
         return 0
 
+    def clearable(self, stored: StoredRitual, nudges: Sequence[OccurrenceRecord]) -> bool:
+        return False  # nothing here replaces a nudge on a phone
+
+    def deliver_cleared(
+        self, stored: StoredRitual, occurrence: OccurrenceRecord, nudges: Sequence[OccurrenceRecord]
+    ) -> None:
+        raise AssertionError("a fake outbox has nothing to clear")
+
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
         with self._lock:
             self.snoozed.append((stored.name, occurrence.slot, person))

@@ -60,3 +60,8 @@ class Channel:
     def buttons(self) -> bool:
         """Whether actions arrive as buttons (ntfy) rather than links in the body."""
         return self.scheme in BUTTON_SCHEMES
+
+    @property
+    def can_replace(self) -> bool:
+        """Whether a delivered message can be replaced on the phones (ntfy's sequence ids)."""
+        return self.scheme in BUTTON_SCHEMES

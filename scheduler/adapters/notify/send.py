@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from apprise import Apprise, AppriseResultStatus
 
+from scheduler.adapters.notify import ntfy
 from scheduler.adapters.notify.channel import Channel
 from scheduler.adapters.notify.secrets import GUARD, one_line
 from scheduler.app.ports import SendResult
@@ -66,6 +67,10 @@ async def send_one(channel: Channel, message: Message, *, timeout: float) -> Sen
     if channel.problem is not None or channel._plugin is None:
         error = channel.problem or f"channel {channel.masked} is not loaded"
         return SendResult(channel.target, channel.masked, ok=False, permanent=True, error=error)
+    if message.replaces:
+        if not channel.buttons:  # only ntfy can replace a message on the phones
+            return SendResult(channel.target, channel.masked, ok=True, error="this channel cannot replace")
+        return await asyncio.to_thread(ntfy.replace, channel, message, timeout=timeout)
     started = time.perf_counter()
     try:
         plugin, body = _prepare(channel, message)
@@ -90,17 +95,23 @@ def _prepare(channel: Channel, message: Message) -> tuple[Any, str]:
     """The plugin and body for this message: buttons where the channel has them, links otherwise.
 
     The hook for one-tap actions: ntfy receives them as ``http`` (POST) or ``view`` (GET) buttons
-    through its ``actions`` option on a plugin built for this message; every other channel gets
-    them as links at the end of the body.
+    through its ``actions`` option on a plugin built for this message, and the message's tag
+    through its ``tags`` option; every other channel gets the actions as links at the end of the body.
     """
-    if not (message.actions and channel.buttons):
+    if not (channel.buttons and (message.actions or message.tag)):
         return channel._plugin, message.body_with_links()
     real = channel.url.get_secret_value()
     base, _, query = real.partition("?")
     pairs = parse_qsl(query, keep_blank_values=True)
-    existing = [value for key, value in pairs if key == "actions" and value]
-    header = "; ".join([*existing, ntfy_actions(message.actions)])
-    pairs = [(key, value) for key, value in pairs if key != "actions"] + [("actions", header)]
+    if message.actions:
+        existing = [value for key, value in pairs if key == "actions" and value]
+        header = "; ".join([*existing, ntfy_actions(message.actions)])
+        pairs = [(key, value) for key, value in pairs if key != "actions"] + [("actions", header)]
+    if message.tag:  # so the message can be found, and replaced, once it is done (ntfy.py)
+        tags = [value for key, value in pairs if key == "tags" and value]
+        pairs = [(key, value) for key, value in pairs if key != "tags"] + [
+            ("tags", ",".join([*tags, message.tag]))
+        ]
     with GUARD.capturing(quiet=True):
         plugin = Apprise.instantiate(
             f"{base}?{urlencode(pairs, quote_via=quote)}",

@@ -57,6 +57,7 @@ class Pages:
         clock: Clock,
         secure: bool,
         snooze: Snooze | None,
+        done: Callable[[int], None] | None = None,
     ) -> None:
         self.service = service
         self.auth = auth
@@ -64,6 +65,7 @@ class Pages:
         self.clock = clock
         self.secure = secure
         self.snooze = snooze
+        self.done = done
 
     # one-tap links -------------------------------------------------------------------
     def link_page(self, request: Request) -> Response:
@@ -127,6 +129,8 @@ class Pages:
             )
         except RitualError as error:
             return page("Not recorded", f"<p>{esc(str(error))}</p>", status=409)
+        if recorded.created and self.done is not None:
+            self.done(occurrence.id)
         title = "Recorded" if recorded.created else "Already recorded"
         day_shown = short_day(recorded.completion.day)
         return page(title, f"<p>{title}: '{esc(stored.ritual.title)}' for {day_shown}.</p>")
