@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -356,3 +356,39 @@ def test_nothing_is_cleared_before_the_period_is_kept(
     assert home.nudger.clear_kept() == 1
     assert [m.replaced_by for m in ntfy.messages] == [[], []]  # each cleared their own by tapping
     assert ntfy.polls == 0  # nobody else to tell: nothing asked of the server
+
+
+# --- a person's quiet hours ---------------------------------------------------------------------------
+
+
+def test_a_persons_quiet_hours_hold_only_their_nudge_until_they_end(
+    households: Callable[..., Household], receivers: Callable[..., Receiver]
+) -> None:
+    alex, sam = receivers(), receivers()
+    home = households({"alex": [alex.url("alex")], "sam": [sam.url("sam")]})
+    sleepy = Person("sam", "Sam", "UTC", (time(20, 0), time(21, 0)))
+    home.service.household = People((Person("alex", "Alex"), sleepy))
+    talk = home.add("talk", title="Talk")  # 20:30 UTC, grace 2h
+    home.run_until(DUE + timedelta(minutes=1), [talk])
+    assert (alex.titles(), sam.titles()) == (["Talk"], [])
+    home.run_until(DUE + timedelta(minutes=29), [talk])
+    assert sam.titles() == []
+    home.run_until(DUE + timedelta(minutes=31), [talk])
+    assert sam.titles() == ["Talk"]  # at 21:00, when Sam's quiet hours end
+    assert home.occurrence(talk).status.value == "sent"
+
+
+def test_quiet_hours_past_the_grace_mean_no_nudge_for_that_person(
+    households: Callable[..., Household], receivers: Callable[..., Receiver]
+) -> None:
+    sam = receivers()
+    home = households({"sam": [sam.url("sam")]})
+    home.service.household = People((Person("sam", "Sam", "UTC", (time(20, 0), time(7, 0))),))
+    talk = home.add("talk", title="Talk", catch_up_grace="1h")
+    home.run_until(DUE + timedelta(hours=12), [talk])
+    assert sam.titles() == []
+    occurrence = home.occurrence(talk)
+    assert (occurrence.status.value, occurrence.note) == (
+        "missed",
+        "missed: everyone's quiet hours held it past its grace",
+    )

@@ -103,7 +103,8 @@ class ChannelOutbox:
 
     def _open(self, nudges: Sequence[tuple[StoredRitual | None, OccurrenceRecord, Sequence[str]]]) -> None:
         """Write one delivery row per nudge and channel (one transaction), then make the first
-        attempt of all of them together."""
+        attempt of all of them together. A channel of someone in their quiet hours gets its row
+        held until they end (the retry pass sends it then), or none past the nudge's grace."""
         opened: list[tuple[StoredRitual | None, OccurrenceRecord, list[tuple[str, str]]]] = []
         for subject, occurrence, names in nudges:
             try:
@@ -114,7 +115,18 @@ class ChannelOutbox:
             if not targets:
                 self._fail(occurrence, "not sent: no channel configured (apprise.yml, or people in settings)")
                 continue
-            opened.append((subject, occurrence, [(_label(channel), channel.target) for channel in targets]))
+            now_targets = [c for c in targets if self._held(subject, occurrence, c) is None]
+            held = self._hold(subject, occurrence, [c for c in targets if c not in now_targets])
+            if now_targets:
+                opened.append((subject, occurrence, [(_label(c), c.target) for c in now_targets]))
+            elif not held:
+                self.store.decide_occurrence(
+                    occurrence.id,
+                    OccurrenceStatus.MISSED,
+                    now=self.clock.now(),
+                    note="missed: everyone's quiet hours held it past its grace",
+                    expect=OccurrenceStatus.PENDING,
+                )
         if not opened:
             return
         rows = self.store.add_deliveries_many(
@@ -126,6 +138,39 @@ class ChannelOutbox:
                 for (subject, occurrence, _), found in zip(opened, rows, strict=True)
             ]
         )
+
+    def _held(
+        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, channel: Channel
+    ) -> datetime | None:
+        """Until when the person ``channel`` reaches is in their quiet hours (None: send now)."""
+        household = self.service.household
+        people = household.keys or (stored.ritual.people if stored else ())
+        person = household.get(person_of(channel, people))
+        if person is None:
+            return None
+        zone = stored.ritual.cadence.timezone if stored else self.service.default_timezone
+        return person.quiet_until(self.clock.now(), zone)
+
+    def _hold(
+        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, channels: Sequence[Channel]
+    ) -> int:
+        """Rows held until each person's quiet hours end, none past the nudge's grace; how many."""
+        grace = stored.ritual.reminders.catch_up_grace if stored else DIGEST_GRACE
+        held = 0
+        for channel in channels:
+            until = self._held(stored, occurrence, channel)
+            if until is None:
+                continue
+            label = _label(channel)
+            if until - occurrence.due_at > grace:
+                log.info(
+                    "%s/%s: not via %s: quiet hours past the grace", occurrence.day, occurrence.slot, label
+                )
+                continue
+            now = self.clock.now()
+            self.store.add_deliveries(occurrence.id, [(label, channel.target)], now=now, not_before=until)
+            held += 1
+        return held
 
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
         """Queue a snoozed re-nudge: rows for the snoozer's channels, held back until it is due.

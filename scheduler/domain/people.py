@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from scheduler.domain.cadence import local_instant
 from scheduler.domain.errors import RitualError
 
 HOUSEHOLD = "household"  # both of them together, or the household as a whole
@@ -44,6 +46,23 @@ class Person:
     @property
     def shown(self) -> str:
         return self.name or self.key.capitalize()
+
+    def quiet_until(self, now: datetime, fallback_zone: str) -> datetime | None:
+        """When their quiet hours end, if ``now`` is inside them (their zone, else ``fallback_zone``);
+        None when they are not quiet now. Quiet hours may wrap midnight (22:00-07:00)."""
+        if self.quiet_hours is None:
+            return None
+        start, end = self.quiet_hours
+        zone = ZoneInfo(self.timezone or fallback_zone)
+        local = now.astimezone(zone)
+        wall = local.time().replace(tzinfo=None)
+        if start < end:
+            inside, end_day = start <= wall < end, local.date()
+        elif wall >= start:  # the evening side of hours that wrap midnight
+            inside, end_day = True, local.date() + timedelta(days=1)
+        else:
+            inside, end_day = wall < end, local.date()
+        return local_instant(zone, end_day, end) if inside else None
 
 
 @dataclass(frozen=True, slots=True)
