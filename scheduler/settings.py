@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -401,24 +401,69 @@ def _read_settings_file(path: Path) -> dict[str, Any]:
 
 
 def _line_of(text: str, key: str) -> int:
-    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if pattern.match(line):
-            return number
+    return _line_of_path(text, (key,))
+
+
+def _line_of_path(text: str, path: Sequence[str]) -> int:
+    """The line of ``a.b.c`` in a TOML text: ``c =`` under ``[a.b]``, else the nearest table or key
+    that holds it, else 1."""
+    lines = text.splitlines()
+
+    def assigns(line: str, key: str) -> bool:
+        return re.match(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", line) is not None
+
+    for depth in range(len(path) - 1, -1, -1):
+        header = re.compile(rf"^\s*\[\s*{re.escape('.'.join(path[:depth]))}\s*\]") if depth else None
+        start = 0
+        if header is not None:
+            found = [n for n, line in enumerate(lines) if header.match(line)]
+            if not found:
+                continue
+            start = found[0] + 1
+        for number in range(start, len(lines)):
+            if number > start and lines[number].lstrip().startswith("[") and header is not None:
+                break
+            if header is None and lines[number].lstrip().startswith("["):
+                break
+            if assigns(lines[number], path[depth]):
+                return number + 1
+        if header is not None:
+            return start
     return 1
 
 
 def _settings_error(
     exc: ValidationError, settings_file: Path, from_file: Mapping[str, Any], env: Mapping[str, str]
 ) -> SettingsError:
-    error = exc.errors()[0]
-    key = str(error["loc"][0]) if error["loc"] else "settings"
+    # A person is a table or a list of URLs: of the two branches' complaints, the one that got
+    # deeper is about what was written.
+    errors = sorted(exc.errors(), key=lambda e: -len(e["loc"]))
+    error = errors[0]
+    parts = [part for part in error["loc"] if not _is_branch(part)]
+    path = [str(part) for part in parts if isinstance(part, str)]
+    key = path[0] if path else "settings"
     message = str(error["msg"]).removeprefix("Value error, ")
+    line_path = path or [key]
+    if error["type"] == "extra_forbidden":
+        message = f"unknown option '{path[-1]}'"
+        path = path[:-1]
+    elif len(errors) > 1 and len(errors[1]["loc"]) == len(error["loc"]) and key == "people":
+        message = "must be a [people.NAME] table or a list of Apprise URLs"
+    dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts[: len(path) + 1])
+    dotted = dotted.removeprefix(".") if path else key
+    if error["type"] == "extra_forbidden":
+        dotted = ".".join(path)
     env_name = f"{ENV_PREFIX}{key.upper()}"
     if env_name in env:
         where = env_name
     elif key in from_file:
-        where = f"{settings_file}:{_line_of(settings_file.read_text(encoding='utf-8'), key)}: {key}"
+        text = settings_file.read_text(encoding="utf-8")
+        where = f"{settings_file}:{_line_of_path(text, line_path)}: {dotted}"
     else:
-        where = key
+        where = dotted
     return SettingsError(f"{where}: {message}")
+
+
+def _is_branch(part: object) -> bool:
+    """Whether a part of a pydantic error's location names a union's branch, not a key."""
+    return isinstance(part, str) and (part == PersonSettings.__name__ or "[" in part)

@@ -231,7 +231,10 @@ def test_a_link_sent_to_a_shared_channel_asks_who_and_records_that_person(
     body = channel.requests[0].body["message"]
     path = re.search(r"Done: http://ritual\.test(/l/\S+)", body)
     assert path is not None, body
-    app = create_app(home.service, key=KEY, clock=home.clock, public_url="http://ritual.test")
+    heard: list[int] = []
+    app = create_app(
+        home.service, key=KEY, clock=home.clock, public_url="http://ritual.test", done=heard.append
+    )
     with TestClient(app) as client:
         asked = client.get(path.group(1))
         assert asked.status_code == 200
@@ -241,7 +244,9 @@ def test_a_link_sent_to_a_shared_channel_asks_who_and_records_that_person(
         chosen = client.post(path.group(1), data={"who": "sam"})
         assert chosen.status_code == 200 and "Recorded" in chosen.text
         client.post(path.group(1), data={"who": "kim"})
+        assert "Already recorded" in client.post(path.group(1), data={"who": "sam"}).text
     assert [(c.by, c.source) for c in home.store.completions(talk.id)] == [("sam", "link")]
+    assert heard == [home.occurrence(talk).id]  # the daemon hears of it once, to tell the other phones
 
 
 # --- partner-aware nudges -------------------------------------------------------------------------------
@@ -392,3 +397,77 @@ def test_quiet_hours_past_the_grace_mean_no_nudge_for_that_person(
         "missed",
         "missed: everyone's quiet hours held it past its grace",
     )
+
+
+# --- the household in settings.toml -----------------------------------------------------------------
+
+
+def test_person_tables_reach_each_person_by_url_or_by_a_tag_of_apprise_txt(
+    couple: RitualCli, receivers: Callable[..., Receiver]
+) -> None:
+    alex, sam = receivers(), receivers()
+    (couple.config / "apprise.txt").write_text(f"sam-phone={sam.url('sam')}\n", encoding="utf-8")
+    (couple.config / "settings.toml").write_text(
+        f"""\
+me = "alex"
+
+[people.alex]
+name = "Alex"
+channels = ["{alex.url("alex").replace("://", "://alex:s3cret@")}"]
+quiet_hours = "22:30-07:00"
+timezone = "Europe/Berlin"
+
+[people.sam]
+name = "Sam"
+channels = ["sam-phone"]
+""",
+        encoding="utf-8",
+    )
+    listed = {p["key"]: p for p in couple.json("people")}
+    assert (listed["alex"]["name"], len(listed["alex"]["channels"]), listed["sam"]["channels"]) == (
+        "Alex",
+        1,
+        ["sam-phone"],
+    )
+    shown = couple("people", "--json").stdout + couple("people").stdout
+    assert "s3cret" not in shown and "/alex" not in shown  # a URL's secrets and topic: never shown
+    couple("notify-test", "--to", "sam")
+    assert (alex.titles(), sam.titles()) == ([], ["Ritual time (test)"])
+    couple("notify-test", "--to", "alex")
+    assert alex.titles() == ["Ritual time (test)"]
+    couple("done", "tech-free-talk")
+    assert [c["by"] for c in couple.json("show", "tech-free-talk")["completions"]] == ["alex"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "complaint"),
+    [
+        ('timezone = "Europe/Berln"', "unknown time zone 'Europe/Berln'"),
+        ('quiet_hours = "late"', "quiet_hours"),
+        ('colour = "blue"', "colour"),
+    ],
+)
+def test_a_broken_person_table_is_one_line_naming_the_option(
+    couple: RitualCli, setting: str, complaint: str
+) -> None:
+    couple("done", "tech-free-talk", "--by", "alex")
+    before = snapshot(couple.database)
+    (couple.config / "settings.toml").write_text(COUPLE + setting + "\n", encoding="utf-8")
+    result = couple("done", "tech-free-talk", "--by", "sam", code=1)
+    assert "settings.toml:6: people.sam" in result.stderr and complaint in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert snapshot(couple.database) == before
+
+
+def test_quiet_hours_are_read_in_the_persons_own_zone(
+    households: Callable[..., Household], receivers: Callable[..., Receiver]
+) -> None:
+    sam = receivers()
+    home = households({"sam": [sam.url("sam")]})
+    # 20:30 UTC is 21:30 in Berlin in November: inside Sam's 21:00-22:00 there, not in UTC.
+    home.service.household = People((Person("sam", "Sam", "Europe/Berlin", (time(21, 0), time(22, 0))),))
+    talk = home.add("talk", title="Talk")
+    home.run_until(DUE + timedelta(minutes=29), [talk])
+    assert sam.titles() == []
+    home.run_until(DUE + timedelta(minutes=31), [talk])
+    assert sam.titles() == ["Talk"]  # at 22:00 in Berlin

@@ -209,6 +209,16 @@ def test_a_digest_missed_by_a_long_downtime_is_recorded_not_sent(world: World) -
     assert len(world.outbox.sent) == 1
 
 
+def test_no_digest_goes_out_while_the_whole_household_is_paused(world: World) -> None:
+    world.nudger.digest = DigestPlan.weekly("sun", "18:00", "UTC")
+    world.service.pause(None, start=date(2026, 11, 28), until=date(2026, 11, 30), reason="away")
+    world.clock.set(datetime(2026, 11, 29, 18, 0, tzinfo=UTC))
+    assert [v.decision for v in world.nudger.handle_digest()] == [Decision.PAUSED]
+    world.clock.set(datetime(2026, 12, 6, 18, 0, tzinfo=UTC))  # back home: the next one goes out
+    assert [v.decision for v in world.nudger.handle_digest()] == [Decision.SEND]
+    assert world.outbox.sent == [("household", date(2026, 12, 6), "digest", Decision.SEND)]
+
+
 # -- many rituals due at one instant: one batch decides as one ritual at a time would ------------
 
 

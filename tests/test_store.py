@@ -6,6 +6,7 @@ Tests that look at SQLite's file itself (mode, WAL, bytes) skip on other backend
 from __future__ import annotations
 
 import itertools
+import json
 import sqlite3
 import stat
 import subprocess
@@ -28,7 +29,7 @@ from scheduler.adapters.store.engine import parse_url, sqlite_path
 from scheduler.adapters.store.tables import RitualRow
 from scheduler.app.stored import CompletionRecord, RitualSource
 from scheduler.domain.cadence import Cadence
-from scheduler.domain.definitions import Ritual, ritual_from_table
+from scheduler.domain.definitions import Ritual, ritual_from_table, ritual_to_table
 from scheduler.domain.errors import SchemaTooNewError, StoreError, UnknownRitualError
 from tests.support.store import SEED, SEED_AT, raw_engine, stamped, table_names
 
@@ -911,3 +912,72 @@ def test_a_ritual_is_found_by_its_id_unless_removed(store: SqlStore) -> None:
     store.remove_ritual("walk", now=now)
     assert store.ritual_by_id(stored.id) is None
     assert store.ritual_by_id(stored.id, include_removed=True) is not None
+
+
+def test_repeats_stored_before_0004_stay_readable_and_count_once_unless_several_were_the_target(
+    store_url: str,
+) -> None:
+    """0003 let one person record a day twice; 0004 keeps every row: a repeat of a
+    ``times = 1`` ritual is numbered NULL (read, never counted), of ``times = 3`` 1, 2, ..."""
+    water = ritual_from_table({"name": "water", "every": "day", "times": 3})
+    with raw_engine(store_url) as engine:
+        migrate.upgrade(engine, parse_url(store_url), "0003")
+        schema = MetaData()
+        schema.reflect(engine)
+        with engine.begin() as connection:
+            connection.execute(insert(schema.tables["ritual"]), [SEED["ritual"][0]])
+            connection.execute(
+                insert(schema.tables["ritual"]),
+                [
+                    {
+                        **SEED["ritual"][0],
+                        "id": 2,
+                        "name": "water",
+                        "definition": json.dumps(ritual_to_table(water)),
+                    }
+                ],
+            )
+            day = date(2026, 1, 5)
+            rows = [(1, "ann"), (1, "ann"), (1, "ben"), (2, ""), (2, ""), (2, "")]
+            connection.execute(
+                insert(schema.tables["completion"]),
+                [
+                    {  # ids from the database, so its sequence knows them
+                        "ritual_id": ritual,
+                        "day": day,
+                        "at": SEED_AT,
+                        "period_key": "2026-01-05",
+                        "by_person": by,
+                        "note": "",
+                        "source": "cli",
+                        "occurrence": None,
+                        "created_at": SEED_AT,
+                    }
+                    for ritual, by in rows
+                ],
+            )
+            connection.execute(
+                insert(schema.tables["api_token"]),
+                [{"id": 1, "name": "phone", "token_hash": "a" * 64, "created_at": SEED_AT}],
+            )
+
+    upgraded = SqlStore.open(store_url)
+    try:
+        assert [(c.id, c.by, c.again) for c in upgraded.completions(1)] == [
+            (1, "ann", 0),
+            (2, "ann", None),
+            (3, "ben", 0),
+        ]
+        assert [(c.id, c.again) for c in upgraded.completions(2)] == [(4, 0), (5, 1), (6, 2)]
+        assert upgraded.completion_marks(1) == [(date(2026, 1, 5), "ann"), (date(2026, 1, 5), "ben")]
+        assert len(upgraded.completion_marks(2)) == 3
+        assert [(t.name, t.person) for t in upgraded.api_tokens()] == [("phone", None)]
+        # From now on a repeat is refused by the index, and --again numbers after the old ones.
+        when = {"day": date(2026, 1, 5), "at": SEED_AT, "period_key": "2026-01-05", "by": "ann"}
+        extra = {"note": "", "source": "cli", "occurrence": None, "now": SEED_AT}
+        first, created = upgraded.add_completion(1, **when, **extra)  # type: ignore[arg-type]
+        assert (created, first.id) == (False, 1)
+        again, created = upgraded.add_completion(1, **when, **extra, again=True)  # type: ignore[arg-type]
+        assert (created, again.again) == (True, 1)
+    finally:
+        upgraded.close()

@@ -18,10 +18,13 @@ def people(app: App, as_json: bool) -> None:
     settings = app.settings
     household = settings.household
     channels = load_household_channels(settings, strict=False)
+    keys = {person.key for person in household}
     rows: list[dict[str, object]] = []
     table: list[list[str | None]] = []
     for person in household:
-        reach = [channel.masked for channel in channels if person.key in channel.tags]
+        reach = [
+            _shown(channel.tags, channel.masked, keys) for channel in channels if person.key in channel.tags
+        ]
         quiet = "-".join(f"{t:%H:%M}" for t in person.quiet_hours) if person.quiet_hours else None
         rows.append(
             {
@@ -43,3 +46,14 @@ def people(app: App, as_json: bool) -> None:
         click.echo("nobody named yet: add [people.NAME] tables to settings.toml (see the README: Two people)")
         return
     render.print_table(["person", "name", "zone", "quiet", "channels"], table)
+
+
+def _shown(tags: tuple[str, ...], masked: str, people: set[str]) -> str:
+    """A channel as its own tag in apprise.txt (``sam-phone``), or as its service and host: a
+    URL's path (an ntfy topic, a chat id) and options can be as secret as a password."""
+    named = [tag for tag in tags if tag not in people and tag != "all"]
+    if named:
+        return ", ".join(named)
+    scheme, _, rest = masked.partition("://")
+    host = rest.partition("/")[0].partition("?")[0].rpartition("@")[2]
+    return f"{scheme}://{host}/…"
