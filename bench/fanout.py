@@ -30,10 +30,11 @@ from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import Claimed
 from scheduler.app.outbox import ChannelOutbox
 from scheduler.app.service import RitualService
-from scheduler.app.stored import OccurrenceStatus
+from scheduler.app.stored import OccurrenceKind, OccurrenceStatus
 from scheduler.domain.firing import Decision, Verdict
 from scheduler.domain.messages import Message
 from scheduler.domain.reminders import Nudge, NudgeKind
+from scheduler.startup import prepare_sending
 
 MESSAGE = Message(title="fanout", body="Time for the weekly check-in.")
 TIMEOUT = 15.0
@@ -82,7 +83,7 @@ class OutboxPath:
             self.stored.id,
             day=now.date(),
             slot=slot,
-            kind="due",
+            kind=OccurrenceKind.DUE,
             due_at=now,
             status=OccurrenceStatus.PENDING,
             now=now,
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2, help="seconds each channel takes to answer")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    prepare_sending()  # as the daemon's start-up does (scheduler.startup)
     with tempfile.TemporaryDirectory() as name, receiver_process(args.delay) as (port, arrived):
         folder = Path(name)
         home = Home.make(folder, [])

@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.encoding import dumps, streak_json
 from scheduler.adapters.store import SqlStore
 from scheduler.app.service import RitualService
 from scheduler.app.stored import RitualSource
@@ -100,7 +101,7 @@ def streaks_json(path: Path) -> str:
         service = RitualService(
             store, FakeClock(NOW), ritual_file=path.with_suffix(".toml"), default_timezone="UTC"
         )
-        return json.dumps(service.streak_rows())
+        return dumps([streak_json(view) for view in service.streaks()])
     finally:
         store.close()
 

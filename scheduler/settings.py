@@ -11,15 +11,18 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from scheduler.domain.errors import SettingsError
+
+if TYPE_CHECKING:
+    from scheduler.domain.people import Household
 
 ENV_PREFIX = "RITUAL_"
 SETTINGS_FILE = "settings.toml"
@@ -70,6 +73,35 @@ def is_timezone(name: str) -> bool:
     return True
 
 
+class PersonSettings(BaseModel):
+    """One ``[people.NAME]`` table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", description="How pages and nudges name them, e.g. Alex.")
+    channels: list[SecretStr] = Field(
+        default_factory=list, description="Apprise URLs, or tags of the Apprise config file."
+    )
+    timezone: str | None = Field(default=None, description="Their zone, for their quiet hours.")
+    quiet_hours: str | None = Field(default=None, description='No nudges to them then, e.g. "22:00-07:00".')
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not is_timezone(value):
+            raise ValueError(f"unknown time zone '{value}'")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value is not None:
+            from scheduler.domain.definitions import parse_quiet_hours
+
+            parse_quiet_hours(value)
+        return value
+
+
 class Settings(BaseSettings):
     """Everything a command or the daemon may be configured with."""
 
@@ -89,9 +121,14 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # Nudges --------------------------------------------------------------------------
-    people: dict[str, list[SecretStr]] = Field(
+    people: dict[str, PersonSettings | list[SecretStr]] = Field(
         default_factory=dict,
-        description="Person or tag -> Apprise URLs. URLs carry tokens: prefer an Apprise config file.",
+        description="The household: [people.NAME] tables (name, channels, timezone, quiet_hours), or "
+        "NAME = [Apprise URLs]. URLs carry tokens: prefer an Apprise config file and tags.",
+    )
+    me: str | None = Field(
+        default=None,
+        description="The person this machine's `ritual done` records as (RITUAL_PERSON wins).",
     )
     apprise_config: Path | None = Field(
         default=None,
@@ -123,6 +160,20 @@ class Settings(BaseSettings):
     digest_on: str = Field(default="sun", description="Weekday the weekly digest goes out; 'off' for none.")
     digest_at: str = Field(default="18:00", description="Time of the weekly digest (household zone).")
     digest_to: list[str] = Field(default_factory=list, description="People or tags; default: everyone.")
+
+    @field_validator("people")
+    @classmethod
+    def _people_keys(
+        cls, value: dict[str, PersonSettings | list[SecretStr]]
+    ) -> dict[str, PersonSettings | list[SecretStr]]:
+        from scheduler.domain.people import person_key
+
+        return {person_key(key): person for key, person in value.items()}
+
+    @field_validator("me")
+    @classmethod
+    def _me(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else value.strip().lower()
 
     @field_validator("digest_on")
     @classmethod
@@ -248,6 +299,55 @@ class Settings(BaseSettings):
     def default_timezone(self) -> str:
         return self.timezone or system_timezone(os.environ)
 
+    @property
+    def household(self) -> Household:
+        """The people of ``[people]``, in the order written."""
+        from scheduler.domain.definitions import parse_quiet_hours
+        from scheduler.domain.people import Household, Person
+
+        people = []
+        for key, entry in self.people.items():
+            if isinstance(entry, PersonSettings):
+                quiet = parse_quiet_hours(entry.quiet_hours) if entry.quiet_hours else None
+                people.append(Person(key, entry.name.strip(), entry.timezone, quiet))
+            else:
+                people.append(Person(key))
+        return Household(tuple(people))
+
+    @property
+    def person_urls(self) -> dict[str, list[SecretStr]]:
+        """Each person's own Apprise URLs (their channels that are URLs, not tags)."""
+        return {
+            key: [url for url in _channels(entry) if "://" in url.get_secret_value()]
+            for key, entry in self.people.items()
+        }
+
+    @property
+    def person_tags(self) -> dict[str, list[str]]:
+        """Each person's channels named by a tag of the Apprise config (``alex-phone``), not a URL."""
+        return {
+            key: [
+                url.get_secret_value().strip().lower()
+                for url in _channels(entry)
+                if "://" not in url.get_secret_value()
+            ]
+            for key, entry in self.people.items()
+        }
+
+    @property
+    def person(self) -> str | None:
+        """Who `ritual done` records as when ``--by`` is not given: RITUAL_PERSON, else ``me``."""
+        chosen = os.environ.get("RITUAL_PERSON", "").strip().lower()
+        return chosen or self.me
+
+
+def _channels(entry: PersonSettings | list[SecretStr]) -> list[SecretStr]:
+    return entry.channels if isinstance(entry, PersonSettings) else entry
+
+
+def _is_url(value: SecretStr) -> bool:
+    return "://" in value.get_secret_value()
+
 
 def split_bind(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8470`` for IPv6) as a pair; ValueError names what is wrong."""
@@ -307,24 +407,69 @@ def _read_settings_file(path: Path) -> dict[str, Any]:
 
 
 def _line_of(text: str, key: str) -> int:
-    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if pattern.match(line):
-            return number
+    return _line_of_path(text, (key,))
+
+
+def _line_of_path(text: str, path: Sequence[str]) -> int:
+    """The line of ``a.b.c`` in a TOML text: ``c =`` under ``[a.b]``, else the nearest table or key
+    that holds it, else 1."""
+    lines = text.splitlines()
+
+    def assigns(line: str, key: str) -> bool:
+        return re.match(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", line) is not None
+
+    for depth in range(len(path) - 1, -1, -1):
+        header = re.compile(rf"^\s*\[\s*{re.escape('.'.join(path[:depth]))}\s*\]") if depth else None
+        start = 0
+        if header is not None:
+            found = [n for n, line in enumerate(lines) if header.match(line)]
+            if not found:
+                continue
+            start = found[0] + 1
+        for number in range(start, len(lines)):
+            if number > start and lines[number].lstrip().startswith("[") and header is not None:
+                break
+            if header is None and lines[number].lstrip().startswith("["):
+                break
+            if assigns(lines[number], path[depth]):
+                return number + 1
+        if header is not None:
+            return start
     return 1
 
 
 def _settings_error(
     exc: ValidationError, settings_file: Path, from_file: Mapping[str, Any], env: Mapping[str, str]
 ) -> SettingsError:
-    error = exc.errors()[0]
-    key = str(error["loc"][0]) if error["loc"] else "settings"
+    # A person is a table or a list of URLs: of the two branches' complaints, the one that got
+    # deeper is about what was written.
+    errors = sorted(exc.errors(), key=lambda e: -len(e["loc"]))
+    error = errors[0]
+    parts = [part for part in error["loc"] if not _is_branch(part)]
+    path = [str(part) for part in parts if isinstance(part, str)]
+    key = path[0] if path else "settings"
     message = str(error["msg"]).removeprefix("Value error, ")
+    line_path = path or [key]
+    if error["type"] == "extra_forbidden":
+        message = f"unknown option '{path[-1]}'"
+        path = path[:-1]
+    elif len(errors) > 1 and len(errors[1]["loc"]) == len(error["loc"]) and key == "people":
+        message = "must be a [people.NAME] table or a list of Apprise URLs"
+    dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts[: len(path) + 1])
+    dotted = dotted.removeprefix(".") if path else key
+    if error["type"] == "extra_forbidden":
+        dotted = ".".join(path)
     env_name = f"{ENV_PREFIX}{key.upper()}"
     if env_name in env:
         where = env_name
     elif key in from_file:
-        where = f"{settings_file}:{_line_of(settings_file.read_text(encoding='utf-8'), key)}: {key}"
+        text = settings_file.read_text(encoding="utf-8")
+        where = f"{settings_file}:{_line_of_path(text, line_path)}: {dotted}"
     else:
-        where = key
+        where = dotted
     return SettingsError(f"{where}: {message}")
+
+
+def _is_branch(part: object) -> bool:
+    """Whether a part of a pydantic error's location names a union's branch, not a key."""
+    return isinstance(part, str) and (part == PersonSettings.__name__ or "[" in part)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scheduler.adapters.daemon import Daemon, Running
+from scheduler.adapters.daemon import Daemon, LinkHooks, Running
 from scheduler.adapters.instance import InstanceLock
 from scheduler.adapters.keyfile import LinkKeyError, load_or_create_key
 from scheduler.adapters.notify import Channels, find_config_file, load_channels
@@ -26,6 +26,7 @@ from scheduler.app.service import RitualService
 from scheduler.domain.errors import RitualError
 from scheduler.domain.reminders import parse_duration
 from scheduler.settings import Settings
+from scheduler.startup import prepare_sending
 
 if TYPE_CHECKING:
     from scheduler.adapters.server import HttpServer
@@ -52,6 +53,7 @@ def open_service(settings: Settings, clock: Clock) -> RitualService:
         clock,
         ritual_file=settings.ritual_file_path,
         default_timezone=settings.default_timezone,
+        household=settings.household,
     )
 
 
@@ -65,7 +67,8 @@ def load_household_channels(settings: Settings, *, strict: bool) -> Channels:
     folders = [SHIPPED_PLUGINS] if SHIPPED_PLUGINS.is_dir() else []
     return load_channels(
         config_file=settings.apprise_config or find_config_file(settings.config_dir),
-        urls=settings.people,
+        urls=settings.person_urls,
+        person_tags=settings.person_tags,
         plugin_paths=[*folders, *settings.plugin_folders],
         credentials_dir=Path(credentials) if credentials else None,
         link_key=load_or_create_key(settings.link_key_path),
@@ -92,6 +95,7 @@ def make_links(settings: Settings) -> LinkMaker | None:
 
 def make_nudger(settings: Settings, service: RitualService) -> Nudger:
     """The daemon's nudge path, wired to the channels the settings describe."""
+    prepare_sending()
     channels = load_household_channels(settings, strict=False)
     for problem in channels.problems:
         log.error("channel problem: %s", problem)
@@ -144,7 +148,7 @@ class SettingsRuntime:
         self._http: HttpServer | None = None
         self._http_base: str | None = None
 
-    def start(self, snooze: Callable[[int, str], None]) -> Running:
+    def start(self, hooks: LinkHooks) -> Running:
         from scheduler.adapters.store.leader import open_leadership
 
         settings = self.settings
@@ -153,12 +157,12 @@ class SettingsRuntime:
         service = self._service = open_service(settings, self._clock)
         assert isinstance(service.store, SqlStore)
         self._leadership = open_leadership(settings.database, service.store)
-        self._start_http(service, snooze)
+        self._start_http(service, hooks)
         self.settings = self._with_link_base(settings)
         nudger = self._make_nudger(self.settings, service)
         return Running(service, self._leadership, nudger, self._http_base)
 
-    def _start_http(self, service: RitualService, snooze: Callable[[int, str], None]) -> None:
+    def _start_http(self, service: RitualService, hooks: LinkHooks) -> None:
         """Serve the links, the API and the today page (unless ``http_bind`` is off)."""
         from scheduler.adapters.server import HttpServer
         from scheduler.adapters.web import HideTokens, create_app
@@ -172,7 +176,8 @@ class SettingsRuntime:
             key=load_or_create_key(settings.link_key_path),
             clock=self._clock,
             public_url=settings.public_url or settings.link_base,
-            snooze=snooze,
+            snooze=hooks.snooze,
+            done=hooks.done,
         )
         self._http = HttpServer(app, *address, access_filter=HideTokens())
         port = self._http.start()
@@ -195,6 +200,7 @@ class SettingsRuntime:
             log.warning("database or data_dir changed; restart the daemon to use them")
         running.service.ritual_file = settings.ritual_file_path
         running.service.default_timezone = settings.default_timezone
+        running.service.household = settings.household
         if settings.http_bind != self.settings.http_bind:
             log.warning("http_bind changed; restart the daemon to listen there")
         self.settings = self._with_link_base(settings)

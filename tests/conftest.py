@@ -2,7 +2,8 @@
 
 Store tests are a contract suite: they run once per backend in ``store_url``.
 CLI tests drive `ritual` through click's CliRunner against an installation in
-tmp_path, with a fake clock handed in through the CLI's App object.
+tmp_path, with a fake clock handed in through the CLI's App object. Tests that
+send real nudges take local receivers and households built on tests/support.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,8 @@ from sqlalchemy.engine import make_url
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.store import SqlStore
 from scheduler.cli import App, main
+from tests.support.households import Household
+from tests.support.receivers import Answer, Receiver, StartReceiver
 
 POSTGRES_ENV = "RITUAL_TEST_POSTGRES_URL"
 POSTGRES_HOW = f"set {POSTGRES_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -156,3 +159,42 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     with sqlite3.connect(path) as db:
         tables = [t for (t,) in db.execute("select name from sqlite_master where type = 'table'")]
         return {t: db.execute(f"select * from {t}").fetchall() for t in tables}
+
+
+# --- real nudges: local receivers and households ---------------------------------------------------
+
+
+@pytest.fixture
+def receivers() -> Iterator[StartReceiver]:
+    """Start local push receivers at will (scripted answers, a fixed port); all closed afterwards."""
+    started: list[Receiver] = []
+
+    def start(script: Sequence[int] = (), *, port: int = 0, answer: Answer | None = None) -> Receiver:
+        started.append(Receiver(script, port=port, answer=answer))
+        return started[-1]
+
+    yield start
+    for receiver in started:
+        receiver.close()
+
+
+@pytest.fixture
+def receiver(receivers: StartReceiver) -> Receiver:
+    """One local push receiver answering 200 (``/status/NNN`` answers NNN)."""
+    return receivers()
+
+
+@pytest.fixture
+def households(tmp_path: Path) -> Iterator[Callable[..., Household]]:
+    """Make households, each in a folder of its own under tmp_path; their stores closed afterwards."""
+    made: list[Household] = []
+
+    def make(urls: Mapping[str, Sequence[str]], **options: Any) -> Household:
+        folder = tmp_path / f"household-{len(made)}"
+        folder.mkdir()
+        made.append(Household(folder, urls, **options))
+        return made[-1]
+
+    yield make
+    for household in made:
+        household.store.close()

@@ -24,7 +24,7 @@ from scheduler.app.service import RitualService
 from scheduler.app.stored import RitualSource, api_token_hash
 from scheduler.domain.definitions import ritual_from_table
 from tests.conftest import NOW, RitualCli
-from tests.test_daemon import InProcess, wait_for
+from tests.support.daemon import InProcess, wait_for
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)

@@ -480,3 +480,24 @@ def test_local_instant_keeps_valid_wall_times(zone_name: str, day: date, at: tim
     if local.replace(tzinfo=None) != wall:  # only a time skipped by a gap may move, and only forward
         assert local.replace(tzinfo=None) > wall
         assert (instant - timedelta(minutes=1)).astimezone(zone).replace(tzinfo=None) < wall
+
+
+# --- each kind of period carries its own facts ------------------------------------------------------
+
+
+@pytest.mark.parametrize("every", list(Every))
+def test_every_kind_of_period_carries_its_facts_and_its_arithmetic(every: Every) -> None:
+    """A new kind is a member, its facts and a case in period_of (all in cadence.py); this test
+    then checks it like the others, and mypy's assert_never names any match that misses it."""
+    kind = every.kind
+    assert kind.unit == every.value
+    assert kind.plural.startswith(kind.unit) and kind.this.endswith(("today", kind.unit))
+    assert kind.adverb and kind.per.endswith(kind.unit) and kind.average_days >= 1
+    day = date(2026, 11, 24)
+    period = period_of(Cadence(every=every), day)
+    assert day in period
+    length = (period.end - period.start).days
+    if kind.fixed_days is not None:
+        assert length == kind.fixed_days
+    else:
+        assert abs(length - kind.average_days) < 3

@@ -2,7 +2,7 @@
 
 Each row stored the masked URL beside sha256(real URL). They differ only in the password, so a
 word list found it: hash each guess put into the masked URL, compare. Now a channel's id is an
-HMAC under the link key, computed in the notify adapter, and migration 0004 re-keys the rows an
+HMAC under the link key, computed in the notify adapter, and migration 0005 re-keys the rows an
 older version wrote, keeping every one and keeping their retries pointed at their channel.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,28 +19,21 @@ from sqlalchemy import MetaData, insert, text
 
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.notify import channel_target
-from scheduler.adapters.notify.channels import CHANNEL_PREFIX
+from scheduler.adapters.notify.channel import CHANNEL_PREFIX
 from scheduler.adapters.store import SqlStore, migrate
 from scheduler.adapters.store.engine import parse_url
-from scheduler.app.stored import DeliveryStatus, OccurrenceStatus, RitualSource
+from scheduler.app.stored import DeliveryStatus, OccurrenceKind, OccurrenceStatus, RitualSource
 from scheduler.domain.definitions import ritual_from_table, ritual_to_table
 from scheduler.domain.errors import StoreError
 from scheduler.settings import Settings
 from scheduler.wiring import load_household_channels, make_nudger, open_service
-from tests.test_daemon import Receiver
-from tests.test_store import raw_engine, stamped
+from tests.support.receivers import Receiver
+from tests.support.store import raw_engine, stamped
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
 PASSWORD = "hunter2"
 WORD_LIST = ["123456", "password", "letmein", "hunter1", PASSWORD, "hunter3", "s3cret"]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.close()
 
 
 def real_url(receiver: Receiver, password: str = PASSWORD) -> str:
@@ -90,7 +82,7 @@ def test_a_word_list_finds_no_password_in_the_outbox(tmp_path: Path, receiver: R
         stored.id,
         day=NOW.date(),
         slot="11:00",
-        kind="due",
+        kind=OccurrenceKind.DUE,
         due_at=NOW,
         status=OccurrenceStatus.PENDING,
         now=NOW,
@@ -98,7 +90,7 @@ def test_a_word_list_finds_no_password_in_the_outbox(tmp_path: Path, receiver: R
     nudger = make_nudger(settings, service)
     (channel,) = load_household_channels(settings, strict=True)
     nudger.outbox._open([(stored, occurrence, ["couple"])])  # type: ignore[attr-defined]
-    assert len(receiver.received) == 1
+    assert len(receiver.requests) == 1
     (row,) = service.store.deliveries()
     assert row.target == channel.target
     service.store.close()
@@ -119,13 +111,13 @@ def test_a_word_list_finds_no_password_in_the_outbox(tmp_path: Path, receiver: R
 
 
 def old_database(url: str, canonical: str) -> tuple[str, int]:
-    """A database as 0003 left it: a ritual, a nudge, and a delivery retrying through a channel
+    """A database as 0004 left it: a ritual, a nudge, and a delivery retrying through a channel
     whose target is sha256 of its real URL (``canonical``, as Apprise writes it). Returns that
     hash and the delivery's id."""
     ritual = ritual_from_table({"name": "talk", "at": "11:00", "timezone": "UTC", "notify": ["couple"]})
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     with raw_engine(url) as engine:
-        migrate.upgrade(engine, parse_url(url), "0003")
+        migrate.upgrade(engine, parse_url(url), "0004")
         schema = MetaData()
         schema.reflect(engine)
         rows: dict[str, list[dict[str, Any]]] = {
@@ -208,7 +200,7 @@ def test_the_upgrade_rekeys_old_rows_and_their_retry_still_finds_the_channel(
         assert row.target == channel.target != digest
         assert row.idempotency_key == f"1:{channel.target}"
         assert make_nudger(settings, service).deliver_due() == 1  # the retry finds its channel
-        assert len(receiver.received) == 1
+        assert len(receiver.requests) == 1
         (row,) = service.store.deliveries()
         assert row.status is DeliveryStatus.SENT
     finally:
@@ -220,7 +212,7 @@ def test_an_old_database_is_not_upgraded_without_the_link_key(store_url: str) ->
     digest, _ = old_database(store_url, "json://ann:hunter2@127.0.0.1:9/")
     with pytest.raises(StoreError, match="re-keys its channel ids with the link key"):
         SqlStore.open(store_url)
-    assert stamped(store_url) == {"0003"}, "the whole upgrade rolled back"
+    assert stamped(store_url) == {"0004"}, "the whole upgrade rolled back"
     with raw_engine(store_url) as engine, engine.connect() as connection:
         assert connection.execute(text("SELECT target FROM delivery")).scalar() == digest
 
@@ -229,7 +221,7 @@ def test_a_custom_plugins_short_id_in_its_label_is_rekeyed_too(store_url: str) -
     """A custom plugin's masked URL is only its scheme, so its label carried target[:8]."""
     digest = hashlib.sha256(b"journal://mine").hexdigest()
     with raw_engine(store_url) as engine:
-        migrate.upgrade(engine, parse_url(store_url), "0003")
+        migrate.upgrade(engine, parse_url(store_url), "0004")
         schema = MetaData()
         schema.reflect(engine)
         occurrence = {"id": 1, "ritual_id": None, "day": NOW.date(), "slot": "digest", "kind": "digest"}
@@ -257,7 +249,7 @@ def test_a_custom_plugins_short_id_in_its_label_is_rekeyed_too(store_url: str) -
 def test_the_migration_keys_ids_as_the_adapter_does() -> None:
     import importlib
 
-    revision = importlib.import_module("scheduler.adapters.store.migrations.versions.0004_keyed_channel_ids")
+    revision = importlib.import_module("scheduler.adapters.store.migrations.versions.0005_channel_hmac")
     assert revision.CHANNEL_PREFIX == CHANNEL_PREFIX
     url = "json://ann:hunter2@127.0.0.1:9/"
     assert revision.keyed(KEY, hashlib.sha256(url.encode()).hexdigest()) == channel_target(KEY, url)

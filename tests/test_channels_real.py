@@ -12,11 +12,10 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any, cast
 
 import paho.mqtt.client as mqtt
@@ -28,7 +27,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from scheduler.app.stored import DeliveryStatus, OccurrenceStatus
-from tests.test_outbox import DESCRIPTION, TITLE, Household
+from tests.support.households import DESCRIPTION, TITLE, Household
 
 SMTP_USER = "ritual"
 SMTP_PASSWORD = "pw-s3cret-smtp"
@@ -36,19 +35,6 @@ FROM = "ritual@home.example"
 TO = "alex@home.example"
 MQTT_DEFAULT = "127.0.0.1:1883"
 WAIT = 5.0  # seconds a receiver thread may take to hand over what it got
-
-
-@pytest.fixture
-def households(tmp_path: Path) -> Iterator[Callable[..., Household]]:
-    made: list[Household] = []
-
-    def make(urls: Mapping[str, Sequence[str]], **options: Any) -> Household:
-        made.append(Household(tmp_path, urls, **options))
-        return made[-1]
-
-    yield make
-    for household in made:
-        household.store.close()
 
 
 # --- SMTP ------------------------------------------------------------------------------------------

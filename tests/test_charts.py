@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.adapters.charts import INSTALL_HINT, ChartData, ChartsUnavailableError, chart_data, write_chart
+from scheduler.adapters.charts import INSTALL_HINT, ChartsUnavailableError, write_chart
 from scheduler.domain.cadence import Cadence, Every
 from scheduler.domain.definitions import Dimension, Ritual
 from scheduler.domain.reminders import Reminders
 from scheduler.domain.report import RitualInput
 from scheduler.domain.streaks import Done, History
+from scheduler.domain.trends import ChartData, chart_data
 
 START, TODAY = date(2026, 3, 1), date(2026, 3, 11)
 

@@ -88,7 +88,7 @@ def test_skip_and_pause_are_recorded(installed: RitualCli) -> None:
     installed("skip", "tech-free-talk", "--date", "2026-11-21", "--reason", "ill")
     installed("pause", "date-night", "--from", "2026-12-01", "--until", "2026-12-14")
     talk = installed.json("show", "tech-free-talk")
-    assert talk["skips"] == [{"id": 1, "day": "2026-11-21", "reason": "ill"}]
+    assert talk["skips"] == [{"id": 1, "day": "2026-11-21", "reason": "ill", "by": None}]
     night = installed.json("show", "date-night")
     assert [(p["from"], p["until"]) for p in night["pauses"]] == [("2026-12-01", "2026-12-14")]
     assert night["paused"] is False

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
 
 from scheduler.adapters.store import SqlStore
-from scheduler.app.stored import DeliveryStatus, OccurrenceStatus
+from scheduler.app.stored import DeliveryStatus, OccurrenceKind, OccurrenceStatus
 from scheduler.settings import load_settings
 from tests.conftest import RitualCli
-from tests.test_daemon import Receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.close()
+from tests.support.receivers import Receiver
 
 
 @pytest.fixture
@@ -32,13 +24,13 @@ def wired(installed: RitualCli, receiver: Receiver) -> RitualCli:
 def test_notify_test_delivers_and_reports_each_channel(wired: RitualCli, receiver: Receiver) -> None:
     out = wired("notify-test").stdout
     assert out.startswith("ok      couple")
-    assert [r["title"] for r in receiver.received] == ["Ritual time (test)"]
+    assert [r["title"] for r in receiver.bodies()] == ["Ritual time (test)"]
 
 
 def test_notify_test_to_an_unknown_person_is_refused(wired: RitualCli, receiver: Receiver) -> None:
     result = wired("notify-test", "--to", "carol", code=1)
     assert "no channel for person or tag 'carol'" in result.stderr
-    assert receiver.received == []
+    assert receiver.bodies() == []
 
 
 def test_notify_test_reports_a_dead_channel_and_exits_1(installed: RitualCli) -> None:
@@ -77,7 +69,7 @@ def test_retry_sends_a_failed_delivery_again(
     assert stored is not None
     now = wired.clock.now()
     occurrence, _ = store.claim_occurrence(
-        stored.id, day=date(2026, 11, 24), slot="09:00", kind="due", due_at=now,
+        stored.id, day=date(2026, 11, 24), slot="09:00", kind=OccurrenceKind.DUE, due_at=now,
         status=OccurrenceStatus.PENDING, now=now,
     )  # fmt: skip
     (row,) = store.add_deliveries(occurrence.id, [(f"couple {channel.masked}", channel.target)], now=now)
@@ -86,7 +78,7 @@ def test_retry_sends_a_failed_delivery_again(
     status = wired.json("status")
     assert [f["last_error"] for f in status["deliveries"]["failed"]] == ["401: unauthorized"]
     assert "retried 1 deliveries; 0 still failed" in wired("retry").stdout
-    assert [r["title"] for r in receiver.received] == ["20 minutes, phones away"]
+    assert [r["title"] for r in receiver.bodies()] == ["20 minutes, phones away"]
     assert wired.json("status")["deliveries"]["failed"] == []
     assert "nothing to retry" in wired("retry").stdout
 
@@ -106,6 +98,6 @@ def test_the_digest_reaches_a_real_receiver_with_the_week_in_it(
     wired.clock.set(wired.clock.now().replace(hour=17, minute=0))  # Tuesday 18:00 in Berlin
     assert [v.decision.value for v in nudger.handle_digest()] == ["send"]
     store.close()
-    (digest,) = receiver.received
+    (digest,) = receiver.bodies()
     assert str(digest["title"]).startswith("Your week of rituals")
     assert "20 minutes, phones away" in str(digest["message"])

@@ -26,7 +26,7 @@ from scheduler.app.stored import RitualSource, api_token_hash
 from scheduler.domain.definitions import parse_ritual_file, ritual_from_table
 from scheduler.domain.errors import RitualFileError
 from tests.conftest import RitualCli
-from tests.test_store import raw_engine
+from tests.support.store import raw_engine
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)

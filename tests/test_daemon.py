@@ -6,17 +6,14 @@ minute), so it is marked slow; it still runs in CI.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -30,10 +27,9 @@ from scheduler.app.stored import OccurrenceStatus, RitualSource
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.settings import Settings
 from scheduler.wiring import make_daemon
-from tests.test_nudges import FakeOutbox
-
-ROOT = Path(__file__).resolve().parents[1]
-
+from tests.support.daemon import ROOT, InProcess, NotifySocket, next_minute, wait_for
+from tests.support.fakes import FakeOutbox
+from tests.support.receivers import Receiver
 
 # -- the start path, in-process ---------------------------------------------------------------------
 
@@ -80,79 +76,6 @@ def test_an_overdue_nudge_is_handled_by_the_real_start_path(tmp_path: Path) -> N
 
 
 # -- the real process -------------------------------------------------------------------------------
-
-
-class Receiver:
-    """A local HTTP endpoint standing in for a push service: it records every POST."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, object]] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                received.append(json.loads(self.rfile.read(length) or b"{}"))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class NotifySocket:
-    """A datagram socket posing as systemd's NOTIFY_SOCKET; collects what the daemon says."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.messages: list[str] = []
-
-    def drain(self) -> list[str]:
-        while True:
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except TimeoutError:
-                return self.messages
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.close()
-
-
-def wait_for(condition: object, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def next_minute(margin: float = 8.0) -> datetime:
-    """The next whole minute at least ``margin`` seconds away."""
-    now = datetime.now(UTC)
-    target = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    if (target - now).total_seconds() < margin:
-        target += timedelta(minutes=1)
-    return target
 
 
 @pytest.mark.slow
@@ -202,11 +125,11 @@ def test_ritual_run_nudges_once_and_never_again_after_a_kill(tmp_path: Path, rec
             lambda: "keeping the rituals stored before" in (tmp_path / "daemon.log").read_text(), 15
         )
         wait = (due - datetime.now(UTC)).total_seconds() + 30
-        assert wait_for(lambda: len(receiver.received) >= 1, wait), "the nudge never arrived"
+        assert wait_for(lambda: len(receiver.bodies()) >= 1, wait), "the nudge never arrived"
         time.sleep(1)
-        assert len(receiver.received) == 1
-        assert receiver.received[0]["title"] == "Phones away"
-        assert "Streak: day 1." in str(receiver.received[0]["message"])
+        assert len(receiver.bodies()) == 1
+        assert receiver.bodies()[0]["title"] == "Phones away"
+        assert "Streak: day 1." in str(receiver.bodies()[0]["message"])
         assert any(m == "WATCHDOG=1" for m in notify.drain())
         daemon.send_signal(signal.SIGKILL)
         daemon.wait()
@@ -214,7 +137,7 @@ def test_ritual_run_nudges_once_and_never_again_after_a_kill(tmp_path: Path, rec
         daemon = start()
         assert wait_for(lambda: any("READY=1" in m for m in notify.drain()), 30), "no READY=1 after restart"
         time.sleep(2)
-        assert len(receiver.received) == 1, "a restart must not nudge the same key again"
+        assert len(receiver.bodies()) == 1, "a restart must not nudge the same key again"
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0
         assert any("STOPPING=1" in m for m in notify.drain())
@@ -261,54 +184,6 @@ def test_a_second_daemon_is_refused_by_name(tmp_path: Path) -> None:
         assert first.stderr is not None
         first.stderr.close()
     assert first.returncode == 0
-
-
-class InProcess:
-    """A daemon on a thread under a fake clock far from the real one, with a recording outbox."""
-
-    def __init__(self, tmp_path: Path, now: datetime) -> None:
-        self.clock = FakeClock(now)
-        self.settings = Settings(
-            config_dir=tmp_path / "config",
-            data_dir=tmp_path / "data",
-            timezone="UTC",
-            digest_on="off",
-            http_bind="127.0.0.1:0",
-        )
-        self.outboxes: list[FakeOutbox] = []
-
-        def make_nudger(_settings: Settings, service: RitualService) -> Nudger:
-            outbox = FakeOutbox(service.store, self.clock)
-            self.outboxes.append(outbox)
-            return Nudger(service, outbox, self.clock)
-
-        self.daemon = make_daemon(
-            lambda: self.settings,
-            clock=self.clock,
-            make_nudger=make_nudger,
-            systemd=Notifier.from_environ({}),
-        )
-        self.thread = threading.Thread(target=self.daemon.run)
-
-    def add(self, name: str, at: str) -> None:
-        """Add a ritual as another process would (`ritual add` on the same database)."""
-        store = SqlStore.open(self.settings.database)
-        service = RitualService(store, self.clock, ritual_file=Path("/nonexistent"), default_timezone="UTC")
-        service.add({"name": name, "at": at, "timezone": "UTC"})
-        store.close()
-
-    def start(self) -> None:
-        self.thread.start()
-        assert self.daemon.started.wait(20), "the daemon did not finish starting"
-
-    def stop(self) -> None:
-        self.daemon.request_stop()
-        self.thread.join(timeout=20)
-        assert not self.thread.is_alive()
-
-    @property
-    def sent(self) -> list[tuple[str, date, str, str]]:
-        return [(name, day, slot, decision.value) for name, day, slot, decision in self.outboxes[-1].sent]
 
 
 @pytest.fixture

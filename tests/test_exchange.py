@@ -43,8 +43,8 @@ from scheduler.app.exchange import (
     to_csv,
     to_json,
 )
-from scheduler.app.service import Upcoming
 from scheduler.app.stored import RitualSource
+from scheduler.app.views import Upcoming
 from scheduler.domain import cadence as cad
 from scheduler.domain.definitions import Ritual, ritual_from_table, ritual_to_table
 from scheduler.domain.reminders import NudgeKind, planned_nudges
@@ -100,6 +100,7 @@ def complete(store: SqlStore, name: str, day: date, *, at: datetime | None = Non
         source=fields.get("source", "cli"),
         occurrence=fields.get("occurrence"),
         now=NOW,
+        again=fields.get("again", False),
     )
 
 
@@ -117,9 +118,12 @@ def populate(store: SqlStore) -> None:
         store, "tech-free-talk", date(2026, 1, 4), by="ben", occurrence="tech-free-talk/2026-01-04/20:30"
     )
     complete(store, "tech-free-talk", date(2026, 2, 3), by="ben", note="short one; still counts")
-    # Two identical back-fills of one day are two completions, and stay two.
+    # Two identical back-fills of one day (the second asked for with --again) are two
+    # completions, and stay two.
     complete(store, "tech-free-talk", date(2026, 2, 4), at=datetime(2026, 2, 4, 11, 0, tzinfo=UTC))
-    complete(store, "tech-free-talk", date(2026, 2, 4), at=datetime(2026, 2, 4, 11, 0, tzinfo=UTC))
+    complete(
+        store, "tech-free-talk", date(2026, 2, 4), at=datetime(2026, 2, 4, 11, 0, tzinfo=UTC), again=True
+    )
     complete(store, "date-night", date(2026, 1, 9), by="ana", source="link")
     store.add_skip(talk.id, day=date(2026, 1, 10), reason="flu", now=NOW)
     store.add_pause(talk.id, start=date(2026, 2, 10), until=date(2026, 2, 14), reason="trip, Lisbon", now=NOW)

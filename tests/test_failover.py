@@ -23,7 +23,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -34,7 +33,8 @@ import pytest
 from scheduler.adapters.store.engine import schema_lock_key
 from scheduler.adapters.store.leader import APPLICATION_NAME, LEADER_LOCK
 from tests.conftest import POSTGRES_ENV, libpq_url
-from tests.test_daemon import ROOT, NotifySocket, Receiver, next_minute, wait_for
+from tests.support.daemon import ROOT, NotifySocket, next_minute, wait_for
+from tests.support.receivers import Receiver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -191,13 +191,6 @@ def settle(a: Node, b: Node, seconds: float) -> tuple[Node, Node]:
     return found[-1]
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.close()
-
-
 @pytest.mark.timeout(360)
 def test_two_daemons_fail_over_without_a_lost_or_double_nudge(
     tmp_path: Path, postgres_url: str, receiver: Receiver
@@ -243,7 +236,7 @@ def test_two_daemons_fail_over_without_a_lost_or_double_nudge(
 
         # 2. M's nudges come from the first leader; 3 s before M+1 it is SIGKILLed.
         sleep_until(first + timedelta(seconds=30))
-        assert wait_for(lambda: len(receiver.received) >= PER_MINUTE, 20), "M's nudges never arrived"
+        assert wait_for(lambda: len(receiver.bodies()) >= PER_MINUTE, 20), "M's nudges never arrived"
         sleep_until(first + timedelta(minutes=1, seconds=-3))
         assert exactly_one_leads(leader, standby) == (leader, standby), "the leader changed on its own"
         killed_at = datetime.now(UTC)
@@ -291,7 +284,7 @@ def test_two_daemons_fail_over_without_a_lost_or_double_nudge(
         # 4. M+2's nudges, then a quiet spell in which no duplicate may arrive.
         sleep_until(first + timedelta(minutes=2, seconds=5))
         total = MINUTES * PER_MINUTE
-        assert wait_for(lambda: len(receiver.received) >= total, 30), f"{len(receiver.received)} of {total}"
+        assert wait_for(lambda: len(receiver.bodies()) >= total, 30), f"{len(receiver.bodies())} of {total}"
         time.sleep(5)
         assert exactly_one_leads(a, b) is not None
         codes = {a.name: a.stop(), b.name: b.stop()}
@@ -300,7 +293,7 @@ def test_two_daemons_fail_over_without_a_lost_or_double_nudge(
         b.close()
     assert codes == {"a": 0, "b": 0}
 
-    arrived = Counter(str(body.get("title")) for body in receiver.received)
+    arrived = Counter(str(body.get("title")) for body in receiver.bodies())
     duplicates = {title: count for title, count in arrived.items() if count > 1}
     with psycopg.connect(libpq_url(postgres_url)) as db:
         occurrences = [

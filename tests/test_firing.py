@@ -308,6 +308,12 @@ QUIET_HOURS = [
         id="held 1 h: sent when the quiet hours end",
     ),
     pytest.param(
+        "07:00",
+        "2026-03-02 09:00:30",
+        [("Mon 09:00", "07:00", SEND, "sent on time (quiet hours held it 2 h)")],
+        id="held exactly the grace, the timer 30 s late: still on time, as `ritual next` said",
+    ),
+    pytest.param(
         "08:00",
         "2026-03-02 09:30",
         [("Mon 09:00", "08:00", LATE, "sent 30 min late (quiet hours held it 1 h)")],
@@ -526,10 +532,13 @@ def test_sending_stays_within_the_limits(call: dict[str, object]) -> None:
     assert sum(v.decision is LATE for v in verdicts) <= 1
     for v in verdicts:
         if v.decision.sends:
-            assert NOW - meant_for(v.nudge) <= grace
+            # Quiet hours never hold a sent nudge past its grace, and it goes out within it.
+            assert v.nudge.due - meant_for(v.nudge) <= grace
+            assert NOW - v.nudge.due <= grace
         if v.decision is SEND:
             assert NOW - v.nudge.due <= on_time
         if v.decision is LATE:
+            assert NOW - meant_for(v.nudge) <= grace
             assert v.nudge.kind is not NudgeKind.BEFORE
             assert NOW - v.nudge.due > on_time
 

@@ -32,7 +32,8 @@ import pytest
 
 from scheduler.adapters import server as server_module
 from scheduler.adapters.server import HttpServer, _AcceptErrors, connection_limit
-from tests.test_daemon import ROOT, NotifySocket, Receiver, next_minute, wait_for
+from tests.support.daemon import ROOT, NotifySocket, next_minute, wait_for
+from tests.support.receivers import Receiver
 
 
 async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -42,13 +43,6 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
         pass
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
     await send({"type": "http.response.body", "body": b"ok"})
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.close()
 
 
 @pytest.fixture
@@ -303,7 +297,7 @@ def test_hundreds_of_idle_connections_cannot_delay_a_nudge_or_the_api(
                 assert answer.status == 200
             answers.append(time.monotonic() - started)
             time.sleep(2)
-        assert wait_for(lambda: receiver.received, 30), "the nudge never arrived"
+        assert wait_for(lambda: receiver.requests, 30), "the nudge never arrived"
         arrived = datetime.now(UTC)
         assert (arrived - due).total_seconds() < 20, f"the nudge came {arrived - due} late"
         assert answers and max(answers) < 5, answers
@@ -325,4 +319,4 @@ def test_hundreds_of_idle_connections_cannot_delay_a_nudge_or_the_api(
     assert "Traceback" not in text
     assert text.count("out of system resource") + text.count("cannot accept connections") <= 2
     assert len(text) < 20_000, f"{len(text)} bytes of log"
-    assert len(receiver.received) == 1
+    assert len(receiver.requests) == 1

@@ -22,7 +22,7 @@ from scheduler.adapters.store.leader import (
     default_holder,
     open_leadership,
 )
-from scheduler.app.stored import LeaderInfo, OccurrenceRecord, OccurrenceStatus, RitualSource
+from scheduler.app.stored import LeaderInfo, OccurrenceKind, OccurrenceRecord, OccurrenceStatus, RitualSource
 from scheduler.domain.definitions import ritual_from_table
 from tests.conftest import libpq_url, postgres_schema
 
@@ -80,7 +80,7 @@ def claim(store: SqlStore, slot: str, epoch: int | None) -> tuple[OccurrenceReco
         ritual_id,
         day=DAY,
         slot=slot,
-        kind="due",
+        kind=OccurrenceKind.DUE,
         due_at=NOW,
         status=OccurrenceStatus.PENDING,
         now=NOW,

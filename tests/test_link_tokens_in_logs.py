@@ -26,13 +26,11 @@ import pytest
 from scheduler.adapters.notify import scrub
 from scheduler.adapters.notify.secrets import hide_link_tokens
 from scheduler.app.compose import LinkMaker
-from scheduler.app.stored import DeliveryStatus, OccurrenceStatus
+from scheduler.app.stored import DeliveryStatus, OccurrenceKind, OccurrenceStatus
 from scheduler.settings import load_settings
 from tests.conftest import RitualCli
-from tests.test_daemon import ROOT
-from tests.test_outbox import Household, households
-
-__all__ = ["households"]  # a fixture, imported for its side effect
+from tests.support.daemon import ROOT
+from tests.support.households import Household
 
 KEY = b"k" * 32
 BASE = "http://ritual.test:8470"
@@ -174,7 +172,7 @@ def test_ritual_vv_retry_logs_no_token(installed: RitualCli, receiver: AnyReceiv
     assert stored is not None
     now = installed.clock.now()
     occurrence, _ = store.claim_occurrence(
-        stored.id, day=date(2026, 11, 24), slot="09:00", kind="due", due_at=now,
+        stored.id, day=date(2026, 11, 24), slot="09:00", kind=OccurrenceKind.DUE, due_at=now,
         status=OccurrenceStatus.PENDING, now=now,
     )  # fmt: skip
     rows = store.add_deliveries(occurrence.id, [(c.masked, c.target) for c in channels], now=now)

@@ -10,15 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import textwrap
-import threading
-import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,94 +40,12 @@ from scheduler.domain.messages import (
     render_message,
 )
 from scheduler.domain.reminders import NudgeKind
+from tests.support.receivers import Receiver, StartReceiver, closed_port
 
 SHIPPED_PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 TIMEOUT = 0.5
 SECRET = "s3cret"
 LINK_KEY = b"k" * 32
-
-
-# --- a real receiver -------------------------------------------------------------------------------
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-    at: float = field(default_factory=time.monotonic)  # when it arrived, on the event loop's clock
-
-
-@dataclass
-class Receiver:
-    """An HTTP server on 127.0.0.1; ``/status/503`` answers 503, ``/slow`` holds the answer back."""
-
-    server: ThreadingHTTPServer
-    release: threading.Event = field(default_factory=threading.Event)
-    requests: list[Received] = field(default_factory=list)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    def url(self, scheme: str = "json", path: str = "", auth: str = "") -> str:
-        return f"{scheme}://{auth}127.0.0.1:{self.port}/{path}"
-
-    def paths(self) -> list[str]:
-        return [r.path for r in self.requests]
-
-
-def start_receiver() -> Receiver:
-    receiver: Receiver
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            receiver.requests.append(Received(self.path, dict(self.headers), json.loads(raw or b"{}")))
-            parts = self.path.strip("/").split("/")
-            if parts[0] == "slow":
-                receiver.release.wait(timeout=5)
-            code = int(parts[1]) if parts[0] == "status" else 200
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    receiver = Receiver(server)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    return receiver
-
-
-@pytest.fixture
-def receivers() -> Iterator[Callable[[], Receiver]]:
-    started: list[Receiver] = []
-
-    def start() -> Receiver:
-        started.append(start_receiver())
-        return started[-1]
-
-    yield start
-    for receiver in started:
-        receiver.release.set()
-        receiver.server.shutdown()
-        receiver.server.server_close()
-
-
-@pytest.fixture
-def receiver(receivers: Callable[[], Receiver]) -> Receiver:
-    return receivers()
-
-
-def closed_port() -> int:
-    """A port nothing listens on: connecting to it is refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def load(
@@ -175,7 +88,7 @@ TALK = render_message(
 
 
 def test_json_and_ntfy_receivers_get_the_title_and_body(receiver: Receiver) -> None:
-    channels = load({"couple": [receiver.url("json", "hook"), receiver.url("ntfy", "rituals")]})
+    channels = load({"couple": [receiver.url("hook"), receiver.url("rituals", scheme="ntfy")]})
 
     results = send(list(channels), TALK)
 
@@ -192,7 +105,7 @@ def test_json_and_ntfy_receivers_get_the_title_and_body(receiver: Receiver) -> N
 
 @pytest.mark.parametrize("scheme", ["json", "ntfy"])
 def test_discreet_mode_keeps_the_ritual_off_the_lock_screen(receiver: Receiver, scheme: str) -> None:
-    channels = load({"alice": [receiver.url(scheme, "topic")]})
+    channels = load({"alice": [receiver.url("topic", scheme=scheme)]})
     message = render_message(title="Date night", description="Candles at 19:00", streak=3, discreet=True)
 
     [result] = send(list(channels), message)
@@ -218,15 +131,15 @@ def test_discreet_mode_keeps_the_ritual_off_the_lock_screen(receiver: Receiver, 
     ids=["alice-only", "bob-only", "group-reaches-both", "overlap-sends-once", "all"],
 )
 def test_tags_route_people_to_their_own_receivers(
-    receivers: Callable[[], Receiver], tmp_path: Path, names: list[str], reached: set[str]
+    receivers: StartReceiver, tmp_path: Path, names: list[str], reached: set[str]
 ) -> None:
     alice, bob = receivers(), receivers()
     config = write(
         tmp_path / "apprise.txt",
         f"""
         # one line per person; couple is a group of both
-        alice={alice.url("json", "alice")}
-        bob={bob.url("ntfy", "bob")}
+        alice={alice.url("alice")}
+        bob={bob.url("bob", scheme="ntfy")}
         couple=alice,bob
         """,
     )
@@ -243,7 +156,7 @@ def test_tags_route_people_to_their_own_receivers(
 
 
 def test_actions_are_ntfy_buttons_and_links_elsewhere(receiver: Receiver) -> None:
-    channels = load({"alice": [receiver.url("ntfy", "topic"), receiver.url("json", "hook")]})
+    channels = load({"alice": [receiver.url("topic", scheme="ntfy"), receiver.url("hook")]})
     done = Action("Done", "https://ritual.example/d/abc123")
     snooze = Action("Snooze, 1 h", "https://ritual.example/s/abc123", method="GET")
     message = render_message(title="Hug", actions=[done, snooze])
@@ -287,7 +200,7 @@ def test_actions_are_ntfy_buttons_and_links_elsewhere(receiver: Receiver) -> Non
     ],
 )
 def test_http_answers_are_classified(receiver: Receiver, path: str, permanent: bool, status: int) -> None:
-    channels = load({"alice": [receiver.url("json", path)]})
+    channels = load({"alice": [receiver.url(path)]})
 
     [result] = send(list(channels), TALK)
 
@@ -310,7 +223,7 @@ def test_connection_refused_is_transient() -> None:
 
 
 def test_a_slow_channel_times_out_without_delaying_the_others(receiver: Receiver) -> None:
-    channels = load({"alice": [receiver.url("json", "slow")], "bob": [receiver.url("json", "fast")]})
+    channels = load({"alice": [receiver.url("slow")], "bob": [receiver.url("fast")]})
     slow, fast = channels.select(["alice"])[0], channels.select(["bob"])[0]
 
     async def both_timed() -> tuple[list[SendResult], float, float]:
@@ -332,7 +245,7 @@ def test_a_slow_channel_times_out_without_delaying_the_others(receiver: Receiver
 
 
 def test_send_one_reports_one_result_for_one_channel(receiver: Receiver) -> None:
-    [channel] = load({"alice": [receiver.url("json", "one")]})
+    [channel] = load({"alice": [receiver.url("one")]})
 
     result = asyncio.run(send_one(channel, TALK, timeout=TIMEOUT))
 
@@ -657,8 +570,8 @@ def test_no_secret_reaches_errors_results_reprs_or_logs(
     config = write(
         tmp_path / "apprise.txt",
         f"""
-        alice={receiver.url("json", "status/401", auth=f"user:{SECRET}@")}
-        bob={receiver.url("ntfy", "topic", auth=f"tk_{SECRET}token@")}?auth=token
+        alice={receiver.url("status/401", auth=f"user:{SECRET}@")}
+        bob={receiver.url("topic", scheme="ntfy", auth=f"tk_{SECRET}token@")}?auth=token
         carol=ntfyy://user:{SECRET}@127.0.0.1:1/
         dave=json://user:{SECRET}@127.0.0.1:{closed_port()}/
         """,
@@ -681,11 +594,11 @@ def test_no_secret_reaches_errors_results_reprs_or_logs(
 
 
 def test_credentials_settings_and_config_file_merge_by_target(receiver: Receiver, tmp_path: Path) -> None:
-    shared = receiver.url("json", "shared")
+    shared = receiver.url("shared")
     config = write(tmp_path / "config" / "apprise.yml", f"urls:\n  - {shared}:\n      tag: alice\n")
     write(
         tmp_path / "credentials" / "apprise.yml",
-        f"urls:\n  - {receiver.url('json', 'bob')}:\n      tag: bob\n",
+        f"urls:\n  - {receiver.url('bob')}:\n      tag: bob\n",
     )
 
     channels = load({"couple": [shared]}, config_file=config, credentials_dir=tmp_path / "credentials")

@@ -10,81 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.store import SqlStore
-from scheduler.app.nudging import Claimed, DigestPlan, Handled, Nudger
-from scheduler.app.ports import Store
+from scheduler.app.nudging import DigestPlan, Handled, Nudger
 from scheduler.app.service import RitualService
-from scheduler.app.stored import OccurrenceRecord, OccurrenceStatus, RitualSource, StoredRitual
-from scheduler.domain.definitions import ritual_from_table
+from scheduler.app.stored import OccurrenceStatus, StoredRitual
 from scheduler.domain.firing import Decision
-
-
-class FakeOutbox:
-    """Records what would be sent and marks the occurrence as the real outbox would."""
-
-    def __init__(self, store: Store, clock: FakeClock) -> None:
-        self.store = store
-        self.clock = clock
-        self.sent: list[tuple[str, date, str, Decision]] = []
-        self.snoozed: list[tuple[str, str, str]] = []
-        self.batches: list[int] = []  # how many nudges each deliver() call got
-        self.epoch: int | None = None
-        self._lock = threading.Lock()
-
-    def deliver(self, nudges: Sequence[Claimed]) -> None:
-        self.batches.append(len(nudges))
-        for stored, occurrence, verdict in nudges:
-            with self._lock:
-                self.sent.append((stored.name, occurrence.day, occurrence.slot, verdict.decision))
-            status = OccurrenceStatus.LATE if verdict.decision is Decision.LATE else OccurrenceStatus.SENT
-            self.store.decide_occurrence(occurrence.id, status, now=self.clock.now())
-
-    def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
-        with self._lock:
-            self.sent.append(("household", occurrence.day, occurrence.slot, Decision.SEND))
-        self.store.decide_occurrence(occurrence.id, OccurrenceStatus.SENT, now=self.clock.now())
-
-    def deliver_due(self) -> int:
-        return 0
-
-    def recover(self) -> int:
-        return 0
-
-    def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
-        with self._lock:
-            self.snoozed.append((stored.name, occurrence.slot, person))
-
-
-class World:
-    def __init__(self, tmp_path: Path, now: datetime) -> None:
-        tmp_path.mkdir(parents=True, exist_ok=True)
-        self.clock = FakeClock(now)
-        self.store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
-        self.service = RitualService(
-            self.store, self.clock, ritual_file=tmp_path / "none.toml", default_timezone="UTC"
-        )
-        self.outbox = FakeOutbox(self.store, self.clock)
-        self.nudger = Nudger(self.service, self.outbox, self.clock)
-
-    def add(self, **table: object) -> StoredRitual:
-        ritual = ritual_from_table({"name": "talk", "start": "2026-01-01", **table})
-        return self.store.save_ritual(
-            ritual, RitualSource.CLI, now=self.clock.now(), effective_from=date(2026, 1, 1)
-        )
-
-    def run_until(self, stored: StoredRitual, end: datetime) -> None:
-        """Jump from timer to timer, as the daemon's scheduler would, up to ``end``."""
-        while True:
-            wake = self.nudger.next_wakeup(stored)
-            if wake is None or wake > end:
-                self.clock.set(end)
-                return
-            self.clock.set(wake)
-            self.nudger.handle_due(stored)
-
-    def occurrences(self, stored: StoredRitual) -> list[OccurrenceRecord]:
-        return sorted(self.store.occurrences(ritual_id=stored.id), key=lambda o: o.due_at)
+from tests.support.nudging import World
 
 
 @pytest.fixture
@@ -276,6 +207,16 @@ def test_a_digest_missed_by_a_long_downtime_is_recorded_not_sent(world: World) -
     world.clock.set(datetime(2026, 12, 6, 23, 0, tzinfo=UTC))  # five hours late: missed
     assert [v.decision for v in world.nudger.handle_digest()] == [Decision.MISSED]
     assert len(world.outbox.sent) == 1
+
+
+def test_no_digest_goes_out_while_the_whole_household_is_paused(world: World) -> None:
+    world.nudger.digest = DigestPlan.weekly("sun", "18:00", "UTC")
+    world.service.pause(None, start=date(2026, 11, 28), until=date(2026, 11, 30), reason="away")
+    world.clock.set(datetime(2026, 11, 29, 18, 0, tzinfo=UTC))
+    assert [v.decision for v in world.nudger.handle_digest()] == [Decision.PAUSED]
+    world.clock.set(datetime(2026, 12, 6, 18, 0, tzinfo=UTC))  # back home: the next one goes out
+    assert [v.decision for v in world.nudger.handle_digest()] == [Decision.SEND]
+    assert world.outbox.sent == [("household", date(2026, 12, 6), "digest", Decision.SEND)]
 
 
 # -- many rituals due at one instant: one batch decides as one ritual at a time would ------------

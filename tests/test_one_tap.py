@@ -33,10 +33,9 @@ from scheduler.domain.links import LinkAction, verify
 from scheduler.settings import Settings
 from scheduler.wiring import make_daemon, make_nudger
 from tests.conftest import RitualCli
-from tests.test_daemon import ROOT, wait_for
-from tests.test_outbox import DUE, Household, Receiver, StartReceiver, households, receivers
-
-__all__ = ["households", "receivers"]  # fixtures, imported for their side effect
+from tests.support.daemon import ROOT, wait_for
+from tests.support.households import DUE, Household
+from tests.support.receivers import Receiver, StartReceiver
 
 KEY = b"k" * 32
 BASE = "http://ritual.test:8470"

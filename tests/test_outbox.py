@@ -11,235 +11,31 @@ import base64
 import json
 import logging
 import os
-import random
-import socket
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import pytest
 
 from scheduler.adapters.clock import FakeClock
-from scheduler.adapters.notify import load_channels
 from scheduler.adapters.store import SqlStore
-from scheduler.app.nudging import Nudger
-from scheduler.app.outbox import ChannelOutbox
 from scheduler.app.service import RitualService
 from scheduler.app.stored import (
     DeliveryRecord,
     DeliveryStatus,
-    OccurrenceRecord,
+    OccurrenceKind,
     OccurrenceStatus,
     RitualSource,
-    StoredRitual,
 )
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.domain.messages import DISCREET_TITLE
 from scheduler.settings import Settings
 from scheduler.wiring import make_nudger
+from tests.support.households import DESCRIPTION, DUE, START, TIMEOUT, TITLE, Household
+from tests.support.receivers import StartReceiver, closed_port
 
 SECRET = "s3cret"
-TITLE = "20 minutes, phones away"
-DESCRIPTION = "Sit together and talk."
-START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-DUE = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)
-TIMEOUT = 2.0
-WAITING = {DeliveryStatus.PENDING, DeliveryStatus.RETRY, DeliveryStatus.SENDING}
-
-
-# --- a receiver whose answers are scripted ---------------------------------------------------------
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-    answered: int
-
-
-@dataclass
-class Receiver:
-    """An HTTP server on 127.0.0.1 answering ``script`` in order, then 200 for ever."""
-
-    server: ThreadingHTTPServer
-    script: list[int]
-    requests: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    def url(self, path: str, auth: str = "") -> str:
-        return f"json://{auth}127.0.0.1:{self.port}/{path}"
-
-    def titles(self) -> list[str]:
-        return [str(r.body.get("title")) for r in self.requests]
-
-    def delivered(self) -> int:
-        """How many requests were answered with success."""
-        return sum(r.answered == 200 for r in self.requests)
-
-
-def start_receiver(script: Sequence[int] = (), port: int = 0) -> Receiver:
-    receiver: Receiver
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with receiver.lock:
-                code = receiver.script.pop(0) if receiver.script else 200
-                receiver.requests.append(Received(self.path, dict(self.headers), json.loads(raw), code))
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    receiver = Receiver(server, list(script))
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    return receiver
-
-
-StartReceiver = Callable[..., Receiver]
-
-
-@pytest.fixture
-def receivers() -> Iterator[StartReceiver]:
-    started: list[Receiver] = []
-
-    def start(script: Sequence[int] = (), port: int = 0) -> Receiver:
-        started.append(start_receiver(script, port))
-        return started[-1]
-
-    yield start
-    for receiver in started:
-        receiver.server.shutdown()
-        receiver.server.server_close()
-
-
-def closed_port() -> int:
-    """A port nothing listens on: connecting to it is refused until a receiver takes it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# --- a household: store, service, channels, outbox, nudger -----------------------------------------
-
-
-class Household:
-    def __init__(
-        self,
-        tmp_path: Path,
-        urls: Mapping[str, Sequence[str]],
-        *,
-        max_attempts: int = 20,
-        max_age: timedelta = timedelta(days=1),
-        discreet: bool = False,
-    ) -> None:
-        self.clock = FakeClock(START)
-        self.store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
-        self.service = RitualService(
-            self.store, self.clock, ritual_file=tmp_path / "none.toml", default_timezone="UTC"
-        )
-        self.channels = load_channels(
-            config_file=None, urls=urls, plugin_paths=[], credentials_dir=None, link_key=b"k" * 32
-        )
-        self.outbox = self.new_outbox(max_attempts=max_attempts, max_age=max_age, discreet=discreet)
-        self.nudger = Nudger(self.service, self.outbox, self.clock)
-
-    def new_outbox(
-        self, *, max_attempts: int = 20, max_age: timedelta = timedelta(days=1), discreet: bool = False
-    ) -> ChannelOutbox:
-        """An outbox as a (re)started daemon builds it; seeded, so the jitter is the same every run."""
-        return ChannelOutbox(
-            self.service,
-            self.channels,
-            self.clock,
-            timeout=TIMEOUT,
-            max_attempts=max_attempts,
-            max_age=max_age,
-            discreet=discreet,
-            rng=random.Random(20261124),
-        )
-
-    def add(self, name: str = "talk", **table: object) -> StoredRitual:
-        defaults: dict[str, object] = {"title": TITLE, "description": DESCRIPTION, "at": "20:30"}
-        ritual = ritual_from_table(
-            {"name": name, "start": "2026-11-01", "timezone": "UTC", **defaults, **table}
-        )
-        return self.store.save_ritual(
-            ritual, RitualSource.CLI, now=self.clock.now(), effective_from=date(2026, 11, 1)
-        )
-
-    def fire(self, stored: StoredRitual) -> OccurrenceRecord:
-        """Move to the ritual's next timer and handle it, as the daemon does; the occurrence made."""
-        wake = self.nudger.next_wakeup(stored)
-        assert wake is not None
-        self.clock.set(wake)
-        handled = self.nudger.handle_due(stored)
-        assert len(handled.verdicts) == 1, handled
-        return self.occurrence(stored)
-
-    def occurrence(self, stored: StoredRitual) -> OccurrenceRecord:
-        return self.store.occurrences(ritual_id=stored.id, limit=1)[0]
-
-    def deliveries(self) -> list[DeliveryRecord]:
-        return sorted(self.store.deliveries(), key=lambda d: d.id)
-
-    def next_retry(self) -> datetime | None:
-        waiting = [d.next_attempt_at or self.clock.now() for d in self.deliveries() if d.status in WAITING]
-        return min(waiting, default=None)
-
-    def drain(self, until: datetime | None = None) -> list[timedelta]:
-        """Jump to each retry as it falls due and run it; the waits the outbox chose, in order."""
-        waits = []
-        while (due := self.next_retry()) is not None and (until is None or due <= until):
-            waits.append(due - self.clock.now())
-            self.clock.set(max(due, self.clock.now()))
-            assert self.outbox.deliver_due() >= 1
-            assert len(waits) < 50, "the outbox never settles"
-        return waits
-
-    def run_until(self, end: datetime, rituals: Sequence[StoredRitual]) -> None:
-        """The daemon's loop in fast-forward: each ritual's timer and each retry, in time order."""
-        while True:
-            timers = {s.id: self.nudger.next_wakeup(s) for s in rituals}
-            events = [t for t in [*timers.values(), self.next_retry()] if t is not None]
-            if not events or min(events) > end:
-                self.clock.set(end)
-                return
-            now = min(events)
-            self.clock.set(max(now, self.clock.now()))
-            for stored in rituals:
-                if timers[stored.id] == now:
-                    self.nudger.handle_due(stored)
-            self.outbox.deliver_due()
-
-
-@pytest.fixture
-def households(tmp_path: Path) -> Iterator[Callable[..., Household]]:
-    made: list[Household] = []
-
-    def make(urls: Mapping[str, Sequence[str]], **options: Any) -> Household:
-        folder = tmp_path / f"household-{len(made)}"
-        folder.mkdir()
-        made.append(Household(folder, urls, **options))
-        return made[-1]
-
-    yield make
-    for household in made:
-        household.store.close()
 
 
 def one(household: Household) -> DeliveryRecord:
@@ -599,7 +395,7 @@ def test_a_claim_left_without_deliveries_is_taken_up_at_restart(
         talk.id,
         day=DUE.date(),
         slot="20:30",
-        kind="due",
+        kind=OccurrenceKind.DUE,
         due_at=DUE,
         status=OccurrenceStatus.PENDING,
         now=DUE,

@@ -17,11 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scheduler.adapters.encoding import CSV_HEADER, JsonObject, report_csv, report_json, streak_json
+from scheduler.app.views import StreakView
 from scheduler.domain.cadence import Cadence, Every, parse_due_days
 from scheduler.domain.definitions import CONNECTION_DIMENSIONS, CompleteWhen, Dimension, Ritual
 from scheduler.domain.reminders import Reminders
 from scheduler.domain.report import (
-    CSV_HEADER,
     DIGEST_MAX_RITUALS,
     RitualInput,
     balance_verdict,
@@ -29,14 +30,16 @@ from scheduler.domain.report import (
     digest_text,
     digest_title,
     month_window,
-    report_csv,
-    report_json,
     report_text,
     since_window,
-    streak_row,
     week_window,
 )
-from scheduler.domain.streaks import Done, History, PausedSpan
+from scheduler.domain.streaks import Done, History, PausedSpan, summarize
+
+
+def streak_row(item: RitualInput) -> JsonObject:
+    """The object `ritual streaks --json` prints for one ritual."""
+    return streak_json(StreakView(item.ritual, summarize(item.history, item.today)))
 
 
 def d(text: str) -> date:

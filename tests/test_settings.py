@@ -70,6 +70,18 @@ def test_environment_beats_dotenv_beats_the_settings_file(
             "x = " + "{a = " * 40 + "1" + "}" * 40 + "\n",
             "settings.toml:1: arrays or tables nested more than 32 deep",
         ),
+        (
+            "file",
+            '[people.alex]\nname = "Alex"\n\n[people.sam]\nquiet_hours = "22-7"\n',
+            "settings.toml:5: people.sam.quiet_hours: not a time of day: '22' (use HH:MM, 24-hour)",
+        ),
+        ("file", '[people.sam]\ncolour = "blue"\n', "settings.toml:2: people.sam: unknown option 'colour'"),
+        ("file", '[people]\nalex = ["ntfy://h/t", 2]\n', "settings.toml:2: people.alex[1]: Input should be"),
+        (
+            "file",
+            '[people]\nalex = "ntfy://h/t"\n',
+            "settings.toml:2: people.alex: must be a [people.NAME] table or a list of Apprise URLs",
+        ),
         ("env", "Mars/Base", "RITUAL_TIMEZONE: unknown time zone 'Mars/Base'"),
     ],
 )

@@ -16,7 +16,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, MetaData, insert, inspect, text
+from sqlalchemy import MetaData, insert, text
 
-from scheduler.adapters.notify.channels import CHANNEL_PREFIX
+from scheduler.adapters.notify.channel import CHANNEL_PREFIX
 from scheduler.adapters.store import SqlStore, migrate
 from scheduler.adapters.store import store as store_module
-from scheduler.adapters.store.engine import make_engine, parse_url, prepare_sqlite_file, sqlite_path
+from scheduler.adapters.store.engine import parse_url, sqlite_path
 from scheduler.adapters.store.tables import RitualRow
 from scheduler.app.stored import CompletionRecord, RitualSource
 from scheduler.domain.cadence import Cadence
-from scheduler.domain.definitions import Ritual, cadence_to_table, ritual_from_table, ritual_to_table
+from scheduler.domain.definitions import Ritual, ritual_from_table, ritual_to_table
 from scheduler.domain.errors import SchemaTooNewError, StoreError, UnknownRitualError
+from tests.support.store import SEED, SEED_AT, raw_engine, stamped, table_names
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MAR = {day: date(2026, 3, day) for day in range(1, 32)}
@@ -67,6 +67,7 @@ def complete(
     by: str = "",
     occurrence: str | None = None,
     note: str = "",
+    again: bool = False,
 ) -> tuple[CompletionRecord, bool]:
     return store.add_completion(
         ritual_id,
@@ -78,21 +79,8 @@ def complete(
         source="cli",
         occurrence=occurrence,
         now=NOW,
+        again=again,
     )
-
-
-@contextmanager
-def raw_engine(url: str) -> Iterator[Engine]:
-    """An engine set up like the store's, for looking under it and for building old schemas."""
-    parsed = parse_url(url)
-    path = sqlite_path(parsed)
-    if path is not None:
-        prepare_sqlite_file(path)
-    engine = make_engine(parsed)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def sqlite_file(url: str) -> Path:
@@ -100,16 +88,6 @@ def sqlite_file(url: str) -> Path:
     if path is None:
         pytest.skip("looks at the SQLite file itself")
     return path
-
-
-def table_names(url: str) -> set[str]:
-    with raw_engine(url) as engine, engine.connect() as connection:
-        return set(inspect(connection).get_table_names())
-
-
-def stamped(url: str) -> set[str]:
-    with raw_engine(url) as engine, engine.connect() as connection:
-        return migrate.current_revisions(connection)
 
 
 # --- opening: files, pragmas, errors ---------------------------------------------------------------
@@ -339,99 +317,6 @@ def test_a_newer_schema_is_refused_and_left_alone(store_url: str) -> None:
         assert connection.execute(text("SELECT COUNT(*) FROM completion")).scalar() == 1
 
 
-# What an older database holds: rows for every table, as plain column values. A later
-# revision that adds a required column extends these rows; columns a revision does not
-# have yet are left out when seeding it.
-SEED_AT = datetime(2026, 2, 1, 21, 15, 30, 123456, tzinfo=UTC)
-SEED: dict[str, list[dict[str, Any]]] = {
-    "ritual": [
-        {
-            "id": 1,
-            "name": "talk",
-            "title": "Talk",
-            "dimension": "emotional",
-            "source": "file",
-            "definition": json.dumps(ritual_to_table(make_ritual(dimension="emotional", title="Talk"))),
-            "created_at": SEED_AT,
-            "updated_at": SEED_AT,
-            "removed_at": None,
-        }
-    ],
-    "cadence_version": [
-        {
-            "id": 1,
-            "ritual_id": 1,
-            "effective_from": date(2026, 1, 1),
-            "cadence": json.dumps(cadence_to_table(Cadence())),
-            "recorded_at": SEED_AT,
-        }
-    ],
-    "completion": [
-        {
-            "id": number,
-            "ritual_id": 1,
-            "day": date(2026, 1, number),
-            "at": SEED_AT.replace(day=number, month=1),
-            "period_key": f"2026-01-{number:02d}",
-            "by_person": by,
-            "note": f"note {number}",
-            "source": "link" if occurrence else "cli",
-            "occurrence": occurrence,
-            "created_at": SEED_AT,
-        }
-        for number, by, occurrence in [
-            (1, "ann", "talk/2026-01-01/20:30"),
-            (2, "ben", "talk/2026-01-01/20:30"),
-            (3, "", None),
-            (4, "", None),
-        ]
-    ],
-    "skip": [{"id": 1, "ritual_id": 1, "day": date(2026, 1, 9), "reason": "ill", "created_at": SEED_AT}],
-    "pause": [
-        {
-            "id": 1,
-            "ritual_id": 1,
-            "start": date(2026, 1, 10),
-            "until": None,
-            "reason": "travel",
-            "created_at": SEED_AT,
-        }
-    ],
-    "meta": [{"key": "ritual_file_hash", "value": "abc123"}],
-    # From 0002 on.
-    "occurrence": [
-        {
-            "id": 1,
-            "ritual_id": 1,
-            "day": date(2026, 1, 5),
-            "slot": "20:30",
-            "kind": "due",
-            "due_at": SEED_AT,
-            "status": "sent",
-            "created_at": SEED_AT,
-            "decided_at": SEED_AT,
-            "note": "sent 25 min late",
-            "epoch": 3,
-        }
-    ],
-    "delivery": [
-        {
-            "id": 1,
-            "occurrence_id": 1,
-            "channel": "ann: json://127.0.0.1/",
-            "target": "f" * 64,
-            "status": "given_up",
-            "attempts": 5,
-            "last_error": "503",
-            "next_attempt_at": None,
-            "idempotency_key": f"1:{'f' * 64}",
-            "created_at": SEED_AT,
-            "updated_at": SEED_AT,
-        }
-    ],
-}
-
-
 SEED_LINK_KEY = b"s" * 32
 
 
@@ -478,10 +363,10 @@ def test_upgrading_from_each_revision_keeps_every_row(store_url: str, revision: 
             assert [(o.id, o.slot, o.status, o.note, o.epoch, o.due_at) for o in occurrences] == [
                 (1, "20:30", "sent", "sent 25 min late", 3, SEED_AT)
             ]
-            # Rows from before 0004 held sha256(URL): re-keyed with the link key, not kept.
+            # Rows from before 0005 held sha256(URL): re-keyed with the link key, not kept.
             plain = "f" * 64
             rekeyed = hmac.new(SEED_LINK_KEY, CHANNEL_PREFIX + plain.encode(), hashlib.sha256).hexdigest()
-            rekeyed = rekeyed if revision < "0004" else plain
+            rekeyed = rekeyed if revision < "0005" else plain
             assert [(d.id, d.status, d.attempts, d.target, d.idempotency_key) for d in deliveries] == [
                 (1, "given_up", 5, rekeyed, f"1:{rekeyed}")
             ]
@@ -695,7 +580,7 @@ def test_completions_come_back_oldest_first_with_aware_utc_times(store: SqlStore
     late = complete(store, ritual_id, day=MAR[3], at=datetime(2026, 3, 3, 21, 0, tzinfo=berlin))[0]
     early = complete(store, ritual_id, day=MAR[2], at=datetime(2026, 3, 2, 23, 30, tzinfo=UTC))[0]
     backfill = complete(store, ritual_id, day=MAR[1], at=datetime(2026, 3, 1, 8, 0, tzinfo=UTC))[0]
-    same_day = complete(store, ritual_id, day=MAR[2], at=datetime(2026, 3, 2, 7, 0, tzinfo=UTC))[0]
+    same_day = complete(store, ritual_id, day=MAR[2], at=datetime(2026, 3, 2, 7, 0, tzinfo=UTC), by="ben")[0]
 
     listed = store.completions(ritual_id)
 
@@ -757,8 +642,10 @@ def test_nothing_recorded_reads_as_empty(store: SqlStore, ritual_id: int) -> Non
         pytest.param([("nudge-1", "ann"), ("nudge-1", "ann")], 1, id="double tap on one nudge counts once"),
         pytest.param([("nudge-1", "ann"), ("nudge-1", "ben")], 2, id="each person taps their own"),
         pytest.param([("nudge-1", ""), ("nudge-1", "")], 1, id="double tap by nobody in particular"),
-        pytest.param([("nudge-1", "ann"), ("nudge-2", "ann")], 2, id="two nudges, two completions"),
-        pytest.param([(None, "ann"), (None, "ann")], 2, id="without a nudge every done counts"),
+        # Decided in issue 20: once per (ritual, day, person), whatever path it came by.
+        pytest.param([("nudge-1", "ann"), ("nudge-2", "ann")], 1, id="two nudges of one day, one completion"),
+        pytest.param([(None, "ann"), (None, "ann")], 1, id="without a nudge, still once a day"),
+        pytest.param([(None, "ann"), (None, "ben")], 2, id="each person once a day"),
     ],
 )
 def test_completions_are_idempotent_per_occurrence_and_person(
@@ -777,10 +664,16 @@ def test_two_stores_racing_on_one_nudge_record_one_completion(store_url: str, ri
         for round_number in range(5):
             occurrence = f"talk/2026-03-0{round_number + 1}/20:30"
             start = threading.Barrier(2, timeout=30)
+            day = MAR[round_number + 1]
 
-            def tap(racer: SqlStore, occurrence: str = occurrence, start: threading.Barrier = start) -> Any:
+            def tap(
+                racer: SqlStore,
+                occurrence: str = occurrence,
+                start: threading.Barrier = start,
+                day: date = day,
+            ) -> Any:
                 start.wait()
-                return complete(racer, ritual_id, occurrence=occurrence, by="ann")
+                return complete(racer, ritual_id, day=day, occurrence=occurrence, by="ann")
 
             with ThreadPoolExecutor(max_workers=2) as pool:
                 results = list(pool.map(tap, racers))
@@ -790,6 +683,15 @@ def test_two_stores_racing_on_one_nudge_record_one_completion(store_url: str, ri
     finally:
         for racer in racers:
             racer.close()
+
+
+def test_again_records_another_completion_of_the_same_day_on_purpose(store: SqlStore, ritual_id: int) -> None:
+    first, _ = complete(store, ritual_id, by="ann")
+    second, created = complete(store, ritual_id, by="ann", again=True)
+    third, _ = complete(store, ritual_id, by="ann", again=True)
+    assert created and [first.again, second.again, third.again] == [0, 1, 2]
+    assert complete(store, ritual_id, by="ann") == (first, False)
+    assert store.completion_marks(ritual_id) == [(MAR[1], "ann")] * 3
 
 
 def test_losing_the_insert_race_returns_the_winner(
@@ -863,28 +765,45 @@ def test_a_pause_cannot_end_before_it_starts(store: SqlStore, ritual_id: int) ->
 
 
 @pytest.mark.parametrize(
-    ("spans", "ended", "untils"),
+    ("spans", "resumed", "untils"),
     [
-        pytest.param([(1, None)], 1, [10], id="an open pause ends on the last day"),
-        pytest.param([(1, 20)], 1, [10], id="a longer pause is cut short"),
-        pytest.param([(10, None)], 1, [10], id="a pause starting that day ends that day"),
-        pytest.param([(1, 5)], 0, [5], id="a pause already over is left alone"),
-        pytest.param([(1, 10)], 0, [10], id="a pause ending that day is left alone"),
-        pytest.param([(11, None)], 1, [], id="a pause starting the next day is dropped"),
-        pytest.param([(11, 11)], 1, [], id="a one-day pause the next day is dropped"),
-        pytest.param([(12, None)], 0, [None], id="a pause planned further ahead is left alone"),
-        pytest.param([(1, 5), (6, None), (15, 20)], 1, [5, 10, 20], id="only the running one ends"),
+        pytest.param([(1, None)], (1, 0), [10], id="an open pause ends on the last day"),
+        pytest.param([(1, 20)], (1, 0), [10], id="a longer pause is cut short"),
+        pytest.param([(10, None)], (1, 0), [10], id="a pause starting that day ends that day"),
+        pytest.param([(1, 5)], (0, 0), [5], id="a pause already over is left alone"),
+        pytest.param([(1, 10)], (0, 0), [10], id="a pause ending that day is left alone"),
+        pytest.param([(11, None)], (1, 0), [], id="a pause starting the next day is dropped"),
+        pytest.param([(11, 11)], (1, 0), [], id="a one-day pause the next day is dropped"),
+        # Decided in issue 20: resuming also cancels what was planned ahead.
+        pytest.param([(12, None)], (0, 1), [], id="a pause planned further ahead is cancelled"),
+        pytest.param(
+            [(1, 5), (6, None), (15, 20)], (1, 1), [5, 10], id="the running one ends, the planned goes"
+        ),
     ],
 )
 def test_ending_pauses(
-    store: SqlStore, ritual_id: int, spans: list[tuple[int, int | None]], ended: int, untils: list[int | None]
+    store: SqlStore,
+    ritual_id: int,
+    spans: list[tuple[int, int | None]],
+    resumed: tuple[int, int],
+    untils: list[int | None],
 ) -> None:
     for start, until in spans:
         store.add_pause(
             ritual_id, start=MAR[start], until=None if until is None else MAR[until], reason="", now=NOW
         )
-    assert store.end_pauses(ritual_id, last_day=MAR[10]) == ended
+    assert store.end_pauses(ritual_id, last_day=MAR[10]) == resumed
     assert [p.until for p in store.pauses(ritual_id)] == [None if u is None else MAR[u] for u in untils]
+
+
+def test_a_household_pause_stops_every_ritual_and_ends_on_its_own(store: SqlStore, ritual_id: int) -> None:
+    own = store.add_pause(ritual_id, start=MAR[1], until=MAR[2], reason="", now=NOW, by="ann")
+    trip = store.add_pause(None, start=MAR[5], until=MAR[9], reason="travelling", now=NOW, by="household")
+    assert trip.household and (trip.by, own.by) == ("household", "ann")
+    assert store.pauses(ritual_id) == [own, trip]
+    assert store.household_pauses() == [trip]
+    assert store.end_pauses(None, last_day=MAR[6]) == (1, 0)
+    assert [p.until for p in store.pauses(ritual_id)] == [MAR[2], MAR[6]]
 
 
 # --- transactions ------------------------------------------------------------------------------
@@ -1003,3 +922,72 @@ def test_a_ritual_is_found_by_its_id_unless_removed(store: SqlStore) -> None:
     store.remove_ritual("walk", now=now)
     assert store.ritual_by_id(stored.id) is None
     assert store.ritual_by_id(stored.id, include_removed=True) is not None
+
+
+def test_repeats_stored_before_0004_stay_readable_and_count_once_unless_several_were_the_target(
+    store_url: str,
+) -> None:
+    """0003 let one person record a day twice; 0004 keeps every row: a repeat of a
+    ``times = 1`` ritual is numbered NULL (read, never counted), of ``times = 3`` 1, 2, ..."""
+    water = ritual_from_table({"name": "water", "every": "day", "times": 3})
+    with raw_engine(store_url) as engine:
+        migrate.upgrade(engine, parse_url(store_url), "0003")
+        schema = MetaData()
+        schema.reflect(engine)
+        with engine.begin() as connection:
+            connection.execute(insert(schema.tables["ritual"]), [SEED["ritual"][0]])
+            connection.execute(
+                insert(schema.tables["ritual"]),
+                [
+                    {
+                        **SEED["ritual"][0],
+                        "id": 2,
+                        "name": "water",
+                        "definition": json.dumps(ritual_to_table(water)),
+                    }
+                ],
+            )
+            day = date(2026, 1, 5)
+            rows = [(1, "ann"), (1, "ann"), (1, "ben"), (2, ""), (2, ""), (2, "")]
+            connection.execute(
+                insert(schema.tables["completion"]),
+                [
+                    {  # ids from the database, so its sequence knows them
+                        "ritual_id": ritual,
+                        "day": day,
+                        "at": SEED_AT,
+                        "period_key": "2026-01-05",
+                        "by_person": by,
+                        "note": "",
+                        "source": "cli",
+                        "occurrence": None,
+                        "created_at": SEED_AT,
+                    }
+                    for ritual, by in rows
+                ],
+            )
+            connection.execute(
+                insert(schema.tables["api_token"]),
+                [{"id": 1, "name": "phone", "token_hash": "a" * 64, "created_at": SEED_AT}],
+            )
+
+    upgraded = SqlStore.open(store_url)
+    try:
+        assert [(c.id, c.by, c.again) for c in upgraded.completions(1)] == [
+            (1, "ann", 0),
+            (2, "ann", None),
+            (3, "ben", 0),
+        ]
+        assert [(c.id, c.again) for c in upgraded.completions(2)] == [(4, 0), (5, 1), (6, 2)]
+        assert upgraded.completion_marks(1) == [(date(2026, 1, 5), "ann"), (date(2026, 1, 5), "ben")]
+        assert len(upgraded.completion_marks(2)) == 3
+        assert [(t.name, t.person) for t in upgraded.api_tokens()] == [("phone", None)]
+        # From now on a repeat is refused by the index, and --again numbers after the old ones.
+        when = {"day": date(2026, 1, 5), "at": SEED_AT, "period_key": "2026-01-05", "by": "ann"}
+        extra = {"note": "", "source": "cli", "occurrence": None, "now": SEED_AT}
+        first, created = upgraded.add_completion(1, **when, **extra)  # type: ignore[arg-type]
+        assert (created, first.id) == (False, 1)
+        again, created = upgraded.add_completion(1, **when, **extra, again=True)  # type: ignore[arg-type]
+        assert (created, again.again) == (True, 1)
+    finally:
+        upgraded.close()

@@ -43,7 +43,7 @@ from scheduler.app.stored import (
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.domain.errors import StoreError
 from scheduler.domain.reminders import NudgeKind
-from tests.test_store import SEED, raw_engine, stamped, table_names
+from tests.support.store import SEED, raw_engine, stamped, table_names
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = date(2026, 3, 1)
@@ -74,7 +74,7 @@ def claim(
     *,
     day: date = DAY,
     slot: str = "20:30",
-    kind: str = OccurrenceKind.DUE,
+    kind: OccurrenceKind = OccurrenceKind.DUE,
     due_at: datetime = NOW,
     status: OccurrenceStatus = Pending,
     now: datetime = NOW,
@@ -219,8 +219,9 @@ def test_a_claim_keeps_every_field(
 
 @pytest.mark.parametrize("kind", list(NudgeKind), ids=str)
 def test_every_reminder_kind_is_an_occurrence_kind(store: SqlStore, ritual_id: int, kind: NudgeKind) -> None:
-    record, _ = claim(store, ritual_id, slot=f"{kind}/20:30", kind=kind)
+    record, _ = claim(store, ritual_id, slot=f"{kind}/20:30", kind=OccurrenceKind.of(kind))
     assert record.kind is OccurrenceKind(kind.value)
+    assert record.kind.reminder is kind
 
 
 @pytest.mark.parametrize(
@@ -259,6 +260,7 @@ CLAIMER = """
 import json, sys
 from datetime import UTC, date, datetime
 from scheduler.adapters.store import SqlStore
+from scheduler.app.stored import OccurrenceKind
 
 NOON = datetime(2026, 3, 1, 12, tzinfo=UTC)
 store = SqlStore.open(sys.argv[1])
@@ -267,7 +269,7 @@ sys.stdin.readline()
 results = []
 for number in range(50):
     record, created = store.claim_occurrence(
-        int(sys.argv[2]), day=date(2026, 3, 1), slot=f"race/{number}", kind="due",
+        int(sys.argv[2]), day=date(2026, 3, 1), slot=f"race/{number}", kind=OccurrenceKind.DUE,
         due_at=NOON, status="pending", now=NOON,
     )
     results.append([record.id, created])
@@ -406,7 +408,7 @@ def test_the_last_occurrence_is_the_one_due_last(store: SqlStore, ritual_id: int
     late, _ = claim(store, ritual_id, slot="22:00", due_at=minutes(120))
     claim(store, ritual_id, slot="20:00", due_at=minutes(0))  # claimed later, due earlier
     claim(store, walk, slot="23:00", due_at=minutes(180))  # another ritual
-    claim(store, None, slot="digest", kind="digest", due_at=minutes(240))  # the household's
+    claim(store, None, slot="digest", kind=OccurrenceKind.DIGEST, due_at=minutes(240))  # the household's
     assert store.last_occurrence(ritual_id) == late
     tie, _ = claim(store, ritual_id, slot="also 22:00", due_at=minutes(120))
     assert store.last_occurrence(ritual_id) == tie, "same due time: the later claimed"
@@ -661,7 +663,14 @@ def fenced_claim(
     store: SqlStore, ritual_id: int, slot: str, epoch: int
 ) -> tuple[OccurrenceRecord | None, bool]:
     return store.claim_occurrence(
-        ritual_id, day=DAY, slot=slot, kind="due", due_at=NOW, status=Pending, now=NOW, epoch=epoch
+        ritual_id,
+        day=DAY,
+        slot=slot,
+        kind=OccurrenceKind.DUE,
+        due_at=NOW,
+        status=Pending,
+        now=NOW,
+        epoch=epoch,
     )
 
 
@@ -969,7 +978,7 @@ def test_many_deliveries_are_claimed_and_finished_in_one_go(store: SqlStore, occ
 
 
 def batch_claim(ritual_id: int | None, slot: str, day: date = DAY) -> OccurrenceClaim:
-    return OccurrenceClaim(ritual_id, day, slot, "due", NOW, Pending, f"note {slot}")
+    return OccurrenceClaim(ritual_id, day, slot, OccurrenceKind.DUE, NOW, Pending, f"note {slot}")
 
 
 def test_a_batch_claims_new_keys_and_hands_back_taken_ones_in_order(store: SqlStore, ritual_id: int) -> None:

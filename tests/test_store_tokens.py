@@ -12,7 +12,7 @@ from scheduler.adapters.store import SqlStore, migrate
 from scheduler.adapters.store.engine import parse_url
 from scheduler.app.stored import ApiTokenRecord, api_token_hash
 from scheduler.domain.errors import ConflictError
-from tests.test_store import raw_engine, stamped
+from tests.support.store import raw_engine, stamped
 
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=3)

@@ -690,6 +690,62 @@ def test_strength_ignores_rest_days() -> None:
     )
 
 
+def loop_daily_score(checked: list[bool]) -> float:
+    """Loop Habit Tracker's score of a daily habit, one day at a time, the last day included."""
+    multiplier = 0.5 ** (1 / 13)
+    score = 0.0
+    for value in checked:
+        score = score * multiplier + (1.0 if value else 0.0) * (1 - multiplier)
+    return score
+
+
+def test_strength_counts_today_once_it_is_kept() -> None:
+    """Loop's own case: thirteen checks in a row, today's the last, is a strength of one half."""
+    kept = span("2025-03-01", "2025-03-13")
+    assert summarize(history(done=kept), d("2025-03-13")).strength == pytest.approx(0.5)
+
+
+def test_an_open_today_neither_raises_nor_lowers_strength() -> None:
+    kept = span("2025-03-01", "2025-03-12")
+    yesterday = summarize(history(done=kept), d("2025-03-12")).strength
+    assert summarize(history(done=kept), d("2025-03-13")).strength == pytest.approx(yesterday)
+    twice = history(cadence(times=2), done=[*kept, *kept])
+    partly = replace(twice, completions=(*twice.completions, Done(d("2025-03-13"))))  # today: one of two
+    assert summarize(partly, d("2025-03-13")).strength == pytest.approx(
+        summarize(twice, d("2025-03-12")).strength
+    )
+
+
+def test_strength_counts_this_week_once_it_is_kept() -> None:
+    weekly = cadence("week")
+    m7 = (0.5 ** ((1 / 7) ** 0.5 / 13)) ** 7
+    done = [d("2025-03-04"), d("2025-03-12")]  # kept the week of 03-03, and this week by Wednesday
+    assert summarize(
+        history(weekly, start="2025-03-03", done=done), d("2025-03-12")
+    ).strength == pytest.approx((1 - m7) * m7 + (1 - m7))
+    open_week = summarize(history(weekly, start="2025-03-03", done=done[:1]), d("2025-03-12"))
+    assert open_week.strength == pytest.approx(1 - m7)
+
+
+def test_strength_counts_a_period_not_how_its_completions_fall_in_it() -> None:
+    """Calendar periods, not Loop's sliding window: three on a Monday count like three spread out."""
+    week = cadence("week", times=3)
+    monday = history(week, start="2025-03-03", done=[d("2025-03-03")] * 3)
+    spread = history(week, start="2025-03-03", done=[d("2025-03-03"), d("2025-03-05"), d("2025-03-09")])
+    assert summarize(monday, d("2025-03-12")).strength == summarize(spread, d("2025-03-12")).strength > 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=80))
+def test_a_daily_strength_is_loops_score(checked: list[bool]) -> None:
+    """Daily, it is Loop's score of today when today is kept, and of yesterday while today is open."""
+    start = d("2025-03-01")
+    done = [start + timedelta(days=n) for n, value in enumerate(checked) if value]
+    today = start + timedelta(days=len(checked) - 1)
+    counted = checked if checked[-1] else checked[:-1]
+    assert summarize(history(done=done), today).strength == pytest.approx(loop_daily_score(counted))
+
+
 # Properties over random daily and weekly rituals.
 
 BASE = date(2024, 1, 1)

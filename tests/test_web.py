@@ -25,7 +25,14 @@ from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.store import SqlStore
 from scheduler.adapters.web import MAX_BODY, HideTokens, create_app, hide_tokens
 from scheduler.app.service import RitualService
-from scheduler.app.stored import CompletionRecord, OccurrenceStatus, RitualSource, api_token_hash
+from scheduler.app.stored import (
+    CompletionRecord,
+    OccurrenceKind,
+    OccurrenceStatus,
+    RitualSource,
+    api_token_hash,
+)
+from scheduler.app.views import TodayEntry
 from scheduler.domain.definitions import ritual_from_table
 from scheduler.domain.errors import RitualError, StoreError
 from scheduler.domain.links import LinkAction, LinkClaim, expiry_for, sign
@@ -114,7 +121,7 @@ def make_house(
         stored.id,
         day=FRIDAY,
         slot="19:00",
-        kind="due",
+        kind=OccurrenceKind.DUE,
         due_at=NOW - timedelta(minutes=30),
         status=OccurrenceStatus.SENT,
         now=NOW,
@@ -562,15 +569,28 @@ def test_pausing_and_resuming(house: House) -> None:
     assert answer.status_code == 201
     pause = answer.json()["pause"]
     assert answer.json() == {"name": "date-night", "pause": pause}
-    assert pause == {"id": pause["id"], "from": "2026-11-27", "until": "2026-12-24", "reason": "trip"}
+    assert pause == {
+        "id": pause["id"],
+        "from": "2026-11-27",
+        "until": "2026-12-24",
+        "reason": "trip",
+        "by": None,
+        "household": False,
+    }
     shown = house.api("GET", "/api/v1/rituals/date-night").json()
     assert (shown["paused"], shown["pauses"]) == (True, [pause])
 
     resumed = house.api("POST", "/api/v1/rituals/date-night/resume")
-    assert (resumed.status_code, resumed.json()) == (200, {"name": "date-night", "resumed": True})
+    assert (resumed.status_code, resumed.json()) == (
+        200,
+        {"name": "date-night", "resumed": True, "ended": 1, "cancelled": 0},
+    )
     assert house.api("GET", "/api/v1/rituals/date-night").json()["paused"] is False
     again = house.api("POST", "/api/v1/rituals/date-night/resume")
-    assert (again.status_code, again.json()) == (200, {"name": "date-night", "resumed": False})
+    assert (again.status_code, again.json()) == (
+        200,
+        {"name": "date-night", "resumed": False, "ended": 0, "cancelled": 0},
+    )
 
 
 def test_a_pause_without_a_body_runs_from_today_until_resumed(house: House) -> None:
@@ -581,6 +601,8 @@ def test_a_pause_without_a_body_runs_from_today_until_resumed(house: House) -> N
         "from": "2026-11-27",
         "until": None,
         "reason": None,
+        "by": None,
+        "household": False,
     }
 
 
@@ -985,7 +1007,7 @@ def test_a_bug_is_a_500_that_says_nothing_of_it(house: House, monkeypatch: pytes
     def bug(self: RitualService, names: object = None) -> list[dict[str, Any]]:
         raise RuntimeError(f"bug near {API_TOKEN}")
 
-    monkeypatch.setattr(RitualService, "streak_rows", bug)
+    monkeypatch.setattr(RitualService, "streaks", bug)
     with TestClient(house.client.app, raise_server_exceptions=False) as client:
         answer = client.get("/api/v1/streaks", headers=house.bearer())
     assert (answer.status_code, answer.json()) == (500, {"error": "internal error (see the daemon's log)"})
@@ -1060,6 +1082,44 @@ def test_the_today_page_shows_the_ritual_and_its_done_button_records_it(house: H
     # The year heatmap: a weekly ritual gets one square per week, this week's now kept.
     assert '<i class="k" title="2026-11-23"></i>' in text(after)
     assert '<i class="o" title="2026-11-23"></i>' in text(today)
+
+
+def test_a_ritual_two_people_keep_together_is_not_kept_after_one_tap(house: House) -> None:
+    """The page judges the period as the streak does: "both" means each of them did it."""
+    both = {**DATE_NIGHT, "name": "walk", "title": "Evening walk", "people": ["alex", "sam"]}
+    both["complete_when"] = "both"
+    house.store.save_ritual(ritual_from_table(both), RitualSource.CLI, now=NOW, effective_from=FRIDAY)
+    walk = house.store.get_ritual("walk")
+    assert walk is not None
+    house.store.add_completion(
+        walk.id,
+        day=FRIDAY,
+        at=NOW,
+        period_key="2026-11-23",
+        by="alex",
+        note="",
+        source="cli",
+        occurrence=None,
+        now=NOW,
+    )
+    log_in(house)
+    section = text(house.client.get("/")).split("<h3>Evening walk</h3>")[1].split("</section>")[0]
+    assert "this period: open" in section
+    assert 'streak <b class="streak">0</b>' in section
+    house.store.add_completion(
+        walk.id,
+        day=FRIDAY,
+        at=NOW,
+        period_key="2026-11-23",
+        by="sam",
+        note="",
+        source="cli",
+        occurrence=None,
+        now=NOW,
+    )
+    section = text(house.client.get("/")).split("<h3>Evening walk</h3>")[1].split("</section>")[0]
+    assert "this period: kept" in section
+    assert 'streak <b class="streak">1</b>' in section
 
 
 def test_the_today_page_accepts_the_bearer_token_too(house: House) -> None:
@@ -1182,10 +1242,10 @@ def test_the_policy_allows_exactly_the_pages_own_style_sheet(house: House) -> No
 def test_a_bug_on_a_page_still_answers_with_the_headers(
     house: House, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def bug(self: RitualService, names: object = None) -> list[dict[str, Any]]:
+    def bug(self: RitualService) -> list[TodayEntry]:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(RitualService, "streak_rows", bug)
+    monkeypatch.setattr(RitualService, "today_entries", bug)
     with TestClient(house.client.app, raise_server_exceptions=False) as client:
         answer = client.get("/", headers=house.bearer())
     assert answer.status_code == 500

@@ -1,6 +1,6 @@
 """``ritual report --chart FILE.png|svg``: consistency over time and the balance, as a picture.
 
-``chart_data`` is pure and needs nothing beyond the standard library. ``write_chart``
+What it shows is ``scheduler.domain.trends`` (pure). ``write_chart``
 draws it with matplotlib, an optional extra (``pip install 'ritual-scheduler[charts]'``),
 imported only when a chart is asked for. It uses the Agg canvas and no pyplot state, and
 writes no date into the file and a fixed SVG id salt, so the same data gives the same file.
@@ -16,17 +16,15 @@ from __future__ import annotations
 import io
 import os
 import secrets
-from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scheduler.domain.errors import RitualError
-from scheduler.domain.report import DimensionBalance, RitualInput, build_report
-from scheduler.domain.streaks import PeriodStatus, outcomes
+from scheduler.domain.report import DimensionBalance
+from scheduler.domain.trends import DAILY_SAMPLES_UP_TO, ROLLING_DAYS, ROLLING_PERIODS, ChartData
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,9 +32,6 @@ if TYPE_CHECKING:
 
 CHART_SUFFIXES = (".png", ".svg")
 INSTALL_HINT = "pip install 'ritual-scheduler[charts]'"
-ROLLING_DAYS = 28
-ROLLING_PERIODS = 4
-DAILY_SAMPLES_UP_TO = 62  # windows up to about two months get a point per day, longer ones per week
 
 _SVG_SALT = "ritual-scheduler"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -51,66 +46,6 @@ _DIMENSION_COLORS = {
 
 class ChartsUnavailableError(RitualError):
     """matplotlib, the optional charts extra, is not installed."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChartSeries:
-    name: str
-    title: str
-    kept_share: tuple[float | None, ...]  # one per ChartData.days; None: nothing judged yet
-
-
-@dataclass(frozen=True, slots=True)
-class ChartData:
-    first: date
-    last: date
-    days: tuple[date, ...]  # the sample days on the time axis
-    series: tuple[ChartSeries, ...]
-    balance: tuple[DimensionBalance, ...]
-    verdict: str
-
-
-def chart_data(items: Sequence[RitualInput], first: date, last: date) -> ChartData:
-    """What the chart shows for the report window ``first..last``; pure."""
-    report = build_report(items, first, last)
-    newest = max((item.today for item in items), default=last)
-    days = _sample_days(first, min(last, max(first, newest)))
-    series = tuple(
-        ChartSeries(item.ritual.name, item.ritual.title, _rolling_kept_share(item, days)) for item in items
-    )
-    return ChartData(first, last, days, series, report.balance, report.verdict)
-
-
-def _sample_days(first: date, last: date) -> tuple[date, ...]:
-    step = 1 if (last - first).days <= DAILY_SAMPLES_UP_TO else 7
-    days = [first + timedelta(days=n) for n in range(0, (last - first).days + 1, step)]
-    if days[-1] != last:
-        days.append(last)
-    return tuple(days)
-
-
-def _rolling_kept_share(item: RitualInput, days: Sequence[date]) -> tuple[float | None, ...]:
-    """Per sample day: kept / (kept + missed) over the periods whose last day is in the rolling window."""
-    judged = [
-        o for o in outcomes(item.history, item.today) if o.status in (PeriodStatus.KEPT, PeriodStatus.MISSED)
-    ]
-    if not judged:
-        return tuple(None for _ in days)
-    newest = judged[-1].period
-    window = max(ROLLING_DAYS, ROLLING_PERIODS * (newest.end - newest.start).days)
-    last_days = [o.period.end.toordinal() - 1 for o in judged]
-    kept_before = [0]
-    for outcome in judged:
-        kept_before.append(kept_before[-1] + (outcome.status is PeriodStatus.KEPT))
-    shares: list[float | None] = []
-    for day in days:
-        # Only closed periods: their last day is on or before the sample day (and before today).
-        hi = bisect_right(last_days, min(day.toordinal(), item.today.toordinal() - 1))
-        lo = bisect_right(last_days, day.toordinal() - window)
-        shares.append(
-            (kept_before[hi] - kept_before[lo]) / (hi - lo) if hi > lo and day <= item.today else None
-        )
-    return tuple(shares)
 
 
 def check_chart_path(path: Path) -> str:
@@ -133,8 +68,9 @@ def write_chart(data: ChartData, path: Path) -> Path:
     drawn = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
         figure = _draw(data)
-        metadata: dict[str, Any] = {"Date": None} if image_format == "svg" else {}
-        figure.savefig(drawn, format=image_format, metadata=metadata, dpi=100)
+        figure.savefig(
+            drawn, format=image_format, metadata={"Date": None} if image_format == "svg" else {}, dpi=100
+        )
     try:
         _write_private(path, drawn.getvalue())
     except OSError as exc:

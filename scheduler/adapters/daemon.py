@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from types import FrameType
-from typing import Any, Protocol
+from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -45,6 +45,14 @@ RECONCILE_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
+class LinkHooks:
+    """What the pages call back into the daemon for: a Snooze, and a Done (to tell the other phones)."""
+
+    snooze: Callable[[int, str], None]
+    done: Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
 class Running:
     """What starting built: the service, who leads, the nudge path, and where HTTP listens."""
 
@@ -59,8 +67,8 @@ class Runtime(Protocol):
     (``scheduler.wiring``): the instance lock, the store and service, the leader election, the
     HTTP listener, and the nudge path wired to the channels."""
 
-    def start(self, snooze: Callable[[int, str], None]) -> Running:
-        """Take the instance lock and open everything; ``snooze`` is what the links' Snooze calls."""
+    def start(self, hooks: LinkHooks) -> Running:
+        """Take the instance lock and open everything; ``hooks`` is what the links' pages call."""
         ...
 
     def reload(self, running: Running) -> Nudger | None:
@@ -218,7 +226,7 @@ class Daemon:
         signal.signal(signal.SIGHUP, on_reload)
 
     def _open(self) -> None:
-        running = self._runtime.start(self._snooze)
+        running = self._runtime.start(LinkHooks(self._snooze, self._done))
         self._running = running
         self._service = running.service
         self._leadership = running.leadership
@@ -238,6 +246,18 @@ class Daemon:
     def http_base(self) -> str | None:
         """Where the HTTP server listens (``http://127.0.0.1:8470``), once started; None if off."""
         return self._http_base
+
+    def _done(self, occurrence_id: int) -> None:
+        """A Done tapped on a link: the other phones are told now rather than at the next tick."""
+        if self._nudger is None or not self.leading:
+            return  # a standby leaves it to the leader's tick
+        try:
+            found = self._service.nudge(occurrence_id) if self._service is not None else None
+            if found is not None:
+                occurrence, stored = found
+                self._nudger.clear_kept(stored, occurrence.day)
+        except Exception:  # the Done is recorded; telling the other phones can wait for the tick
+            log.exception("telling the other phones of nudge %s failed", occurrence_id)
 
     def _snooze(self, occurrence_id: int, person: str) -> None:
         assert self._nudger is not None
@@ -436,8 +456,9 @@ class Daemon:
             if self._scheduler.get_job(job_id) is not None:
                 self._scheduler.remove_job(job_id)
             return
-        kwargs: dict[str, Any] = {"run_date": when}
-        self._scheduler.add_job(func, "date", args=list(args), id=job_id, replace_existing=True, **kwargs)
+        self._scheduler.add_job(
+            func, "date", args=list(args), id=job_id, replace_existing=True, run_date=when
+        )
 
     def _status_line(self) -> str:
         """systemd's STATUS=, from the armed timers (no planning on every tick)."""

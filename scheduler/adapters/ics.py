@@ -11,7 +11,7 @@ from icalendar import Calendar, Event, Timezone
 from scheduler.domain.reminders import NudgeKind
 
 if TYPE_CHECKING:
-    from scheduler.app.service import Upcoming
+    from scheduler.app.views import Upcoming
 
 
 EVENT_LENGTH = timedelta(minutes=30)  # how long a ritual blocks in a calendar: a guess, kept simple

@@ -6,18 +6,19 @@ together for the whole batch. The words themselves are the domain's (``domain.me
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scheduler.app.nudging import ON_TIME, snooze_depth
 from scheduler.app.ports import Channel
-from scheduler.app.stored import OccurrenceRecord, StoredRitual
+from scheduler.app.stored import OccurrenceKind, OccurrenceRecord, StoredRitual
+from scheduler.app.views import StreakView
 from scheduler.domain import cadence as cad
 from scheduler.domain.links import LinkAction, LinkClaim, expiry_for, link_url, sign
 from scheduler.domain.messages import Action, Message, render_message
-from scheduler.domain.reminders import NudgeKind
 
 if TYPE_CHECKING:
     from scheduler.app.service import RitualService
@@ -49,9 +50,16 @@ class LinkMaker:
 
 
 def person_of(channel: Channel, people: Sequence[str]) -> str:
-    """Who a channel reaches, as a link names them: a tag that is one of the ritual's people,
-    else the channel's first tag, else nobody in particular ("")."""
-    return next((tag for tag in channel.tags if tag in people), channel.tags[0] if channel.tags else "")
+    """Who a channel reaches, as its links name them: the one person of ``people`` among its
+    tags. A channel several people share (or none of them) names nobody (""): its link's page
+    asks who did it."""
+    theirs = [tag for tag in channel.tags if tag in people]
+    return theirs[0] if len(theirs) == 1 else ""
+
+
+def nudge_tag(occurrence_id: int) -> str:
+    """The name a nudge keeps on the channels that can find it again (ntfy's tags)."""
+    return f"nudge-{occurrence_id}"
 
 
 class Composer:
@@ -69,37 +77,56 @@ class Composer:
         streaks = self._streaks([s for s, _ in nudges if s is not None and s.removed_at is None])
         return {occurrence.id: self._message(stored, occurrence, streaks) for stored, occurrence in nudges}
 
+    def cleared(self, stored: StoredRitual, occurrence: OccurrenceRecord, replaces: Sequence[int]) -> Message:
+        """What replaces the nudges ``replaces`` (occurrence ids) once the period is kept:
+        "Done: Evening walk" / "Alex did it." (discreet: "Ritual time" / "Done.")."""
+        done_by = self.service.done_by(stored, occurrence.day)
+        household = self.service.household
+        names = " and ".join(household.shown(who) for who in done_by if who)
+        if stored.ritual.discreet or self.discreet:
+            title, body = "Ritual time", "Done."
+        else:
+            title = f"Done: {stored.ritual.title}"
+            body = f"{names[0].upper()}{names[1:]} did it." if names else "Done for this time."
+        return Message(title, body, replaces=tuple(nudge_tag(i) for i in replaces))
+
     def with_links(
         self, message: Message, stored: StoredRitual | None, occurrence: OccurrenceRecord, channel: Channel
     ) -> Message:
         """The message with this channel's person's Done/Snooze links (none for household nudges)."""
-        if self.links is None or stored is None or stored.removed_at is not None:
+        if self.links is None or stored is None or stored.removed_at is not None or message.replaces:
             return message
-        actions = self.links.actions(stored, occurrence, person_of(channel, stored.ritual.people))
-        return Message(message.title, message.body, message.body_format, actions)
+        actions = self.links.actions(stored, occurrence, person_of(channel, self._people(stored)))
+        return dataclasses.replace(message, actions=actions)
 
-    def _streaks(self, rituals: Sequence[StoredRitual]) -> dict[int, dict[str, Any]]:
-        """The streak rows the messages of these rituals quote, read together."""
+    def _people(self, stored: StoredRitual) -> Sequence[str]:
+        """Who links may name: the household's people, else (no [people] at all) the ritual's."""
+        return self.service.household.keys or stored.ritual.people
+
+    def _streaks(self, rituals: Sequence[StoredRitual]) -> dict[int, StreakView]:
+        """The streaks the messages of these rituals quote, read together."""
         unique = list({stored.id: stored for stored in rituals}.values())
-        rows = self.service.streak_rows_of(unique) if unique else []
-        return {stored.id: row for stored, row in zip(unique, rows, strict=True)}
+        views = self.service.streaks_of(unique) if unique else []
+        return {stored.id: view for stored, view in zip(unique, views, strict=True)}
 
     def _message(
-        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, streaks: Mapping[int, dict[str, Any]]
+        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, streaks: Mapping[int, StreakView]
     ) -> Message:
         if stored is None:
             return self._digest()
         ritual = stored.ritual
         late_by = occurrence.created_at - occurrence.due_at
-        streak, period, at_risk = 0, ritual.cadence.every.value, False
-        if (row := streaks.get(stored.id)) is not None:
-            streak, period, at_risk = row["current_streak"], row["period"], row["at_risk"]
-        kinds = {kind.value: kind for kind in NudgeKind}
-        kind = kinds.get(str(occurrence.kind), NudgeKind.DUE)
+        streak, period, at_risk = 0, ritual.cadence.every, False
+        if (view := streaks.get(stored.id)) is not None:
+            streak, period, at_risk = view.summary.current_streak, view.summary.period, view.summary.at_risk
+        if occurrence.kind is OccurrenceKind.CLEARED:
+            return self.cleared(stored, occurrence, self.service.cleared_nudges(stored, occurrence))
         return render_message(
+            tag=nudge_tag(occurrence.id),
             title=ritual.title,
             description=ritual.description,
-            kind=kind,
+            partner=self._partner_line(stored, occurrence),
+            kind=occurrence.kind.reminder,
             streak=streak,
             period=period,
             at_risk=at_risk,
@@ -107,8 +134,16 @@ class Composer:
             discreet=ritual.discreet or self.discreet,
         )
 
-    def _digest(self) -> Message:
-        from scheduler.domain.report import digest_text, digest_title
+    def _partner_line(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> str:
+        """For a ritual two people keep together that one has done: "Sam did it; your turn."."""
+        people = stored.ritual.people
+        waiting = self.service.waiting_for(stored, occurrence.day)
+        if not waiting or len(waiting) == len(people):
+            return ""
+        household = self.service.household
+        done = [household.shown(person) for person in people if person not in waiting]
+        return f"{' and '.join(done)} did it; your turn."
 
-        today = self.service.household_today()
-        return Message(title=digest_title(today), body=digest_text(self.service.report_inputs(), today))
+    def _digest(self) -> Message:
+        title, body = self.service.digest()
+        return Message(title=title, body=body)

@@ -18,7 +18,7 @@ from functools import partial
 from typing import NamedTuple, Protocol
 
 from scheduler.app.ports import Clock
-from scheduler.app.service import RitualService, is_paused_on, outside_dates
+from scheduler.app.service import RitualService
 from scheduler.app.stored import (
     OccurrenceClaim,
     OccurrenceKind,
@@ -27,12 +27,12 @@ from scheduler.app.stored import (
     StoredRitual,
 )
 from scheduler.domain import cadence as cad
-from scheduler.domain import firing
+from scheduler.domain import firing, planning
 from scheduler.domain.cadence import CadenceVersion, cadence_in_force
 from scheduler.domain.errors import ConflictError, UnknownRitualError
 from scheduler.domain.firing import Decision, Verdict
+from scheduler.domain.history import is_paused_on, keeps_period
 from scheduler.domain.reminders import Nudge, Reminders, parse_clock_time, planned_nudges
-from scheduler.domain.streaks import History, PeriodStatus, outcomes
 
 log = logging.getLogger("scheduler.app.nudging")
 
@@ -94,6 +94,23 @@ class Outbox(Protocol):
     def recover(self) -> int: ...
 
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None: ...
+
+    def clearable(self, stored: StoredRitual, nudges: Sequence[OccurrenceRecord]) -> bool:
+        """Whether a channel that got one of these nudges can replace it on the phones."""
+        ...
+
+    def deliver_cleared(
+        self, stored: StoredRitual, occurrence: OccurrenceRecord, nudges: Sequence[OccurrenceRecord]
+    ) -> None:
+        """Replace these nudges, where the channel can, with "done" (``occurrence`` records it)."""
+        ...
+
+
+# How far back a kept period's nudges are looked for, to say on the other phones it is done.
+CLEAR_WINDOW = timedelta(days=2)
+_REMINDING = (OccurrenceKind.DUE, OccurrenceKind.BEFORE, OccurrenceKind.NAG, OccurrenceKind.SNOOZE)
+_DELIVERED = (OccurrenceStatus.SENT, OccurrenceStatus.LATE)
+CLEARED_SLOT = "cleared"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +193,7 @@ class Nudger:
             after, until = firing.overdue_window(start, now, lookback=grace)
             # Slots that share the last recorded instant must not slip through the exclusive bound.
             after -= timedelta(microseconds=1)
-            nudges = [
-                n
-                for n in planned_nudges(ritual.cadence, ritual.reminders, after, until)
-                if not outside_dates(ritual, n.day)
-            ]
+            nudges = list(planning.nudges(ritual, after, until))
             if nudges:
                 planned[stored.id] = nudges
                 since = min(since, after)
@@ -193,7 +206,7 @@ class Nudger:
                     stored.id,
                     verdict.nudge.day,
                     verdict.nudge.slot,
-                    verdict.nudge.kind.value,
+                    OccurrenceKind.of(verdict.nudge.kind),
                     verdict.nudge.due,
                     _RECORDED_AS[verdict.decision],
                     verdict.note,
@@ -244,7 +257,11 @@ class Nudger:
         marks = self.store.completion_marks_of(ids, since=oldest)
         decided: list[tuple[StoredRitual, Verdict]] = []
         for stored in rituals:
-            fresh = [n for n in planned[stored.id] if (stored.id, n.day, n.slot) not in recorded]
+            fresh = [
+                n
+                for n in planned[stored.id]
+                if not any((stored.id, *key) in recorded for key in planning.keys(n))
+            ]
             if not fresh:
                 continue
             history = versions.get(stored.id, [])
@@ -265,14 +282,54 @@ class Nudger:
         """When this ritual's timer should next go off (its next planned nudge), if within reach."""
         now = self.clock.now()
         ritual = stored.ritual
-        # Planned nudges come in due order, all after ``now``: the first one in its dates is it.
-        for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, now + HORIZON):
-            if not outside_dates(ritual, nudge.day):
-                return nudge.due
-        return None
+        # Planned nudges come in due order, all after ``now``: the first one is it.
+        return next((nudge.due for nudge in planning.nudges(ritual, now, now + HORIZON)), None)
 
     def deliver_due(self) -> int:
+        """The tick's outbox work: say "done" on the phones of kept periods, then the retries."""
+        self.clear_kept()
         return self.outbox.deliver_due()
+
+    def clear_kept(self, stored: StoredRitual | None = None, day: date | None = None) -> int:
+        """Once a period is kept, its nudges still on the other phones say so, where the channel
+        can replace them (ntfy); once per ritual and day (the occurrence key ``cleared``).
+
+        The tick looks at every ritual nudged lately; a Done tapped on a link asks at once
+        for its ritual and day. Returns how many were cleared.
+        """
+        now = self.clock.now()
+        recent = self.store.occurrences(
+            ritual_id=None if stored is None else stored.id, since=now - CLEAR_WINDOW
+        )
+        done = {(o.ritual_id, o.day) for o in recent if o.kind is OccurrenceKind.CLEARED}
+        waiting: dict[tuple[int, date], list[OccurrenceRecord]] = {}
+        for o in recent:
+            wanted = o.ritual_id is not None and (o.ritual_id, o.day) not in done and day in (None, o.day)
+            if wanted and o.kind in _REMINDING and o.status in _DELIVERED:
+                assert o.ritual_id is not None
+                waiting.setdefault((o.ritual_id, o.day), []).append(o)
+        cleared = 0
+        for (ritual_id, on_day), nudges in waiting.items():
+            found = stored if stored is not None else self.store.ritual_by_id(ritual_id)
+            if found is None or not self.outbox.clearable(found, nudges):
+                continue
+            if not self.service.period_kept(found, on_day):
+                continue
+            occurrence, created = self.store.claim_occurrence(
+                ritual_id,
+                day=on_day,
+                slot=CLEARED_SLOT,
+                kind=OccurrenceKind.CLEARED,
+                due_at=now,
+                status=OccurrenceStatus.PENDING,
+                now=now,
+                note="the period is kept: its nudges say so on the other phones",
+                epoch=self._epoch,
+            )
+            if created and occurrence is not None:
+                self.outbox.deliver_cleared(found, occurrence, nudges)
+                cleared += 1
+        return cleared
 
     def recover(self) -> int:
         """Take up what a stopped daemon left half-done (see the outbox's ``recover``)."""
@@ -302,7 +359,7 @@ class Nudger:
             stored.id,
             day=occurrence.day,
             slot=snoozed_slot(occurrence.slot),
-            kind=OccurrenceKind.SNOOZE.value,
+            kind=OccurrenceKind.SNOOZE,
             due_at=now + self.snooze_for,
             status=OccurrenceStatus.PENDING,
             now=now,
@@ -334,7 +391,7 @@ class Nudger:
             grace=DIGEST_GRACE,
             on_time=ON_TIME,
             kept=lambda _n: False,
-            paused=lambda _d: False,
+            paused=partial(is_paused_on, self.service.household_pauses()),
         )
         claimed = []
         for verdict in verdicts:
@@ -342,7 +399,7 @@ class Nudger:
                 None,
                 day=verdict.nudge.day,
                 slot=DIGEST_SLOT,
-                kind="digest",
+                kind=OccurrenceKind.DIGEST,
                 due_at=verdict.nudge.due,
                 status=_RECORDED_AS[verdict.decision],
                 now=now,
@@ -365,15 +422,7 @@ class Nudger:
 
     def period_kept(self, stored: StoredRitual, day: date) -> bool:
         """Whether the period holding ``day`` is already kept (then its nudges are not sent)."""
-        return period_kept(self.service, stored, day)
-
-
-def period_kept(service: RitualService, stored: StoredRitual, day: date) -> bool:
-    """Whether the period holding ``day`` is already kept."""
-    versions = service.store.cadence_history(stored.id)
-    period = cad.period_of(cadence_in_force(versions, day, stored.ritual.cadence), day)
-    marks = [(c.day, c.by) for c in service.store.completions(stored.id, since=period.start)]
-    return kept_by(stored, versions, marks, day)
+        return self.service.period_kept(stored, day)
 
 
 def _period_start(stored: StoredRitual, versions: Sequence[CadenceVersion], day: date) -> date:
@@ -383,23 +432,4 @@ def _period_start(stored: StoredRitual, versions: Sequence[CadenceVersion], day:
 def _nudge_kept(
     stored: StoredRitual, versions: Sequence[CadenceVersion], marks: Sequence[tuple[date, str]], nudge: Nudge
 ) -> bool:
-    return kept_by(stored, versions, marks, nudge.day)
-
-
-def kept_by(
-    stored: StoredRitual, versions: Sequence[CadenceVersion], marks: Sequence[tuple[date, str]], day: date
-) -> bool:
-    """Whether these completions ((day, by), oldest first) keep the period holding ``day``,
-    under the cadence in force that day. Pure: ``period_kept`` and the batch both use it."""
-    cadence = cadence_in_force(versions, day, stored.ritual.cadence)
-    period = cad.period_of(cadence, day)
-    ritual = stored.ritual
-    history = History(
-        versions=((period.start, cadence),),
-        start=period.start,
-        completions=[m for m in marks if period.start <= m[0] < period.end],
-        people=ritual.people,
-        complete_when=ritual.complete_when,
-    )
-    judged = outcomes(history, today=day)
-    return bool(judged) and judged[-1].status is PeriodStatus.KEPT
+    return keeps_period(stored.ritual, versions, marks, nudge.day)

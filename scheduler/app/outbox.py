@@ -20,7 +20,6 @@ from scheduler.app.nudging import (
     DIGEST_GRACE,
     ON_TIME,
     Claimed,
-    period_kept,
 )
 from scheduler.app.ports import Channel, Channels, Clock
 from scheduler.app.service import RitualService
@@ -82,7 +81,21 @@ class ChannelOutbox:
     # the first send ---------------------------------------------------------------------
     def deliver(self, nudges: Sequence[Claimed]) -> None:
         """The first send of every nudge claimed at one instant: all their rows, one attempt."""
-        self._open([(n.stored, n.occurrence, n.stored.ritual.notify or ["all"]) for n in nudges])
+        self._open([(n.stored, n.occurrence, self._recipients(n.stored, n.occurrence)) for n in nudges])
+
+    def _recipients(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> Sequence[str]:
+        """Who a nudge goes to: the ritual's ``notify`` (everyone when empty); for a ritual two
+        people keep together that one of them has done, only the one still to do it, when they
+        have channels of their own."""
+        names = stored.ritual.notify or ["all"]
+        waiting = self.service.waiting_for(stored, occurrence.day)
+        if not waiting or len(waiting) == len(stored.ritual.people):
+            return names
+        try:
+            theirs = self.channels.select(list(waiting))
+        except RitualError:  # nobody of them has a channel of their own: the ritual's channels
+            return names
+        return list(waiting) if theirs else names
 
     def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
         """A nudge that belongs to no ritual (the weekly digest) to these people or tags."""
@@ -90,7 +103,8 @@ class ChannelOutbox:
 
     def _open(self, nudges: Sequence[tuple[StoredRitual | None, OccurrenceRecord, Sequence[str]]]) -> None:
         """Write one delivery row per nudge and channel (one transaction), then make the first
-        attempt of all of them together."""
+        attempt of all of them together. A channel of someone in their quiet hours gets its row
+        held until they end (the retry pass sends it then), or none past the nudge's grace."""
         opened: list[tuple[StoredRitual | None, OccurrenceRecord, list[tuple[str, str]]]] = []
         for subject, occurrence, names in nudges:
             try:
@@ -101,7 +115,18 @@ class ChannelOutbox:
             if not targets:
                 self._fail(occurrence, "not sent: no channel configured (apprise.yml, or people in settings)")
                 continue
-            opened.append((subject, occurrence, [(_label(channel), channel.target) for channel in targets]))
+            now_targets = [c for c in targets if self._held(subject, occurrence, c) is None]
+            held = self._hold(subject, occurrence, [c for c in targets if c not in now_targets])
+            if now_targets:
+                opened.append((subject, occurrence, [(_label(c), c.target) for c in now_targets]))
+            elif not held:
+                self.store.decide_occurrence(
+                    occurrence.id,
+                    OccurrenceStatus.MISSED,
+                    now=self.clock.now(),
+                    note="missed: everyone's quiet hours held it past its grace",
+                    expect=OccurrenceStatus.PENDING,
+                )
         if not opened:
             return
         rows = self.store.add_deliveries_many(
@@ -114,6 +139,39 @@ class ChannelOutbox:
             ]
         )
 
+    def _held(
+        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, channel: Channel
+    ) -> datetime | None:
+        """Until when the person ``channel`` reaches is in their quiet hours (None: send now)."""
+        household = self.service.household
+        people = household.keys or (stored.ritual.people if stored else ())
+        person = household.get(person_of(channel, people))
+        if person is None:
+            return None
+        zone = stored.ritual.cadence.timezone if stored else self.service.default_timezone
+        return person.quiet_until(self.clock.now(), zone)
+
+    def _hold(
+        self, stored: StoredRitual | None, occurrence: OccurrenceRecord, channels: Sequence[Channel]
+    ) -> int:
+        """Rows held until each person's quiet hours end, none past the nudge's grace; how many."""
+        grace = stored.ritual.reminders.catch_up_grace if stored else DIGEST_GRACE
+        held = 0
+        for channel in channels:
+            until = self._held(stored, occurrence, channel)
+            if until is None:
+                continue
+            label = _label(channel)
+            if until - occurrence.due_at > grace:
+                log.info(
+                    "%s/%s: not via %s: quiet hours past the grace", occurrence.day, occurrence.slot, label
+                )
+                continue
+            now = self.clock.now()
+            self.store.add_deliveries(occurrence.id, [(label, channel.target)], now=now, not_before=until)
+            held += 1
+        return held
+
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
         """Queue a snoozed re-nudge: rows for the snoozer's channels, held back until it is due.
 
@@ -124,7 +182,8 @@ class ChannelOutbox:
         except RitualError as exc:
             self._fail(occurrence, f"not sent: {exc}")
             return
-        theirs = [c for c in targets if person and person_of(c, stored.ritual.people) == person]
+        people = self.service.household.keys or stored.ritual.people
+        theirs = [c for c in targets if person and person_of(c, people) == person]
         chosen = theirs or targets
         if not chosen:
             self._fail(occurrence, "not sent: no channel configured (apprise.yml, or people in settings)")
@@ -135,6 +194,47 @@ class ChannelOutbox:
             now=self.clock.now(),
             not_before=occurrence.due_at,
         )
+
+    # "done" on the other phones ------------------------------------------------------------
+    def clearable(self, stored: StoredRitual, nudges: Sequence[OccurrenceRecord]) -> bool:
+        return bool(self._replaceable(nudges))
+
+    def _replaceable(self, nudges: Sequence[OccurrenceRecord]) -> list[Channel]:
+        """The channels that delivered one of these nudges and can replace it on the phones."""
+        by_target = {channel.target: channel for channel in self.channels}
+        delivered = {
+            row.target
+            for nudge in nudges
+            for row in self.store.deliveries(occurrence_id=nudge.id)
+            if row.status is DeliveryStatus.SENT
+        }
+        return [by_target[t] for t in sorted(delivered) if t in by_target and by_target[t].can_replace]
+
+    def deliver_cleared(
+        self, stored: StoredRitual, occurrence: OccurrenceRecord, nudges: Sequence[OccurrenceRecord]
+    ) -> None:
+        """Replace the nudges on the phones of everyone but who did it (their own tap cleared
+        theirs): one delivery row per channel, sent at once, retried like any nudge."""
+        done_by = set(self.service.done_by(stored, occurrence.day))
+        people = self.service.household.keys or stored.ritual.people
+        others = [
+            c
+            for c in self._replaceable(nudges)
+            if not (person_of(c, people) in done_by and person_of(c, people))
+        ]
+        if not others:
+            self.store.decide_occurrence(
+                occurrence.id,
+                OccurrenceStatus.SUPPRESSED,
+                now=self.clock.now(),
+                note="no other phone to tell",
+                expect=OccurrenceStatus.PENDING,
+            )
+            return
+        rows = self.store.add_deliveries(
+            occurrence.id, [(_label(channel), channel.target) for channel in others], now=self.clock.now()
+        )
+        self._attempt([(stored, occurrence, rows)])
 
     # retries ----------------------------------------------------------------------------
     def deliver_due(self) -> int:
@@ -210,7 +310,7 @@ class ChannelOutbox:
                     occurrence.day,
                     occurrence.slot,
                 )
-                self._open([(stored, occurrence, stored.ritual.notify or ["all"])])
+                self._open([(stored, occurrence, self._recipients(stored, occurrence))])
         return taken
 
     # one attempt --------------------------------------------------------------------------
@@ -328,7 +428,7 @@ class ChannelOutbox:
                 )
 
     def _kept(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> bool:
-        return stored.removed_at is not None or period_kept(self.service, stored, occurrence.day)
+        return stored.removed_at is not None or self.service.period_kept(stored, occurrence.day)
 
     def _fail(self, occurrence: OccurrenceRecord, note: str) -> None:
         log.error("occurrence %s/%s: %s", occurrence.day, occurrence.slot, note)

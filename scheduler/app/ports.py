@@ -21,9 +21,11 @@ from scheduler.app.stored import (
     LeaderInfo,
     OccurrenceClaim,
     OccurrenceKey,
+    OccurrenceKind,
     OccurrenceRecord,
     OccurrenceStatus,
     PauseRecord,
+    Resumed,
     RitualSource,
     SkipRecord,
     StoredRitual,
@@ -55,21 +57,33 @@ class Store(Protocol):
 
     def get_ritual(self, name: str, *, include_removed: bool = False) -> StoredRitual | None: ...
 
-    def ritual_by_id(self, ritual_id: int, *, include_removed: bool = False) -> StoredRitual | None: ...
+    def ritual_by_id(self, ritual_id: int, *, include_removed: bool = False) -> StoredRitual | None:
+        """The ritual an occurrence names (one row read, not the whole list)."""
+        ...
 
-    def rituals_named(self, names: Collection[str]) -> dict[str, StoredRitual]: ...
+    def rituals_named(self, names: Collection[str]) -> dict[str, StoredRitual]:
+        """The current (not removed) rituals among ``names``, by name, in one read."""
+        ...
 
     def list_rituals(self, *, include_removed: bool = False) -> list[StoredRitual]: ...
 
     def save_ritual(
         self, ritual: Ritual, source: RitualSource, *, now: datetime, effective_from: date
-    ) -> StoredRitual: ...
+    ) -> StoredRitual:
+        """Insert or update by name (reviving a removed one); a changed cadence appends a version."""
+        ...
 
-    def remove_ritual(self, name: str, *, now: datetime) -> None: ...
+    def remove_ritual(self, name: str, *, now: datetime) -> None:
+        """Retire the ritual; its completions, skips and pauses are kept."""
+        ...
 
-    def cadence_history(self, ritual_id: int) -> list[CadenceVersion]: ...
+    def cadence_history(self, ritual_id: int) -> list[CadenceVersion]:
+        """All cadence versions, oldest first."""
+        ...
 
-    def cadence_histories(self, ritual_ids: Collection[int]) -> dict[int, list[CadenceVersion]]: ...
+    def cadence_histories(self, ritual_ids: Collection[int]) -> dict[int, list[CadenceVersion]]:
+        """``cadence_history`` of many rituals in one read; a ritual without versions is absent."""
+        ...
 
     def add_completion(
         self,
@@ -83,35 +97,69 @@ class Store(Protocol):
         source: str,
         occurrence: str | None,
         now: datetime,
-    ) -> tuple[CompletionRecord, bool]: ...
+        again: bool = False,
+    ) -> tuple[CompletionRecord, bool]:
+        """Record a completion once per (ritual, day, person): a repeat returns the one already"""
+        ...
 
     def delete_completion(self, completion_id: int) -> CompletionRecord | None: ...
 
-    def completions(self, ritual_id: int, *, since: date | None = None) -> list[CompletionRecord]: ...
+    def completions(self, ritual_id: int, *, since: date | None = None) -> list[CompletionRecord]:
+        """Oldest first (by day, then at, then id)."""
+        ...
 
-    def completion_marks(self, ritual_id: int) -> list[tuple[date, str]]: ...
+    def completion_marks(self, ritual_id: int) -> list[tuple[date, str]]:
+        """(day, by) of every completion, oldest first: all the streak maths needs, read lean."""
+        ...
 
     def completion_marks_of(
         self, ritual_ids: Collection[int], *, since: date | None = None
-    ) -> dict[int, list[tuple[date, str]]]: ...
+    ) -> dict[int, list[tuple[date, str]]]:
+        """``completion_marks`` of many rituals in one read (those on or after ``since``, if"""
+        ...
 
-    def last_completion(self, ritual_id: int) -> CompletionRecord | None: ...
+    def last_completion(self, ritual_id: int) -> CompletionRecord | None:
+        """The most recently recorded (highest id), for `ritual undo`."""
+        ...
 
-    def add_skip(self, ritual_id: int, *, day: date, reason: str, now: datetime) -> SkipRecord: ...
+    def add_skip(
+        self, ritual_id: int, *, day: date, reason: str, now: datetime, by: str = ""
+    ) -> SkipRecord: ...
+
+    def delete_skip(self, skip_id: int) -> SkipRecord | None: ...
 
     def skips(self, ritual_id: int) -> list[SkipRecord]: ...
 
-    def skips_of(self, ritual_ids: Collection[int]) -> dict[int, list[SkipRecord]]: ...
+    def skips_of(self, ritual_ids: Collection[int]) -> dict[int, list[SkipRecord]]:
+        """``skips`` of many rituals in one read; a ritual without any is absent."""
+        ...
 
     def add_pause(
-        self, ritual_id: int, *, start: date, until: date | None, reason: str, now: datetime
-    ) -> PauseRecord: ...
+        self,
+        ritual_id: int | None,
+        *,
+        start: date,
+        until: date | None,
+        reason: str,
+        now: datetime,
+        by: str = "",
+    ) -> PauseRecord:
+        """Pause one ritual, or the whole household (``ritual_id`` None)."""
+        ...
 
-    def end_pauses(self, ritual_id: int, *, last_day: date) -> int: ...
+    def end_pauses(self, ritual_id: int | None, *, last_day: date) -> Resumed:
+        """End the pauses of one ritual (or the household's, ``ritual_id`` None) after ``last_day``."""
+        ...
 
     def pauses(self, ritual_id: int) -> list[PauseRecord]: ...
 
-    def pauses_of(self, ritual_ids: Collection[int]) -> dict[int, list[PauseRecord]]: ...
+    def pauses_of(self, ritual_ids: Collection[int]) -> dict[int, list[PauseRecord]]:
+        """``pauses`` of many rituals in one read, each with the household's pauses too (which"""
+        ...
+
+    def household_pauses(self) -> list[PauseRecord]:
+        """The pauses of the whole household, oldest first."""
+        ...
 
     @overload
     def claim_occurrence(
@@ -120,7 +168,7 @@ class Store(Protocol):
         *,
         day: date,
         slot: str,
-        kind: str,
+        kind: OccurrenceKind,
         due_at: datetime,
         status: OccurrenceStatus,
         now: datetime,
@@ -135,7 +183,7 @@ class Store(Protocol):
         *,
         day: date,
         slot: str,
-        kind: str,
+        kind: OccurrenceKind,
         due_at: datetime,
         status: OccurrenceStatus,
         now: datetime,
@@ -145,7 +193,9 @@ class Store(Protocol):
 
     def claim_occurrences(
         self, claims: Sequence[OccurrenceClaim], *, now: datetime, epoch: int | None = None
-    ) -> list[tuple[OccurrenceRecord | None, bool]]: ...
+    ) -> list[tuple[OccurrenceRecord | None, bool]]:
+        """``claim_occurrence`` for many nudges in one transaction, in the order given."""
+        ...
 
     def decide_occurrence(
         self,
@@ -155,11 +205,15 @@ class Store(Protocol):
         now: datetime,
         note: str | None = None,
         expect: OccurrenceStatus | None = None,
-    ) -> bool: ...
+    ) -> bool:
+        """Set the outcome; with ``expect``, only if the status is still that (compare-and-set)."""
+        ...
 
     def get_occurrence(self, occurrence_id: int) -> OccurrenceRecord | None: ...
 
-    def last_occurrence(self, ritual_id: int | None) -> OccurrenceRecord | None: ...
+    def last_occurrence(self, ritual_id: int | None) -> OccurrenceRecord | None:
+        """The one due last (ties: the later claimed): where catching up after downtime starts."""
+        ...
 
     def occurrences(
         self,
@@ -168,11 +222,17 @@ class Store(Protocol):
         since: datetime | None = None,
         statuses: Collection[OccurrenceStatus] | None = None,
         limit: int | None = None,
-    ) -> list[OccurrenceRecord]: ...
+    ) -> list[OccurrenceRecord]:
+        """Newest first (by due_at, then id); ``ritual_id`` None means every ritual and the"""
+        ...
 
-    def last_due_times(self, ritual_ids: Collection[int]) -> dict[int, datetime]: ...
+    def last_due_times(self, ritual_ids: Collection[int]) -> dict[int, datetime]:
+        """Each ritual's ``last_occurrence`` due time, in one query; a ritual with none is absent."""
+        ...
 
-    def occurrence_keys(self, ritual_ids: Collection[int], *, since: datetime) -> set[OccurrenceKey]: ...
+    def occurrence_keys(self, ritual_ids: Collection[int], *, since: datetime) -> set[OccurrenceKey]:
+        """The (ritual_id, day, slot) keys of the rituals' occurrences due at or after ``since``."""
+        ...
 
     def decide_occurrences(
         self,
@@ -182,7 +242,9 @@ class Store(Protocol):
         now: datetime,
         note: str | None = None,
         expect: OccurrenceStatus | None = None,
-    ) -> set[int]: ...
+    ) -> set[int]:
+        """``decide_occurrence`` for many in one transaction; the ids whose row changed."""
+        ...
 
     def add_deliveries(
         self,
@@ -191,7 +253,9 @@ class Store(Protocol):
         *,
         now: datetime,
         not_before: datetime | None = None,
-    ) -> list[DeliveryRecord]: ...
+    ) -> list[DeliveryRecord]:
+        """Write one pending row per (channel, target) before sending; pairs already there come"""
+        ...
 
     def add_deliveries_many(
         self,
@@ -199,15 +263,21 @@ class Store(Protocol):
         *,
         now: datetime,
         not_before: datetime | None = None,
-    ) -> list[list[DeliveryRecord]]: ...
+    ) -> list[list[DeliveryRecord]]:
+        """``add_deliveries`` for many occurrences in one transaction: the rows already there read"""
+        ...
 
     def claim_delivery(
         self, delivery_id: int, *, now: datetime, lease_until: datetime, epoch: int | None = None
-    ) -> DeliveryRecord | None: ...
+    ) -> DeliveryRecord | None:
+        """Take a due delivery for sending (compare-and-set), counting the attempt; None when"""
+        ...
 
     def claim_deliveries(
         self, delivery_ids: Sequence[int], *, now: datetime, lease_until: datetime, epoch: int | None = None
-    ) -> list[DeliveryRecord]: ...
+    ) -> list[DeliveryRecord]:
+        """``claim_delivery`` for many rows in one transaction: those this call claimed, by id."""
+        ...
 
     def finish_delivery(
         self,
@@ -218,13 +288,21 @@ class Store(Protocol):
         error: str = "",
         next_attempt_at: datetime | None = None,
         attempt: int | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Record a send's outcome (``error`` already masked; long ones are cut)."""
+        ...
 
-    def finish_deliveries(self, outcomes: Sequence[DeliveryOutcome], *, now: datetime) -> None: ...
+    def finish_deliveries(self, outcomes: Sequence[DeliveryOutcome], *, now: datetime) -> None:
+        """``finish_delivery`` for many rows in one transaction."""
+        ...
 
-    def due_deliveries(self, now: datetime, limit: int = 100) -> list[DeliveryRecord]: ...
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[DeliveryRecord]:
+        """What a sender should claim now: pending or retry rows that are due, and sending rows"""
+        ...
 
-    def delivery_statuses(self, occurrence_ids: Collection[int]) -> dict[int, set[DeliveryStatus]]: ...
+    def delivery_statuses(self, occurrence_ids: Collection[int]) -> dict[int, set[DeliveryStatus]]:
+        """The statuses each occurrence's delivery rows are in, in one query."""
+        ...
 
     def deliveries(
         self,
@@ -232,25 +310,43 @@ class Store(Protocol):
         occurrence_id: int | None = None,
         statuses: Collection[DeliveryStatus] | None = None,
         limit: int | None = None,
-    ) -> list[DeliveryRecord]: ...
+    ) -> list[DeliveryRecord]:
+        """Newest first (by id), for `ritual status`."""
+        ...
 
-    def retry_deliveries(self, *, now: datetime, ids: Collection[int] | None = None) -> int: ...
+    def retry_deliveries(self, *, now: datetime, ids: Collection[int] | None = None) -> int:
+        """Make failed and given-up deliveries (all, or those of ``ids``) due again now; return"""
+        ...
 
-    def create_api_token(self, name: str, token_hash: str, *, now: datetime) -> ApiTokenRecord: ...
+    def create_api_token(
+        self, name: str, token_hash: str, *, now: datetime, person: str | None = None
+    ) -> ApiTokenRecord:
+        """Keep a new token's hash under ``name``; a name still in use by an active token is refused."""
+        ...
 
-    def find_api_token(self, token_hash: str) -> ApiTokenRecord | None: ...
+    def find_api_token(self, token_hash: str) -> ApiTokenRecord | None:
+        """The active token with this hash; None when unknown or revoked."""
+        ...
 
-    def touch_api_token(self, token_id: int, *, now: datetime) -> None: ...
+    def touch_api_token(self, token_id: int, *, now: datetime) -> None:
+        """Note when a token was last used, so `ritual token list` shows forgotten ones."""
+        ...
 
-    def revoke_api_token(self, name: str, *, now: datetime) -> bool: ...
+    def revoke_api_token(self, name: str, *, now: datetime) -> bool:
+        """Revoke the active token named ``name``; False when there is none."""
+        ...
 
-    def api_tokens(self, *, include_revoked: bool = True) -> list[ApiTokenRecord]: ...
+    def api_tokens(self, *, include_revoked: bool = True) -> list[ApiTokenRecord]:
+        """Every token (revoked ones too unless asked not to), by name, then oldest first."""
+        ...
 
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
 
-    def leader_info(self) -> LeaderInfo | None: ...
+    def leader_info(self) -> LeaderInfo | None:
+        """The last elected leader (epoch, holder, since); None when none was ever elected."""
+        ...
 
 
 class Channel(Protocol):
@@ -270,6 +366,11 @@ class Channel(Protocol):
     @property
     def target(self) -> str:
         """A stable id of its real URL that reveals nothing of it."""
+        ...
+
+    @property
+    def can_replace(self) -> bool:
+        """Whether a message it delivered can be replaced on the phones later (ntfy)."""
         ...
 
 

@@ -6,13 +6,12 @@ in a terminal and one tapped on a phone take the same path.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -21,17 +20,36 @@ from scheduler.app.ports import Clock, Store
 from scheduler.app.stored import (
     ApiTokenRecord,
     CompletionRecord,
+    DeliveryRecord,
     DeliveryStatus,
     LeaderInfo,
+    OccurrenceKind,
+    OccurrenceRecord,
+    OccurrenceStatus,
     PauseRecord,
+    Resumed,
     RitualSource,
     SkipRecord,
     StoredRitual,
     api_token_hash,
 )
+from scheduler.app.views import (
+    CompletionView,
+    DecidedNudge,
+    FailedDelivery,
+    Recorded,
+    RitualDetail,
+    RitualView,
+    StatusView,
+    StreakView,
+    TodayEntry,
+    Upcoming,
+)
 from scheduler.domain import cadence as cad
-from scheduler.domain.cadence import CadenceVersion, cadence_in_force
+from scheduler.domain import planning
+from scheduler.domain.cadence import cadence_in_force
 from scheduler.domain.definitions import (
+    CompleteWhen,
     Ritual,
     RitualFile,
     check_text,
@@ -46,17 +64,24 @@ from scheduler.domain.errors import (
     RitualError,
     RitualFileError,
     ScheduleError,
+    UnknownCompletionError,
     UnknownRitualError,
     UsageError,
 )
-from scheduler.domain.reminders import Nudge, check_schedule, planned_nudges
+from scheduler.domain.history import history_of, is_paused_on, keeps_period, still_to_do
+from scheduler.domain.people import Household
+from scheduler.domain.reminders import Nudge, NudgeKind, check_schedule
 
 if TYPE_CHECKING:
     from scheduler.app.exchange import ImportResult
-    from scheduler.domain.report import RitualInput
+    from scheduler.domain.cadence import Every
+    from scheduler.domain.heatmap import Cell
+    from scheduler.domain.report import Report, RitualInput
     from scheduler.domain.streaks import History
+    from scheduler.domain.trends import ChartData
 
 FAILED_DELIVERIES = (DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP)
+NEXT_DUE_DAYS = 40  # how far `ritual list` looks for each ritual's next due time
 WAITING_DELIVERIES = (DeliveryStatus.PENDING, DeliveryStatus.RETRY, DeliveryStatus.SENDING)
 RITUALS_CHANGED_KEY = "rituals.changed"
 FILE_HASH_KEY = "rituals_file.sha256"
@@ -73,31 +98,21 @@ class SyncReport:
     unchanged: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class RitualDetail:
-    """A ritual with everything people recorded for it."""
-
-    stored: StoredRitual
-    versions: tuple[CadenceVersion, ...]
-    completions: tuple[CompletionRecord, ...]
-    skips: tuple[SkipRecord, ...]
-    pauses: tuple[PauseRecord, ...]
-    today: date
-    history: History = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Upcoming:
-    ritual: Ritual
-    nudge: Nudge
-
-
 class RitualService:
-    def __init__(self, store: Store, clock: Clock, *, ritual_file: Path, default_timezone: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        ritual_file: Path,
+        default_timezone: str,
+        household: Household | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.ritual_file = ritual_file
         self.default_timezone = default_timezone
+        self.household = household or Household()
 
     # the ritual file ---------------------------------------------------------------
     def read_ritual_file(self) -> RitualFile | None:
@@ -143,6 +158,9 @@ class RitualService:
         with self.store.transaction():
             stored = {s.name: s for s in self.store.list_rituals(include_removed=True)}
             for ritual in ritual_file.rituals:
+                if problem := self._unknown_people(ritual):
+                    line = ritual_file.lines.get(ritual.name)
+                    raise RitualFileError(ritual_file.path, line, ritual.name, problem)
                 existing = stored.get(ritual.name)
                 if existing and existing.source is RitualSource.CLI and existing.removed_at is None:
                     line = ritual_file.lines.get(ritual.name)
@@ -214,32 +232,110 @@ class RitualService:
         return cad.ritual_date(ritual.cadence, self.clock.now())
 
     def detail(self, name: str) -> RitualDetail:
+        """One ritual with everything recorded for it, its cadence history and its streak."""
         stored = self.get(name)
         versions = tuple(self.store.cadence_history(stored.id))
         completions = tuple(self.store.completions(stored.id))
         skips = tuple(self.store.skips(stored.id))
         pauses = tuple(self.store.pauses(stored.id))
-        history = build_history(stored, versions, [(c.day, c.by) for c in completions], skips, pauses)
-        return RitualDetail(stored, versions, completions, skips, pauses, self.today(stored.ritual), history)
+        marks = [(c.day, c.by) for c in completions]
+        history = history_of(stored.ritual, stored.created_at.date(), versions, marks, skips, pauses)
+        from scheduler.domain.streaks import summarize
+
+        today = self.today(stored.ritual)
+        streak = StreakView(stored.ritual, summarize(history, today))
+        paused = is_paused_on(pauses, today)
+        return RitualDetail(stored, paused, versions, completions, skips, pauses, streak, today, history)
+
+    def overview(self) -> list[RitualView]:
+        """Every active ritual, whether it is paused and when it is next due (`ritual list`)."""
+        next_due: dict[str, datetime] = {}
+        for item in self.upcoming(days=NEXT_DUE_DAYS):
+            if item.nudge.kind is NudgeKind.DUE:
+                next_due.setdefault(item.ritual.name, item.nudge.due)
+        rituals = self.store.list_rituals()
+        pauses = self.store.pauses_of([stored.id for stored in rituals])
+        return [
+            RitualView(
+                stored,
+                is_paused_on(pauses.get(stored.id, ()), self.today(stored.ritual)),
+                next_due.get(stored.name),
+            )
+            for stored in rituals
+        ]
 
     def report_inputs(self, names: Iterable[str] | None = None) -> list[RitualInput]:
         """What the reports need of each active ritual (or the named ones)."""
         from scheduler.domain.report import RitualInput  # reports only: `ritual done` need not load them
 
-        with collector_paused():
-            return [RitualInput(s.ritual, h, today) for s, h, today in self.histories(names)]
+        return [RitualInput(s.ritual, h, today) for s, h, today in self.histories(names)]
 
-    def streak_rows(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """The objects of `ritual streaks --json`, one per ritual."""
+    def report_window(self, window: str | None = None, since: date | None = None) -> tuple[date, date]:
+        """The days a report covers: this calendar week (the default) or month, or ``since``..today.
+
+        A ``since`` after today is a ValueError saying so.
+        """
+        from scheduler.domain import report as reports
+
+        today = self.household_today()
+        if since is not None:
+            return reports.since_window(since, today)
+        if window == "month":
+            return reports.month_window(today)
+        return reports.week_window(today)
+
+    def report(self, first: date, last: date) -> Report:
+        """Each ritual's periods in ``first..last``, who did what, and the balance of the five kinds."""
+        from scheduler.domain.report import build_report
+
+        return build_report(self.report_inputs(), first, last)
+
+    def trends(self, first: date, last: date) -> ChartData:
+        """What the report's chart shows for ``first..last``: kept share over time, and the balance."""
+        from scheduler.domain.trends import chart_data
+
+        return chart_data(self.report_inputs(), first, last)
+
+    def digest(self) -> tuple[str, str]:
+        """The weekly digest as it would be sent: its title and its text."""
+        from scheduler.domain.report import digest_text, digest_title
+
+        today = self.household_today()
+        paused = [(p.start, p.until) for p in self.store.household_pauses()]
+        return digest_title(today), digest_text(self.report_inputs(), today, paused=paused)
+
+    def heatmaps(self, names: Iterable[str] | None = None) -> list[tuple[Ritual, Every, list[Cell]]]:
+        """A year of squares per ritual (or the named ones), with the kind of period they count."""
+        from scheduler.domain.heatmap import heatmap_cells
+        from scheduler.domain.report import newest_cadence
+
+        return [
+            (item.ritual, newest_cadence(item.history).every, heatmap_cells(item.history, item.today))
+            for item in self.report_inputs(names)
+        ]
+
+    def streaks(self, names: Iterable[str] | None = None) -> list[StreakView]:
+        """Each active ritual's streaks (or the named ones'): `ritual streaks`."""
         chosen = self.store.list_rituals() if names is None else [self.get(name) for name in names]
-        return self.streak_rows_of(chosen)
+        return self.streaks_of(chosen)
 
-    def streak_rows_of(self, chosen: Sequence[StoredRitual]) -> list[dict[str, Any]]:
-        """``streak_rows`` of these stored rituals (the nudges of one instant), read together."""
-        from scheduler.domain.report import RitualInput, streak_row
+    def streaks_of(self, chosen: Sequence[StoredRitual]) -> list[StreakView]:
+        """``streaks`` of these stored rituals (the nudges of one instant), read together."""
+        from scheduler.domain.streaks import summarize
 
-        with collector_paused():
-            return [streak_row(RitualInput(s.ritual, h, today)) for s, h, today in self.histories_of(chosen)]
+        return [StreakView(s.ritual, summarize(h, today)) for s, h, today in self.histories_of(chosen)]
+
+    def today_entries(self) -> list[TodayEntry]:
+        """Each active ritual as the today page shows it: due today first, then this week, then later."""
+        from scheduler.domain.today import Section, standing
+
+        order = {Section.TODAY: 0, Section.WEEK: 1, Section.LATER: 2}
+        entries = [
+            TodayEntry(stored, standing(history, today, year=True))
+            for stored, history, today in self.histories()
+        ]
+        entries.sort(key=lambda entry: (order[entry.standing.section], entry.stored.name))
+        return entries
 
     def histories(self, names: Iterable[str] | None = None) -> list[tuple[StoredRitual, History, date]]:
         """Each active ritual (or the named ones) with its streak history and ritual-day today."""
@@ -256,8 +352,9 @@ class RitualService:
         return [
             (
                 stored,
-                build_history(
-                    stored,
+                history_of(
+                    stored.ritual,
+                    stored.created_at.date(),
                     versions.get(stored.id, ()),
                     marks.get(stored.id, []),
                     skips.get(stored.id, ()),
@@ -269,7 +366,8 @@ class RitualService:
         ]
 
     def upcoming(self, days: int, names: Iterable[str] | None = None) -> list[Upcoming]:
-        """The nudges due in the next ``days`` days, soonest first, leaving out paused days.
+        """What the daemon will send in the next ``days`` days, soonest first (``planning.sendable``:
+        not a nudge held past its grace, on a paused day or of a period kept by now).
 
         A ritual whose cron or rrule cannot be planned (``schedule_problems`` says why) has none;
         the others are planned as usual.
@@ -283,11 +381,12 @@ class RitualService:
             if wanted is not None and ritual.name not in wanted:
                 continue
             pauses = self.store.pauses(stored.id)
-            planned: list[Upcoming] = []
+            kept, paused = self._kept_now(stored), partial(is_paused_on, pauses)
             try:
-                for nudge in planned_nudges(ritual.cadence, ritual.reminders, now, until):
-                    if not (outside_dates(ritual, nudge.day) or is_paused_on(pauses, nudge.day)):
-                        planned.append(Upcoming(ritual, nudge))
+                planned = [
+                    Upcoming(ritual, nudge)
+                    for nudge in planning.sendable(ritual, now, until, kept=kept, paused=paused)
+                ]
             except ScheduleError:
                 continue
             found.extend(planned)
@@ -306,11 +405,31 @@ class RitualService:
                 problems[stored.name] = f"ritual '{stored.name}': {error}; it gets no nudges until mended"
         return problems
 
+    def _kept_now(self, stored: StoredRitual) -> Callable[[Nudge], bool]:
+        """Whether a nudge's period is kept by what is recorded now. Only a period begun by today
+        can be, so no other is read; a later day of today's period is judged by today."""
+        today, cadence = self.today(stored.ritual), stored.ritual.cadence
+
+        @cache
+        def kept_on(day: date) -> bool:
+            return self.period_kept(stored, day)
+
+        def kept(nudge: Nudge) -> bool:
+            return cad.period_of(cadence, nudge.day).start <= today and kept_on(min(nudge.day, today))
+
+        return kept
+
     # API tokens ---------------------------------------------------------------------------
-    def create_token(self, name: str) -> tuple[ApiTokenRecord, str]:
-        """A new bearer token for the HTTP API: shown once, kept only as its hash."""
+    def create_token(self, name: str, *, person: str | None = None) -> tuple[ApiTokenRecord, str]:
+        """A new bearer token for the HTTP API and the pages: shown once, kept only as its hash.
+
+        With ``person``, what its requests record is theirs.
+        """
+        who = self.household.who(person, where="--person") if person else None
         token = secrets.token_urlsafe(32)
-        record = self.store.create_api_token(name, api_token_hash(token), now=self.clock.now())
+        record = self.store.create_api_token(
+            name, api_token_hash(token), now=self.clock.now(), person=who or None
+        )
         return record, token
 
     def revoke_token(self, name: str) -> None:
@@ -320,11 +439,43 @@ class RitualService:
     def tokens(self) -> list[ApiTokenRecord]:
         return self.store.api_tokens()
 
+    def authenticate(self, token: str) -> ApiTokenRecord | None:
+        """The active token with this secret (its last use noted), or None."""
+        return self.token_by_hash(api_token_hash(token)) if token else None
+
+    def token_by_hash(self, token_hash: str) -> ApiTokenRecord | None:
+        """The active token with this hash, as a page session holds it (its last use noted).
+
+        A token of someone no longer among the household's people works no more.
+        """
+        record = self.store.find_api_token(token_hash)
+        if record is None or (record.person and self.household.get(record.person) is None):
+            return None
+        self.store.touch_api_token(record.id, now=self.clock.now())
+        return record
+
+    # one-tap links ----------------------------------------------------------------------
+    def nudge(self, occurrence_id: int) -> tuple[OccurrenceRecord, StoredRitual] | None:
+        """The nudge a link names and its (current) ritual; None when either is gone."""
+        occurrence = self.store.get_occurrence(occurrence_id)
+        if occurrence is None or occurrence.ritual_id is None:
+            return None
+        stored = self.store.ritual_by_id(occurrence.ritual_id)
+        return None if stored is None else (occurrence, stored)
+
+    def done_from(self, occurrence: OccurrenceRecord, person: str) -> bool:
+        """Whether ``person`` already recorded a completion from this nudge's link."""
+        if occurrence.ritual_id is None:
+            return False
+        key = str(occurrence.id)
+        return any(
+            c.occurrence == key and c.by == person for c in self.store.completions(occurrence.ritual_id)
+        )
+
     # the daemon's record --------------------------------------------------------------
-    def status(self, *, limit: int = 5) -> dict[str, Any]:
-        """What `ritual status` shows: next nudges, the last ones decided, the outbox."""
+    def status(self, *, limit: int = 5) -> StatusView:
+        """What `ritual status` shows: next nudges, the last ones decided, the outbox, the leader."""
         names = {s.id: s.name for s in self.store.list_rituals(include_removed=True)}
-        upcoming = self.upcoming(days=8)[:limit]
         last = self.store.occurrences(limit=limit)
         occurrences = {o.id: o for o in last}
         failed = self.store.deliveries(statuses=FAILED_DELIVERIES, limit=50)
@@ -338,50 +489,30 @@ class RitualService:
         def ritual_name(ritual_id: int | None) -> str:
             return "household" if ritual_id is None else names.get(ritual_id, "?")
 
-        def name_of(occurrence_id: int) -> str:
-            occurrence = occurrences.get(occurrence_id)
-            return ritual_name(occurrence.ritual_id) if occurrence else "?"
+        def failure(delivery: DeliveryRecord) -> FailedDelivery:
+            occurrence = occurrences.get(delivery.occurrence_id)
+            if occurrence is None:
+                return FailedDelivery("?", "", delivery)
+            return FailedDelivery(ritual_name(occurrence.ritual_id), occurrence.slot, delivery)
 
-        return {
-            "rituals": len(self.store.list_rituals()),
-            "problems": list(self.schedule_problems().values()),
-            "next": [
-                {
-                    "name": u.ritual.name,
-                    "due": u.nudge.due,
-                    "local": u.nudge.due.astimezone(u.ritual.cadence.zone),
-                    "kind": u.nudge.kind.value,
-                }
-                for u in upcoming
-            ],
-            "last": [
-                {
-                    "name": ritual_name(o.ritual_id),
-                    "day": o.day,
-                    "slot": o.slot,
-                    "due_at": o.due_at,
-                    "status": o.status.value,
-                    "note": o.note,
-                }
-                for o in last
-            ],
-            "deliveries": {
-                "pending": sum(d.status is DeliveryStatus.PENDING for d in waiting),
-                "retrying": sum(d.status is DeliveryStatus.RETRY for d in waiting),
-                "failed": [
-                    {
-                        "id": d.id,
-                        "name": name_of(d.occurrence_id),
-                        "slot": occurrences[d.occurrence_id].slot if d.occurrence_id in occurrences else "",
-                        "channel": d.channel,
-                        "status": d.status.value,
-                        "attempts": d.attempts,
-                        "last_error": d.last_error,
-                    }
-                    for d in failed
-                ],
-            },
-        }
+        return StatusView(
+            rituals=len(self.store.list_rituals()),
+            next=tuple(self.upcoming(days=8)[:limit]),
+            last=tuple(DecidedNudge(ritual_name(o.ritual_id), o) for o in last),
+            pending=sum(d.status is DeliveryStatus.PENDING for d in waiting),
+            retrying=sum(d.status is DeliveryStatus.RETRY for d in waiting),
+            failed=tuple(failure(d) for d in failed),
+            leader=self.store.leader_info(),
+            household_pauses=tuple(self.current_household_pauses()),
+            problems=tuple(self.schedule_problems().values()),
+        )
+
+    def retry(self, ids: Sequence[int] = ()) -> int:
+        """Make failed or given-up deliveries (all, or these) due again now; how many."""
+        return self.store.retry_deliveries(now=self.clock.now(), ids=ids or None)
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     # moving history in and out ----------------------------------------------------------
     def export(self, fmt: str) -> str:
@@ -429,8 +560,22 @@ class RitualService:
             return {}
         return loaded.defaults if loaded else {}
 
+    def _unknown_people(self, ritual: Ritual) -> str | None:
+        """Why the ritual's ``people`` are not all of the household (None when they are, or
+        when the household names nobody)."""
+        keys = self.household.keys
+        unknown = [name for name in ritual.people if keys and name not in keys]
+        if not unknown:
+            return None
+        return f"people: unknown person '{unknown[0]}' (the household: {', '.join(keys)})"
+
+    def _check_people(self, ritual: Ritual) -> None:
+        if problem := self._unknown_people(ritual):
+            raise DefinitionError("people", problem.removeprefix("people: "))
+
     def add(self, table: Mapping[str, Any]) -> StoredRitual:
         ritual = ritual_from_table(table, self.file_defaults(), fallback_timezone=self.default_timezone)
+        self._check_people(ritual)
         existing = self.store.get_ritual(ritual.name, include_removed=True)
         if existing is not None and existing.removed_at is None:
             where = "the ritual file" if existing.source is RitualSource.FILE else "`ritual add`"
@@ -452,6 +597,7 @@ class RitualService:
             table.pop(key, None)
         table.update(changes)
         ritual = ritual_from_table(table, fallback_timezone=self.default_timezone)
+        self._check_people(ritual)
         if ritual.name != name:
             raise DefinitionError("name", "a ritual cannot be renamed; add a new one instead")
         if ritual == stored.ritual:
@@ -490,9 +636,15 @@ class RitualService:
         note: str = "",
         source: str = "cli",
         occurrence: str | None = None,
-    ) -> tuple[StoredRitual, CompletionRecord, bool]:
-        """Record a completion; returns it and whether it is new (False: already recorded)."""
+        again: bool = False,
+        where: str = "--by",
+    ) -> Recorded:
+        """Record a completion once per ritual day and person: the one recorded, or the one
+        already there (``created`` False). ``again`` records another on purpose (``times > 1``).
+        ``by`` is a person of the household, ``household`` (both of you) or "" (nobody said);
+        ``where`` names what said it in the error for someone unknown."""
         by, note = _free_text("by", by), _free_text("note", note)
+        by = self.household.who(by, where=where)
         stored = self.get(name)
         ritual = stored.ritual
         now = self.clock.now()
@@ -522,42 +674,150 @@ class RitualService:
             source=source,
             occurrence=occurrence,
             now=now,
+            again=again,
         )
-        return stored, record, created
+        return Recorded(stored.name, record, created)
 
-    def undo(self, name: str) -> CompletionRecord:
+    def completions(self, name: str | None = None) -> list[CompletionView]:
+        """Every completion of one ritual, or of every active one, oldest first per ritual."""
+        chosen = [self.get(name)] if name else self.store.list_rituals()
+        return [CompletionView(s.name, c) for s in chosen for c in self.store.completions(s.id)]
+
+    def delete_completion(self, completion_id: int) -> CompletionView:
+        """Remove one completion by its id; UnknownCompletionError when there is none."""
+        record = self.store.delete_completion(completion_id)
+        if record is None:
+            raise UnknownCompletionError(completion_id)
+        stored = self.store.ritual_by_id(record.ritual_id, include_removed=True)
+        return CompletionView(stored.name if stored else None, record)
+
+    def undo(self, name: str, *, day: date | None = None, by: str | None = None) -> CompletionRecord:
+        """Remove a completion: that day's (``day``), else the newest; only ``by``'s when given.
+
+        When several people did it that day and ``by`` does not say whose, nothing is removed
+        and the error names them.
+        """
         stored = self.get(name)
-        last = self.store.last_completion(stored.id)
-        if last is None:
-            raise RitualError(f"'{name}' has no completion to undo")
-        self.store.delete_completion(last.id)
-        return last
+        who = None if by is None else self.household.who(by)
+        recorded = [
+            c
+            for c in self.store.completions(stored.id, since=day)
+            if (day is None or c.day == day) and (who is None or c.by == who)
+        ]
+        if not recorded:
+            whose = f" by {who or 'nobody in particular'}" if who is not None else ""
+            when = f" on {day}" if day is not None else ""
+            raise RitualError(f"'{name}' has no completion{whose}{when} to undo")
+        if day is not None and who is None and len({c.by for c in recorded}) > 1:
+            names = ", ".join(sorted({c.by or "nobody in particular" for c in recorded}))
+            raise UsageError(f"'{name}' was done on {day} by {names}: say whose with --by")
+        chosen = max(recorded, key=lambda c: (c.created_at, c.id))
+        self.store.delete_completion(chosen.id)
+        return chosen
 
-    def skip(self, name: str, *, day: date | None = None, reason: str = "") -> SkipRecord:
+    def skip(
+        self, name: str, *, day: date | None = None, reason: str = "", by: str = ""
+    ) -> tuple[SkipRecord, bool]:
+        """Excuse the period holding ``day`` (default today); an already skipped period is left as
+        it is (False)."""
         reason = _free_text("reason", reason)
+        who = self.household.who(_free_text("by", by))
         stored = self.get(name)
-        today = self.today(stored.ritual)
-        day = day or today
-        return self.store.add_skip(stored.id, day=day, reason=reason, now=self.clock.now())
+        day = day or self.today(stored.ritual)
+        period = cad.period_of(self.cadence_on(stored, day), day)
+        for existing in self.store.skips(stored.id):
+            if existing.day in period:
+                return existing, False
+        return self.store.add_skip(stored.id, day=day, reason=reason, now=self.clock.now(), by=who), True
+
+    def unskip(self, name: str, *, day: date | None = None) -> SkipRecord:
+        """Take back the skip of the period holding ``day`` (default today)."""
+        stored = self.get(name)
+        day = day or self.today(stored.ritual)
+        period = cad.period_of(self.cadence_on(stored, day), day)
+        found = [skip for skip in self.store.skips(stored.id) if skip.day in period]
+        if not found:
+            raise RitualError(f"'{name}' is not skipped for the period holding {day}")
+        for skip in found:
+            self.store.delete_skip(skip.id)
+        return found[0]
 
     def pause(
-        self, name: str, *, start: date | None = None, until: date | None = None, reason: str = ""
+        self,
+        name: str | None,
+        *,
+        start: date | None = None,
+        until: date | None = None,
+        reason: str = "",
+        by: str = "",
     ) -> PauseRecord:
+        """Pause one ritual, or with ``name`` None the whole household (no nudges, periods excused)."""
         reason = _free_text("reason", reason)
-        stored = self.get(name)
-        start = start or self.today(stored.ritual)
+        who = self.household.who(_free_text("by", by))
+        stored = None if name is None else self.get(name)
+        start = start or (self.household_today() if stored is None else self.today(stored.ritual))
         if until is not None and until < start:
             raise UsageError(f"--until {until} is before --from {start}")
-        return self.store.add_pause(stored.id, start=start, until=until, reason=reason, now=self.clock.now())
+        ritual_id = None if stored is None else stored.id
+        return self.store.add_pause(
+            ritual_id, start=start, until=until, reason=reason, now=self.clock.now(), by=who
+        )
 
-    def resume(self, name: str) -> int:
-        """End the pauses running today: the ritual is due again from today on."""
-        stored = self.get(name)
-        yesterday = self.today(stored.ritual) - timedelta(days=1)
-        return self.store.end_pauses(stored.id, last_day=yesterday)
+    def resume(self, name: str | None) -> Resumed:
+        """End the running pause of a ritual (or with ``name`` None, the household's) and cancel
+        the planned ones: it is due again from today on."""
+        stored = None if name is None else self.get(name)
+        today = self.household_today() if stored is None else self.today(stored.ritual)
+        return self.store.end_pauses(
+            None if stored is None else stored.id, last_day=today - timedelta(days=1)
+        )
+
+    def household_pauses(self) -> list[PauseRecord]:
+        """The pauses of the whole household, running, planned and past."""
+        return self.store.household_pauses()
+
+    def current_household_pauses(self) -> list[PauseRecord]:
+        """The household's pauses running today or planned ahead."""
+        today = self.household_today()
+        return [p for p in self.store.household_pauses() if p.until is None or p.until >= today]
 
     def is_paused(self, stored: StoredRitual) -> bool:
         return is_paused_on(self.store.pauses(stored.id), self.today(stored.ritual))
+
+    def done_by(self, stored: StoredRitual, day: date) -> tuple[str, ...]:
+        """Who did the ritual in the period holding ``day``, in the order they did it."""
+        versions = self.store.cadence_history(stored.id)
+        period = cad.period_of(cadence_in_force(versions, day, stored.ritual.cadence), day)
+        recorded = self.store.completions(stored.id, since=period.start)
+        return tuple(dict.fromkeys(c.by for c in recorded if c.day in period))
+
+    def cleared_nudges(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> list[int]:
+        """The nudges of that ritual and day that went out: what a "done" update replaces."""
+        reminding = {OccurrenceKind.DUE, OccurrenceKind.BEFORE, OccurrenceKind.NAG, OccurrenceKind.SNOOZE}
+        sent = {OccurrenceStatus.SENT, OccurrenceStatus.LATE}
+        return [
+            o.id
+            for o in self.store.occurrences(ritual_id=stored.id, since=occurrence.due_at - timedelta(days=2))
+            if o.day == occurrence.day and o.kind in reminding and o.status in sent
+        ]
+
+    def waiting_for(self, stored: StoredRitual, day: date) -> tuple[str, ...]:
+        """Who of a ritual kept together (``both``) has not done their part in the period holding
+        ``day`` yet; empty for any other ritual."""
+        ritual = stored.ritual
+        if ritual.complete_when is not CompleteWhen.BOTH or not ritual.people:
+            return ()
+        versions = self.store.cadence_history(stored.id)
+        period = cad.period_of(cadence_in_force(versions, day, ritual.cadence), day)
+        marks = [(c.day, c.by) for c in self.store.completions(stored.id, since=period.start)]
+        return still_to_do(ritual, versions, marks, day)
+
+    def period_kept(self, stored: StoredRitual, day: date) -> bool:
+        """Whether the period holding ``day`` is already kept (then its nudges are not sent)."""
+        versions = self.store.cadence_history(stored.id)
+        period = cad.period_of(cadence_in_force(versions, day, stored.ritual.cadence), day)
+        marks = [(c.day, c.by) for c in self.store.completions(stored.id, since=period.start)]
+        return keeps_period(stored.ritual, versions, marks, day)
 
     def cadence_on(self, stored: StoredRitual, day: date) -> cad.Cadence:
         """The cadence in force on ``day`` (effective-dated versions; the first covers earlier days)."""
@@ -574,61 +834,3 @@ def _free_text(key: str, text: str) -> str:
         return check_text(text)
     except ValueError as exc:
         raise UsageError(f"{key}: {exc}") from None
-
-
-def build_history(
-    stored: StoredRitual,
-    versions: Iterable[CadenceVersion],
-    completions: Sequence[tuple[date, str]],
-    skips: Iterable[SkipRecord],
-    pauses: Iterable[PauseRecord],
-) -> History:
-    """The streak contract's view of one ritual, from what the store holds."""
-    from scheduler.domain.streaks import History, PausedSpan
-
-    ritual = stored.ritual
-    version_pairs = tuple((v.effective_from, v.cadence) for v in versions) or (
-        (ritual.start or stored.created_at.date(), ritual.cadence),
-    )
-    # Without an explicit start, a ritual counts from its first cadence or its earliest
-    # back-filled completion, whichever is older, so back-filling is never wasted.
-    earliest = min(completions, default=None)  # (day, by) pairs: the earliest day, compared in C
-    start = ritual.start or min(version_pairs[0][0], earliest[0] if earliest else version_pairs[0][0])
-    if ritual.start is None and version_pairs[0][0] > start:
-        version_pairs = ((start, version_pairs[0][1]), *version_pairs[1:])
-    return History(
-        versions=version_pairs,
-        start=start,
-        completions=completions,
-        skips=tuple(s.day for s in skips),
-        pauses=tuple(PausedSpan(p.start, p.until) for p in pauses),
-        end=ritual.end,
-        people=ritual.people,
-        complete_when=ritual.complete_when,
-        freezes_per_month=ritual.freezes_per_month,
-    )
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large, cycle-free structures.
-
-    Reports build hundreds of thousands of small tuples; the collector would rescan
-    them again and again as the heap grows (measured: half the time of `ritual streaks`
-    over ten years of history). They hold no cycles, so nothing is lost by waiting.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def outside_dates(ritual: Ritual, day: date) -> bool:
-    return (ritual.start is not None and day < ritual.start) or (ritual.end is not None and day > ritual.end)
-
-
-def is_paused_on(pauses: Iterable[PauseRecord], day: date) -> bool:
-    return any(p.start <= day and (p.until is None or day <= p.until) for p in pauses)

@@ -6,9 +6,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, assert_never
 
 from scheduler.domain.definitions import Ritual
+from scheduler.domain.reminders import NudgeKind
 
 
 class RitualSource(StrEnum):
@@ -42,6 +43,9 @@ class CompletionRecord:
     source: str  # cli, link, api, import
     occurrence: str | None  # occurrence key when recorded from a nudge; idempotency per person
     created_at: datetime
+    # 0: this person's completion of the day; 1, 2, ...: repeats asked for on purpose (--again);
+    # None: a repeat stored before repeats were refused, shown but not counted.
+    again: int | None = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,27 +55,73 @@ class SkipRecord:
     day: date
     reason: str
     created_at: datetime
+    by: str = ""  # a person, "household", or "" when not said
 
 
 @dataclass(frozen=True, slots=True)
 class PauseRecord:
     id: int
-    ritual_id: int
+    ritual_id: int | None  # None: the whole household is paused
     start: date
     until: date | None  # inclusive; None while open-ended
     reason: str
     created_at: datetime
+    by: str = ""  # a person, "household", or "" when not said
+
+    @property
+    def household(self) -> bool:
+        return self.ritual_id is None
+
+
+class Resumed(NamedTuple):
+    """What a resume did: pauses that were running and now end, planned ones now cancelled."""
+
+    ended: int
+    cancelled: int
 
 
 class OccurrenceKind(StrEnum):
-    """What a nudge is for; the first three match reminders.NudgeKind value for value."""
+    """What a recorded nudge was for: a planned reminder, or one the plan does not make."""
 
     DUE = "due"
     BEFORE = "before"
     NAG = "nag"
-    SNOOZE = "snooze"
-    DIGEST = "digest"
+    SNOOZE = "snooze"  # a re-nudge someone asked for
+    DIGEST = "digest"  # the weekly digest (no ritual)
     TEST = "test"
+    CLEARED = "cleared"  # a period kept: its nudges on the other phones say so (where a channel can)
+
+    @classmethod
+    def of(cls, kind: NudgeKind) -> OccurrenceKind:
+        """The kind a planned nudge is recorded under."""
+        match kind:
+            case NudgeKind.DUE:
+                return cls.DUE
+            case NudgeKind.BEFORE:
+                return cls.BEFORE
+            case NudgeKind.NAG:
+                return cls.NAG
+            case _:
+                assert_never(kind)
+
+    @property
+    def reminder(self) -> NudgeKind:
+        """What a message for this nudge says: a re-nudge speaks like the nudge it repeats."""
+        match self:
+            case OccurrenceKind.BEFORE:
+                return NudgeKind.BEFORE
+            case OccurrenceKind.NAG:
+                return NudgeKind.NAG
+            case (
+                OccurrenceKind.DUE
+                | OccurrenceKind.SNOOZE
+                | OccurrenceKind.DIGEST
+                | OccurrenceKind.TEST
+                | OccurrenceKind.CLEARED
+            ):
+                return NudgeKind.DUE
+            case _:
+                assert_never(self)
 
 
 class OccurrenceStatus(StrEnum):
@@ -156,6 +206,7 @@ class ApiTokenRecord:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    person: str | None = None  # who its requests record as; None: nobody in particular
 
     @property
     def active(self) -> bool:
@@ -177,7 +228,7 @@ class OccurrenceClaim(NamedTuple):
     ritual_id: int | None  # None: a household-wide nudge (the weekly digest)
     day: date
     slot: str
-    kind: str  # an OccurrenceKind value (a reminders.NudgeKind is one)
+    kind: OccurrenceKind
     due_at: datetime
     status: OccurrenceStatus
     note: str = ""

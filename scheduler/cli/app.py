@@ -6,10 +6,9 @@ Heavy modules (the store, rich) are imported inside the commands that need them,
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -87,6 +86,7 @@ class App:
                     self.clock or SystemClock(),
                     ritual_file=settings.ritual_file_path,
                     default_timezone=settings.default_timezone,
+                    household=settings.household,
                 )
                 report = service.sync() if sync else None
             self._service = service
@@ -97,25 +97,10 @@ class App:
                     click.echo(f"note: ritual '{name}' left the ritual file; retired, history kept", err=True)
         return self._service
 
-    @contextmanager
-    def _starting(self) -> Iterator[None]:
-        """Start-up: imports, settings, opening the store. What it builds lives as long as the process.
+    def _starting(self) -> AbstractContextManager[None]:
+        from scheduler.startup import frozen_start
 
-        When the command is the whole process, the cyclic collector pauses meanwhile and
-        freezes it all after, so neither later collections nor the interpreter's exit walk
-        those objects again (the OS frees them): ~125 ms of `ritual done` in bench/cli.py,
-        ~40 ms of collections while importing and ~85 ms of tearing the modules down at
-        exit. Under CliRunner the process outlives the command, so nothing is frozen there.
-        """
-        if not self.own_process or not gc.isenabled():  # not ours, or an outer _starting
-            yield
-            return
-        gc.disable()
-        try:
-            yield
-        finally:
-            gc.freeze()
-            gc.enable()
+        return frozen_start(self.own_process)
 
     def tell_daemon(self) -> None:
         """A running daemon re-reads the rituals now rather than at its next tick."""

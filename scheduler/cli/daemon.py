@@ -8,6 +8,7 @@ import sys
 import click
 
 from scheduler.cli.app import App, json_option, main, pass_app
+from scheduler.cli.render import pause_words
 from scheduler.domain.errors import RitualError
 
 
@@ -71,7 +72,7 @@ def status(app: App, limit: int, as_json: bool) -> None:
 
     service = app.service()
     holder = read_holder(app.settings.lock_path)
-    report = service.status(limit=limit)
+    view = service.status(limit=limit)
     daemon = (
         {"running": True, "pid": holder.pid, "host": holder.host, "since": holder.started_at}
         if holder
@@ -80,20 +81,23 @@ def status(app: App, limit: int, as_json: bool) -> None:
     settings = app.settings
     linked = settings.http_address is not None or settings.public_url is not None
     web = {"bind": settings.http_bind, "url": settings.link_base if linked else None}
-    info = service.store.leader_info()
-    leader = None if info is None else {"holder": info.holder, "since": info.since, "epoch": info.epoch}
+    info = view.leader
     if as_json:
-        render.print_json(
-            {"daemon": daemon, "leader": leader, "web": web, "database": settings.database_display, **report}
-        )
+        from scheduler.adapters.encoding import status_json
+
+        leader = None if info is None else {"holder": info.holder, "since": info.since, "epoch": info.epoch}
+        shown = {"daemon": daemon, "leader": leader, "web": web, "database": settings.database_display}
+        render.print_json({**shown, **status_json(view)})
         return
     if holder:
         click.echo(f"daemon: running ({holder.describe()})")
     else:
         click.echo("daemon: not running on this host (`ritual run`, or systemctl start ritual-scheduler)")
-    click.echo(f"database: {settings.database_display}, {report['rituals']} rituals")
-    for problem in report["problems"]:
+    click.echo(f"database: {settings.database_display}, {view.rituals} rituals")
+    for problem in view.problems:
         click.echo(f"problem: {problem}")
+    for pause in view.household_pauses:
+        click.echo(f"household: {pause_words(pause)}: no nudges, no streak breaks (`ritual resume --all`)")
     if info is not None:  # PostgreSQL: the daemon elected last fires the nudges
         since = "" if info.since is None else f" since {info.since:%d %b %H:%M} UTC"
         click.echo(f"leader: {info.holder}{since} (epoch {info.epoch}); the other daemons stand by")
@@ -101,24 +105,34 @@ def status(app: App, limit: int, as_json: bool) -> None:
         click.echo(f"web: {web['url']} (today page, Done/Snooze links, /api/v1; http_bind {web['bind']})")
     else:
         click.echo("web: off (http_bind = off, no public_url): nudges carry no Done/Snooze links")
-    if report["next"]:
-        rows = [[n["local"].strftime("%a %d %b %H:%M"), n["name"], n["kind"]] for n in report["next"]]
-        render.print_table(["next", "ritual", "kind"], rows)
-    if report["last"]:
+    if view.next:
         rows = [
-            [o["due_at"].strftime("%d %b %H:%M"), o["name"], o["slot"], o["status"], o["note"]]
-            for o in report["last"]
+            [
+                u.nudge.due.astimezone(u.ritual.cadence.zone).strftime("%a %d %b %H:%M"),
+                u.ritual.name,
+                u.nudge.kind,
+            ]
+            for u in view.next
+        ]
+        render.print_table(["next", "ritual", "kind"], rows)
+    if view.last:
+        rows = [
+            [
+                n.occurrence.due_at.strftime("%d %b %H:%M"),
+                n.name,
+                n.occurrence.slot,
+                n.occurrence.status,
+                n.occurrence.note,
+            ]
+            for n in view.last
         ]
         render.print_table(["due (UTC)", "ritual", "slot", "status", "note"], rows, title="last nudges")
-    deliveries = report["deliveries"]
-    click.echo(
-        f"deliveries: {deliveries['pending']} pending, {deliveries['retrying']} retrying, "
-        f"{len(deliveries['failed'])} failed"
-    )
-    for failed in deliveries["failed"]:
+    click.echo(f"deliveries: {view.pending} pending, {view.retrying} retrying, {len(view.failed)} failed")
+    for failed in view.failed:
+        row = failed.delivery
         click.echo(
-            f"  failed #{failed['id']} {failed['name']} {failed['slot']} via {failed['channel']}: "
-            f"{failed['last_error']} (after {failed['attempts']} tries; `ritual retry` sends again)"
+            f"  failed #{row.id} {failed.name} {failed.slot} via {row.channel}: "
+            f"{row.last_error} (after {row.attempts} tries; `ritual retry` sends again)"
         )
 
 
@@ -129,10 +143,8 @@ def status(app: App, limit: int, as_json: bool) -> None:
 @pass_app
 def notify_test(app: App, names: tuple[str, ...]) -> None:
     """Send a test nudge now and print what each channel said."""
-    import asyncio
-
-    from scheduler.adapters.notify import send_all
     from scheduler.domain.messages import Message
+    from scheduler.startup import prepare_sending
     from scheduler.wiring import load_household_channels
 
     settings = app.settings
@@ -145,7 +157,8 @@ def notify_test(app: App, names: tuple[str, ...]) -> None:
     message = Message(
         title="Ritual time (test)", body="A test nudge from ritual-scheduler: this channel works."
     )
-    results = asyncio.run(send_all(chosen, message, timeout=settings.send_timeout))
+    prepare_sending()
+    results = channels.send(chosen, [message] * len(chosen), timeout=settings.send_timeout)
     failed = 0
     for channel, result in zip(chosen, results, strict=True):
         who = ",".join(channel.tags) or "-"
@@ -167,11 +180,10 @@ def retry(app: App, ids: tuple[int, ...]) -> None:
     from scheduler.wiring import make_nudger
 
     service = app.service()
-    count = service.store.retry_deliveries(now=service.clock.now(), ids=ids or None)
+    count = service.retry(ids)
     if not count:
         click.echo("nothing to retry")
         return
     make_nudger(app.settings, service).deliver_due()
-    report = service.status(limit=1)["deliveries"]
-    still = len(report["failed"])
-    click.echo(f"retried {count} deliveries; {still} still failed, {report['retrying']} will retry")
+    view = service.status(limit=1)
+    click.echo(f"retried {count} deliveries; {len(view.failed)} still failed, {view.retrying} will retry")

@@ -32,7 +32,7 @@ def export(app: App, fmt: str, output: Path | None, days: int) -> None:
     if fmt == "ics":
         from scheduler.adapters.ics import ics_feed
 
-        data = ics_feed(service.upcoming(days), generated_at=service.clock.now())
+        data = ics_feed(service.upcoming(days), generated_at=service.now())
     else:
         data = service.export(fmt)
     if output is None:

@@ -44,7 +44,6 @@ _LEGEND_ORDER = (
 )
 _ROW_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_ADVERB = {Every.DAY: "daily", Every.WEEK: "weekly", Every.MONTH: "monthly"}
 _INDENT = 4  # room for the weekday labels
 
 
@@ -72,9 +71,9 @@ def render_heatmap(name: str, cells: Sequence[Cell], period: Every, color: bool)
     """
     if not cells:
         return f"{name}: nothing to show yet\n"
-    grid = _daily_grid(cells) if period is Every.DAY else _period_grid(cells, period)
+    grid = _daily_grid(cells) if period.kind.fixed_days == 1 else _period_grid(cells, period)
     first, last = cells[0].day, cells[-1].day
-    header = f"{name} ({_ADVERB[period]}), {first.isoformat()} to {last.isoformat()}"
+    header = f"{name} ({period.kind.adverb}), {first.isoformat()} to {last.isoformat()}"
     if color:
         return _rich(header, grid, 2 if grid.width == 1 else grid.width)
     return _plain(header, grid)
@@ -100,7 +99,7 @@ def _daily_grid(cells: Sequence[Cell]) -> _Grid:
 
 def _period_grid(cells: Sequence[Cell], period: Every) -> _Grid:
     """One row, one column per period: weeks labelled where a month begins, months by name."""
-    if period is Every.MONTH:
+    if period.kind.fixed_days is None:  # months: a column each, labelled by name
         return _Grid([(n, _MONTHS[c.day.month - 1]) for n, c in enumerate(cells)], [("", list(cells))], 4)
     starts = [
         (n, _MONTHS[c.day.month - 1])

@@ -1,4 +1,4 @@
-"""What people did: done, skip, undo, pause, resume."""
+"""What people did: done, skip, unskip, undo, pause, resume."""
 
 from __future__ import annotations
 
@@ -7,17 +7,36 @@ import click
 from scheduler.cli.app import App, json_option, main, parse_at, parse_day, pass_app
 from scheduler.domain.errors import UsageError
 
+_BY_HELP = "Who: a person of the household, or 'household' for both of you (default: RITUAL_PERSON, else me)."
+
+
+def _by(app: App, by: str | None) -> str:
+    """``--by``, or who this machine records as (RITUAL_PERSON, else the settings' ``me``)."""
+    if by is not None:
+        return by.strip()
+    return app.settings.person or ""
+
 
 @main.command()
 @click.argument("name")
 @click.option("--date", "day", metavar="DATE", help="The day it was done (YYYY-MM-DD, yesterday).")
 @click.option("--at", "at", metavar="DATETIME", help="When it was done ('2026-11-20 21:15').")
-@click.option("--by", default="", help="Who did it.")
+@click.option("--by", default=None, help=_BY_HELP)
 @click.option("--note", default="", help="A note to keep with it.")
+@click.option("--again", is_flag=True, help="Record another one for the same day (for times > 1).")
 @json_option
 @pass_app
-def done(app: App, name: str, day: str | None, at: str | None, by: str, note: str, as_json: bool) -> None:
-    """Record that a ritual was done (today unless --date or --at says otherwise)."""
+def done(
+    app: App,
+    name: str,
+    day: str | None,
+    at: str | None,
+    by: str | None,
+    note: str,
+    again: bool,
+    as_json: bool,
+) -> None:
+    """Record that a ritual was done (today unless --date or --at says otherwise); once a day each."""
     if day and at:
         raise UsageError("--date and --at: give one of them")
     service = app.service()
@@ -26,74 +45,138 @@ def done(app: App, name: str, day: str | None, at: str | None, by: str, note: st
         stored = service.get(name)
         when = parse_at(at, stored.ritual) if at else None
         on_day = parse_day(day, service.today(stored.ritual), "--date") if day else None
-    stored, record, created = service.record_done(name, day=on_day, at=when, by=by.strip(), note=note)
+    where = "--by" if by is not None else "RITUAL_PERSON/me"
+    recorded = service.record_done(
+        name, day=on_day, at=when, by=_by(app, by), note=note, again=again, where=where
+    )
     if as_json:
-        from scheduler.cli.render import completion_json, print_json
+        from scheduler.adapters.encoding import recorded_json
+        from scheduler.cli.render import print_json
 
-        print_json({"name": name, "created": created, "completion": completion_json(record)})
+        print_json(recorded_json(recorded))
         return
-    from scheduler.cli.render import human_day
+    from scheduler.domain.wording import human_day
 
+    record = recorded.completion
     who = f" by {record.by}" if record.by else ""
-    verb = "recorded" if created else "already recorded"
-    click.echo(f"{verb}: '{name}' on {human_day(record.day)}{who}")
+    if recorded.created:
+        click.echo(f"recorded: '{name}' on {human_day(record.day)}{who}")
+    else:
+        click.echo(f"already recorded: '{name}' on {human_day(record.day)}{who} (--again records another)")
 
 
 @main.command()
 @click.argument("name")
 @click.option("--date", "day", metavar="DATE", help="The day to skip (default today).")
 @click.option("--reason", default="", help="Why, for your own record.")
+@click.option("--by", default=None, help=_BY_HELP)
 @pass_app
-def skip(app: App, name: str, day: str | None, reason: str) -> None:
+def skip(app: App, name: str, day: str | None, reason: str, by: str | None) -> None:
     """Excuse a period: a skipped period neither adds to nor breaks a streak."""
-    from scheduler.cli.render import human_day
+    from scheduler.domain.wording import human_day
 
     service = app.service()
     stored = service.get(name)
     on_day = parse_day(day, service.today(stored.ritual), "--date") if day else None
-    record = service.skip(name, day=on_day, reason=reason)
-    click.echo(f"skipped '{name}' on {human_day(record.day)}")
+    record, created = service.skip(name, day=on_day, reason=reason, by=_by(app, by))
+    if created:
+        click.echo(f"skipped '{name}' on {human_day(record.day)}")
+    else:
+        click.echo(f"already skipped: '{name}' on {human_day(record.day)} (`ritual unskip` takes it back)")
 
 
 @main.command()
 @click.argument("name")
+@click.option("--date", "day", metavar="DATE", help="A day of the skipped period (default today).")
 @pass_app
-def undo(app: App, name: str) -> None:
-    """Delete the last completion recorded for a ritual."""
-    from scheduler.cli.render import human_day
+def unskip(app: App, name: str, day: str | None) -> None:
+    """Take back a skip: the period counts again."""
+    from scheduler.domain.wording import human_day
 
-    record = app.service().undo(name)
-    click.echo(f"removed the completion of '{name}' on {human_day(record.day)}")
+    service = app.service()
+    on_day = parse_day(day, service.today(service.get(name).ritual), "--date") if day else None
+    record = service.unskip(name, day=on_day)
+    click.echo(f"unskipped '{name}' on {human_day(record.day)}")
 
 
 @main.command()
 @click.argument("name")
+@click.option(
+    "--date", "day", metavar="DATE", help="The day whose completion to remove (default: the newest)."
+)
+@click.option("--by", default=None, help="Whose completion (default: anyone's).")
+@pass_app
+def undo(app: App, name: str, day: str | None, by: str | None) -> None:
+    """Remove a completion: that day's (--date), else the newest one recorded."""
+    from scheduler.domain.wording import human_day
+
+    service = app.service()
+    on_day = parse_day(day, service.today(service.get(name).ritual), "--date") if day else None
+    record = service.undo(name, day=on_day, by=by)
+    who = f" by {record.by}" if record.by else ""
+    click.echo(f"removed the completion of '{name}' on {human_day(record.day)}{who}")
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--all", "everything", is_flag=True, help="Pause the whole household: every ritual.")
 @click.option("--from", "start", metavar="DATE", help="First paused day (default today).")
 @click.option("--until", metavar="DATE", help="Last paused day (default: until `ritual resume`).")
 @click.option("--reason", default="", help="Why, for your own record.")
+@click.option("--by", default=None, help=_BY_HELP)
 @pass_app
-def pause(app: App, name: str, start: str | None, until: str | None, reason: str) -> None:
-    """Pause a ritual (now or planned ahead): no nudges, and its streak waits."""
-    from scheduler.cli.render import human_day
+def pause(
+    app: App,
+    name: str | None,
+    everything: bool,
+    start: str | None,
+    until: str | None,
+    reason: str,
+    by: str | None,
+) -> None:
+    """Pause a ritual, or everything with --all (now or planned ahead): no nudges, streaks wait."""
+    from scheduler.domain.wording import human_day
 
+    chosen = _one_or_all(name, everything)
     service = app.service()
-    today = service.today(service.get(name).ritual)
+    today = service.household_today() if chosen is None else service.today(service.get(chosen).ritual)
     record = service.pause(
-        name,
+        chosen,
         start=parse_day(start, today, "--from") if start else None,
         until=parse_day(until, today, "--until") if until else None,
         reason=reason,
+        by=_by(app, by),
     )
-    end = f" until {human_day(record.until)}" if record.until else " until `ritual resume`"
-    click.echo(f"paused '{name}' from {human_day(record.start)}{end}")
+    what = "everything (the whole household)" if chosen is None else f"'{chosen}'"
+    resume = "`ritual resume --all`" if chosen is None else "`ritual resume`"
+    end = f" until {human_day(record.until)}" if record.until else f" until {resume}"
+    click.echo(f"paused {what} from {human_day(record.start)}{end}")
     app.tell_daemon()
 
 
 @main.command()
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--all", "everything", is_flag=True, help="Resume the whole household.")
 @pass_app
-def resume(app: App, name: str) -> None:
-    """End a pause: the ritual is due again from today."""
-    ended = app.service().resume(name)
-    click.echo(f"resumed '{name}'" if ended else f"'{name}' was not paused")
+def resume(app: App, name: str | None, everything: bool) -> None:
+    """End a pause, or cancel a planned one: due again from today (--all: the household's)."""
+    chosen = _one_or_all(name, everything)
+    resumed = app.service().resume(chosen)
+    what = "the household" if chosen is None else f"'{chosen}'"
+    said = []
+    if resumed.ended:
+        said.append(f"resumed {what}: its pause ended yesterday")
+    if resumed.cancelled:
+        plural = "s" if resumed.cancelled > 1 else ""
+        said.append(f"cancelled {resumed.cancelled} planned pause{plural} of {what}")
+    click.echo("; ".join(said) if said else f"{what} was not paused and had no pause planned")
     app.tell_daemon()
+
+
+def _one_or_all(name: str | None, everything: bool) -> str | None:
+    """The ritual named, or None with --all (the household); exactly one of them."""
+    if everything and name:
+        raise UsageError(f"NAME and --all: give one of them ('{name}' or everything)")
+    if not everything and not name:
+        raise UsageError("give a ritual's NAME, or --all for the whole household")
+    return name

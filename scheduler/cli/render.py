@@ -1,24 +1,18 @@
-"""Turning records into what people read: tables, one-line summaries and JSON objects.
+"""Printing for people and for pipes: tables, and the views' JSON.
 
 Rich tables on a terminal, plain aligned columns when piped, so the output of
-`ritual list | grep` stays greppable. Nothing here touches the store or clock.
+`ritual list | grep` stays greppable. The JSON shapes are ``scheduler.adapters.encoding``'s,
+the same the API answers with.
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time
-from typing import IO, TYPE_CHECKING, Any
-
-from scheduler.app.stored import CompletionRecord, PauseRecord, SkipRecord, StoredRitual
-from scheduler.domain.cadence import Every
-from scheduler.domain.definitions import Ritual, cadence_to_table, ritual_to_table
-from scheduler.domain.reminders import NudgeKind, format_duration
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scheduler.app.service import RitualDetail, Upcoming
+    from scheduler.app.stored import PauseRecord
 
 Cell = str | int | float | None
 
@@ -49,116 +43,17 @@ def print_table(
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=stream)
 
 
-def print_json(value: Any, out: IO[str] | None = None) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False, default=_json_default), file=out or sys.stdout)
+def print_json(value: object, out: IO[str] | None = None) -> None:
+    """JSON made from the views by ``scheduler.adapters.encoding``, indented for people."""
+    from scheduler.adapters.encoding import dumps
+
+    print(dumps(value, indent=2), file=out or sys.stdout)
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+def pause_words(pause: PauseRecord) -> str:
+    """``paused from Sun 20 Dec 2026 until Wed 6 Jan 2027 (travelling)``."""
+    from scheduler.domain.wording import human_day
 
-
-_UNIT = {Every.DAY: "day", Every.WEEK: "week", Every.MONTH: "month"}
-_ADVERB = {Every.DAY: "daily", Every.WEEK: "weekly", Every.MONTH: "monthly"}
-
-
-def describe_cadence(ritual: Ritual) -> str:
-    """``daily at 20:30``, ``weekly on fri at 19:00``, ``2x every 2 weeks``."""
-    cadence = ritual.cadence
-    unit = _UNIT[cadence.every]
-    text = _ADVERB[cadence.every] if cadence.interval == 1 else f"every {cadence.interval} {unit}s"
-    if cadence.times > 1:
-        text = f"{cadence.times}x {text.replace('daily', 'a day').replace('weekly', 'a week')}"
-        text = text.replace("monthly", "a month")
-    if cadence.on:
-        text += " on " + ", ".join(str(d) for d in cadence.on)
-    reminders = ritual.reminders
-    if reminders.at:
-        text += " at " + ", ".join(t.strftime("%H:%M") for t in reminders.at)
-    elif reminders.cron:
-        text += f" (cron {reminders.cron})"
-    elif reminders.rrule:
-        text += " (rrule)"
-    return text
-
-
-def describe_reminders(ritual: Ritual) -> str:
-    parts = []
-    reminders = ritual.reminders
-    if reminders.remind_before:
-        parts.append(f"heads-up {format_duration(reminders.remind_before)} before")
-    if reminders.nag_after:
-        parts.append(f"again {format_duration(reminders.nag_after)} after if not done")
-    if reminders.quiet_hours:
-        start, end = reminders.quiet_hours
-        parts.append(f"quiet {start:%H:%M}-{end:%H:%M}")
-    return "; ".join(parts)
-
-
-def ritual_json(
-    stored: StoredRitual, *, paused: bool, extra: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = dict(ritual_to_table(stored.ritual))
-    body["source"] = stored.source.value
-    body["paused"] = paused
-    body["created_at"] = stored.created_at
-    body["updated_at"] = stored.updated_at
-    if extra:
-        body.update(extra)
-    return body
-
-
-def next_due_times(upcoming: Iterable[Upcoming]) -> dict[str, datetime]:
-    """Each ritual's next due time (heads-ups and nags left out), from ``service.upcoming``.
-
-    ``ritual list --json`` and ``GET /api/v1/rituals`` put it in ``next_due`` (None when absent).
-    """
-    found: dict[str, datetime] = {}
-    for item in upcoming:
-        if item.nudge.kind is NudgeKind.DUE:
-            found.setdefault(item.ritual.name, item.nudge.due)
-    return found
-
-
-def ritual_detail_json(detail: RitualDetail, *, paused: bool, streak: Mapping[str, Any]) -> dict[str, Any]:
-    """The object of ``ritual show --json`` and ``GET /api/v1/rituals/{name}``."""
-    return ritual_json(
-        detail.stored,
-        paused=paused,
-        extra={
-            "completions": [completion_json(c) for c in detail.completions],
-            "skips": [skip_json(s) for s in detail.skips],
-            "pauses": [pause_json(p) for p in detail.pauses],
-            "streak": streak,
-            "cadence_versions": [
-                {"effective_from": v.effective_from, "cadence": cadence_to_table(v.cadence)}
-                for v in detail.versions
-            ],
-        },
-    )
-
-
-def completion_json(record: CompletionRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "day": record.day,
-        "at": record.at,
-        "period": record.period_key,
-        "by": record.by or None,
-        "note": record.note or None,
-        "source": record.source,
-        "occurrence": record.occurrence,
-    }
-
-
-def skip_json(record: SkipRecord) -> dict[str, Any]:
-    return {"id": record.id, "day": record.day, "reason": record.reason or None}
-
-
-def pause_json(record: PauseRecord) -> dict[str, Any]:
-    return {"id": record.id, "from": record.start, "until": record.until, "reason": record.reason or None}
-
-
-def human_day(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b %Y}"
+    until = f" until {human_day(pause.until)}" if pause.until else " until resumed"
+    why = f" ({pause.reason})" if pause.reason else ""
+    return f"paused from {human_day(pause.start)}{until}{why}"

@@ -28,38 +28,41 @@ def streaks(app: App, names: tuple[str, ...], heatmap: bool, as_json: bool) -> N
     if heatmap:
         _print_heatmaps(service, names)
         return
-    rows = service.streak_rows(names or None)
+    views = service.streaks(names or None)
     if as_json:
-        render.print_json(rows)
+        from scheduler.adapters.encoding import streak_json
+
+        render.print_json([streak_json(view) for view in views])
         return
-    if not rows:
+    if not views:
         click.echo("no rituals yet")
         return
-    table = [
-        [
-            r["name"],
-            r["period"],
-            r["current_streak"],
-            r["longest_streak"],
-            "-" if r["completion_rate"] is None else f"{r['completion_rate']:.0%}",
-            f"{r['strength']:.0%}",
-            "at risk" if r["at_risk"] else "",
-            r["last_completion"] or "-",
-        ]
-        for r in rows
-    ]
+    table = []
+    for view in views:
+        summary = view.summary
+        rate = summary.completion_rate
+        last = summary.last_completion
+        table.append(
+            [
+                view.ritual.name,
+                summary.period.value,
+                summary.current_streak,
+                summary.longest_streak,
+                "-" if rate is None else f"{round(rate, 3):.0%}",
+                f"{round(summary.strength, 3):.0%}",
+                "at risk" if summary.at_risk else "",
+                last.isoformat() if last else "-",
+            ]
+        )
     render.print_table(["name", "per", "current", "longest", "rate", "strength", "", "last done"], table)
 
 
 def _print_heatmaps(service: RitualService, names: tuple[str, ...]) -> None:
     from scheduler.cli.heatmap import render_heatmap
-    from scheduler.domain.heatmap import heatmap_cells
-    from scheduler.domain.report import newest_cadence
 
     color = sys.stdout.isatty()
-    for item in service.report_inputs(names or None):
-        cells = heatmap_cells(item.history, item.today)
-        picture = render_heatmap(item.ritual.name, cells, newest_cadence(item.history).every, color)
+    for ritual, every, cells in service.heatmaps(names or None):
+        picture = render_heatmap(ritual.name, cells, every, color)
         if isinstance(picture, str):
             click.echo(picture)
         else:
@@ -83,7 +86,7 @@ def report(
     app: App, window: str | None, since: str | None, as_json: bool, as_csv: bool, chart: Path | None
 ) -> None:
     """Kept, missed and excused periods per ritual, and the balance across the five dimensions."""
-    from scheduler.domain import report as reports
+    from scheduler.domain.report import report_text
 
     if as_json and as_csv:
         raise UsageError("--json and --csv: give one of them")
@@ -97,30 +100,27 @@ def report(
         except ValueError as exc:
             raise UsageError(f"--chart: {exc}") from None
     service = app.service()
-    today = service.household_today()
-    if since:
-        try:
-            first, last = reports.since_window(parse_day(since, today, "--since"), today)
-        except ValueError as exc:
-            raise UsageError(f"--since: {exc}") from None
-    elif window == "month":
-        first, last = reports.month_window(today)
-    else:
-        first, last = reports.week_window(today)
-    items = service.report_inputs()
-    built = reports.build_report(items, first, last)
+    start = parse_day(since, service.household_today(), "--since") if since else None
+    try:
+        first, last = service.report_window(window, start)
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from None
+    built = service.report(first, last)
     if as_json:
+        from scheduler.adapters.encoding import report_json
         from scheduler.cli.render import print_json
 
-        print_json(reports.report_json(built))
+        print_json(report_json(built))
     elif as_csv:
-        click.echo(reports.report_csv(built), nl=False)
-    else:
-        click.echo(reports.report_text(built))
-    if chart is not None:
-        from scheduler.adapters.charts import chart_data, write_chart
+        from scheduler.adapters.encoding import report_csv
 
-        written = write_chart(chart_data(items, first, last), chart)
+        click.echo(report_csv(built), nl=False)
+    else:
+        click.echo(report_text(built))
+    if chart is not None:
+        from scheduler.adapters.charts import write_chart
+
+        written = write_chart(service.trends(first, last), chart)
         click.echo(f"chart written to {written}", err=as_json or as_csv)
 
 
@@ -128,10 +128,7 @@ def report(
 @pass_app
 def digest(app: App) -> None:
     """The weekly digest as it would be sent: the last seven days, short and warm."""
-    from scheduler.domain.report import digest_text, digest_title
-
-    service = app.service()
-    today = service.household_today()
-    click.echo(digest_title(today))
+    title, text = app.service().digest()
+    click.echo(title)
     click.echo()
-    click.echo(digest_text(service.report_inputs(), today))
+    click.echo(text)

@@ -9,7 +9,7 @@ import click
 from scheduler.domain.errors import DefinitionError, UsageError
 
 if TYPE_CHECKING:
-    from scheduler.domain.reminders import Nudge
+    from scheduler.domain.definitions import RitualTable
 from scheduler.cli.app import App, F, json_option, local_time, main, pass_app
 
 _CHOICES: dict[str, list[str]] = {
@@ -65,8 +65,8 @@ def ritual_options(func: F) -> F:
     return func
 
 
-def _table_from_options(options: dict[str, Any]) -> dict[str, Any]:
-    table: dict[str, Any] = {}
+def _table_from_options(options: RitualTable) -> RitualTable:
+    table: RitualTable = {}
     for key, value in options.items():
         if value is None or value == ():
             continue
@@ -93,7 +93,7 @@ def add(app: App, name: str, **options: Any) -> None:
         stored = app.service().add(table)
     except DefinitionError as exc:
         raise _option_error(exc) from None
-    from scheduler.cli.render import describe_cadence
+    from scheduler.domain.wording import describe_cadence
 
     click.echo(f"added '{stored.name}': {describe_cadence(stored.ritual)}")
     app.tell_daemon()
@@ -113,7 +113,7 @@ def edit(app: App, name: str, unset: tuple[str, ...], **options: Any) -> None:
         stored = app.service().edit(name, changes, unset=[k.replace("-", "_") for k in unset])
     except DefinitionError as exc:
         raise _option_error(exc) from None
-    from scheduler.cli.render import describe_cadence
+    from scheduler.domain.wording import describe_cadence
 
     click.echo(f"updated '{stored.name}': {describe_cadence(stored.ritual)}")
     app.tell_daemon()
@@ -140,39 +140,27 @@ def remove(app: App, name: str, yes: bool) -> None:
 def list_(app: App, as_json: bool) -> None:
     """The rituals, their cadence and next due time."""
     from scheduler.cli import render
-    from scheduler.domain.reminders import NudgeKind
+    from scheduler.domain.wording import describe_cadence
 
     service = app.service()
-    rituals = service.list_rituals()
-    for problem in service.schedule_problems(rituals).values():
+    views = service.overview()
+    for problem in service.schedule_problems([view.stored for view in views]).values():
         click.echo(f"warning: {problem} (`ritual check`)", err=True)
-    next_due: dict[str, Nudge] = {}
-    for item in service.upcoming(days=40):
-        if item.nudge.kind is NudgeKind.DUE:
-            next_due.setdefault(item.ritual.name, item.nudge)
     if as_json:
-        render.print_json(
-            [
-                render.ritual_json(
-                    s,
-                    paused=service.is_paused(s),
-                    extra={"next_due": next_due[s.name].due if s.name in next_due else None},
-                )
-                for s in rituals
-            ]
-        )
+        from scheduler.adapters.encoding import ritual_json
+
+        render.print_json([ritual_json(view) for view in views])
         return
-    if not rituals:
+    if not views:
         click.echo("no rituals yet: `ritual init` writes a catalogue, `ritual add NAME` adds one")
         return
     rows = []
-    for s in rituals:
-        nudge = next_due.get(s.name)
-        when = local_time(nudge.due, s.ritual) if nudge else "-"
-        state = "paused" if service.is_paused(s) else ""
-        rows.append(
-            [s.name, s.ritual.title, s.ritual.dimension.value, render.describe_cadence(s.ritual), when, state]
-        )
+    for view in views:
+        ritual = view.stored.ritual
+        when = local_time(view.next_due, ritual) if view.next_due else "-"
+        cadence = describe_cadence(ritual)
+        state = "paused" if view.paused else ""
+        rows.append([ritual.name, ritual.title, ritual.dimension.value, cadence, when, state])
     render.print_table(["name", "title", "dimension", "cadence", "next", ""], rows)
 
 
@@ -184,65 +172,42 @@ def list_(app: App, as_json: bool) -> None:
 def show(app: App, name: str, limit: int, as_json: bool) -> None:
     """One ritual: its definition, recent completions, skips and pauses."""
     from scheduler.cli import render
+    from scheduler.domain.wording import describe_cadence, describe_reminders, human_day
 
-    service = app.service()
-    detail = service.detail(name)
-    ritual = detail.stored.ritual
-    paused = service.is_paused(detail.stored)
-    from scheduler.domain.report import RitualInput, streak_row
-
-    streak = streak_row(RitualInput(ritual, detail.history, detail.today))
+    detail = app.service().detail(name)
     if as_json:
-        render.print_json(
-            render.ritual_json(
-                detail.stored,
-                paused=paused,
-                extra={
-                    "completions": [render.completion_json(c) for c in detail.completions],
-                    "skips": [render.skip_json(s) for s in detail.skips],
-                    "pauses": [render.pause_json(p) for p in detail.pauses],
-                    "streak": streak,
-                    "cadence_versions": [
-                        {"effective_from": v.effective_from, "cadence": _cadence_table(v.cadence)}
-                        for v in detail.versions
-                    ],
-                },
-            )
-        )
+        from scheduler.adapters.encoding import detail_json
+
+        render.print_json(detail_json(detail))
         return
+    ritual = detail.stored.ritual
     click.echo(f"{ritual.name}: {ritual.title}")
     if ritual.description:
         click.echo(f"  {ritual.description}")
-    click.echo(f"  {ritual.dimension.value}, {render.describe_cadence(ritual)} ({ritual.cadence.timezone})")
-    if reminders := render.describe_reminders(ritual):
+    click.echo(f"  {ritual.dimension.value}, {describe_cadence(ritual)} ({ritual.cadence.timezone})")
+    if reminders := describe_reminders(ritual):
         click.echo(f"  {reminders}")
     if ritual.notify:
         click.echo("  nudges: " + ", ".join(ritual.notify))
-    unit = {"day": "days", "week": "weeks", "month": "months"}[streak["period"]]
-    risk = ", at risk today" if streak["at_risk"] else ""
+    summary = detail.streak.summary
+    risk = ", at risk today" if summary.at_risk else ""
     click.echo(
-        f"  streak: {streak['current_streak']} {unit} (longest {streak['longest_streak']}), "
-        f"strength {streak['strength']:.0%}{risk}"
+        f"  streak: {summary.current_streak} {summary.period.kind.plural} "
+        f"(longest {summary.longest_streak}), strength {round(summary.strength, 3):.0%}{risk}"
     )
     source = "the ritual file" if detail.stored.source.value == "file" else "`ritual add`"
-    click.echo(f"  defined by {source}{'; paused' if paused else ''}")
+    click.echo(f"  defined by {source}{'; paused' if detail.paused else ''}")
     recent = detail.completions[-limit:] if limit > 0 else ()
     if recent:
-        rows = [[render.human_day(c.day), c.by or "-", c.source, c.note] for c in reversed(recent)]
+        rows = [[human_day(c.day), c.by or "-", c.source, c.note] for c in reversed(recent)]
         render.print_table(["day", "by", "source", "note"], rows, title=f"last {len(recent)} completions")
     else:
         click.echo("  no completions yet")
     for skip in detail.skips[-5:]:
-        click.echo(f"  skipped {render.human_day(skip.day)}{': ' + skip.reason if skip.reason else ''}")
+        click.echo(f"  skipped {human_day(skip.day)}{': ' + skip.reason if skip.reason else ''}")
     for pause in detail.pauses:
-        until = render.human_day(pause.until) if pause.until else "further notice"
-        click.echo(f"  paused {render.human_day(pause.start)} until {until}")
-
-
-def _cadence_table(cadence: Any) -> dict[str, Any]:
-    from scheduler.domain.definitions import cadence_to_table
-
-    return cadence_to_table(cadence)
+        until = human_day(pause.until) if pause.until else "further notice"
+        click.echo(f"  paused {human_day(pause.start)} until {until}")
 
 
 @main.command(name="next")
@@ -260,20 +225,12 @@ def next_(app: App, days: int, names: tuple[str, ...], as_json: bool) -> None:
     for problem in service.schedule_problems(chosen).values():
         click.echo(f"warning: {problem} (`ritual check`)", err=True)
     if as_json:
-        render.print_json(
-            [
-                {
-                    "name": u.ritual.name,
-                    "due": u.nudge.due,
-                    "local": u.nudge.due.astimezone(u.ritual.cadence.zone),
-                    "day": u.nudge.day,
-                    "slot": u.nudge.slot,
-                    "kind": u.nudge.kind.value,
-                }
-                for u in upcoming
-            ]
-        )
+        from scheduler.adapters.encoding import upcoming_json
+
+        render.print_json([upcoming_json(u) for u in upcoming])
         return
+    for pause in service.current_household_pauses():
+        click.echo(f"the household is {render.pause_words(pause)}: no nudges then")
     if not upcoming:
         click.echo(f"no nudges in the next {days} days")
         return

@@ -14,12 +14,14 @@ def token() -> None:
 
 @token.command(name="create")
 @click.argument("name")
+@click.option("--person", default=None, help="Whose it is: what its requests and page record is theirs.")
 @pass_app
-def token_create(app: App, name: str) -> None:
+def token_create(app: App, name: str, person: str | None) -> None:
     """Create a token; it is shown once, only its hash is kept."""
-    record, secret = app.service().create_token(name)
+    record, secret = app.service().create_token(name, person=person)
     click.echo(secret)
-    click.echo(f"token '{record.name}' created; store it now, it cannot be shown again", err=True)
+    whose = f" for {record.person}" if record.person else ""
+    click.echo(f"token '{record.name}'{whose} created; store it now, it cannot be shown again", err=True)
 
 
 @token.command(name="list")
@@ -31,24 +33,16 @@ def token_list(app: App, as_json: bool) -> None:
 
     records = app.service().tokens()
     if as_json:
-        render.print_json(
-            [
-                {
-                    "name": t.name,
-                    "created_at": t.created_at,
-                    "last_used_at": t.last_used_at,
-                    "revoked_at": t.revoked_at,
-                }
-                for t in records
-            ]
-        )
+        from scheduler.adapters.encoding import token_json
+
+        render.print_json([token_json(record) for record in records])
         return
     table: list[list[str | None]] = []
     for record in records:
         used = f"{record.last_used_at:%Y-%m-%d %H:%M}" if record.last_used_at else "never"
         state = "active" if record.active else "revoked"
-        table.append([record.name, f"{record.created_at:%Y-%m-%d}", used, state])
-    render.print_table(["name", "created", "last used", "state"], table)
+        table.append([record.name, record.person or "-", f"{record.created_at:%Y-%m-%d}", used, state])
+    render.print_table(["name", "person", "created", "last used", "state"], table)
 
 
 @token.command(name="revoke")

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import assert_never
 from zoneinfo import ZoneInfo
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -56,9 +57,45 @@ def quote(text: str) -> str:
 
 
 class Every(StrEnum):
+    """The kind of period a cadence counts. Each kind's facts are in ``PeriodKind`` below.
+
+    Adding a kind touches this module only: a member here, its facts in ``_kind``, and its
+    arithmetic in ``period_of`` (mypy's assert_never points at each ``match`` that lacks it).
+    Everything else asks ``every.kind`` (tests/test_cadence.py checks every kind has its facts).
+    """
+
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
+
+    @property
+    def kind(self) -> PeriodKind:
+        return _kind(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodKind:
+    """What a kind of period is called and how long it lasts, for wording and the maths."""
+
+    unit: str  # "week": "kept this week", "a 3-week streak"
+    plural: str  # "weeks"
+    adverb: str  # "weekly", for "weekly on fri"
+    per: str  # "a week", for "2x a week"
+    this: str  # "this week", for "it needs you this week"
+    average_days: float  # Loop's frequency and the longest-streak comparison
+    fixed_days: int | None  # days in one period, None when it varies (months)
+
+
+def _kind(every: Every) -> PeriodKind:
+    match every:
+        case Every.DAY:
+            return PeriodKind("day", "days", "daily", "a day", "today", 1.0, 1)
+        case Every.WEEK:
+            return PeriodKind("week", "weeks", "weekly", "a week", "this week", 7.0, 7)
+        case Every.MONTH:
+            return PeriodKind("month", "months", "monthly", "a month", "this month", 30.44, None)
+        case _:
+            assert_never(every)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,15 +258,17 @@ def period_of(cadence: Cadence, day: date) -> Period:
     """The period that contains the ritual day ``day``."""
     anchor = cadence.anchor or DEFAULT_ANCHOR
     n = cadence.interval
-    if cadence.every is Every.MONTH:
-        first = _month_index(anchor) + (_month_index(day) - _month_index(anchor)) // n * n
-        return Period(_month_start(first), _month_start(first + n))
-    if cadence.every is Every.WEEK:
-        origin = _week_start(anchor, cadence.week_starts).toordinal()
-        length = 7 * n
-    else:
-        origin = anchor.toordinal()
-        length = n
+    match cadence.every:
+        case Every.MONTH:
+            first = _month_index(anchor) + (_month_index(day) - _month_index(anchor)) // n * n
+            return Period(_month_start(first), _month_start(first + n))
+        case Every.WEEK:
+            origin = _week_start(anchor, cadence.week_starts).toordinal()
+        case Every.DAY:
+            origin = anchor.toordinal()
+        case _:
+            assert_never(cadence.every)
+    length = n * (cadence.every.kind.fixed_days or 1)
     start = origin + (day.toordinal() - origin) // length * length
     return Period(date.fromordinal(start), date.fromordinal(start + length))
 

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
     import tomllib
 
 
+# A ritual (or a cadence) as the ritual file writes it: TOML keys to TOML values. Its keys are
+# RITUAL_KEYS; ``ritual_from_table`` checks every value, so the type stays this loose only here.
+RitualTable = dict[str, Any]
+
+
 class Dimension(StrEnum):
     """The seed article's five kinds of connection, plus rituals for yourself and the rest."""
 
@@ -296,6 +301,11 @@ def _quiet_hours(key: str, value: object) -> tuple[time, time]:
     return (start, end)
 
 
+def parse_quiet_hours(text: str) -> tuple[time, time]:
+    """``"22:00-07:00"``; ValueError with the user-facing message (a person's quiet hours)."""
+    return _quiet_hours("quiet_hours", text)
+
+
 def _cron(key: str, value: object) -> str:
     expression = _string(key, value, "a cron expression like '30 20 * * mon-fri'")
     check_cron_text(expression)
@@ -516,9 +526,9 @@ def _hhmm(value: time) -> str:
     return f"{value.hour:02d}:{value.minute:02d}"
 
 
-def cadence_to_table(cadence: Cadence) -> dict[str, Any]:
+def cadence_to_table(cadence: Cadence) -> RitualTable:
     """The cadence keys alone (every, interval, times, on, timezone, day_starts_at, week_starts, start)."""
-    table: dict[str, Any] = {
+    table: RitualTable = {
         "every": str(cadence.every),
         "interval": cadence.interval,
         "times": cadence.times,
@@ -532,7 +542,7 @@ def cadence_to_table(cadence: Cadence) -> dict[str, Any]:
     return table
 
 
-def ritual_to_table(ritual: Ritual) -> dict[str, Any]:
+def ritual_to_table(ritual: Ritual) -> RitualTable:
     """The normalized, TOML- and JSON-able table of a ritual; ritual_from_table reads it back equal.
 
     Every cadence key is written (the store compares cadences by their tables); optional keys only
@@ -542,7 +552,7 @@ def ritual_to_table(ritual: Ritual) -> dict[str, Any]:
     table = cadence_to_table(ritual.cadence)
     table.pop("start", None)
     table |= {"name": ritual.name, "title": ritual.title, "dimension": str(ritual.dimension)}
-    optional: dict[str, Any] = {
+    optional: RitualTable = {
         "description": ritual.description or None,
         "at": [_hhmm(at) for at in reminders.at] or None,
         "cron": reminders.cron,

@@ -60,7 +60,11 @@ class SettingsError(RitualError):
     """A setting is invalid; the message names the option and where it was set."""
 
 
-class UnknownRitualError(RitualError):
+class NotFoundError(RitualError):
+    """What a command or request names does not exist (the API answers 404)."""
+
+
+class UnknownRitualError(NotFoundError):
     """No ritual of that name is in the store."""
 
     def __init__(self, name: str) -> None:
@@ -78,3 +82,11 @@ class StoreError(RitualError):
 
 class SchemaTooNewError(StoreError):
     """The database was written by a newer ritual-scheduler than this one."""
+
+
+class UnknownCompletionError(NotFoundError):
+    """No completion has that id."""
+
+    def __init__(self, completion_id: int) -> None:
+        super().__init__(f"no completion with id {completion_id}")
+        self.completion_id = completion_id

@@ -6,12 +6,15 @@ exactly one verdict, checked in this order:
 1. ``paused(nudge.day)``: PAUSED, recorded and not sent.
 2. ``kept(nudge)``, asked now (a period kept during a downtime counts): SUPPRESSED. This holds for
    every kind: the heads-up, the nudge at its time and the nag.
-3. More than ``grace`` late: MISSED. Lateness for the grace counts from ``nudge.intended`` when
-   quiet hours moved the nudge, so quiet hours that hold a nudge past its grace make it missed.
-4. At most ``on_time`` late (a timer that fired a moment late), counted from the time the nudge
-   was due to go out (the end of the quiet hours for a moved one): SEND.
-5. A heads-up (BEFORE) later than that: MISSED, its moment has passed.
-6. A DUE or NAG later than that is a catch-up candidate. Only the newest candidate of the call (by
+3. Held by quiet hours for longer than ``grace`` (from ``nudge.intended`` to its due time, the end
+   of the quiet hours): MISSED, whenever the daemon looks. So `ritual next`, which lists what the
+   daemon sends, can leave it out in advance.
+4. At most ``on_time`` (and at most ``grace``) late, counted from the time the nudge was due to
+   go out (the end of the quiet hours for a moved one): SEND. A hold within the grace plus a timer
+   that fires a moment late does not make an on-time nudge missed.
+5. More than ``grace`` late, counted from ``nudge.intended`` for a moved nudge: MISSED.
+6. A heads-up (BEFORE) later than ``on_time``: MISSED, its moment has passed.
+7. A DUE or NAG later than that is a catch-up candidate. Only the newest candidate of the call (by
    due time, then day and slot) is sent (LATE); older ones are MISSED. None is sent when a DUE or
    NAG of the same call goes out on time: the fresh nudge already reminds. So one call, one
    ritual: never more than one catch-up.
@@ -95,19 +98,22 @@ def _judge(
     if kept(nudge):
         return Verdict(nudge, Decision.SUPPRESSED, "not sent: period already kept")
     late = now - nudge.due
-    held = nudge.due - min(nudge.due, nudge.intended or nudge.due)
+    held = held_for(nudge)
     held_note = f" (quiet hours held it {_span(held)})" if held else ""
-    if late + held > grace:
-        if held > grace:
-            return Verdict(
-                nudge, Decision.MISSED, f"missed: quiet hours held it {_span(held)}, {_past(grace)}"
-            )
-        return Verdict(nudge, Decision.MISSED, f"missed: {_span(late + held)} late, {_past(grace)}")
-    if late <= on_time:
+    if held > grace:
+        return Verdict(nudge, Decision.MISSED, f"missed: quiet hours held it {_span(held)}, {_past(grace)}")
+    if late <= on_time and late <= grace:
         return Verdict(nudge, Decision.SEND, f"sent on time{held_note}")
+    if late + held > grace:
+        return Verdict(nudge, Decision.MISSED, f"missed: {_span(late + held)} late, {_past(grace)}")
     if nudge.kind not in _REMINDING:
         return Verdict(nudge, Decision.MISSED, f"missed: a heads-up {_span(late)} late is not worth sending")
     return Verdict(nudge, Decision.LATE, f"sent {_span(late)} late{held_note}")
+
+
+def held_for(nudge: Nudge) -> timedelta:
+    """How long quiet hours held ``nudge`` back (zero when they did not move it)."""
+    return nudge.due - min(nudge.due, nudge.intended or nudge.due)
 
 
 def _one_catch_up(verdicts: list[Verdict]) -> list[Verdict]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from scheduler.domain.cadence import Every, Period, periods
+from scheduler.domain.cadence import Period, periods
 from scheduler.domain.streaks import History, PeriodOutcome, PeriodStatus, outcomes
 
 DEFAULT_DAYS = 365
@@ -39,10 +39,11 @@ def heatmap_cells(history: History, today: date, days: int = DEFAULT_DAYS) -> li
     listed = outcomes(history, today)
     first = today - timedelta(days=days - 1)
     newest = max(history.versions, key=lambda version: version[0])[1]
-    if newest.every is Every.DAY:
+    if newest.every.kind.fixed_days == 1:
         return [_cell(listed, first + timedelta(days=n), history.start) for n in range(days)]
     spans = list(periods(newest, first, today))
-    cap = days // 7 + 1 if newest.every is Every.WEEK else max(1, days * 12 // DEFAULT_DAYS)
+    fixed = newest.every.kind.fixed_days
+    cap = days // fixed + 1 if fixed else max(1, round(days / newest.every.kind.average_days))
     return [_period_cell(listed, span, history.start) for span in spans[-cap:]]
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
+from scheduler.domain.cadence import Every
 from scheduler.domain.reminders import NudgeKind
 
 BodyFormat = Literal["text", "markdown"]
@@ -27,7 +28,6 @@ _PLAIN_BODY = {
     NudgeKind.BEFORE: "A heads-up for later.",
     NudgeKind.NAG: "There is still time {this_period}.",
 }
-_THIS_PERIOD = {"day": "today", "week": "this week", "month": "this month"}
 _MINUTE = timedelta(minutes=1)
 
 
@@ -52,10 +52,15 @@ class Message:
     body: str
     body_format: BodyFormat = "text"
     actions: tuple[Action, ...] = field(default=())
+    # A name the channel keeps with the message so it can be found again (``nudge-42``), and
+    # the names of messages this one replaces on the phones (a "done" update), where a channel can.
+    tag: str = ""
+    replaces: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Accept any sequence of actions but keep the value hashable and immutable.
         object.__setattr__(self, "actions", tuple(self.actions))
+        object.__setattr__(self, "replaces", tuple(self.replaces))
 
     def body_with_links(self) -> str:
         """The body with each action appended as a line, for channels without buttons."""
@@ -72,30 +77,40 @@ def render_message(
     *,
     title: str,
     description: str = "",
+    partner: str = "",
     kind: NudgeKind = NudgeKind.DUE,
     streak: int = 0,
-    period: str = "day",
+    period: Every | str = Every.DAY,
     at_risk: bool = False,
     late_by: timedelta | None = None,
     actions: Sequence[Action] = (),
     discreet: bool = False,
     body_format: BodyFormat = "text",
+    tag: str = "",
 ) -> Message:
     """Render a nudge for one ritual.
 
     ``streak`` is the current streak in ``period`` units (day, week, month) and ``at_risk`` says
-    the open period still has to be kept for it to go on. ``discreet`` keeps the ritual's title,
-    description and streak off the lock screen.
+    the open period still has to be kept for it to go on. ``partner`` says who of a couple did
+    their part already. ``discreet`` keeps the ritual's title, description, partner and streak
+    off the lock screen.
     """
+    every = Every(period)
     late = late_note(late_by)
     if discreet:
         body = " ".join(part for part in (_DISCREET_BODY[kind], late) if part)
-        return Message(DISCREET_TITLE, body, body_format, tuple(actions))
-    lines = [description.strip(), streak_line(streak, period), risk_line(streak, period, at_risk), late]
+        return Message(DISCREET_TITLE, body, body_format, tuple(actions), tag=tag)
+    lines = [
+        description.strip(),
+        partner,
+        streak_line(streak, every),
+        risk_line(streak, every, at_risk),
+        late,
+    ]
     body = "\n".join(line for line in lines if line)
     if not body:
-        body = _PLAIN_BODY[kind].format(this_period=_THIS_PERIOD.get(period, "now"))
-    return Message(_title_for(kind, title), body, body_format, tuple(actions))
+        body = _PLAIN_BODY[kind].format(this_period=every.kind.this)
+    return Message(_title_for(kind, title), body, body_format, tuple(actions), tag=tag)
 
 
 def _title_for(kind: NudgeKind, title: str) -> str:
@@ -106,20 +121,20 @@ def _title_for(kind: NudgeKind, title: str) -> str:
     return title
 
 
-def streak_line(streak: int, period: str = "day") -> str:
+def streak_line(streak: int, period: Every = Every.DAY) -> str:
     """``day 12 in a row``; empty before the first kept period."""
     if streak <= 0:
         return ""
     if streak == 1:
-        return f"Streak: {period} 1."
-    return f"Streak: {period} {streak} in a row."
+        return f"Streak: {period.kind.unit} 1."
+    return f"Streak: {period.kind.unit} {streak} in a row."
 
 
-def risk_line(streak: int, period: str, at_risk: bool) -> str:
+def risk_line(streak: int, period: Every, at_risk: bool) -> str:
     """A warm warning that the streak ends unless the open period is kept."""
     if not at_risk or streak <= 0:
         return ""
-    return f"Keep your {streak}-{period} streak going: it needs you {_THIS_PERIOD.get(period, 'now')}."
+    return f"Keep your {streak}-{period.kind.unit} streak going: it needs you {period.kind.this}."
 
 
 def late_note(late_by: timedelta | None) -> str:

@@ -50,7 +50,9 @@ class Nudge:
 
     due: datetime  # aware, UTC
     day: date  # the ritual day the nudge belongs to
-    slot: str  # unique within the day: "20:30", "before/20:30", "nag/20:30"
+    # Unique within the day: "20:30", "before/20:30", "nag/20:30", "cron/09:00"; a time in the night
+    # after the ritual day (before day_starts_at) counts on past 24:00: "25:15" is 01:15 the next morning.
+    slot: str
     kind: NudgeKind
     # When quiet hours moved the nudge: the due time they moved it from (aware, UTC), so the daemon
     # can measure the catch-up grace from there. Not part of equality or order: the key is the same.
@@ -538,14 +540,20 @@ def check_schedule(cadence: Cadence, reminders: Reminders) -> None:
 
 
 _ONE_DAY = timedelta(days=1)
-_DueTime = tuple[datetime, str, date]  # (due instant in UTC, slot, day)
-_Planned = tuple[datetime, str, date, NudgeKind, datetime]  # sorts by (due, slot); last: the unmoved due
+# How much longer than their count of 24 hours some calendar days can be: DST gives an hour back
+# (Lord Howe half of one); the most in the zone database is Kwajalein's 23 hours in 1969.
+_CALENDAR_SLACK = timedelta(days=1)
+# (due instant in UTC, slot, ritual day, the wall time it was planned for: naive, in the ritual's zone)
+_DueTime = tuple[datetime, str, date, datetime]
+# (due, intended, slot, day, kind): sorts by due time, then by the time the nudge was meant for (quiet
+# hours delay nudges, they never reorder them), then slot; intended is the due time before quiet hours.
+_Planned = tuple[datetime, datetime, str, date, NudgeKind]
 
 
 def planned_nudges(
     cadence: Cadence, reminders: Reminders, after: datetime, until: datetime
 ) -> Iterator[Nudge]:
-    """Nudges with ``after < due <= until``, ordered by due time (then slot).
+    """Nudges with ``after < due <= until``, ordered by due time (then the time meant for, then slot).
 
     The window and the rules are checked here, before any nudge is asked for, so bad input fails at
     the call rather than somewhere down the iteration.
@@ -560,14 +568,14 @@ def planned_nudges(
 def _plan(cadence: Cadence, reminders: Reminders, after: datetime, until: datetime) -> Iterator[Nudge]:
     """Walk the due times in order and release each nudge once no later due time can precede it.
 
-    Every nudge lies at or after ``due - remind_before`` of its due time (quiet hours only delay), so
-    a heap of pending nudges streams out in order without holding a long window in memory.
+    Every nudge lies at or after ``due - lead`` of its due time (quiet hours only delay), so a heap
+    of pending nudges streams out in order without holding a long window in memory.
     """
     if after >= until:
         return
     zone = cadence.zone
-    lead = reminders.remind_before or timedelta()
-    lag = reminders.nag_after or timedelta()
+    lead = _reach(reminders.remind_before)
+    lag = _reach(reminders.nag_after)
     quiet = reminders.quiet_hours
     if quiet is not None and quiet[0] == quiet[1]:
         quiet = None  # an empty stretch: nothing is quiet
@@ -576,40 +584,73 @@ def _plan(cadence: Cadence, reminders: Reminders, after: datetime, until: dateti
     first_day = earliest.astimezone(zone).date() - _ONE_DAY
     last_day = (until + lead).astimezone(zone).date() + _ONE_DAY
     pending: list[_Planned] = []
-    for due, slot, day in _due_times(cadence, reminders, first_day, last_day):
+    for due, slot, day, wall in _due_times(cadence, reminders, first_day, last_day):
         while pending and pending[0][0] < due - lead:
             yield from _in_window(heappop(pending), after, until)
         if due - lead > until:
             break
-        for planned in _with_extras(reminders, due, slot, day):
+        for planned in _with_extras(zone, reminders, due, slot, day, wall):
             heappush(pending, _out_of_quiet(zone, quiet, planned))
     while pending:
         yield from _in_window(heappop(pending), after, until)
 
 
+def _reach(delta: timedelta | None) -> timedelta:
+    """How far from its due time a nudge ``delta`` before or after it can lie."""
+    if delta is None:
+        return timedelta()
+    return delta + _CALENDAR_SLACK if delta.days else delta
+
+
 def _in_window(planned: _Planned, after: datetime, until: datetime) -> Iterator[Nudge]:
-    due, slot, day, kind, intended = planned
+    due, intended, slot, day, kind = planned
     if after < due <= until:
         yield Nudge(due=due, day=day, slot=slot, kind=kind, intended=intended if intended != due else None)
 
 
-def _with_extras(reminders: Reminders, due: datetime, slot: str, day: date) -> Iterator[_Planned]:
+def _with_extras(
+    zone: ZoneInfo, reminders: Reminders, due: datetime, slot: str, day: date, wall: datetime
+) -> Iterator[_Planned]:
     """The DUE nudge and the heads-up and nag hanging off it; all share the DUE nudge's day."""
-    yield due, slot, day, NudgeKind.DUE, due
+    yield due, due, slot, day, NudgeKind.DUE
     if reminders.remind_before:
-        before = due - reminders.remind_before
-        yield before, f"before/{slot}", day, NudgeKind.BEFORE, before
+        before = _shifted(zone, due, wall, -reminders.remind_before)
+        yield before, before, f"before/{slot}", day, NudgeKind.BEFORE
     if reminders.nag_after:
-        nag = due + reminders.nag_after
-        yield nag, f"nag/{slot}", day, NudgeKind.NAG, nag
+        nag = _shifted(zone, due, wall, reminders.nag_after)
+        yield nag, nag, f"nag/{slot}", day, NudgeKind.NAG
+
+
+def _shifted(zone: ZoneInfo, due: datetime, wall: datetime, delta: timedelta) -> datetime:
+    """``delta`` away from a nudge due at ``due`` (UTC), planned for the naive local ``wall``.
+
+    Whole days (``1d``, ``1w``; ``24h`` is ``1d``) are calendar days: the same wall-clock time that
+    many days away, a repeated time at its first pass and a time in a gap at the first minute after
+    it, as for ``at``. What is left (hours, minutes) is elapsed time, from the actual due instant
+    when there are no days, or from the wall-clock time the days land on.
+    """
+    sign = -1 if delta < timedelta() else 1
+    size = abs(delta)
+    days = size.days
+    rest = size - timedelta(days=days)
+    base = local_instant(zone, wall.date() + sign * timedelta(days=days), wall.time()) if days else due
+    return base + sign * rest
 
 
 def _out_of_quiet(zone: ZoneInfo, quiet: tuple[time, time] | None, planned: _Planned) -> _Planned:
-    """Move a nudge that falls inside the quiet hours to their end; its slot, day and intended time stay."""
+    """Hold a nudge that falls inside the quiet hours until they end; its slot, day and intended
+    time stay. The end is the first moment after the nudge whose wall clock reads it, so quiet hours
+    ending in a repeated hour hold a nudge of the second pass until the second pass ends."""
     if quiet is None:
         return planned
+    end = _quiet_end(zone, quiet, planned[0])
+    return planned if end is None else (end, *planned[1:])
+
+
+def _quiet_end(zone: ZoneInfo, quiet: tuple[time, time], instant: datetime) -> datetime | None:
+    """When the quiet hours that ``instant`` lies in end (aware, UTC); None when it lies outside."""
     start, end = quiet
-    local = planned[0].astimezone(zone)
+    local = instant.astimezone(zone)
     wall = local.time()
     if start < end:
         inside, end_day = start <= wall < end, local.date()
@@ -618,8 +659,26 @@ def _out_of_quiet(zone: ZoneInfo, quiet: tuple[time, time] | None, planned: _Pla
     else:
         inside, end_day = wall < end, local.date()
     if not inside:
-        return planned
-    return (local_instant(zone, end_day, end), *planned[1:])
+        return None
+    for day in (end_day, end_day + _ONE_DAY):  # the next day only if a jump of the clock skipped it
+        later = [moment for moment in _passes(zone, day, end) if moment > instant]
+        if later:
+            return later[0]
+    return None  # pragma: no cover - the wall clock reads every time of day within two days
+
+
+def _passes(zone: ZoneInfo, day: date, wall: time) -> tuple[datetime, ...]:
+    """Each instant the wall clock reads ``wall`` on ``day``, in order (UTC): one, two when the
+    clocks go back over it, and the first minute after the gap when it is skipped."""
+    naive = datetime.combine(day, wall)
+    first, second = naive.replace(tzinfo=zone), naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():  # neither skipped nor repeated: most days
+        return (first.astimezone(UTC),)
+    once = local_instant(zone, day, wall)
+    again = second.astimezone(UTC)
+    if again > once and again.astimezone(zone).replace(tzinfo=None) == naive:
+        return once, again
+    return (once,)
 
 
 def _due_times(cadence: Cadence, reminders: Reminders, first_day: date, last_day: date) -> Iterator[_DueTime]:
@@ -643,18 +702,36 @@ def _days(cadence: Cadence, first_day: date, last_day: date) -> Iterator[date]:
 
 
 def _at_times(cadence: Cadence, ats: tuple[time, ...], first_day: date, last_day: date) -> Iterator[_DueTime]:
-    walls = sorted({at.replace(second=0, microsecond=0, tzinfo=None) for at in ats})
+    """Each due ritual day's ``at`` times. An ``at`` before ``day_starts_at`` lies inside the ritual day:
+    the night after it, on the next calendar day, with a slot past 24:00 (day D's 01:15 is "25:15")."""
+    starts = cadence.day_starts_at
+    distinct = {at.replace(second=0, microsecond=0, tzinfo=None) for at in ats}
+    walls = sorted(distinct, key=lambda wall: (wall < starts, wall))
+    if walls[-1] < starts:  # the night after the ritual day before the range falls in it
+        first_day -= _ONE_DAY
     for day in _days(cadence, first_day, last_day):
         if is_due_day(cadence, day):
             for wall in walls:
-                yield local_instant(cadence.zone, day, wall), _clock(wall), day
+                night = wall < starts
+                calendar = day + _ONE_DAY if night else day
+                yield (
+                    local_instant(cadence.zone, calendar, wall),
+                    _clock(wall, night=night),
+                    day,
+                    datetime.combine(calendar, wall),
+                )
 
 
 def _cron_times(cadence: Cadence, cron: _Cron, first_day: date, last_day: date) -> Iterator[_DueTime]:
     walls = [time(hour, minute) for hour in cron.hours for minute in cron.minutes]
-    for day in _days(cadence, first_day, last_day):
-        if cron.matches_day(day):
-            yield from _distinct(cadence.zone, "cron", ((day, wall) for wall in walls))
+    days = (day for day in _calendar_days(first_day, last_day) if cron.matches_day(day))
+    yield from _distinct(cadence, "cron", ((day, wall) for day in days for wall in walls))
+
+
+def _calendar_days(first_day: date, last_day: date) -> Iterator[date]:
+    """Every calendar day of ``first_day..last_day``."""
+    for ordinal in range(first_day.toordinal(), last_day.toordinal() + 1):
+        yield date.fromordinal(ordinal)
 
 
 def _rrule_times(cadence: Cadence, expression: str, first_day: date, last_day: date) -> Iterator[_DueTime]:
@@ -666,7 +743,7 @@ def _rrule_times(cadence: Cadence, expression: str, first_day: date, last_day: d
         parts, start = _moved_start(parts, start, first)
     rule = _build_rrule(parts, start, cadence.zone, walk=_PLAN_WALK)
     walls = ((occurrence.date(), occurrence.time().replace(second=0)) for occurrence in _walk(rule, first))
-    yield from _distinct(cadence.zone, "rrule", takewhile(lambda wall: wall[0] <= last_day, walls))
+    yield from _distinct(cadence, "rrule", takewhile(lambda wall: wall[0] <= last_day, walls))
 
 
 def _walk(rule: rrule, first: datetime) -> Iterator[datetime]:
@@ -726,15 +803,25 @@ def _lattice_days(freq: str, interval: int) -> int:
     return 0
 
 
-def _distinct(zone: ZoneInfo, prefix: str, walls: Iterable[tuple[date, time]]) -> Iterator[_DueTime]:
-    """Map ordered wall times to instants, once per instant (a DST gap folds several into one)."""
+def _distinct(cadence: Cadence, prefix: str, walls: Iterable[tuple[date, time]]) -> Iterator[_DueTime]:
+    """Map ordered calendar wall times to instants, once per instant (a DST gap folds several into one).
+
+    Cron and rrule pick calendar days and times; a time before ``day_starts_at`` belongs to the ritual
+    day before its calendar day, and is labelled so (slot past 24:00), none before the ritual's start.
+    """
+    zone, starts, anchor = cadence.zone, cadence.day_starts_at, cadence.anchor
     previous = None
-    for day, wall in walls:
-        due = local_instant(zone, day, wall)
-        if due != previous:
-            previous = due
-            yield due, f"{prefix}/{_clock(wall)}", day
+    for calendar, wall in walls:
+        due = local_instant(zone, calendar, wall)
+        if due == previous:
+            continue
+        previous = due
+        night = wall < starts
+        day = calendar - _ONE_DAY if night else calendar
+        if anchor is None or day >= anchor:
+            yield due, f"{prefix}/{_clock(wall, night=night)}", day, datetime.combine(calendar, wall)
 
 
-def _clock(wall: time) -> str:
-    return f"{wall.hour:02d}:{wall.minute:02d}"
+def _clock(wall: time, *, night: bool = False) -> str:
+    """A slot's time: ``20:30``; a time in the night after its ritual day counts on, ``25:15``."""
+    return f"{wall.hour + (24 if night else 0):02d}:{wall.minute:02d}"

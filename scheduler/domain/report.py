@@ -19,7 +19,8 @@ Decisions the brief left open, kept in one place:
   ritual with ``complete_when = both``, a completion counts once every listed person
   has one in that period (Alex and Sam both tapping "Done" is one date night, not two);
   ``by_person`` still shows each tap.
-- **by_person** ("who did what") lists the ritual's people (0 when they did nothing)
+- **by_person** ("who did what") lists the ritual's people (0 when they did nothing; a
+  completion by ``household``, both of you together, credits each of them)
   and anyone else who recorded one; completions recorded without a name show as
   ``unnamed`` on shared rituals and are left out on solo ones.
 - **Balance** covers the five connection dimensions only; ``self`` and ``other`` are
@@ -32,37 +33,22 @@ Decisions the brief left open, kept in one place:
 
 from __future__ import annotations
 
-import csv
-import io
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
 
 from scheduler.domain.cadence import Cadence, Every
 from scheduler.domain.definitions import CONNECTION_DIMENSIONS, CompleteWhen, Dimension, Ritual
+from scheduler.domain.people import HOUSEHOLD
 from scheduler.domain.streaks import History, PeriodOutcome, PeriodStatus, StreakSummary, outcomes, summarize
 
 UNNAMED = "unnamed"
-CSV_HEADER = (
-    "ritual",
-    "dimension",
-    "period_start",
-    "period_end",
-    "status",
-    "done",
-    "target",
-    "excuse",
-    "by",
-)
 OUTSIDE_BALANCE = (Dimension.SELF, Dimension.OTHER)
 DIGEST_MAX_RITUALS = 12  # ritual lines in the digest before "and N more", so it stays under 25 lines
 
 _CLOSING = "Small and steady counts for more than big and rare; a quiet week is a season, not a verdict."
 _ONE_DAY = timedelta(days=1)
-_UNIT = {Every.DAY: "day", Every.WEEK: "week", Every.MONTH: "month"}
-_AVERAGE_DAYS = {Every.DAY: 1.0, Every.WEEK: 7.0, Every.MONTH: 30.44}
 # Fixed English names: strftime's %a/%b follow the process locale, and the digest must not.
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -147,35 +133,6 @@ def since_window(since: date, today: date) -> tuple[date, date]:
     return since, today
 
 
-# --- ritual streaks --json ------------------------------------------------------------------------
-
-
-def streak_row(item: RitualInput) -> dict[str, Any]:
-    """The JSON object ``ritual streaks --json`` prints for one ritual."""
-    summary = summarize(item.history, item.today)
-    return {
-        "name": item.ritual.name,
-        "title": item.ritual.title,
-        "dimension": str(item.ritual.dimension),
-        "period": str(summary.period),
-        "current_streak": summary.current_streak,
-        "longest_streak": summary.longest_streak,
-        "completion_rate": _round(summary.completion_rate),
-        "strength": round(summary.strength, 3),
-        "at_risk": summary.at_risk,
-        "periods_until_break": summary.periods_until_break,
-        "last_completion": summary.last_completion.isoformat() if summary.last_completion else None,
-        "kept": summary.kept,
-        "missed": summary.missed,
-        "excused": summary.excused,
-        "freezes_used": summary.freezes_used,
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
 # --- ritual report --------------------------------------------------------------------------------
 
 
@@ -251,9 +208,10 @@ def _completions(history: History, counted: Sequence[tuple[int, str]]) -> int:
         return len(counted)
     per_period: dict[int, dict[str, int]] = {}
     for index, by in counted:
-        if by in history.people:
+        if by in history.people or by == HOUSEHOLD:
             tally = per_period.setdefault(index, dict.fromkeys(history.people, 0))
-            tally[by] += 1
+            for person in history.people if by == HOUSEHOLD else (by,):
+                tally[person] += 1
     return sum(min(tally.values()) for tally in per_period.values())
 
 
@@ -262,7 +220,10 @@ def people_counts(people: Sequence[str], names: Iterable[str]) -> dict[str, int]
     counts = dict.fromkeys(people, 0)
     others: dict[str, int] = {}
     for name in names:
-        if name in counts:
+        if name == HOUSEHOLD and people:  # both of you together: each gets the credit
+            for person in people:
+                counts[person] += 1
+        elif name in counts:
             counts[name] += 1
         elif name or people:
             key = name or UNNAMED
@@ -325,105 +286,6 @@ def _join(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-# --- output shapes --------------------------------------------------------------------------------
-
-
-def report_json(report: Report) -> dict[str, Any]:
-    """The object ``ritual report --json`` prints (period ``end`` is the period's last day, inclusive)."""
-    return {
-        "first": report.first.isoformat(),
-        "last": report.last.isoformat(),
-        "rituals": [_ritual_json(ritual) for ritual in report.rituals],
-        "balance": {
-            "dimensions": [_balance_json(entry) for entry in report.balance],
-            "outside": [
-                {
-                    "dimension": str(e.dimension),
-                    "rituals": e.rituals,
-                    "kept": e.kept,
-                    "missed": e.missed,
-                    "completions": e.completions,
-                }
-                for e in report.outside
-            ],
-            "verdict": report.verdict,
-        },
-    }
-
-
-def _ritual_json(ritual: RitualReport) -> dict[str, Any]:
-    return {
-        "name": ritual.name,
-        "title": ritual.title,
-        "dimension": str(ritual.dimension),
-        "period": str(ritual.period),
-        "kept": ritual.kept,
-        "missed": ritual.missed,
-        "excused": ritual.excused,
-        "open": ritual.open,
-        "rest": ritual.rest,
-        "completions": ritual.completions,
-        "completion_rate": _round(ritual.completion_rate),
-        "by_person": dict(ritual.by_person),
-        "periods": [_period_json(ritual, outcome) for outcome in ritual.periods],
-    }
-
-
-def _period_json(ritual: RitualReport, outcome: PeriodOutcome) -> dict[str, Any]:
-    return {
-        "key": outcome.period.key,
-        "start": outcome.period.start.isoformat(),
-        "end": (outcome.period.end - _ONE_DAY).isoformat(),
-        "status": str(outcome.status),
-        "done": outcome.done,
-        "target": outcome.target,
-        "excuse": str(outcome.excuse) if outcome.excuse else None,
-        "by_person": _period_people(ritual, outcome),
-    }
-
-
-def _period_people(ritual: RitualReport, outcome: PeriodOutcome) -> dict[str, int]:
-    """A period's who-did-what, named as the ritual's is (listed people zero-filled)."""
-    names = [name for name, count in outcome.by_person.items() for _ in range(count)]
-    return people_counts(ritual.people, names)
-
-
-def _balance_json(entry: DimensionBalance) -> dict[str, Any]:
-    return {
-        "dimension": str(entry.dimension),
-        "rituals": entry.rituals,
-        "kept": entry.kept,
-        "missed": entry.missed,
-        "completions": entry.completions,
-        "share": round(entry.share, 3),
-        "neglected": entry.neglected,
-    }
-
-
-def report_csv(report: Report) -> str:
-    """One row per ritual per period (header first); the balance lives in the JSON and the text."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for ritual in report.rituals:
-        for outcome in ritual.periods:
-            people = _period_people(ritual, outcome)
-            writer.writerow(
-                (
-                    ritual.name,
-                    str(ritual.dimension),
-                    outcome.period.start.isoformat(),
-                    (outcome.period.end - _ONE_DAY).isoformat(),
-                    str(outcome.status),
-                    outcome.done,
-                    outcome.target,
-                    str(outcome.excuse) if outcome.excuse else "",
-                    ";".join(f"{name}={count}" for name, count in people.items()),
-                )
-            )
-    return buffer.getvalue()
-
-
 def report_text(report: Report) -> str:
     """The report as plain text: a line per ritual, then the balance and its verdict."""
     lines = [f"Report {report.first.isoformat()} to {report.last.isoformat()}", ""]
@@ -461,8 +323,14 @@ def digest_title(today: date) -> str:
     return f"Your week of rituals: {_short_day(first)} - {_short_day(last)} {last.year}"
 
 
-def digest_text(items: Sequence[RitualInput], today: date) -> str:
-    """The weekly digest body: short, warm, plain text, the same for the same input."""
+def digest_text(
+    items: Sequence[RitualInput], today: date, *, paused: Sequence[tuple[date, date | None]] = ()
+) -> str:
+    """The weekly digest body: short, warm, plain text, the same for the same input.
+
+    ``paused`` are the household's pauses (first day, last day or None) that touch the last
+    seven days or lie ahead: the digest says so, as a season rather than a gap.
+    """
     if not items:
         return "No rituals yet. Add one with `ritual add` and this digest will fill in.\n"
     first, last = digest_window(today)
@@ -470,6 +338,10 @@ def digest_text(items: Sequence[RitualInput], today: date) -> str:
     summaries = [summarize(item.history, item.today) for item in items]
     shown = [(r, s) for r, s in zip(report.rituals, summaries, strict=True) if r.active]
     lines = ["Here is how the last seven days went.", ""]
+    for start, until in paused:
+        if until is None or until >= first:
+            span = f"from {_short_day(start)}" + (f" to {_short_day(until)}" if until else " on")
+            lines += [f"Everything is paused {span}: no nudges, and no streak breaks.", ""]
     lines += [f"- {r.title}: {_digest_line(r, s)}" for r, s in shown[:DIGEST_MAX_RITUALS]]
     if len(shown) > DIGEST_MAX_RITUALS:
         lines.append(f"- and {len(shown) - DIGEST_MAX_RITUALS} more")
@@ -490,7 +362,7 @@ def digest_text(items: Sequence[RitualInput], today: date) -> str:
 
 def _digest_line(ritual: RitualReport, summary: StreakSummary) -> str:
     every = ritual.period
-    if every is Every.DAY:
+    if every.kind.fixed_days == 1:  # day by day: counted, not the newest period alone
         judged = ritual.kept + ritual.missed
         unit = "day" if ritual.interval == 1 else "period"
         if judged:
@@ -509,7 +381,7 @@ def _digest_line(ritual: RitualReport, summary: StreakSummary) -> str:
 
 
 def _newest_phrase(ritual: RitualReport) -> str:
-    unit = _UNIT[ritual.period] if ritual.interval == 1 else "period"
+    unit = ritual.period.kind.unit if ritual.interval == 1 else "period"
     status = ritual.periods[-1].status
     return {
         PeriodStatus.KEPT: f"done this {unit}",
@@ -521,7 +393,7 @@ def _newest_phrase(ritual: RitualReport) -> str:
 
 
 def _count_units(count: int, every: Every, interval: int) -> str:
-    unit = _UNIT[every] if interval == 1 else "period"
+    unit = every.kind.unit if interval == 1 else "period"
     return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
@@ -535,7 +407,7 @@ def _longest_line(items: Sequence[RitualInput], summaries: Sequence[StreakSummar
     for index, (item, summary) in enumerate(zip(items, summaries, strict=True)):
         if summary.current_streak:
             interval = newest_cadence(item.history).interval
-            days = summary.current_streak * _AVERAGE_DAYS[summary.period] * interval
+            days = summary.current_streak * summary.period.kind.average_days * interval
             if best is None or days > best[0]:
                 best = (days, index)
     if best is None:

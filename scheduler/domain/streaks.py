@@ -23,12 +23,17 @@ Where DESIGN.md is silent, this module decides:
   a skip on any of its days -> EXCUSED(skip); paused over all its due days ->
   EXCUSED(pause); contains ``today`` -> OPEN; a freeze token left in the month of its
   last day -> EXCUSED(freeze), oldest periods first; else MISSED.
-- ``complete_when = both`` with no people listed counts every completion, like ``either``.
+- ``complete_when = both`` with no people listed counts every completion, like ``either``; a
+  completion ``by`` ``household`` (both of you together) is each person's.
 - ``periods_until_break`` counts from the newest period (0) to the first one whose miss
   would break the streak, spending the freeze tokens left in the newest period's month.
   At risk: the tokens left (0: keep the open period or lose the streak). Not at risk
   (already kept, excused, rest, no streak, or the ritual ended): 1 + the tokens left.
 - ``last_completion`` is the newest completion that counted toward some listed period.
+- ``strength`` is Loop Habit Tracker's decay applied to calendar periods: the closed kept and
+  missed periods, and the running one once it is kept (open, it neither raises nor lowers it).
+  Loop scores a sliding window of days instead, so the two differ when completions are irregular
+  within weeks or months; for a daily ritual they agree.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from scheduler.domain.cadence import (
     periods,
 )
 from scheduler.domain.definitions import CompleteWhen
+from scheduler.domain.people import HOUSEHOLD
 
 
 class PeriodStatus(StrEnum):
@@ -130,7 +136,6 @@ class StreakSummary:
     freezes_used: int
 
 
-_AVERAGE_DAYS = {Every.DAY: 1.0, Every.WEEK: 7.0, Every.MONTH: 30.44}
 _FOREVER = date.max.toordinal()
 _NOBODY: Mapping[str, int] = MappingProxyType({})
 _Month = tuple[int, int]
@@ -224,7 +229,10 @@ def summarize(history: History, today: date) -> StreakSummary:
     ledger = _judge(history, today, with_slots=False)
     statuses = ledger.statuses
     # Only the newest period can still be running.
-    closed = len(statuses) - (1 if ledger.ends and ledger.ends[-1] > today.toordinal() else 0)
+    running = bool(ledger.ends) and ledger.ends[-1] > today.toordinal()
+    closed = len(statuses) - running
+    # Strength counts the running period once it is kept; open (or excused) it changes nothing.
+    scored = closed + (running and statuses[-1] is _KEPT)
     kept_closed = statuses[:closed].count(_KEPT)
     missed = statuses.count(_MISSED)
     current = _current_streak(statuses)
@@ -236,7 +244,7 @@ def summarize(history: History, today: date) -> StreakSummary:
         current_streak=current,
         longest_streak=_longest_streak(statuses),
         completion_rate=kept_closed / (kept_closed + missed) if kept_closed + missed else None,
-        strength=_strength(ledger, closed),
+        strength=_strength(ledger, scored),
         at_risk=at_risk,
         periods_until_break=tokens_left if at_risk else 1 + tokens_left,
         last_completion=ledger.last_completion,
@@ -296,9 +304,8 @@ def _segment(cadence: Cadence, first: date, until: date | None) -> _Segment:
 
 def _fixed_length(cadence: Cadence) -> int | None:
     """Days per period for daily and weekly cadences; months vary, so cadence lists those."""
-    if cadence.every is Every.MONTH:
-        return None
-    return cadence.interval * (7 if cadence.every is Every.WEEK else 1)
+    days = cadence.every.kind.fixed_days
+    return None if days is None else cadence.interval * days
 
 
 def _due_starts(
@@ -308,7 +315,7 @@ def _due_starts(
 
     A whole month holds every weekday, every (clamped) day of the month and every nth weekday but a fifth.
     """
-    if cadence.every is Every.MONTH:
+    if length is None:  # months: every calendar month holds these days
         if weekdays is not None or any(_monthly_hit(due) for due in cadence.on):
             return _EVERY_WEEKDAY
         return None
@@ -380,8 +387,10 @@ def _count(
     if both:
         columns = {person: [0] * (n + 1) for person in history.people}
         for index, by in zip(slots, map(_BY_OF, history.completions), strict=True):
-            column = columns.get(by)
-            if column is not None:
+            if by == HOUSEHOLD:  # both of you together: everyone's part
+                for each in columns.values():
+                    each[index] += 1
+            elif (column := columns.get(by)) is not None:
                 column[index] += 1
         done = [min(counts) for counts in zip(*columns.values(), strict=True)]
     else:
@@ -548,12 +557,13 @@ def _longest_streak(statuses: Sequence[PeriodStatus]) -> int:
 
 def _day_multiplier(cadence: Cadence) -> float:
     """Loop Habit Tracker's decay per day: a half-life of 13 / sqrt(f) days, f = target per day."""
-    per_day = cadence.times / (_AVERAGE_DAYS[cadence.every] * cadence.interval)
+    per_day = cadence.times / (cadence.every.kind.average_days * cadence.interval)
     return float(0.5 ** (sqrt(per_day) / 13))
 
 
 def _strength(ledger: _Ledger, closed: int) -> float:
-    """Exponential smoothing of min(1, done / target) over the closed kept and missed periods."""
+    """Exponential smoothing of min(1, done / target) over the first ``closed`` periods' kept and
+    missed ones: Loop Habit Tracker's decay, applied to calendar periods."""
     score = 0.0
     for segment, first, stop in ledger.runs:
         last = min(stop, closed)

@@ -2,10 +2,10 @@
 
 One ``Installation`` is a config dir, a data dir and a database (a SQLite file in the data
 dir, or the PostgreSQL URL a test hands in), with an Apprise ``json://`` channel pointed at
-a local ``Receiver``. ``DaemonProcess`` starts `ritual run` as a subprocess under a fake
-systemd notify socket (READY=1 says it is up; a watchdog of 2 s makes its reconcile tick
-run every second) and kills it. The HTTP side is off (``RITUAL_HTTP_BIND=off``), so
-daemons of parallel tests never meet on a port.
+a local receiver (the ``receiver`` fixture, tests/support/receivers.py). ``DaemonProcess``
+starts `ritual run` as a subprocess under a fake systemd notify socket (READY=1 says it is
+up; a watchdog of 2 s makes its reconcile tick run every second) and kills it. The HTTP side
+is off (``RITUAL_HTTP_BIND=off``), so daemons of parallel tests never meet on a port.
 
 Run as a module, this file is the concurrency scenario's worker process: it runs a list of
 `ritual` commands in-process, each through click's ``main`` as a real command runs (its
@@ -23,12 +23,10 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -41,60 +39,6 @@ CHANNEL_TAG = "house"
 
 
 # -- what the daemon talks to ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    at: float  # time.time() on arrival
-    title: str
-    body: str
-
-
-class _PushServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # a real push server's backlog: a burst at one instant queues, not resets
-
-
-class Receiver:
-    """A local push endpoint standing in for ntfy & co: it records every nudge POSTed to it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._received: list[Received] = []
-        lock, received = self._lock, self._received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(length)
-                if len(body) < length:  # the sender was killed mid-request: nothing was delivered
-                    self.send_response(400)
-                    self.end_headers()
-                    return
-                payload = json.loads(body or b"{}")
-                with lock:
-                    received.append(
-                        Received(time.time(), str(payload.get("title")), str(payload.get("message")))
-                    )
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = _PushServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def received(self) -> list[Received]:
-        with self._lock:
-            return list(self._received)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class NotifySocket:

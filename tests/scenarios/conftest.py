@@ -10,14 +10,11 @@ its own settings.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-from tests.scenarios._daemon_harness import Receiver
 
 SCALE_ENV = "RITUAL_SCENARIO_SCALE"
 FULL = os.environ.get(SCALE_ENV, "").strip().lower() == "full"
@@ -60,7 +57,7 @@ def figures(title: str, **values: object) -> None:
         print(f"  {name.replace('_', ' '):<{width}} : {value}")
 
 
-# the daemon scenarios' database and receiver ----------------------------------------------
+# the daemon scenarios' database ---------------------------------------------------------------
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str | None:
     """None for a SQLite file in the data dir; a fresh PostgreSQL schema's URL otherwise
@@ -69,10 +66,3 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
         return None
     url: str = request.getfixturevalue("postgres_url")
     return url
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.close()

@@ -12,14 +12,11 @@ receiver saw, the spacing of the tries, and how long after the recovery each nud
 
 from __future__ import annotations
 
-import json
-import threading
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +25,8 @@ from scheduler.adapters.clock import FakeClock
 from scheduler.app.outbox import FIRST_RETRY, LONGEST_WAIT
 from scheduler.app.stored import DeliveryStatus, OccurrenceStatus, StoredRitual
 from tests.scenarios.conftest import figures, scaled
-from tests.test_outbox import Household, closed_port
+from tests.support.households import Household
+from tests.support.receivers import StartReceiver, closed_port
 
 pytestmark = pytest.mark.slow
 
@@ -48,44 +46,22 @@ class Hit:
 
 
 @dataclass
-class OutageReceiver:
-    """Answers 503 until ``recovers_at`` on the fake clock, 200 after; records every request."""
+class Outage:
+    """How the push server answers: 503 until ``recovers_at`` on the fake clock, 200 after.
+
+    The shared receiver's script counts requests, but this outage is timed (how many tries fall
+    into it depends on the back-off), so it answers by the clock and notes each request's fake time.
+    """
 
     clock: FakeClock
     recovers_at: datetime
-    port: int
     hits: list[Hit] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
 
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-                now = receiver.clock.now()  # the main thread is blocked in the send: time stands still
-                code = 503 if now < receiver.recovers_at else 200
-                with receiver.lock:
-                    receiver.hits.append(Hit(now, str(body.get("title")), code))
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+    def __call__(self, path: str, body: Mapping[str, Any]) -> int:
+        now = self.clock.now()  # the main thread is blocked in the send: time stands still
+        code = 503 if now < self.recovers_at else 200
+        self.hits.append(Hit(now, str(body.get("title")), code))  # the receiver holds its lock
+        return code
 
     def delivered(self) -> Counter[str]:
         return Counter(hit.title for hit in self.hits if hit.answered == 200)
@@ -97,18 +73,16 @@ def backoff_bounds(retry: int) -> tuple[timedelta, timedelta]:
     return base * 0.75, base * 1.25
 
 
-def test_an_outage_refused_then_503_then_200_delivers_every_nudge_once(tmp_path: Path) -> None:
+def test_an_outage_refused_then_503_then_200_delivers_every_nudge_once(
+    receivers: StartReceiver, households: Callable[..., Household]
+) -> None:
     port = closed_port()
-    home = Household(tmp_path, {"couple": [f"json://127.0.0.1:{port}/push"]})
-    receiver = OutageReceiver(home.clock, RECOVERS_AT, port)
-    try:
-        run_the_hour(home, receiver)
-    finally:
-        receiver.stop()
-        home.store.close()
+    home = households({"couple": [f"json://127.0.0.1:{port}/push"]})
+    outage = Outage(home.clock, RECOVERS_AT)
+    run_the_hour(home, outage, listen=lambda: receivers(port=port, answer=outage))
 
 
-def run_the_hour(home: Household, receiver: OutageReceiver) -> None:
+def run_the_hour(home: Household, outage: Outage, listen: Callable[[], object]) -> None:
     # Rituals due over the first quarter hour: some fire into refused connections, some into 503s.
     rituals: list[StoredRitual] = []
     for n in range(NUDGES):
@@ -118,11 +92,13 @@ def run_the_hour(home: Household, receiver: OutageReceiver) -> None:
     timers = {s.id: home.nudger.next_wakeup(s) for s in rituals}
     tries: dict[int, list[datetime]] = {}  # delivery id -> the fake times it was tried
     seen: dict[int, int] = {}  # delivery id -> attempts seen so far
+    listening = False
 
     while home.clock.now() < HOUR_ENDS:
         now = home.clock.advance(STEP)
-        if receiver.server is None and now >= LISTENS_AT:
-            receiver.start()  # the push server is back on its port, not healthy yet
+        if not listening and now >= LISTENS_AT:
+            listen()  # the push server is back on its port, not healthy yet
+            listening = True
         for stored in rituals:
             wake = timers[stored.id]
             if wake is not None and wake <= now:
@@ -137,8 +113,8 @@ def run_the_hour(home: Household, receiver: OutageReceiver) -> None:
     rows = {row.id: row for row in home.deliveries()}
     assert len(rows) == NUDGES, "one delivery per nudge (one channel)"
     # Every nudge arrived exactly once, after the recovery; the occurrence says sent.
-    assert receiver.delivered() == Counter(f"Ritual {n}" for n in range(NUDGES))
-    assert all(hit.at >= RECOVERS_AT for hit in receiver.hits if hit.answered == 200)
+    assert outage.delivered() == Counter(f"Ritual {n}" for n in range(NUDGES))
+    assert all(hit.at >= RECOVERS_AT for hit in outage.hits if hit.answered == 200)
     assert {row.status for row in rows.values()} == {DeliveryStatus.SENT}
     assert {home.occurrence(s).status for s in rituals} == {OccurrenceStatus.SENT}
     assert sum(len(t) for t in tries.values()) == sum(row.attempts for row in rows.values())
@@ -155,16 +131,16 @@ def run_the_hour(home: Household, receiver: OutageReceiver) -> None:
 
     # What the receiver saw adds up: every try after it listened is a request; refused ones are not.
     listened = sum(1 for times in tries.values() for t in times if t >= LISTENS_AT)
-    assert len(receiver.hits) == listened
-    answers = Counter(hit.answered for hit in receiver.hits)
+    assert len(outage.hits) == listened
+    answers = Counter(hit.answered for hit in outage.hits)
     assert answers[200] == NUDGES
 
     # After the hour nothing is left to send, and nothing is sent again.
     home.clock.advance(timedelta(days=1))
     assert home.outbox.deliver_due() == 0
-    assert len(receiver.hits) == listened
+    assert len(outage.hits) == listened
 
-    arrived = {hit.title: hit.at for hit in receiver.hits if hit.answered == 200}
+    arrived = {hit.title: hit.at for hit in outage.hits if hit.answered == 200}
     recovery = [(arrived[f"Ritual {n}"] - RECOVERS_AT).total_seconds() for n in range(NUDGES)]
     refused = sum(1 for times in tries.values() for t in times if t < LISTENS_AT)
     figures(

@@ -1,6 +1,6 @@
 """The wall clock jumps under a running daemon: late nudges once, within grace; missed past it.
 
-The daemon runs in-process (tests.test_daemon's InProcess: the real Daemon on a thread, a
+The daemon runs in-process (tests.support.daemon's InProcess: the real Daemon on a thread, a
 FakeClock, a recording outbox) with six rituals: different catch-up graces, a heads-up before
 one, a nag after another. Ticks come every five minutes of fake time; between them the clock
 jumps forward three hours (across most due times) and back one hour (across some of them
@@ -33,7 +33,7 @@ from scheduler.app.nudging import ON_TIME
 from scheduler.app.service import RitualService
 from scheduler.app.stored import OccurrenceRecord, OccurrenceStatus
 from tests.scenarios.conftest import figures, scaled
-from tests.test_daemon import InProcess, wait_for
+from tests.support.daemon import InProcess, wait_for
 
 pytestmark = pytest.mark.slow
 

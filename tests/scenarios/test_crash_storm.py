@@ -39,8 +39,9 @@ import pytest
 
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.sdnotify import Notifier
-from scheduler.app.service import RitualService, outside_dates
-from scheduler.app.stored import DeliveryStatus, OccurrenceRecord, OccurrenceStatus
+from scheduler.app.service import RitualService
+from scheduler.app.stored import DeliveryStatus, OccurrenceKind, OccurrenceRecord, OccurrenceStatus
+from scheduler.domain.history import outside_dates
 from scheduler.domain.reminders import NudgeKind, planned_nudges
 from scheduler.wiring import make_daemon, make_nudger
 from tests.scenarios._daemon_harness import (
@@ -48,12 +49,12 @@ from tests.scenarios._daemon_harness import (
     DaemonProcess,
     Installation,
     NotifySocket,
-    Receiver,
     next_minute,
     sleep_until,
     wait_for,
 )
 from tests.scenarios.conftest import figures, scaled
+from tests.support.receivers import Receiver
 
 KILLS = scaled(10, 100)
 BOUNDARIES = scaled(1, 6)
@@ -144,7 +145,9 @@ class DoneStream:
                 args = ["done", rng.choice(today_names)]
             else:
                 args = ["done", rng.choice(self.names), "--date", "yesterday"]
-            result = self.installation.cli(*args, "--note", note)
+            # --again: each command leaves a row of its own (without it, a person's second of a day
+            # is the same completion), so "stored once" can be checked per command.
+            result = self.installation.cli(*args, "--note", note, "--again")
             with self._lock:
                 if result.returncode == 0:
                     self.ok.append(note)
@@ -306,7 +309,7 @@ def check_storm(
         notes = Counter(c.note for ritual_id in ritual_ids for c in store.completions(ritual_id))
     delivered = {d.occurrence_id for d in deliveries if d.status is DeliveryStatus.SENT}
     with_rows = {d.occurrence_id for d in deliveries}
-    received = Counter(r.title for r in receiver.received)
+    received = Counter(r.title for r in receiver.requests)
     assert len(set(wanted.values())) == len(wanted), "two planned keys share a title"
 
     missing = sorted(set(wanted) - set(before_settle))
@@ -419,7 +422,7 @@ def test_a_kill_between_claiming_a_nudge_and_writing_its_deliveries_still_sends_
     assert talk_occurrence(installation).status is OccurrenceStatus.PENDING  # the claim is committed
     # Restarted 30 s later (still on time), then ten minutes on (past every lease and back-off).
     settle_in_process(installation, DUE + timedelta(seconds=30))
-    assert [r.title for r in receiver.received] == ["Phones away"], "the claimed nudge was never sent"
+    assert [r.title for r in receiver.requests] == ["Phones away"], "the claimed nudge was never sent"
     assert talk_occurrence(installation).status in (OccurrenceStatus.SENT, OccurrenceStatus.LATE)
 
 
@@ -439,7 +442,7 @@ def test_a_kill_between_a_send_and_settling_its_occurrence_still_marks_it_sent(
             stored.id,
             day=DUE.date(),
             slot="09:00",
-            kind=NudgeKind.DUE.value,
+            kind=OccurrenceKind.DUE,
             due_at=DUE,
             status=OccurrenceStatus.PENDING,
             now=now,
@@ -451,6 +454,6 @@ def test_a_kill_between_a_send_and_settling_its_occurrence_still_marks_it_sent(
         assert claimed is not None
         store.finish_delivery(row.id, DeliveryStatus.SENT, now=now, attempt=claimed.attempts)
     settle_in_process(installation, DUE + timedelta(seconds=30))
-    assert receiver.received == []  # it went out before the crash: nothing to resend
+    assert receiver.requests == []  # it went out before the crash: nothing to resend
     status = talk_occurrence(installation).status
     assert status is OccurrenceStatus.SENT, f"a nudge that went out is still '{status.value}'"

@@ -46,7 +46,7 @@ from scheduler.domain.definitions import (
 from scheduler.domain.errors import DefinitionError, RitualError, RitualFileError
 from tests.conftest import NOW, RitualCli, snapshot
 from tests.scenarios.conftest import figures, profile, scaled
-from tests.test_daemon import InProcess, wait_for
+from tests.support.daemon import InProcess, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -34,7 +34,7 @@ from scheduler.app.stored import RitualSource
 from scheduler.domain.definitions import ritual_from_table
 from tests.conftest import NOW, RitualCli, snapshot
 from tests.scenarios.conftest import figures, scaled
-from tests.test_store import raw_engine, stamped
+from tests.support.store import raw_engine, stamped
 
 pytestmark = pytest.mark.slow
 

@@ -1,30 +1,29 @@
 """Nudges through Apprise: channels from settings and config files, drop-in plugins, concurrent sends.
 
-The only package that imports Apprise; its plugin objects never leave it. One module per concern:
-``channels`` (what the house sees), ``config`` (loading and diagnosing), ``plugins`` (drop-ins),
-``secrets`` (the guard that keeps passwords out of every log line and message), ``send`` (sending
-and judging the outcome).
+The only package that imports Apprise; its plugin objects never leave it. One module per
+concern: ``channel`` and ``channels`` (what the house sees), ``config`` (loading and
+diagnosing), ``plugins`` (drop-ins), ``secrets`` (the guard that keeps passwords out of every
+log line and message), ``send`` (sending and judging the outcome).
 """
 
-from scheduler.adapters.notify.channels import (
+from scheduler.adapters.notify.channel import (
     ALL,
     BUTTON_SCHEMES,
     Channel,
     ChannelConfigError,
-    Channels,
     UnknownRecipientError,
     channel_target,
 )
+from scheduler.adapters.notify.channels import Channels
 from scheduler.adapters.notify.config import CONFIG_FILE_NAMES, find_config_file, load_channels
 from scheduler.adapters.notify.secrets import scrub
-from scheduler.adapters.notify.send import SEND_THREADS, ntfy_actions, send_all, send_each, send_one
+from scheduler.adapters.notify.send import ntfy_actions, send_all, send_each, send_one, widen_send_pool
 from scheduler.app.ports import SendResult
 
 __all__ = [
     "ALL",
     "BUTTON_SCHEMES",
     "CONFIG_FILE_NAMES",
-    "SEND_THREADS",
     "Channel",
     "ChannelConfigError",
     "Channels",
@@ -38,4 +37,5 @@ __all__ = [
     "send_all",
     "send_each",
     "send_one",
+    "widen_send_pool",
 ]

@@ -13,13 +13,8 @@ from typing import Any
 from apprise import Apprise, AppriseAsset, AppriseConfig
 from pydantic import SecretStr
 
-from scheduler.adapters.notify.channels import (
-    Channel,
-    ChannelConfigError,
-    Channels,
-    SecretLike,
-    channel_target,
-)
+from scheduler.adapters.notify.channel import Channel, ChannelConfigError, SecretLike, channel_target
+from scheduler.adapters.notify.channels import Channels
 from scheduler.adapters.notify.plugins import ENTRY_POINT_GROUP, load_plugins
 from scheduler.adapters.notify.registry import registry
 from scheduler.adapters.notify.secrets import (
@@ -54,11 +49,14 @@ def load_channels(
     strict: bool = True,
     urls_source: str = "people",
     entry_point_group: str = ENTRY_POINT_GROUP,
+    person_tags: Mapping[str, Sequence[str]] | None = None,
 ) -> Channels:
     """Load plugins, then channels from the config file, systemd credentials and settings.
 
-    ``urls`` maps a person or tag to Apprise URLs; ``link_key`` keys each channel's ``target``
-    (``channel_target``), the id the outbox stores. With ``strict`` any problem raises
+    ``urls`` maps a person or tag to Apprise URLs; ``person_tags`` maps a person to tags of
+    the config file whose channels reach them too (``alex = ["alex-phone"]``): those
+    channels carry the person's name as a tag as well. ``link_key`` keys each channel's
+    ``target`` (``channel_target``), the id the outbox stores. With ``strict`` any problem raises
     ChannelConfigError; otherwise problems are returned beside the channels, and a broken URL
     whose people are known becomes a channel whose sends fail permanently with that problem.
     """
@@ -73,10 +71,20 @@ def load_channels(
         for index, value in enumerate(values):
             raw = value if isinstance(value, str) else value.get_secret_value()
             loader.url(raw.strip(), tags=(name.strip().lower(),), source=f"{urls_source}.{name}[{index}]")
+    channels = _merged(loader.channels)
+    for person, tags in (person_tags or {}).items():
+        wanted = {tag.strip().lower() for tag in tags}
+        known = {tag for channel in channels for tag in channel.tags}
+        for tag in sorted(wanted - known):
+            problems.append(f"{urls_source}.{person}: no channel carries the tag '{tag}'")
+        channels = tuple(
+            dataclasses.replace(c, tags=tuple(sorted({*c.tags, person}))) if wanted & set(c.tags) else c
+            for c in channels
+        )
     problems = list(dict.fromkeys([*problems, *loader.problems]))
     if strict and problems:
         raise ChannelConfigError(problems)
-    return Channels(_merged(loader.channels), tuple(problems), tuple(plugins))
+    return Channels(channels, tuple(problems), tuple(plugins))
 
 
 def _distinct(*paths: Path | None) -> list[Path]:

@@ -20,25 +20,24 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from apprise import Apprise, AppriseResultStatus
 
-from scheduler.adapters.notify.channels import Channel
+from scheduler.adapters.notify import ntfy
+from scheduler.adapters.notify.channel import Channel
 from scheduler.adapters.notify.secrets import GUARD, one_line
 from scheduler.app.ports import SendResult
 from scheduler.domain.messages import Action, Message
 
 NTFY_MAX_ACTIONS = 3
 _GRACE = 1.0  # seconds past Apprise's own deadline before the send is cancelled from outside
-SEND_THREADS = 64
 
 
-def _widen_send_pool() -> None:
+def widen_send_pool(threads: int) -> None:
     """Give Apprise's shared send pool room for a wide fan-out.
 
-    Apprise runs every service call on one shared ThreadPoolExecutor created with
-    Python's default size (cores + 4: 6 on a 2-core home server), so 50 channels went
-    out in nine waves (bench/fanout.py: 9x one channel). Sends wait on the network,
-    not the CPU, so more threads cost little. Apprise creates the pool lazily under a
-    lock; we create it first, the same way. If Apprise stops exposing it, its own pool
-    is used and only fan-out speed suffers.
+    Apprise runs every service call on one shared ThreadPoolExecutor that it creates
+    lazily, under a lock, with Python's default size; this creates it first, the same
+    way, with ``threads`` (scheduler.startup chooses how many, and says why). Once the
+    pool exists nothing changes. If Apprise stops exposing it, its own pool is used and
+    only fan-out speed suffers.
     """
     module = sys.modules.get("apprise.apprise")
     lock = getattr(module, "_shared_executor_lock", None)
@@ -46,7 +45,7 @@ def _widen_send_pool() -> None:
         return
     with lock:
         if getattr(module, "_shared_executor", None) is None:
-            pool = concurrent.futures.ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="apprise-send")
+            pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="apprise-send")
             setattr(module, "_shared_executor", pool)  # noqa: B010 - a private attribute, on purpose
 
 
@@ -59,7 +58,6 @@ async def send_each(
     channels: Sequence[Channel], messages: Sequence[Message], *, timeout: float
 ) -> list[SendResult]:
     """``send_all`` with each channel its own message (links name the person it reaches)."""
-    _widen_send_pool()
     sends = (send_one(c, m, timeout=timeout) for c, m in zip(channels, messages, strict=True))
     return list(await asyncio.gather(*sends))
 
@@ -69,6 +67,10 @@ async def send_one(channel: Channel, message: Message, *, timeout: float) -> Sen
     if channel.problem is not None or channel._plugin is None:
         error = channel.problem or f"channel {channel.masked} is not loaded"
         return SendResult(channel.target, channel.masked, ok=False, permanent=True, error=error)
+    if message.replaces:
+        if not channel.buttons:  # only ntfy can replace a message on the phones
+            return SendResult(channel.target, channel.masked, ok=True, error="this channel cannot replace")
+        return await asyncio.to_thread(ntfy.replace, channel, message, timeout=timeout)
     started = time.perf_counter()
     try:
         plugin, body = _prepare(channel, message)
@@ -93,17 +95,23 @@ def _prepare(channel: Channel, message: Message) -> tuple[Any, str]:
     """The plugin and body for this message: buttons where the channel has them, links otherwise.
 
     The hook for one-tap actions: ntfy receives them as ``http`` (POST) or ``view`` (GET) buttons
-    through its ``actions`` option on a plugin built for this message; every other channel gets
-    them as links at the end of the body.
+    through its ``actions`` option on a plugin built for this message, and the message's tag
+    through its ``tags`` option; every other channel gets the actions as links at the end of the body.
     """
-    if not (message.actions and channel.buttons):
+    if not (channel.buttons and (message.actions or message.tag)):
         return channel._plugin, message.body_with_links()
     real = channel.url.get_secret_value()
     base, _, query = real.partition("?")
     pairs = parse_qsl(query, keep_blank_values=True)
-    existing = [value for key, value in pairs if key == "actions" and value]
-    header = "; ".join([*existing, ntfy_actions(message.actions)])
-    pairs = [(key, value) for key, value in pairs if key != "actions"] + [("actions", header)]
+    if message.actions:
+        existing = [value for key, value in pairs if key == "actions" and value]
+        header = "; ".join([*existing, ntfy_actions(message.actions)])
+        pairs = [(key, value) for key, value in pairs if key != "actions"] + [("actions", header)]
+    if message.tag:  # so the message can be found, and replaced, once it is done (ntfy.py)
+        tags = [value for key, value in pairs if key == "tags" and value]
+        pairs = [(key, value) for key, value in pairs if key != "tags"] + [
+            ("tags", ",".join([*tags, message.tag]))
+        ]
     with GUARD.capturing(quiet=True):
         plugin = Apprise.instantiate(
             f"{base}?{urlencode(pairs, quote_via=quote)}",

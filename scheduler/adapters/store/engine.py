@@ -90,7 +90,7 @@ def prepare_sqlite_file(path: Path) -> None:
 def make_engine(url: URL) -> Engine:
     """One engine per store; SQLite connections get WAL, a busy timeout and real transactions."""
     postgres = url.get_backend_name() == "postgresql"
-    options: dict[str, Any] = {}
+    options: dict[str, object] = {}
     if postgres:
         # The daemon keeps connections for days; a ping on checkout survives a server restart.
         options["pool_pre_ping"] = True

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # Every revision in migrations/versions, oldest first (a test keeps this in step with Alembic).
-REVISIONS = ("0001", "0002", "0003", "0004")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 HEAD = REVISIONS[-1]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -38,7 +38,7 @@ def current_revisions(connection: Connection) -> set[str]:
 def ensure_current(engine: Engine, url: URL, *, link_key: Callable[[], bytes] | None = None) -> None:
     """Bring the schema to HEAD; refuse a database stamped by a newer ritual-scheduler.
 
-    ``link_key`` is for revisions that re-key stored ids (0004); see ``SqlStore.open``.
+    ``link_key`` is for revisions that re-key stored ids (0005); see ``SqlStore.open``.
     """
     try:
         with engine.connect() as connection:

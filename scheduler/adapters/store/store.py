@@ -52,6 +52,7 @@ from scheduler.app.stored import (
     OccurrenceRecord,
     OccurrenceStatus,
     PauseRecord,
+    Resumed,
     RitualSource,
     SkipRecord,
     StoredRitual,
@@ -59,6 +60,7 @@ from scheduler.app.stored import (
 from scheduler.domain.cadence import CadenceVersion
 from scheduler.domain.definitions import (
     Ritual,
+    RitualTable,
     cadence_from_table,
     cadence_to_table,
     ritual_from_table,
@@ -69,6 +71,8 @@ from scheduler.domain.errors import ConflictError, StoreError, UnknownRitualErro
 _Enum = TypeVar("_Enum", bound=StrEnum)
 _PerRitual = TypeVar("_PerRitual", SkipRow, PauseRow, CadenceVersionRow)
 _Record = TypeVar("_Record")
+# One row's column values, for an INSERT ... RETURNING or a row constructor.
+_Columns = dict[str, Any]
 
 # A receiver's error can be a whole HTML page; the outbox keeps the start of it.
 MAX_ERROR_LENGTH = 500
@@ -254,6 +258,7 @@ class SqlStore:
             for chunk in _chunks(ritual_ids):
                 query = select(table).where(col(table.ritual_id).in_(chunk)).order_by(*order)
                 for row in session.exec(query):
+                    assert row.ritual_id is not None  # asked for by ritual id
                     found.setdefault(row.ritual_id, []).append(record(row))
         return found
 
@@ -270,9 +275,11 @@ class SqlStore:
         source: str,
         occurrence: str | None,
         now: datetime,
+        again: bool = False,
     ) -> tuple[CompletionRecord, bool]:
-        """Record a completion; with an occurrence key, a repeat by the same person returns the
-        existing one and False instead of adding a second."""
+        """Record a completion once per (ritual, day, person): a repeat returns the one already
+        there and False. With ``again``, a further one on purpose (numbered after the others).
+        A repeat tap on one nudge's link by one person is the same completion too."""
         _aware(at=at, now=now)
         with self._session(write=True) as session:
             _require_ritual(session, ritual_id)
@@ -280,29 +287,34 @@ class SqlStore:
                 existing = _find_completion(session, ritual_id, occurrence, by)
                 if existing is not None:
                     return _completion(existing), False
-            row = CompletionRow(
-                ritual_id=ritual_id,
-                day=day,
-                at=at,
-                period_key=period_key,
-                by_person=by,
-                note=note,
-                source=source,
-                occurrence=occurrence,
-                created_at=now,
-            )
-            try:
-                # A savepoint, so losing the race leaves the surrounding transaction usable.
-                with session.begin_nested():
-                    session.add(row)
-            except IntegrityError:
-                if occurrence is None:
-                    raise
-                existing = _find_completion(session, ritual_id, occurrence, by)
-                if existing is None:
-                    raise
-                return _completion(existing), False
-            return _completion(row), True
+            for _ in range(3):  # a racing writer may take the number; each try re-reads
+                number = _next_again(session, ritual_id, day, by) if again else 0
+                if not again and (existing := _same_day(session, ritual_id, day, by)) is not None:
+                    return _completion(existing), False
+                row = CompletionRow(
+                    ritual_id=ritual_id,
+                    day=day,
+                    at=at,
+                    period_key=period_key,
+                    by_person=by,
+                    note=note,
+                    source=source,
+                    occurrence=occurrence,
+                    created_at=now,
+                    again=number,
+                )
+                try:
+                    # A savepoint, so losing the race leaves the surrounding transaction usable.
+                    with session.begin_nested():
+                        session.add(row)
+                except IntegrityError:
+                    if occurrence is not None and (
+                        found := _find_completion(session, ritual_id, occurrence, by)
+                    ):
+                        return _completion(found), False
+                    continue
+                return _completion(row), True
+            raise StoreError(f"completion of ritual {ritual_id} on {day}: kept colliding with another writer")
 
     def delete_completion(self, completion_id: int) -> CompletionRecord | None:
         with self._session(write=True) as session:
@@ -353,7 +365,8 @@ class SqlStore:
                     after = "" if since is None else f" and day >= {mark}"
                     sql = (
                         "select ritual_id, day, by_person from completion"
-                        f" where ritual_id in ({marks}){after} order by ritual_id, day"
+                        f" where ritual_id in ({marks}){after} and again is not null"
+                        " order by ritual_id, day"
                     )
                     cursor.execute(sql, (*chunk, *([] if since is None else [bound_since])))
                     rows = cursor.fetchall()
@@ -379,14 +392,23 @@ class SqlStore:
             row = session.exec(query).first()
             return None if row is None else _completion(row)
 
-    def add_skip(self, ritual_id: int, *, day: date, reason: str, now: datetime) -> SkipRecord:
+    def add_skip(self, ritual_id: int, *, day: date, reason: str, now: datetime, by: str = "") -> SkipRecord:
         _aware(now=now)
         with self._session(write=True) as session:
             _require_ritual(session, ritual_id)
-            row = SkipRow(ritual_id=ritual_id, day=day, reason=reason, created_at=now)
+            row = SkipRow(ritual_id=ritual_id, day=day, reason=reason, created_at=now, by_person=by)
             session.add(row)
             session.flush()
             return _skip(row)
+
+    def delete_skip(self, skip_id: int) -> SkipRecord | None:
+        with self._session(write=True) as session:
+            row = session.get(SkipRow, skip_id)
+            if row is None:
+                return None
+            record = _skip(row)
+            session.delete(row)
+            return record
 
     def skips(self, ritual_id: int) -> list[SkipRecord]:
         return self.skips_of([ritual_id]).get(ritual_id, [])
@@ -396,46 +418,78 @@ class SqlStore:
         return self._by_ritual(SkipRow, ritual_ids, _skip, col(SkipRow.day), col(SkipRow.id))
 
     def add_pause(
-        self, ritual_id: int, *, start: date, until: date | None, reason: str, now: datetime
+        self,
+        ritual_id: int | None,
+        *,
+        start: date,
+        until: date | None,
+        reason: str,
+        now: datetime,
+        by: str = "",
     ) -> PauseRecord:
+        """Pause one ritual, or the whole household (``ritual_id`` None)."""
         _aware(now=now)
         if until is not None and until < start:
             raise ValueError(f"pause ends '{until}' before it starts '{start}'")
         with self._session(write=True) as session:
-            _require_ritual(session, ritual_id)
-            row = PauseRow(ritual_id=ritual_id, start=start, until=until, reason=reason, created_at=now)
+            if ritual_id is not None:
+                _require_ritual(session, ritual_id)
+            row = PauseRow(
+                ritual_id=ritual_id, start=start, until=until, reason=reason, created_at=now, by_person=by
+            )
             session.add(row)
             session.flush()
             return _pause(row)
 
-    def end_pauses(self, ritual_id: int, *, last_day: date) -> int:
-        """Close every pause still running on ``last_day`` so it ends that day; return how many.
+    def end_pauses(self, ritual_id: int | None, *, last_day: date) -> Resumed:
+        """End the pauses of one ritual (or the household's, ``ritual_id`` None) after ``last_day``.
 
-        "Running" includes a pause that starts the day after (resuming on the day a pause began):
-        it would cover no day at all, so it is dropped. Pauses planned further ahead stay.
+        A pause running on ``last_day`` now ends that day; one starting the day after (today,
+        when resuming) is dropped and counts as ended; one planned later is cancelled (deleted).
         """
-        next_day = last_day + timedelta(days=1)
+        ended = cancelled = 0
         with self._session(write=True) as session:
             query = select(PauseRow).where(
-                PauseRow.ritual_id == ritual_id,
-                col(PauseRow.start) <= next_day,
+                _of_ritual_column(PauseRow.ritual_id, ritual_id),
                 col(PauseRow.until).is_(None) | (col(PauseRow.until) > last_day),
             )
-            rows = list(session.exec(query))
-            for row in rows:
-                if row.start > last_day:
+            today = last_day + timedelta(days=1)
+            for row in session.exec(query):
+                if row.start > last_day:  # it would cover no day now
                     session.delete(row)
                 else:
                     row.until = last_day
                     session.add(row)
-            return len(rows)
+                if row.start > today:
+                    cancelled += 1
+                else:  # running, or begun today
+                    ended += 1
+        return Resumed(ended, cancelled)
 
     def pauses(self, ritual_id: int) -> list[PauseRecord]:
         return self.pauses_of([ritual_id]).get(ritual_id, [])
 
     def pauses_of(self, ritual_ids: Collection[int]) -> dict[int, list[PauseRecord]]:
-        """``pauses`` of many rituals in one read; a ritual without any is absent."""
-        return self._by_ritual(PauseRow, ritual_ids, _pause, col(PauseRow.start), col(PauseRow.id))
+        """``pauses`` of many rituals in one read, each with the household's pauses too (which
+        stop every ritual); a ritual with none is absent."""
+        found = self._by_ritual(PauseRow, ritual_ids, _pause, col(PauseRow.start), col(PauseRow.id))
+        household = self.household_pauses()
+        if household:
+            for ritual_id in ritual_ids:
+                found[ritual_id] = sorted(
+                    [*found.get(ritual_id, []), *household], key=lambda p: (p.start, p.id)
+                )
+        return found
+
+    def household_pauses(self) -> list[PauseRecord]:
+        """The pauses of the whole household, oldest first."""
+        with self._session() as session:
+            query = (
+                select(PauseRow)
+                .where(col(PauseRow.ritual_id).is_(None))
+                .order_by(col(PauseRow.start), col(PauseRow.id))
+            )
+            return [_pause(row) for row in session.exec(query)]
 
     # occurrences: the exactly-once guard ----------------------------------
     @overload
@@ -445,7 +499,7 @@ class SqlStore:
         *,
         day: date,
         slot: str,
-        kind: str,
+        kind: OccurrenceKind,
         due_at: datetime,
         status: OccurrenceStatus,
         now: datetime,
@@ -460,7 +514,7 @@ class SqlStore:
         *,
         day: date,
         slot: str,
-        kind: str,
+        kind: OccurrenceKind,
         due_at: datetime,
         status: OccurrenceStatus,
         now: datetime,
@@ -474,7 +528,7 @@ class SqlStore:
         *,
         day: date,
         slot: str,
-        kind: str,
+        kind: OccurrenceKind,
         due_at: datetime,
         status: OccurrenceStatus,
         now: datetime,
@@ -485,7 +539,7 @@ class SqlStore:
         caller however many processes race, the others get the winner's row and False.
 
         ``ritual_id`` None keys a household-wide nudge (digest, test) by (day, slot) alone.
-        ``kind`` is an OccurrenceKind value (a reminders.NudgeKind is one); a status other than
+        A status other than
         pending counts as decided at ``now``.
 
         With ``epoch`` (the caller's leader epoch) the claim is fenced: it happens only while
@@ -505,7 +559,7 @@ class SqlStore:
         same key twice in one batch is claimed once (the second gets False).
         """
         _aware(now=now)
-        rows: list[dict[str, Any]] = []
+        rows: list[_Columns] = []
         for claim in claims:
             _aware(due_at=claim.due_at)
             status = _member(OccurrenceStatus, claim.status, "occurrence status")
@@ -533,7 +587,7 @@ class SqlStore:
             taken: dict[OccurrenceKey, OccurrenceRow | int] = dict(_occurrences_by_key(session, keys))
             fenced = epoch is not None and _leader_epoch(session, lock=_SHARE) != epoch
             plan: list[tuple[OccurrenceRow | int | None, bool]] = []  # a stored row, or a new one's index
-            new: list[dict[str, Any]] = []
+            new: list[_Columns] = []
             for key, row in zip(keys, rows, strict=True):
                 if (existing := taken.get(key)) is not None:
                     plan.append((existing, False))
@@ -662,7 +716,7 @@ class SqlStore:
         """``decide_occurrence`` for many in one transaction; the ids whose row changed."""
         _aware(now=now)
         status = _member(OccurrenceStatus, status, "occurrence status")
-        values: dict[str, Any] = {
+        values: _Columns = {
             "status": str(status),
             "decided_at": None if status is OccurrenceStatus.PENDING else now,
         }
@@ -724,7 +778,7 @@ class SqlStore:
                 there.update(((row.occurrence_id, row.target), row) for row in session.exec(query))
             if unknown := set(occurrence_ids) - known:
                 raise StoreError(f"no occurrence with id '{min(unknown)}' in the store")
-            new: list[dict[str, Any]] = []
+            new: list[_Columns] = []
             placed: list[list[DeliveryRow | int]] = []  # a stored row, or a new one's index
             for occurrence_id, channels in wanted:
                 rows: list[DeliveryRow | int] = []
@@ -901,7 +955,9 @@ class SqlStore:
             return session.exec(statement).rowcount
 
     # API tokens: only their sha256 is stored ------------------------------
-    def create_api_token(self, name: str, token_hash: str, *, now: datetime) -> ApiTokenRecord:
+    def create_api_token(
+        self, name: str, token_hash: str, *, now: datetime, person: str | None = None
+    ) -> ApiTokenRecord:
         """Keep a new token's hash under ``name``; a name still in use by an active token is refused."""
         _aware(now=now)
         if not name:
@@ -909,7 +965,7 @@ class SqlStore:
         with self._session(write=True) as session:
             if _active_token_row(session, name) is not None:
                 raise ConflictError(f"an active token named '{name}' exists (revoke it first)")
-            row = ApiTokenRow(name=name, token_hash=token_hash, created_at=now)
+            row = ApiTokenRow(name=name, token_hash=token_hash, created_at=now, person=person)
             try:
                 with session.begin_nested():
                     session.add(row)
@@ -1025,6 +1081,26 @@ def _find_completion(session: Session, ritual_id: int, occurrence: str, by: str)
     return session.exec(query).first()
 
 
+def _same_day(session: Session, ritual_id: int, day: date, by: str) -> CompletionRow | None:
+    """This person's completion of this ritual day (the first one, not a repeat)."""
+    query = select(CompletionRow).where(
+        CompletionRow.ritual_id == ritual_id,
+        CompletionRow.day == day,
+        CompletionRow.by_person == by,
+        CompletionRow.again == 0,
+    )
+    return session.exec(query).first()
+
+
+def _next_again(session: Session, ritual_id: int, day: date, by: str) -> int:
+    """The number of the next repeat of this person's completion of this day (0 if none yet)."""
+    query = select(func.max(CompletionRow.again)).where(
+        CompletionRow.ritual_id == ritual_id, CompletionRow.day == day, CompletionRow.by_person == by
+    )
+    highest = session.exec(query).first()
+    return 0 if highest is None else int(highest) + 1
+
+
 def _put_meta(session: Session, key: str, value: str) -> None:
     row = session.get(MetaRow, key)
     if row is None:
@@ -1053,6 +1129,11 @@ def _leader_epoch(session: Session, *, lock: str | None = None) -> int | None:
         raise StoreError(f"meta '{LEADER_EPOCH_KEY}' is not a number: '{value[:40]}'") from None
 
 
+def _of_ritual_column(column: Any, ritual_id: int | None) -> ColumnElement[bool]:
+    """``column`` is ``ritual_id``, or NULL for the household's own rows."""
+    return col(column).is_(None) if ritual_id is None else col(column) == ritual_id
+
+
 def _of_ritual(ritual_id: int | None) -> ColumnElement[bool]:
     column = col(OccurrenceRow.ritual_id)
     return column.is_(None) if ritual_id is None else column == ritual_id
@@ -1065,7 +1146,7 @@ def _find_occurrence(session: Session, ritual_id: int | None, day: date, slot: s
     return session.exec(query).first()
 
 
-def _claim_one(session: Session, values: dict[str, Any]) -> tuple[OccurrenceRecord | None, bool]:
+def _claim_one(session: Session, values: _Columns) -> tuple[OccurrenceRecord | None, bool]:
     """Claim one key on its own savepoint: the slow path, after a batch lost a race."""
     key = (values["ritual_id"], values["day"], values["slot"])
     existing = _find_occurrence(session, *key)
@@ -1165,7 +1246,7 @@ def _add_delivery(
 
 def _delivery_values(
     occurrence_id: int, channel: str, target: str, now: datetime, not_before: datetime | None
-) -> dict[str, Any]:
+) -> _Columns:
     """A new pending delivery row's columns."""
     return {
         "occurrence_id": occurrence_id,
@@ -1221,7 +1302,7 @@ def _same_cadence(row: CadenceVersionRow, ritual: Ritual) -> bool:
 
 
 # rows -> records -----------------------------------------------------------
-def _dumps(table: dict[str, Any]) -> str:
+def _dumps(table: RitualTable) -> str:
     return json.dumps(table, sort_keys=True, ensure_ascii=False)
 
 
@@ -1282,6 +1363,7 @@ def _completion(row: CompletionRow) -> CompletionRecord:
         source=row.source,
         occurrence=row.occurrence,
         created_at=_utc(row.created_at),
+        again=row.again,
     )
 
 
@@ -1292,6 +1374,7 @@ def _skip(row: SkipRow) -> SkipRecord:
         day=row.day,
         reason=row.reason,
         created_at=_utc(row.created_at),
+        by=row.by_person,
     )
 
 
@@ -1303,6 +1386,7 @@ def _pause(row: PauseRow) -> PauseRecord:
         until=row.until,
         reason=row.reason,
         created_at=_utc(row.created_at),
+        by=row.by_person,
     )
 
 
@@ -1346,4 +1430,5 @@ def _api_token(row: ApiTokenRow) -> ApiTokenRecord:
         created_at=_utc(row.created_at),
         revoked_at=None if row.revoked_at is None else _utc(row.revoked_at),
         last_used_at=None if row.last_used_at is None else _utc(row.last_used_at),
+        person=row.person,
     )

@@ -84,6 +84,8 @@ class CompletionRow(_Table, table=True):
         # terminal never collide, a double tap on one nudge's "Done" does.
         UniqueConstraint("ritual_id", "occurrence", "by_person", name="uq_completion_occurrence"),
         Index("ix_completion_ritual_day", "ritual_id", "day"),
+        # Once per (ritual, day, person); ``again`` numbers the repeats asked for on purpose.
+        Index("uq_completion_person_day", "ritual_id", "day", "by_person", "again", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -96,6 +98,9 @@ class CompletionRow(_Table, table=True):
     source: str
     occurrence: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # 0: the completion of this (ritual, day, person); 1, 2, ...: repeats recorded on purpose;
+    # NULL: a repeat stored before repeats were refused, kept to be read but not counted.
+    again: int | None = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class SkipRow(_Table, table=True):
@@ -107,6 +112,7 @@ class SkipRow(_Table, table=True):
     day: date
     reason: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    by_person: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class PauseRow(_Table, table=True):
@@ -114,11 +120,12 @@ class PauseRow(_Table, table=True):
     __table_args__ = (Index("ix_pause_ritual_start", "ritual_id", "start"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    ritual_id: int = Field(foreign_key="ritual.id")
+    ritual_id: int | None = Field(default=None, foreign_key="ritual.id")  # None: the whole household
     start: date
     until: date | None = None
     reason: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    by_person: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class MetaRow(_Table, table=True):
@@ -209,3 +216,4 @@ class ApiTokenRow(_Table, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    person: str | None = None  # who its requests record as; None: nobody in particular

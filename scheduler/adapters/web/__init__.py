@@ -43,11 +43,13 @@ def create_app(
     clock: Clock,
     public_url: str,
     snooze: Snooze | None = None,
+    done: Callable[[int], None] | None = None,
 ) -> Starlette:
-    """The daemon's HTTP app; ``snooze(occurrence_id, person)`` re-nudges (None: answer 501)."""
+    """The daemon's HTTP app; ``snooze(occurrence_id, person)`` re-nudges (None: answer 501);
+    ``done(occurrence_id)`` hears of a Done tapped on a link (to tell the other phones)."""
     auth = Auth(service, key=key, clock=clock)
     secure = public_url.startswith("https://")
-    web = Pages(service, auth, key=key, clock=clock, secure=secure, snooze=snooze)
+    web = Pages(service, auth, key=key, clock=clock, secure=secure, snooze=snooze, done=done)
     api = Api(service, auth)
     routes = [
         Route("/l/{token}", web.link_page, methods=["GET"]),

@@ -10,28 +10,35 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scheduler.adapters.encoding import (
+    JsonObject,
+    completion_view_json,
+    detail_json,
+    dumps,
+    pause_json,
+    recorded_json,
+    report_json,
+    ritual_json,
+    streak_json,
+)
 from scheduler.adapters.web.auth import Auth
 from scheduler.app.service import RitualService
-from scheduler.app.stored import StoredRitual
-from scheduler.cli.render import (
-    completion_json,
-    next_due_times,
-    pause_json,
-    ritual_detail_json,
-    ritual_json,
+from scheduler.domain.definitions import RITUAL_KEYS, RitualTable
+from scheduler.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    RitualError,
+    StoreError,
+    UnknownCompletionError,
+    UsageError,
 )
-from scheduler.domain import report as reports
-from scheduler.domain.definitions import RITUAL_KEYS
-from scheduler.domain.errors import ConflictError, RitualError, StoreError, UnknownRitualError, UsageError
 
 log = logging.getLogger(__name__)
-
-NEXT_DUE_DAYS = 40  # how far `ritual list` looks for each ritual's next due time
 
 
 class Api:
@@ -39,15 +46,16 @@ class Api:
 
     def __init__(self, service: RitualService, auth: Auth) -> None:
         self.service = service
-        self.store = service.store
         self.auth = auth
 
     def _api(self, request: Request, work: Callable[[], tuple[int, Any]]) -> Response:
         """Authenticate, run ``work``, and turn what it returns or raises into one-line JSON."""
-        if self.auth.bearer(request) is None:
+        record = self.auth.bearer(request)
+        if record is None:
             has = bool(request.headers.get("authorization"))
             message = "invalid or revoked token" if has else "missing bearer token"
             return json_response(401, {"error": message}, headers={"WWW-Authenticate": "Bearer"})
+        request.state.person = record.person or ""  # what this token records as
         try:
             status, body = work()
         except StoreError as error:  # names the database: for the log, not for the client
@@ -59,8 +67,7 @@ class Api:
 
     def api_rituals(self, request: Request) -> Response:
         def work() -> tuple[int, Any]:
-            due = next_due_times(self.service.upcoming(days=NEXT_DUE_DAYS))
-            return 200, [self._ritual_json(s, next_due=due.get(s.name)) for s in self.service.list_rituals()]
+            return 200, [ritual_json(view) for view in self.service.overview()]
 
         return self._api(request, work)
 
@@ -102,27 +109,31 @@ class Api:
             if until is not None and until < start:
                 raise UsageError(f"until: {until} is before the first paused day {start}")
             reason = text_field(data, "reason") or ""
-            record = self.service.pause(name, start=start, until=until, reason=reason)
+            by = request.state.person
+            record = self.service.pause(name, start=start, until=until, reason=reason, by=by)
             return 201, {"name": name, "pause": pause_json(record)}
 
         return self._api(request, work)
 
     def api_resume(self, request: Request) -> Response:
         name = request.path_params["name"]
-        return self._api(request, lambda: (200, {"name": name, "resumed": self.service.resume(name) > 0}))
+
+        def work() -> tuple[int, Any]:
+            resumed = self.service.resume(name)
+            said = {"resumed": resumed.ended + resumed.cancelled > 0, **resumed._asdict()}
+            return 200, {"name": name, **said}
+
+        return self._api(request, work)
 
     def api_streaks(self, request: Request) -> Response:
         names = request.query_params.getlist("ritual") or None
-        return self._api(request, lambda: (200, self.service.streak_rows(names)))
+        return self._api(request, lambda: (200, [streak_json(view) for view in self.service.streaks(names)]))
 
     def api_completions(self, request: Request) -> Response:
         name = request.query_params.get("ritual")
 
         def work() -> tuple[int, Any]:
-            chosen = [self.service.get(name)] if name else self.service.list_rituals()
-            return 200, [
-                {"ritual": s.name, **completion_json(c)} for s in chosen for c in self.store.completions(s.id)
-            ]
+            return 200, [completion_view_json(view) for view in self.service.completions(name)]
 
         return self._api(request, work)
 
@@ -132,7 +143,7 @@ class Api:
         def work() -> tuple[int, Any]:
             data = json_object(body)
             check_fields(data, ("date", "by", "note"))
-            return self._record_done(name, done_fields(data))
+            return self._record_done(name, done_fields(data), request.state.person)
 
         return self._api(request, work)
 
@@ -143,37 +154,35 @@ class Api:
             name = text_field(data, "ritual")
             if not name:
                 raise UsageError("ritual: required (the name of the ritual that was done)")
-            return self._record_done(name, done_fields(data))
+            return self._record_done(name, done_fields(data), request.state.person)
 
         return self._api(request, work)
 
-    def _record_done(self, name: str, fields: dict[str, Any]) -> tuple[int, Any]:
-        """What `ritual done --json` prints; 201 for a new completion, 200 for one already recorded."""
-        _, record, created = self.service.record_done(name, source="api", **fields)
-        return (201 if created else 200), {
-            "name": name,
-            "created": created,
-            "completion": completion_json(record),
-        }
+    def _record_done(self, name: str, fields: DoneFields, person: str) -> tuple[int, Any]:
+        """What `ritual done --json` prints; 201 for a new completion, 200 for one already recorded.
+
+        It is the token's person's unless the body says ``by``."""
+        fields.setdefault("by", person)
+        recorded = self.service.record_done(name, source="api", where="by", **fields)
+        return (201 if recorded.created else 200), recorded_json(recorded)
 
     def api_delete_completion(self, request: Request) -> Response:
         wanted = request.path_params["id"]
 
         def work() -> tuple[int, Any]:
-            ok = wanted.isascii() and wanted.isdigit() and len(wanted) <= 18
-            record = self.store.delete_completion(int(wanted)) if ok else None
-            if record is None:
-                raise NotFoundError(f"no completion with id '{wanted[:20]}' (see GET /api/v1/completions)")
-            names = {s.id: s.name for s in self.store.list_rituals(include_removed=True)}
-            return 200, {"ritual": names.get(record.ritual_id), **completion_json(record)}
+            missing = NotFoundError(f"no completion with id '{wanted[:20]}' (see GET /api/v1/completions)")
+            if not (wanted.isascii() and wanted.isdigit() and len(wanted) <= 18):
+                raise missing
+            try:
+                return 200, completion_view_json(self.service.delete_completion(int(wanted)))
+            except UnknownCompletionError:
+                raise missing from None
 
         return self._api(request, work)
 
     def api_report(self, request: Request) -> Response:
         def work() -> tuple[int, Any]:
-            first, last = report_window(request.query_params, self.service.household_today())
-            built = reports.build_report(self.service.report_inputs(), first, last)
-            return 200, reports.report_json(built)
+            return 200, report_json(self.service.report(*report_window(request.query_params, self.service)))
 
         return self._api(request, work)
 
@@ -183,20 +192,15 @@ class Api:
         if report.error:
             log.warning("ritual file not read, using the rituals stored before: %s", report.error)
 
-    def _ritual_json(self, stored: StoredRitual, **extra: Any) -> dict[str, Any]:
-        return ritual_json(stored, paused=self.service.is_paused(stored), extra=extra)
-
-    def _detail_json(self, name: str) -> dict[str, Any]:
+    def _detail_json(self, name: str) -> JsonObject:
         """The object of `ritual show --json`."""
-        detail = self.service.detail(name)
-        streak = reports.streak_row(reports.RitualInput(detail.stored.ritual, detail.history, detail.today))
-        return ritual_detail_json(detail, paused=self.service.is_paused(detail.stored), streak=streak)
+        return detail_json(self.service.detail(name))
 
 
 MAX_JSON_NESTING = 16  # a ritual's JSON nests two deep; json and the readers recurse per level
 
 
-def json_object(body: bytes, *, required: bool = False) -> dict[str, Any]:
+def json_object(body: bytes, *, required: bool = False) -> JsonObject:
     """A request's JSON object body; an empty body is ``{}`` unless ``required``.
 
     Arrays and objects nested deeper than MAX_JSON_NESTING are a 400 like any bad body: a 60 KB
@@ -251,9 +255,17 @@ def day_field(data: Mapping[str, Any], name: str) -> date | None:
     return None if value is None else parse_day(value, name)
 
 
-def done_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+class DoneFields(TypedDict, total=False):
+    """What a request may say about a completion: ``record_done``'s keyword arguments."""
+
+    day: date
+    by: str
+    note: str
+
+
+def done_fields(data: Mapping[str, Any]) -> DoneFields:
     """``record_done`` arguments from a JSON object's ``date``, ``by`` and ``note``."""
-    fields: dict[str, Any] = {}
+    fields: DoneFields = {}
     by, note = text_field(data, "by"), text_field(data, "note")
     if by is not None:
         fields["by"] = by.strip()
@@ -264,7 +276,7 @@ def done_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def edit_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def edit_fields(data: Mapping[str, Any]) -> tuple[RitualTable, list[str]]:
     """A PATCH body as `ritual edit` takes it: the keys to change, and those set to null to remove."""
     if not data:
         raise UsageError("nothing to change: give the keys to change (null removes one)")
@@ -287,7 +299,7 @@ def parse_day(value: object, name: str = "date") -> date:
 REPORT_WINDOWS = ("week", "month", "since")
 
 
-def report_window(query: Mapping[str, str], today: date) -> tuple[date, date]:
+def report_window(query: Mapping[str, str], service: RitualService) -> tuple[date, date]:
     """``?week`` (the default), ``?month`` or ``?since=YYYY-MM-DD``, as `ritual report` takes them."""
     unknown = sorted(set(query) - set(REPORT_WINDOWS))
     if unknown:
@@ -300,14 +312,11 @@ def report_window(query: Mapping[str, str], today: date) -> tuple[date, date]:
     for flag in ("week", "month"):
         if query.get(flag, "") not in ("", "1", "true"):
             raise UsageError(f"{flag}: takes no value (this {flag}; since=YYYY-MM-DD for another window)")
-    if "since" in query:
-        try:
-            return reports.since_window(parse_day(query["since"], "since"), today)
-        except ValueError as error:
-            raise UsageError(f"since: {error}") from None
-    if "month" in query:
-        return reports.month_window(today)
-    return reports.week_window(today)
+    since = parse_day(query["since"], "since") if "since" in query else None
+    try:
+        return service.report_window("month" if "month" in query else "week", since)
+    except ValueError as error:
+        raise UsageError(f"since: {error}") from None
 
 
 def _shown(value: object) -> str:
@@ -317,25 +326,14 @@ def _shown(value: object) -> str:
     return shown + ("..." if len(text) > 40 else "")
 
 
-class NotFoundError(RitualError):
-    """What a request names (other than a ritual) does not exist."""
-
-
 def _error_status(error: RitualError) -> int:
-    if isinstance(error, UnknownRitualError | NotFoundError):
+    if isinstance(error, NotFoundError):
         return 404
     if isinstance(error, ConflictError):
         return 409
     return 400
 
 
-def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    text = json.dumps(body, ensure_ascii=False, default=_json_default)
+def json_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> Response:
     sent = {"X-Content-Type-Options": "nosniff", **(headers or {})}
-    return Response(text, status_code=status, media_type="application/json", headers=sent)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, date):  # datetime is a date too
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+    return Response(dumps(body), status_code=status, media_type="application/json", headers=sent)

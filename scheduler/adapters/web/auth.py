@@ -25,7 +25,7 @@ from starlette.requests import Request
 
 from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
-from scheduler.app.stored import ApiTokenRecord, api_token_hash
+from scheduler.app.stored import ApiTokenRecord
 
 SESSION_COOKIE = "ritual_session"
 SESSION_LIFETIME = timedelta(days=30)
@@ -41,7 +41,6 @@ class Auth:
 
     def __init__(self, service: RitualService, *, key: bytes, clock: Clock) -> None:
         self.service = service
-        self.store = service.store
         self.key = key
         self.clock = clock
 
@@ -51,10 +50,7 @@ class Auth:
             return self.bearer(request)
         cookie = request.cookies.get(SESSION_COOKIE)
         token_hash = None if cookie is None else read_session(self.key, cookie, now=self.clock.now())
-        record = None if token_hash is None else self.store.find_api_token(token_hash)
-        if record is not None:
-            self.store.touch_api_token(record.id, now=self.clock.now())
-        return record
+        return None if token_hash is None else self.service.token_by_hash(token_hash)
 
     # the API -----------------------------------------------------------------------------
     def bearer(self, request: Request) -> ApiTokenRecord | None:
@@ -64,12 +60,7 @@ class Auth:
         return self.token_record(token.strip())
 
     def token_record(self, token: str) -> ApiTokenRecord | None:
-        if not token:
-            return None
-        record = self.store.find_api_token(api_token_hash(token))
-        if record is not None:
-            self.store.touch_api_token(record.id, now=self.clock.now())
-        return record
+        return self.service.authenticate(token)
 
 
 # sessions and form tokens ------------------------------------------------------------------

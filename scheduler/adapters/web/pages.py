@@ -14,8 +14,7 @@ import hmac
 import html
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from urllib.parse import parse_qs, quote
 
 from starlette.requests import Request
@@ -32,14 +31,14 @@ from scheduler.adapters.web.auth import (
 from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
 from scheduler.app.stored import OccurrenceRecord, StoredRitual
-from scheduler.cli.render import (
-    describe_cadence,
-)
-from scheduler.domain import cadence as cad
+from scheduler.app.views import TodayEntry
 from scheduler.domain.errors import RitualError, UnknownRitualError
-from scheduler.domain.heatmap import Cell, heatmap_cells
+from scheduler.domain.heatmap import Cell
 from scheduler.domain.links import LinkAction, LinkClaim, LinkError, LinkFailure, verify
-from scheduler.domain.streaks import History, PeriodStatus
+from scheduler.domain.people import HOUSEHOLD
+from scheduler.domain.streaks import PeriodStatus
+from scheduler.domain.today import Section
+from scheduler.domain.wording import describe_cadence
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +66,15 @@ class Pages:
         clock: Clock,
         secure: bool,
         snooze: Snooze | None,
+        done: Callable[[int], None] | None = None,
     ) -> None:
         self.service = service
-        self.store = service.store
         self.auth = auth
         self.key = key
         self.clock = clock
         self.secure = secure
         self.snooze = snooze
+        self.done = done
         self.throttle = LoginThrottle(clock)
 
     # one-tap links -------------------------------------------------------------------
@@ -84,7 +84,9 @@ class Pages:
             return checked
         claim, occurrence, stored = checked
         label = f"'{stored.ritual.title}' for {short_day(occurrence.day)}"
-        if claim.action is LinkAction.DONE and self._already_done(stored, occurrence, claim.person):
+        if claim.action is LinkAction.DONE and self._asks_who(claim):
+            return page("Who did it?", self._who_form(request, label))
+        if claim.action is LinkAction.DONE and self.service.done_from(occurrence, claim.person):
             return page("Already recorded", f"<p>{esc(label)} is already recorded. Nothing to do.</p>")
         question = f"Mark {label} done?" if claim.action is LinkAction.DONE else f"Snooze {label}?"
         button = "Done" if claim.action is LinkAction.DONE else "Snooze"
@@ -94,6 +96,23 @@ class Pages:
             f'<button type="submit">{button}</button></form>'
         )
         return page(button, body)
+
+    def _asks_who(self, claim: LinkClaim) -> bool:
+        """A link sent to a channel the household shares names nobody: the page asks who did it."""
+        return not claim.person and len(self.service.household) > 0
+
+    def _who_form(self, request: Request, label: str) -> str:
+        """One button per person, and one for both of them together."""
+        household = self.service.household
+        choices = [(person.key, person.shown) for person in household] + [(HOUSEHOLD, "Both of us")]
+        buttons = "".join(
+            f'<button type="submit" name="who" value="{esc(key)}">{esc(shown)}</button> '
+            for key, shown in choices
+        )
+        return (
+            f"<p>Who did {esc(label)}?</p>"
+            f'<form method="post" action="{esc(_path_and_query(request))}">{buttons}</form>'
+        )
 
     def link_post(self, request: Request, body: bytes) -> Response:
         checked = self._check_link(request)
@@ -109,14 +128,22 @@ class Pages:
                 return page("Not snoozed", f"<p>{esc(str(error))}</p>", status=409)
             return page("Snoozed", f"<p>'{esc(stored.ritual.title)}': you will be nudged again.</p>")
         day = min(occurrence.day, self.service.today(stored.ritual))  # a heads-up done early counts today
+        who = claim.person
+        if self._asks_who(claim):
+            who = _form(body).get("who", "")
+            if not who:
+                return page("Who did it?", self._who_form(request, f"'{stored.ritual.title}'"), status=400)
         try:
-            _, record, created = self.service.record_done(
-                stored.name, day=day, by=claim.person, source="link", occurrence=str(occurrence.id)
+            recorded = self.service.record_done(
+                stored.name, day=day, by=who, source="link", occurrence=str(occurrence.id), where="who"
             )
         except RitualError as error:
             return page("Not recorded", f"<p>{esc(str(error))}</p>", status=409)
-        title = "Recorded" if created else "Already recorded"
-        return page(title, f"<p>{title}: '{esc(stored.ritual.title)}' for {short_day(record.day)}.</p>")
+        if recorded.created and self.done is not None:
+            self.done(occurrence.id)
+        title = "Recorded" if recorded.created else "Already recorded"
+        day_shown = short_day(recorded.completion.day)
+        return page(title, f"<p>{title}: '{esc(stored.ritual.title)}' for {day_shown}.</p>")
 
     def _check_link(self, request: Request) -> tuple[LinkClaim, OccurrenceRecord, StoredRitual] | Response:
         """The verified claim, its occurrence and ritual, or the refusal page (logged without the token)."""
@@ -127,17 +154,12 @@ class Pages:
         except LinkError as error:
             log.warning("refused link from %s: %s", _client(request), error)
             return page("Link refused", f"<p>{esc(str(error))}</p>", status=LINK_STATUS[error.reason])
-        occurrence = self.store.get_occurrence(claim.occurrence)
-        ritual_id = None if occurrence is None else occurrence.ritual_id
-        stored = None if ritual_id is None else self.store.ritual_by_id(ritual_id)
-        if occurrence is None or stored is None:
+        found = self.service.nudge(claim.occurrence)
+        if found is None:
             log.warning("refused link from %s: occurrence '%s' is gone", _client(request), claim.occurrence)
             return page("Link refused", "<p>this link names a nudge that is no longer known</p>", status=404)
+        occurrence, stored = found
         return claim, occurrence, stored
-
-    def _already_done(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> bool:
-        key = str(occurrence.id)
-        return any(c.occurrence == key and c.by == person for c in self.store.completions(stored.id))
 
     # login and the today page ----------------------------------------------------------
     def login(self, request: Request) -> Response:
@@ -187,7 +209,10 @@ class Pages:
             return page("Log in", LOGIN_FORM, status=401)
         done = request.query_params.get("done")
         notice = f"<p class=notice>Recorded '{esc(done)}'.</p>" if done else ""
-        entries = today_entries(self.service)
+        entries = self.service.today_entries()
+        for pause in self.service.current_household_pauses():
+            until = f" until {short_day(pause.until)}" if pause.until else " until resumed"
+            notice += f"<p class=notice>Everything is paused from {short_day(pause.start)}{until}.</p>"
         body = LOGOUT_FORM + notice + today_html(entries, lambda name: form_token(self.key, record, name))
         return page("Today", body)
 
@@ -200,7 +225,7 @@ class Pages:
             log.warning("refused today form from %s: bad form token", _client(request))
             return page("Refused", "<p>this form is stale; reload the page and try again</p>", status=403)
         try:
-            self.service.record_done(name, source="web")
+            self.service.record_done(name, by=record.person or "", source="web", where="login")
         except UnknownRitualError as error:
             return page("Not recorded", f"<p>{esc(str(error))}</p>", status=404)
         except RitualError as error:
@@ -235,64 +260,7 @@ def _path_and_query(request: Request) -> str:
 
 
 # the today page ---------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class TodayEntry:
-    """One ritual as the today page shows it."""
-
-    stored: StoredRitual
-    section: str  # "today", "week", "later"
-    next_due: date | None  # the next due day from today on, in this period or the next
-    done: int  # completions in the current period
-    target: int
-    streak: int
-    at_risk: bool
-    cells: tuple[Cell, ...]
-
-
-def today_entries(service: RitualService) -> list[TodayEntry]:
-    """Each active ritual with what the page needs: due today, this week or later; streak; a year."""
-    streaks = {row["name"]: row for row in service.streak_rows()}
-    entries = []
-    for stored, history, today in service.histories():
-        cadence = service.cadence_on(stored, today)
-        period = cad.period_of(cadence, today)
-        upcoming = [d for d in (*cad.due_days(cadence, period), *_next_due(cadence, period)) if d >= today]
-        next_due = upcoming[0] if upcoming else None
-        row = streaks.get(stored.name, {})
-        entries.append(
-            TodayEntry(
-                stored=stored,
-                section=_section(next_due, today),
-                next_due=next_due,
-                done=sum(1 for day, _ in history.completions if day in period),
-                target=cadence.times,
-                streak=int(row.get("current_streak", 0)),
-                at_risk=bool(row.get("at_risk", False)),
-                cells=tuple(_year(history, today)),
-            )
-        )
-    order = {"today": 0, "week": 1, "later": 2}
-    entries.sort(key=lambda e: (order[e.section], e.stored.name))
-    return entries
-
-
-def _next_due(cadence: cad.Cadence, period: cad.Period) -> tuple[date, ...]:
-    return cad.due_days(cadence, cad.period_of(cadence, period.end))
-
-
-def _section(next_due: date | None, today: date) -> str:
-    if next_due == today:
-        return "today"
-    if next_due is not None and next_due - today < timedelta(days=7):
-        return "week"
-    return "later"
-
-
-def _year(history: History, today: date) -> list[Cell]:
-    return heatmap_cells(history, today)
-
-
-SECTION_TITLES = {"today": "Today", "week": "This week", "later": "Later"}
+SECTION_TITLES = {Section.TODAY: "Today", Section.WEEK: "This week", Section.LATER: "Later"}
 
 
 def today_html(entries: list[TodayEntry], token_for: Callable[[str], str]) -> str:
@@ -300,7 +268,7 @@ def today_html(entries: list[TodayEntry], token_for: Callable[[str], str]) -> st
         return "<p>No rituals yet: <code>ritual init</code> writes a catalogue.</p>"
     parts = []
     for section, title in SECTION_TITLES.items():
-        chosen = [e for e in entries if e.section == section]
+        chosen = [e for e in entries if e.standing.section is section]
         if chosen:
             parts.append(f"<h2>{title}</h2>")
             parts.extend(_entry_html(e, token_for(e.stored.name)) for e in chosen)
@@ -309,19 +277,21 @@ def today_html(entries: list[TodayEntry], token_for: Callable[[str], str]) -> st
 
 def _entry_html(entry: TodayEntry, csrf: str) -> str:
     ritual = entry.stored.ritual
-    kept = entry.done >= entry.target
-    state = "kept" if kept else f"{entry.done}/{entry.target}" if entry.target > 1 else "open"
-    when = "" if entry.next_due is None else f" &middot; next {short_day(entry.next_due)}"
-    risk = " &middot; at risk" if entry.at_risk and not kept else ""
+    standing = entry.standing
+    kept = standing.kept
+    state = "kept" if kept else f"{standing.done}/{standing.target}" if standing.target > 1 else "open"
+    when = "" if standing.next_due is None else f" &middot; next {short_day(standing.next_due)}"
+    risk = " &middot; at risk" if standing.summary.at_risk and not kept else ""
     name = esc(ritual.name)
     return (
         f'<section class="r"><h3>{esc(ritual.title)}</h3>'
         f"<p>{esc(describe_cadence(ritual))}{when}</p>"
-        f'<p>streak <b class="streak">{entry.streak}</b>{risk} &middot; this period: {state}</p>'
+        f'<p>streak <b class="streak">{standing.summary.current_streak}</b>{risk}'
+        f" &middot; this period: {state}</p>"
         f'<form method="post" action="/today/{esc(quote(ritual.name))}/done">'
         f'<input type="hidden" name="csrf" value="{csrf}">'
         f'<button type="submit" aria-label="Done {name}">Done</button></form>'
-        f"{heatmap_html(entry.cells)}</section>"
+        f"{heatmap_html(standing.cells)}</section>"
     )
 
 

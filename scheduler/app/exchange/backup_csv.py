@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 from scheduler.app.exchange.snapshot import (
     CompletionEntry,
@@ -32,6 +32,7 @@ from scheduler.app.exchange.snapshot import (
     ritual_table,
     shown,
 )
+from scheduler.domain.definitions import RitualTable
 from scheduler.domain.errors import DefinitionError
 
 CSV_COLUMNS = (
@@ -202,7 +203,7 @@ def parse_csv(text: str, path: str, *, default_timezone: str = "UTC") -> Snapsho
     _csv_header(path, header_line, header, CSV_COLUMNS, ("record", "ritual"))
     pending: dict[str, PendingRitual] = {}
     first_line: dict[str, int] = {}
-    versions: list[tuple[str, date, dict[str, Any], _CsvRow]] = []
+    versions: list[tuple[str, date, RitualTable, _CsvRow]] = []
     completions: list[CompletionEntry] = []
     skips: list[SkipEntry] = []
     pauses: list[PauseEntry] = []

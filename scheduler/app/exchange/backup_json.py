@@ -32,6 +32,7 @@ from scheduler.app.exchange.snapshot import (
     shown,
 )
 from scheduler.app.stored import RitualSource
+from scheduler.domain.definitions import RitualTable
 from scheduler.domain.errors import DefinitionError
 
 _T = TypeVar("_T")
@@ -91,7 +92,7 @@ class _JsonReader:
 
     def fields(
         self, value: object, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
+    ) -> RitualTable:
         if not isinstance(value, dict):
             self.fail(where, f"must be an object, not {shown(value)}")
         for key in value:

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path, PurePath
-from typing import Any
 
 from scheduler.app.exchange.backup_csv import csv_rows
 from scheduler.app.exchange.snapshot import (
@@ -26,6 +25,7 @@ from scheduler.app.exchange.snapshot import (
 from scheduler.app.stored import RitualSource
 from scheduler.domain.definitions import (
     Ritual,
+    RitualTable,
     cadence_to_table,
     default_title,
     ritual_from_table,
@@ -295,7 +295,7 @@ def slugify(name: str) -> str:
     return slug[:48].rstrip("-") or "habit"
 
 
-def loop_cadence(habit: LoopHabit) -> dict[str, Any]:
+def loop_cadence(habit: LoopHabit) -> RitualTable:
     """Loop's "n times in d days" as cadence keys; some are approximations, said so here.
 
     Loop judges a sliding window; our periods are fixed calendar blocks. Exact in spirit: every
@@ -368,7 +368,7 @@ def _loop_slugs(habit_names: Sequence[str]) -> dict[str, str]:
 
 def _loop_ritual(habit: LoopHabit, name: str, default_timezone: str, first_day: date | None) -> RitualEntry:
     title = habit.name.strip()
-    table: dict[str, Any] = {
+    table: RitualTable = {
         "name": name,
         "title": title if title.isprintable() and title else default_title(name),
         "description": habit.question.strip() or habit.description.strip(),

@@ -176,7 +176,9 @@ def _add_completions(
     added = present = 0
     for name, group in _by_ritual(entries, lambda c: c.ritual).items():
         target = _target(stored, name, group[0].origin)
-        there = Counter((c.day, c.at, c.by) for c in store.completions(target.id))
+        recorded = store.completions(target.id)
+        there = Counter((c.day, c.at, c.by) for c in recorded)
+        done_that_day = {(c.day, c.by) for c in recorded}  # a further one of a day is a repeat
         versions = store.cadence_history(target.id)
         for entry in group:
             key = (entry.day, entry.at, entry.by)
@@ -195,7 +197,9 @@ def _add_completions(
                 source=entry.source,
                 occurrence=entry.occurrence,
                 now=now,
+                again=(entry.day, entry.by) in done_that_day,
             )
+            done_that_day.add((entry.day, entry.by))
             # An occurrence key the same person already used is a repeat of that completion.
             added, present = (added + 1, present) if created else (added, present + 1)
     return added, present

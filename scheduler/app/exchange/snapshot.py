@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from scheduler.app.ports import Store
 from scheduler.app.stored import RitualSource
 from scheduler.domain.definitions import (
+    RitualTable,
     cadence_from_table,
     cadence_to_table,
     ritual_from_table,
@@ -44,10 +45,10 @@ class ImportFileError(RitualError):
 class RitualEntry:
     """A ritual as a backup holds it: its normalized table and its cadence history."""
 
-    table: dict[str, Any]  # ritual_to_table
+    table: RitualTable  # ritual_to_table
     source: RitualSource = RitualSource.CLI
     removed: bool = False
-    cadence_versions: tuple[tuple[date, dict[str, Any]], ...] = ()  # (effective_from, cadence_to_table)
+    cadence_versions: tuple[tuple[date, RitualTable], ...] = ()  # (effective_from, cadence_to_table)
     origin: str = field(default="", compare=False)  # where in the file, for error messages
 
     @property
@@ -203,14 +204,14 @@ def read_completion_source(value: object) -> str:
     return read_optional_text(value) or IMPORT_SOURCE
 
 
-def ritual_table(raw: object, default_timezone: str) -> dict[str, Any]:
+def ritual_table(raw: object, default_timezone: str) -> RitualTable:
     """Validate a ritual table (DefinitionError) and return it normalized."""
     if not isinstance(raw, dict):
         raise DefinitionError(None, f"the definition must be a table, not {shown(raw)}")
     return ritual_to_table(ritual_from_table(raw, fallback_timezone=default_timezone))
 
 
-def cadence_table(raw: object) -> dict[str, Any]:
+def cadence_table(raw: object) -> RitualTable:
     if not isinstance(raw, dict):
         raise DefinitionError(None, f"a cadence must be a table, not {shown(raw)}")
     return cadence_to_table(cadence_from_table(raw))
@@ -218,11 +219,11 @@ def cadence_table(raw: object) -> dict[str, Any]:
 
 @dataclass
 class PendingRitual:
-    table: dict[str, Any]
+    table: RitualTable
     source: RitualSource
     removed: bool
     origin: str
-    versions: list[tuple[date, dict[str, Any], str]] = field(default_factory=list)
+    versions: list[tuple[date, RitualTable, str]] = field(default_factory=list)
 
 
 def finish_ritual(pending: PendingRitual) -> RitualEntry:

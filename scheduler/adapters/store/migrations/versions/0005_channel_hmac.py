@@ -11,8 +11,8 @@ The key comes from ``SqlStore.open(link_key=...)``; a database with delivery row
 upgraded without it (the StoreError rolls the whole upgrade back). There is no way down: the
 plain hashes are gone on purpose.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from alembic import context, op
 
 from scheduler.domain.errors import StoreError
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-# Frozen copy of notify.channels.channel_target's message prefix (a test keeps the two equal).
+# Frozen copy of notify.channel.channel_target's message prefix (a test keeps the two equal).
 CHANNEL_PREFIX = b"ritual-channel/v1\n"
 
 

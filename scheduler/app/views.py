@@ -1,0 +1,126 @@
+"""The typed views the use cases hand to the edges.
+
+The CLI prints them (as tables, or as JSON with ``--json``), the API answers with the
+same JSON, the pages and nudges render them. JSON and CSV are made from them at the
+edges (``scheduler.adapters.encoding``), never here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from scheduler.app.stored import (
+    CompletionRecord,
+    DeliveryRecord,
+    LeaderInfo,
+    OccurrenceRecord,
+    PauseRecord,
+    SkipRecord,
+    StoredRitual,
+)
+from scheduler.domain.cadence import CadenceVersion
+from scheduler.domain.definitions import Ritual
+from scheduler.domain.reminders import Nudge
+
+if TYPE_CHECKING:  # the streak maths: not loaded to record a completion
+    from scheduler.domain.streaks import History, StreakSummary
+    from scheduler.domain.today import Standing
+
+
+@dataclass(frozen=True, slots=True)
+class Upcoming:
+    """A nudge that will be sent, and its ritual."""
+
+    ritual: Ritual
+    nudge: Nudge
+
+
+@dataclass(frozen=True, slots=True)
+class StreakView:
+    """One ritual's streak contract summed up: `ritual streaks`, a nudge's streak line."""
+
+    ritual: Ritual
+    summary: StreakSummary
+
+
+@dataclass(frozen=True, slots=True)
+class RitualView:
+    """A ritual as `ritual list` shows it: its definition, whether it is paused, when next due."""
+
+    stored: StoredRitual
+    paused: bool
+    next_due: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RitualDetail:
+    """One ritual with everything people recorded for it, as `ritual show` shows it."""
+
+    stored: StoredRitual
+    paused: bool
+    versions: tuple[CadenceVersion, ...]
+    completions: tuple[CompletionRecord, ...]
+    skips: tuple[SkipRecord, ...]
+    pauses: tuple[PauseRecord, ...]
+    streak: StreakView
+    today: date
+    history: History = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A completion asked for: the one recorded now, or the one already there (``created`` False)."""
+
+    name: str
+    completion: CompletionRecord
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionView:
+    """A completion with the name of its ritual (None: a ritual that is gone)."""
+
+    ritual: str | None
+    completion: CompletionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class TodayEntry:
+    """One ritual on the today page: where it stands."""
+
+    stored: StoredRitual
+    standing: Standing
+
+
+@dataclass(frozen=True, slots=True)
+class DecidedNudge:
+    """A nudge the daemon decided, with the name of its ritual ("household" for the digest)."""
+
+    name: str
+    occurrence: OccurrenceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    """A delivery that failed for good or was given up, for `ritual status` and `ritual retry`."""
+
+    name: str
+    slot: str
+    delivery: DeliveryRecord
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    """What `ritual status` shows besides the daemon's own lock: next, last, the outbox, the leader."""
+
+    rituals: int
+    next: tuple[Upcoming, ...]
+    last: tuple[DecidedNudge, ...]
+    pending: int
+    retrying: int
+    failed: tuple[FailedDelivery, ...]
+    leader: LeaderInfo | None
+    household_pauses: tuple[PauseRecord, ...] = ()  # running today or planned ahead
+    problems: tuple[str, ...] = ()  # rituals whose cron or rrule cannot be planned, and why
