@@ -59,6 +59,7 @@ from scheduler.domain.definitions import (
 from scheduler.domain.errors import (
     ConflictError,
     DefinitionError,
+    NotFoundError,
     RitualError,
     RitualFileError,
     UnknownCompletionError,
@@ -678,10 +679,12 @@ class RitualService:
         if not recorded:
             whose = f" by {who or 'nobody in particular'}" if who is not None else ""
             when = f" on {day}" if day is not None else ""
-            raise RitualError(f"'{name}' has no completion{whose}{when} to undo")
+            raise NotFoundError(f"'{name}' has no completion{whose}{when} to undo")
         if day is not None and who is None and len({c.by for c in recorded}) > 1:
             names = ", ".join(sorted({c.by or "nobody in particular" for c in recorded}))
-            raise UsageError(f"'{name}' was done on {day} by {names}: say whose with --by")
+            raise UsageError(
+                f"'{name}' was done on {day} by {names}: say whose (--by, or \"by\" in a request)"
+            )
         chosen = max(recorded, key=lambda c: (c.created_at, c.id))
         self.store.delete_completion(chosen.id)
         return chosen
@@ -707,7 +710,7 @@ class RitualService:
         period = cad.period_of(self.cadence_on(stored, day), day)
         found = [skip for skip in self.store.skips(stored.id) if skip.day in period]
         if not found:
-            raise RitualError(f"'{name}' is not skipped for the period holding {day}")
+            raise NotFoundError(f"'{name}' is not skipped for the period holding {day}")
         for skip in found:
             self.store.delete_skip(skip.id)
         return found[0]
