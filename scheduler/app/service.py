@@ -466,10 +466,7 @@ class RitualService:
             loaded = exchange.load_loop(path, name=name)
             snapshot = exchange.loop_snapshot(loaded, names, self.default_timezone)
         else:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise exchange.ImportFileError(str(path), f"cannot read ({exc.__class__.__name__})") from None
+            text = exchange.read_text_file(path)
             kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "json")
             parse = exchange.parse_csv if kind == "csv" else exchange.parse_json
             snapshot = parse(text, str(path), default_timezone=self.default_timezone)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from scheduler.cli.app import App, main, pass_app
+from scheduler.cli.app import App, main, output_file, pass_app, write_output
 from scheduler.domain.errors import UsageError
 
 
@@ -27,6 +27,8 @@ from scheduler.domain.errors import UsageError
 @pass_app
 def export(app: App, fmt: str, output: Path | None, days: int) -> None:
     """Export rituals, completions, skips and pauses (or an iCalendar feed of upcoming nudges)."""
+    if output is not None:
+        output_file(output, "--output")
     service = app.service()
     data: str | bytes
     if fmt == "ics":
@@ -42,16 +44,12 @@ def export(app: App, fmt: str, output: Path | None, days: int) -> None:
         else:
             click.echo(data, nl=False)
         return
-    if isinstance(data, bytes):
-        output.write_bytes(data)
-    else:
-        output.write_text(data, encoding="utf-8")
-    output.chmod(0o600)
+    write_output(output, data, "--output")
     click.echo(f"wrote {output}", err=True)
 
 
 @main.command(name="import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), help="Default: by the file's suffix.")
 @click.option("--loop", is_flag=True, help="PATH is a Loop Habit Tracker export (ZIP or CSV).")
 @click.option("--name", help="With --loop and a single habit's CSV: the ritual to import into.")

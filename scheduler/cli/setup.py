@@ -18,8 +18,12 @@ def init(app: App, force: bool) -> None:
     from importlib.resources import files
 
     settings = app.settings
-    settings.config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for what, folder in (("config", settings.config_dir), ("data", settings.data_dir)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            raise RitualError(f"cannot create the {what} folder '{folder}': {reason}") from None
     examples = files("scheduler") / "examples"
     written = []
     for target, example in (

@@ -25,6 +25,7 @@ from scheduler.app.exchange.snapshot import (
     SkipEntry,
     Snapshot,
     read_snapshot,
+    read_text_file,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "parse_json",
     "parse_loop_csv",
     "read_snapshot",
+    "read_text_file",
     "slugify",
     "to_csv",
     "to_json",

@@ -19,7 +19,9 @@ from scheduler.app.exchange.snapshot import (
     RitualEntry,
     SkipEntry,
     Snapshot,
+    decode,
     read_date,
+    read_text_file,
     shown,
 )
 from scheduler.app.stored import RitualSource
@@ -125,6 +127,8 @@ def load_loop(path: Path, *, name: str | None = None) -> LoopImport:
     the other is read from beside it when it is there (for one habit's Checkmarks.csv, the
     Habits.csv one folder up).
     """
+    if not path.exists():
+        raise ImportFileError(str(path), "no such file")
     if path.suffix.lower() == ".zip":
         return _load_loop_zip(path)
     text = read_text_file(path)
@@ -159,24 +163,6 @@ def _load_loop_zip(path: Path) -> LoopImport:
     if habits_text is None:
         return checks
     return checks.described_by(parse_loop_csv(habits_text, f"{shown}/Habits.csv"))
-
-
-def read_text_file(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ImportFileError(str(path), "no such file") from None
-    except OSError as exc:
-        raise ImportFileError(str(path), f"cannot read ({exc.strerror or exc})") from None
-    return decode(data, str(path))
-
-
-def decode(data: bytes, shown: str) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ImportFileError(f"{shown}:{line}", "not UTF-8 text") from None
 
 
 def _loop_habit_name(path: str, name: str | None) -> str:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from scheduler.app.ports import Store
@@ -119,6 +120,27 @@ def read_snapshot(store: Store) -> Snapshot:
     skips.sort(key=lambda s: (s.ritual, s.day, s.reason))
     pauses.sort(key=lambda p: (p.ritual, p.start, p.until or date.max, p.reason))
     return Snapshot(tuple(rituals), tuple(completions), tuple(skips), tuple(pauses))
+
+
+def read_text_file(path: Path) -> str:
+    """A file to import as text (UTF-8, a byte order mark allowed); one-line errors naming it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImportFileError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise ImportFileError(str(path), "is a folder, not a file") from None
+    except OSError as exc:
+        raise ImportFileError(str(path), f"cannot read ({exc.strerror or exc})") from None
+    return decode(data, str(path))
+
+
+def decode(data: bytes, shown: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportFileError(f"{shown}:{line}", "not UTF-8 text") from None
 
 
 def compact(table: Mapping[str, Any]) -> str:

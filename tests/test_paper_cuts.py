@@ -1,0 +1,51 @@
+"""Paper cuts a new user hit (issue 18), each tried as they tried it, through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RitualCli
+
+# --- every option that takes a path: one line, exit 1, never a traceback ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export", "-o", "{missing}/x.json"], "--output {missing}/x.json: no such folder '{missing}'"),
+        (["export", "--format", "ics", "-o", "{missing}/x.ics"], "--output {missing}/x.ics: no such folder"),
+        (["export", "-o", "/proc/x.json"], "--output /proc/x.json: cannot write"),
+        (["report", "--chart", "{missing}/x.png"], "--chart {missing}/x.png: no such folder '{missing}'"),
+        (["report", "--chart", "/proc/x.svg"], "--chart /proc/x.svg: cannot write"),
+        (["import", "{missing}/backup.json"], "{missing}/backup.json: no such file"),
+        (["import", "{home}"], "{home}: is a folder, not a file"),
+        (["import", "--loop", "{missing}/Loop.zip"], "{missing}/Loop.zip: no such file"),
+    ],
+)
+def test_a_path_that_cannot_be_used_is_one_line_and_exit_1(
+    installed: RitualCli, tmp_path: Path, args: list[str], message: str
+) -> None:
+    # /proc: a folder nobody can write a file in, root included (the tests may run as root).
+    places = {"missing": str(tmp_path / "nonexistent"), "home": str(tmp_path)}
+    result = installed(*[arg.format(**places) for arg in args], code=1)
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert message.format(**places) in line
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line(ritual: RitualCli, tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    ritual.env["RITUAL_DATA_DIR"] = str(blocked / "data")
+    result = ritual("init", code=1)
+    (line,) = result.stderr.splitlines()
+    assert line == f"Error: cannot create the data folder '{blocked / 'data'}': Not a directory"
+
+
+def test_an_export_file_is_written_private(installed: RitualCli, tmp_path: Path) -> None:
+    target = tmp_path / "backup.json"
+    installed("export", "-o", str(target))
+    assert target.stat().st_mode & 0o777 == 0o600
