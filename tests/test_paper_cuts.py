@@ -49,3 +49,40 @@ def test_an_export_file_is_written_private(installed: RitualCli, tmp_path: Path)
     target = tmp_path / "backup.json"
     installed("export", "-o", str(target))
     assert target.stat().st_mode & 0o777 == 0o600
+
+
+# --- every read command takes --json (the README says so) ------------------------------------------
+
+READ_COMMANDS = ["list", "show", "next", "streaks", "report", "digest", "status", "check", "token list"]
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS)
+def test_every_read_command_takes_json(command: str) -> None:
+    import click
+
+    from scheduler.cli import main
+
+    found: click.Command = main
+    for word in command.split():
+        assert isinstance(found, click.Group)
+        found = found.commands[word]
+    assert "--json" in [name for param in found.params for name in getattr(param, "opts", [])]
+
+
+def test_digest_json_is_the_digest_and_its_days(installed: RitualCli) -> None:
+    digest = installed.json("digest")
+    assert digest["title"].startswith("Your week of rituals")
+    assert digest["text"] == installed("digest").stdout.split("\n", 2)[2].rstrip("\n") + "\n"
+    assert (digest["first"], digest["last"]) == ("2026-11-18", "2026-11-24")
+
+
+def test_heatmap_json_is_json_not_the_calendar(installed: RitualCli) -> None:
+    installed("done", "tech-free-talk", "--date", "yesterday")
+    (talk,) = installed.json("streaks", "tech-free-talk", "--heatmap")
+    assert (talk["name"], talk["period"], talk["last"]) == ("tech-free-talk", "day", "2026-11-24")
+    assert len(talk["cells"]) == 365
+    assert talk["cells"][-2:] == [
+        {"day": "2026-11-23", "status": "kept", "done": 1},
+        {"day": "2026-11-24", "status": "open", "done": 0},
+    ]
+    assert talk["cells"][0]["status"] is None  # before the ritual began

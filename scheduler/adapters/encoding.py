@@ -16,6 +16,8 @@ from typing import Any
 from scheduler.app.stored import ApiTokenRecord, CompletionRecord, PauseRecord, SkipRecord, StoredRitual
 from scheduler.app.views import (
     CompletionView,
+    DigestView,
+    HeatmapView,
     Recorded,
     RitualDetail,
     RitualView,
@@ -212,6 +214,26 @@ def streak_json(view: StreakView) -> JsonObject:
         "excused": summary.excused,
         "freezes_used": summary.freezes_used,
     }
+
+
+def heatmap_json(view: HeatmapView) -> JsonObject:
+    """A ritual's year of squares, ``ritual streaks --heatmap --json``: one cell per day (daily
+    rituals) or per period (from its first day); ``status`` null before the start or after the end."""
+    return {
+        "name": view.ritual.name,
+        "period": str(view.every),
+        "first": view.cells[0].day if view.cells else None,
+        "last": view.cells[-1].day if view.cells else None,
+        "cells": [
+            {"day": cell.day, "status": None if cell.status is None else str(cell.status), "done": cell.done}
+            for cell in view.cells
+        ],
+    }
+
+
+def digest_json(view: DigestView) -> JsonObject:
+    """``ritual digest --json``: the digest as it would be sent, and the days it covers."""
+    return {"title": view.title, "text": view.text, "first": view.first, "last": view.last}
 
 
 def _round(value: float | None) -> float | None:

@@ -32,7 +32,9 @@ from scheduler.app.stored import (
 from scheduler.app.views import (
     CompletionView,
     DecidedNudge,
+    DigestView,
     FailedDelivery,
+    HeatmapView,
     Recorded,
     RitualDetail,
     RitualView,
@@ -64,8 +66,6 @@ from scheduler.domain.reminders import NudgeKind, planned_nudges
 
 if TYPE_CHECKING:
     from scheduler.app.exchange import ImportResult
-    from scheduler.domain.cadence import Every
-    from scheduler.domain.heatmap import Cell
     from scheduler.domain.report import Report, RitualInput
     from scheduler.domain.streaks import History
     from scheduler.domain.trends import ChartData
@@ -274,18 +274,28 @@ class RitualService:
 
     def digest(self) -> tuple[str, str]:
         """The weekly digest as it would be sent: its title and its text."""
-        from scheduler.domain.report import digest_text, digest_title
+        view = self.digest_view()
+        return view.title, view.text
+
+    def digest_view(self) -> DigestView:
+        """The weekly digest as it would be sent, with the seven days it looks back over."""
+        from scheduler.domain.report import digest_text, digest_title, digest_window
 
         today = self.household_today()
-        return digest_title(today), digest_text(self.report_inputs(), today)
+        first, last = digest_window(today)
+        return DigestView(digest_title(today), digest_text(self.report_inputs(), today), first, last)
 
-    def heatmaps(self, names: Iterable[str] | None = None) -> list[tuple[Ritual, Every, list[Cell]]]:
+    def heatmaps(self, names: Iterable[str] | None = None) -> list[HeatmapView]:
         """A year of squares per ritual (or the named ones), with the kind of period they count."""
         from scheduler.domain.heatmap import heatmap_cells
         from scheduler.domain.report import newest_cadence
 
         return [
-            (item.ritual, newest_cadence(item.history).every, heatmap_cells(item.history, item.today))
+            HeatmapView(
+                item.ritual,
+                newest_cadence(item.history).every,
+                tuple(heatmap_cells(item.history, item.today)),
+            )
             for item in self.report_inputs(names)
         ]
 

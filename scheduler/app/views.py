@@ -25,6 +25,8 @@ from scheduler.domain.definitions import Ritual
 from scheduler.domain.reminders import Nudge
 
 if TYPE_CHECKING:  # the streak maths: not loaded to record a completion
+    from scheduler.domain.cadence import Every
+    from scheduler.domain.heatmap import Cell
     from scheduler.domain.streaks import History, StreakSummary
     from scheduler.domain.today import Standing
 
@@ -43,6 +45,25 @@ class StreakView:
 
     ritual: Ritual
     summary: StreakSummary
+
+
+@dataclass(frozen=True, slots=True)
+class HeatmapView:
+    """A year of one ritual's squares (`ritual streaks --heatmap`): the kind of period they count."""
+
+    ritual: Ritual
+    every: Every
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestView:
+    """The weekly digest as it would be sent (`ritual digest`), and the days it looks back over."""
+
+    title: str
+    text: str
+    first: date
+    last: date
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,12 @@ def streaks(app: App, names: tuple[str, ...], heatmap: bool, as_json: bool) -> N
 
     service = app.service()
     if heatmap:
-        _print_heatmaps(service, names)
+        if as_json:
+            from scheduler.adapters.encoding import heatmap_json
+
+            render.print_json([heatmap_json(view) for view in service.heatmaps(names or None)])
+        else:
+            _print_heatmaps(service, names)
         return
     views = service.streaks(names or None)
     if as_json:
@@ -61,8 +66,8 @@ def _print_heatmaps(service: RitualService, names: tuple[str, ...]) -> None:
     from scheduler.cli.heatmap import render_heatmap
 
     color = sys.stdout.isatty()
-    for ritual, every, cells in service.heatmaps(names or None):
-        picture = render_heatmap(ritual.name, cells, every, color)
+    for view in service.heatmaps(names or None):
+        picture = render_heatmap(view.ritual.name, view.cells, view.every, color)
         if isinstance(picture, str):
             click.echo(picture)
         else:
@@ -138,10 +143,17 @@ def report(
 
 
 @main.command()
+@json_option
 @pass_app
-def digest(app: App) -> None:
+def digest(app: App, as_json: bool) -> None:
     """The weekly digest as it would be sent: the last seven days, short and warm."""
-    title, text = app.service().digest()
-    click.echo(title)
+    view = app.service().digest_view()
+    if as_json:
+        from scheduler.adapters.encoding import digest_json
+        from scheduler.cli.render import print_json
+
+        print_json(digest_json(view))
+        return
+    click.echo(view.title)
     click.echo()
-    click.echo(text)
+    click.echo(view.text)
