@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,82 @@ def test_heatmap_json_is_json_not_the_calendar(installed: RitualCli) -> None:
         {"day": "2026-11-24", "status": "open", "done": 0},
     ]
     assert talk["cells"][0]["status"] is None  # before the ritual began
+
+
+# --- 80 columns: tables and the heatmap fit a terminal, names stay whole ---------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+LONG_NAME = "bedtime-ritual-for-the-two-of-us"
+
+
+@pytest.fixture
+def terminal(installed: RitualCli, monkeypatch: pytest.MonkeyPatch) -> RitualCli:
+    """The CLI's stdout as a terminal 80 columns wide (CliRunner's stream claims to be a tty)."""
+    import click.testing
+
+    monkeypatch.setattr(click.testing._NamedTextIOWrapper, "isatty", lambda self: True)
+    installed.env["COLUMNS"] = "80"
+    installed.env["LINES"] = "40"
+    installed(
+        "add", LONG_NAME, "--title", "Lights out together, phones in the other room",
+        "--every", "day", "--at", "22:30", "--dimension", "physical",
+    )  # fmt: skip
+    installed("done", LONG_NAME, "--date", "yesterday")
+    return installed
+
+
+def screen(result_text: str) -> list[str]:
+    return [ANSI.sub("", line).rstrip() for line in result_text.splitlines()]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list"],
+        ["streaks"],
+        ["next", "--days", "2"],
+        ["show", LONG_NAME],
+        ["streaks", LONG_NAME, "--heatmap"],
+        ["streaks", "date-night", "--heatmap"],
+        ["streaks", "new-experience", "--heatmap"],
+    ],
+)
+def test_at_80_columns_nothing_wraps_and_names_stay_whole(terminal: RitualCli, args: list[str]) -> None:
+    lines = screen(terminal(*args).stdout)
+    assert lines
+    assert max(len(line) for line in lines) <= 80, "\n".join(lines)
+    assert all("…" not in line for line in lines)
+    if args in (["list"], ["streaks"], ["streaks", LONG_NAME, "--heatmap"]):
+        assert any(LONG_NAME in line for line in lines)
+    if "--heatmap" in args:  # no line wrapped: header, months, the rows (7 days, or 1), the legend
+        rows = 7 if args[1] == LONG_NAME else 1
+        assert len([line for line in lines if line]) == 3 + rows, "\n".join(lines)
+
+
+def test_the_heatmap_shows_the_whole_year_compact_at_80_columns(terminal: RitualCli) -> None:
+    lines = screen(terminal("streaks", LONG_NAME, "--heatmap").stdout)
+    assert lines[0] == f"{LONG_NAME} (daily), 2025-11-25 to 2026-11-24"
+    monday = next(line for line in lines if line.startswith("Mon"))
+    assert len(monday) == 4 + 53  # one character per week: the year fits, squares side by side
+
+
+def test_a_narrower_terminal_shows_the_newest_weeks_and_says_which(
+    terminal: RitualCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal.env["COLUMNS"] = "40"
+    lines = screen(terminal("streaks", "tech-free-talk", "--heatmap").stdout)
+    # 36 whole weeks, from a Monday (the header itself wraps at 40 columns)
+    assert " ".join(lines[:2]) == "tech-free-talk (daily), 2026-03-23 to 2026-11-24"
+    assert max(len(line) for line in lines) <= 40
+
+
+def test_a_table_too_wide_for_the_terminal_becomes_a_block_per_row(terminal: RitualCli) -> None:
+    terminal.env["COLUMNS"] = "50"
+    lines = screen(terminal("streaks").stdout)
+    assert LONG_NAME in lines
+    block = lines[lines.index(LONG_NAME) + 1 :][:2]
+    assert block == [
+        "  per day; current 1; longest 1; rate 100%;",
+        "  strength 5%; at risk; last done 2026-11-23",
+    ]
+    assert max(len(line) for line in lines) <= 50

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,18 +62,9 @@ def streaks(app: App, names: tuple[str, ...], heatmap: bool, as_json: bool) -> N
 
 
 def _print_heatmaps(service: RitualService, names: tuple[str, ...]) -> None:
-    from scheduler.cli.heatmap import render_heatmap
+    from scheduler.cli.heatmap import print_heatmaps
 
-    color = sys.stdout.isatty()
-    for view in service.heatmaps(names or None):
-        picture = render_heatmap(view.ritual.name, view.cells, view.every, color)
-        if isinstance(picture, str):
-            click.echo(picture)
-        else:
-            from rich.console import Console
-
-            Console().print(picture)
-        click.echo()
+    print_heatmaps(service.heatmaps(names or None))
 
 
 @main.command()
