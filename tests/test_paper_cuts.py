@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import RitualCli
+from scheduler.adapters.store import SqlStore
+from scheduler.app.stored import DeliveryStatus as Ds
+from scheduler.app.stored import OccurrenceKind, OccurrenceStatus
+from tests.conftest import RitualCli, rows, snapshot
 
 # --- every option that takes a path: one line, exit 1, never a traceback ---------------------------
 
@@ -166,3 +171,90 @@ def test_a_table_too_wide_for_the_terminal_becomes_a_block_per_row(terminal: Rit
         "  strength 5%; at risk; last done 2026-11-23",
     ]
     assert max(len(line) for line in lines) <= 50
+
+
+# --- one model of a delivery's state in `ritual status` and `ritual retry` -------------------------
+
+
+@pytest.fixture
+def outbox(installed: RitualCli) -> Iterator[tuple[RitualCli, dict[str, int]]]:
+    """A nudge of tech-free-talk claimed at 20:30 with three deliveries: one retrying after a 503,
+    one failed for good, one delivered. Yields the CLI and the delivery ids by name."""
+    store = SqlStore.open(f"sqlite:///{installed.database}")
+    stored = store.get_ritual("tech-free-talk")
+    assert stored is not None
+    now = installed.clock.now()
+    occurrence, _ = store.claim_occurrence(
+        stored.id, day=date(2026, 11, 24), slot="20:30", kind=OccurrenceKind.DUE, due_at=now,
+        status=OccurrenceStatus.PENDING, now=now, note="sent on time",
+    )  # fmt: skip
+    rows = store.add_deliveries(
+        occurrence.id,
+        [
+            ("couple ntfy://a/****", "a" * 64),
+            ("alex mailto://****", "b" * 64),
+            ("sam tgram://****", "c" * 64),
+        ],
+        now=now,
+    )
+    ids = {"retrying": rows[0].id, "failed": rows[1].id, "sent": rows[2].id}
+    store.claim_deliveries(list(ids.values()), now=now, lease_until=now + timedelta(seconds=30))
+    store.finish_delivery(
+        ids["retrying"], Ds.RETRY, now=now, error="503", next_attempt_at=now + timedelta(minutes=5)
+    )
+    store.finish_delivery(ids["failed"], Ds.FAILED, now=now, error="401: unauthorized")
+    store.finish_delivery(ids["sent"], Ds.SENT, now=now)
+    store.close()
+    yield installed, ids
+
+
+def test_status_lists_retrying_deliveries_with_their_ids(outbox: tuple[RitualCli, dict[str, int]]) -> None:
+    cli, ids = outbox
+    out = cli("status").stdout
+    assert "deliveries: 0 pending, 1 retrying, 1 failed" in out
+    assert (
+        f"  retrying #{ids['retrying']} tech-free-talk 20:30 via couple ntfy://a/****: 503 (1 try so far; "
+        in out
+    )
+    assert f"`ritual retry {ids['retrying']}` sends now)" in out
+    assert f"  failed #{ids['failed']} tech-free-talk 20:30 via alex mailto://****: 401: unauthorized" in out
+    status = cli.json("status")
+    assert [w["id"] for w in status["deliveries"]["waiting"]] == [ids["retrying"]]
+    assert status["deliveries"]["waiting"][0]["next_try"] == "2026-11-24T11:05:00+00:00"
+    (nudge,) = status["last"]
+    assert (nudge["status"], nudge["note"]) == ("retrying", f"next try #{ids['retrying']} at 11:05 UTC")
+    last = out.splitlines()[out.splitlines().index("last nudges") :]
+    line = next(line for line in last if "tech-free-talk" in line)
+    assert "retrying" in line and "pending" not in line and "sent on time" not in line
+
+
+def test_retry_takes_retrying_deliveries_too(outbox: tuple[RitualCli, dict[str, int]]) -> None:
+    cli, _ = outbox
+    out = cli("retry").stdout  # no channel is configured here, so both are tried and fail for good
+    assert out == "retried 2 deliveries; 2 still failed, 0 will retry\n"
+    assert cli.json("status")["deliveries"]["waiting"] == []
+
+
+@pytest.mark.parametrize(
+    ("which", "message"),
+    [
+        ("unknown", "Error: no delivery #999 (`ritual status` lists the ids to retry)"),
+        ("sent", "Error: delivery #{sent} was delivered; nothing was retried"),
+    ],
+)
+def test_retry_of_an_id_it_cannot_retry_exits_1_and_says_why(
+    outbox: tuple[RitualCli, dict[str, int]], which: str, message: str
+) -> None:
+    cli, ids = outbox
+    before = snapshot(cli.database)
+    asked = "999" if which == "unknown" else str(ids[which])
+    result = cli("retry", str(ids["failed"]), asked, code=1)
+    assert result.stderr.strip() == message.format(**ids)
+    assert snapshot(cli.database) == before
+
+
+def test_retry_of_a_retrying_delivery_makes_it_due_now(outbox: tuple[RitualCli, dict[str, int]]) -> None:
+    cli, ids = outbox
+    cli("retry", str(ids["retrying"]))
+    (row,) = rows(cli.database, f"select attempts, status from delivery where id = {ids['retrying']}")
+    assert row == (2, "failed")  # tried at once: no channel is configured here, so it failed for good

@@ -154,8 +154,8 @@ def status_json(view: StatusView) -> JsonObject:
                 "day": n.occurrence.day,
                 "slot": n.occurrence.slot,
                 "due_at": n.occurrence.due_at,
-                "status": n.occurrence.status.value,
-                "note": n.occurrence.note,
+                "status": n.state,
+                "note": n.note,
             }
             for n in view.last
         ],
@@ -173,6 +173,18 @@ def status_json(view: StatusView) -> JsonObject:
                     "last_error": f.delivery.last_error,
                 }
                 for f in view.failed
+            ],
+            "waiting": [
+                {
+                    "id": w.delivery.id,
+                    "name": w.name,
+                    "slot": w.slot,
+                    "channel": w.delivery.channel,
+                    "attempts": w.delivery.attempts,
+                    "last_error": w.delivery.last_error,
+                    "next_try": w.delivery.next_attempt_at,
+                }
+                for w in view.waiting
             ],
         },
     }

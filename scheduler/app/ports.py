@@ -233,6 +233,7 @@ class Store(Protocol):
         occurrence_id: int | None = None,
         statuses: Collection[DeliveryStatus] | None = None,
         limit: int | None = None,
+        ids: Collection[int] | None = None,
     ) -> list[DeliveryRecord]: ...
 
     def retry_deliveries(self, *, now: datetime, ids: Collection[int] | None = None) -> int: ...

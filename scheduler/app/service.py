@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 from zoneinfo import ZoneInfo
 
 from scheduler.app.ports import Clock, Store
@@ -22,7 +22,9 @@ from scheduler.app.stored import (
     DeliveryRecord,
     DeliveryStatus,
     LeaderInfo,
+    OccurrenceKind,
     OccurrenceRecord,
+    OccurrenceStatus,
     PauseRecord,
     RitualSource,
     SkipRecord,
@@ -55,6 +57,7 @@ from scheduler.domain.definitions import (
 from scheduler.domain.errors import (
     ConflictError,
     DefinitionError,
+    NotFoundError,
     RitualError,
     RitualFileError,
     UnknownCompletionError,
@@ -418,34 +421,57 @@ class RitualService:
         last = self.store.occurrences(limit=limit)
         occurrences = {o.id: o for o in last}
         failed = self.store.deliveries(statuses=FAILED_DELIVERIES, limit=50)
-        for delivery in failed:
+        waiting = self.store.deliveries(statuses=WAITING_DELIVERIES)
+        retrying = [d for d in waiting if d.status is DeliveryStatus.RETRY]
+        for delivery in (*failed, *retrying):
             if delivery.occurrence_id not in occurrences:
                 found = self.store.get_occurrence(delivery.occurrence_id)
                 if found is not None:
                     occurrences[found.id] = found
-        waiting = self.store.deliveries(statuses=WAITING_DELIVERIES)
+        open_by_nudge: dict[int, list[DeliveryRecord]] = {}
+        for delivery in waiting:
+            open_by_nudge.setdefault(delivery.occurrence_id, []).append(delivery)
 
         def ritual_name(ritual_id: int | None) -> str:
             return "household" if ritual_id is None else names.get(ritual_id, "?")
 
-        def failure(delivery: DeliveryRecord) -> FailedDelivery:
+        def listed(delivery: DeliveryRecord) -> FailedDelivery:
             occurrence = occurrences.get(delivery.occurrence_id)
             if occurrence is None:
                 return FailedDelivery("?", "", delivery)
             return FailedDelivery(ritual_name(occurrence.ritual_id), occurrence.slot, delivery)
 
+        def decided(occurrence: OccurrenceRecord) -> DecidedNudge:
+            state, note = nudge_state(occurrence, open_by_nudge.get(occurrence.id, ()))
+            return DecidedNudge(ritual_name(occurrence.ritual_id), occurrence, state, note)
+
         return StatusView(
             rituals=len(self.store.list_rituals()),
             next=tuple(self.upcoming(days=8)[:limit]),
-            last=tuple(DecidedNudge(ritual_name(o.ritual_id), o) for o in last),
-            pending=sum(d.status is DeliveryStatus.PENDING for d in waiting),
-            retrying=sum(d.status is DeliveryStatus.RETRY for d in waiting),
-            failed=tuple(failure(d) for d in failed),
+            last=tuple(decided(o) for o in last),
+            pending=sum(d.status is not DeliveryStatus.RETRY for d in waiting),
+            retrying=len(retrying),
+            failed=tuple(listed(d) for d in failed),
             leader=self.store.leader_info(),
+            waiting=tuple(listed(d) for d in sorted(retrying, key=lambda d: d.id)),
         )
 
     def retry(self, ids: Sequence[int] = ()) -> int:
-        """Make failed or given-up deliveries (all, or these) due again now; how many."""
+        """Make failed, given-up and retrying deliveries (all, or these) due now; how many.
+
+        Given ids must all name such a delivery, or nothing is changed: an unknown id is a
+        NotFoundError, one that cannot be retried (sent, cancelled, being sent) a RitualError
+        saying why.
+        """
+        if ids:
+            found = {d.id: d for d in self.store.deliveries(ids=set(ids))}
+            if unknown := [i for i in ids if i not in found]:
+                listed = ", ".join(f"#{i}" for i in dict.fromkeys(unknown))
+                noun = "delivery" if len(set(unknown)) == 1 else "deliveries"
+                raise NotFoundError(f"no {noun} {listed} (`ritual status` lists the ids to retry)")
+            for delivery_id in ids:
+                if why := _not_retryable(found[delivery_id]):
+                    raise RitualError(f"delivery #{delivery_id} {why}; nothing was retried")
         return self.store.retry_deliveries(now=self.clock.now(), ids=ids or None)
 
     def now(self) -> datetime:
@@ -648,3 +674,40 @@ class RitualService:
 
 
 _NOON = time(12, 0)
+
+
+def nudge_state(occurrence: OccurrenceRecord, waiting: Iterable[DeliveryRecord]) -> tuple[str, str]:
+    """How `ritual status` shows a nudge: its state and note, from it and its open deliveries.
+
+    A nudge with a delivery waiting for its next try is ``retrying`` (even one recorded failed
+    that `ritual retry` brought back); one still going out for the first time is ``sending``;
+    otherwise it is what the daemon decided, with the daemon's note.
+    """
+    waiting = list(waiting)
+    retrying = sorted((d for d in waiting if d.status is DeliveryStatus.RETRY), key=lambda d: d.id)
+    if retrying:
+        tries = ", ".join(
+            f"#{d.id} at {d.next_attempt_at:%H:%M} UTC" if d.next_attempt_at else f"#{d.id}" for d in retrying
+        )
+        return "retrying", f"next try {tries}"
+    if occurrence.status is OccurrenceStatus.PENDING and occurrence.kind is OccurrenceKind.SNOOZE:
+        return "snoozed", f"due {occurrence.due_at:%H:%M} UTC"
+    if occurrence.status is OccurrenceStatus.PENDING:
+        return "sending", ""
+    return occurrence.status.value, occurrence.note
+
+
+def _not_retryable(delivery: DeliveryRecord) -> str:
+    """Why `ritual retry` leaves this delivery alone ("" when it may be retried)."""
+    match delivery.status:
+        case DeliveryStatus.FAILED | DeliveryStatus.GIVEN_UP | DeliveryStatus.RETRY:
+            return ""
+        case DeliveryStatus.SENT:
+            return "was delivered"
+        case DeliveryStatus.CANCELLED:
+            reason = f" ({delivery.last_error})" if delivery.last_error else ""
+            return f"was cancelled{reason}"
+        case DeliveryStatus.PENDING | DeliveryStatus.SENDING:
+            return "is being sent (or waits for its snooze to end)"
+        case _:
+            assert_never(delivery.status)
