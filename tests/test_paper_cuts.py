@@ -258,3 +258,65 @@ def test_retry_of_a_retrying_delivery_makes_it_due_now(outbox: tuple[RitualCli, 
     cli("retry", str(ids["retrying"]))
     (row,) = rows(cli.database, f"select attempts, status from delivery where id = {ids['retrying']}")
     assert row == (2, "failed")  # tried at once: no channel is configured here, so it failed for good
+
+
+# --- edit, add and retired rituals ---------------------------------------------------------------
+
+
+def test_unsetting_a_key_that_does_not_exist_is_refused(installed: RitualCli) -> None:
+    installed("add", "stretch", "--at", "07:15")
+    before = snapshot(installed.database)
+    result = installed("edit", "stretch", "--unset", "colour", code=2)
+    assert result.stderr.strip() == "Error: --unset colour: not a ritual key"
+    assert "did you mean 'title'?" in installed("edit", "stretch", "--unset", "titel", code=2).stderr
+    assert snapshot(installed.database) == before
+
+
+def test_unsetting_a_key_that_is_not_set_says_nothing_changed(installed: RitualCli) -> None:
+    installed("add", "stretch", "--at", "07:15")
+    before = snapshot(installed.database)
+    out = installed("edit", "stretch", "--unset", "nag-after").stdout
+    assert out == "'stretch' already reads so; nothing changed: daily at 07:15\n"
+    assert snapshot(installed.database) == before
+
+
+def test_adding_a_name_the_file_defines_points_at_the_file(installed: RitualCli) -> None:
+    result = installed("add", "tech-free-talk", code=1)
+    where = installed.config / "rituals.toml"
+    assert (
+        result.stderr.strip() == f"Error: ritual 'tech-free-talk' already exists in {where}; change it there"
+    )
+    installed("add", "stretch")
+    hint = installed("add", "stretch", code=1).stderr.strip()
+    assert hint == "Error: ritual 'stretch' already exists; change it with `ritual edit stretch`"
+    installed("edit", "stretch", "--at", "07:30")  # the hint works
+
+
+def test_a_retired_ritual_is_shown_as_retired_with_its_history(installed: RitualCli) -> None:
+    installed("add", "stretch", "--at", "07:15")
+    installed("done", "stretch", "--date", "yesterday", "--note", "sore")
+    installed("remove", "stretch", "--yes")
+    out = installed("show", "stretch").stdout
+    assert "defined by `ritual add`; retired on Tue 24 Nov 2026, its history kept" in out
+    assert "(`ritual add stretch` brings it back)" in out
+    assert "sore" in out and "last completion" in out
+    assert installed.json("show", "stretch")["retired_at"] == "2026-11-24T11:00:00+00:00"
+    assert "stretch" not in [r["name"] for r in installed.json("list")]
+    listed = {r["name"]: r["retired_at"] for r in installed.json("list", "--all")}
+    assert listed["stretch"] == "2026-11-24T11:00:00+00:00" and listed["tech-free-talk"] is None
+    line = next(line for line in installed("list", "--all").stdout.splitlines() if line.startswith("stretch"))
+    assert line.endswith("retired")
+    refused = installed("done", "stretch", code=1).stderr.strip()
+    assert refused == (
+        "Error: ritual 'stretch' is retired; its history is kept (`ritual show stretch`, `ritual list --all`)"
+    )
+
+
+def test_counts_of_one_are_singular(installed: RitualCli) -> None:
+    installed("done", "tech-free-talk", "--date", "yesterday")
+    out = installed("show", "tech-free-talk", "--limit", "1").stdout
+    assert "streak: 1 day (longest 1)" in out
+    assert "last completion\n" in out
+    installed("done", "date-night", "--date", "2026-11-20")
+    assert "streak: 1 week (longest 1)" in installed("show", "date-night").stdout
+    assert "no nudges in the next 1 day\n" in installed("next", "--days", "1", "new-experience").stdout

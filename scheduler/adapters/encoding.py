@@ -55,6 +55,7 @@ def _ritual_json(stored: StoredRitual, paused: bool) -> JsonObject:
     body["paused"] = paused
     body["created_at"] = stored.created_at
     body["updated_at"] = stored.updated_at
+    body["retired_at"] = stored.removed_at  # null while active; history is kept either way
     return body
 
 

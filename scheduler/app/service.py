@@ -48,6 +48,7 @@ from scheduler.app.views import (
 from scheduler.domain import cadence as cad
 from scheduler.domain.cadence import cadence_in_force
 from scheduler.domain.definitions import (
+    RITUAL_KEYS,
     Ritual,
     RitualFile,
     load_ritual_file,
@@ -58,6 +59,7 @@ from scheduler.domain.errors import (
     ConflictError,
     DefinitionError,
     NotFoundError,
+    RetiredRitualError,
     RitualError,
     RitualFileError,
     UnknownCompletionError,
@@ -198,8 +200,11 @@ class RitualService:
         return self.store.leader_info()
 
     def get(self, name: str) -> StoredRitual:
+        """The active ritual of that name; UnknownRitualError, or RetiredRitualError when retired."""
         stored = self.store.get_ritual(name)
         if stored is None:
+            if self.store.get_ritual(name, include_removed=True) is not None:
+                raise RetiredRitualError(name)
             raise UnknownRitualError(name)
         return stored
 
@@ -211,8 +216,11 @@ class RitualService:
         return cad.ritual_date(ritual.cadence, self.clock.now())
 
     def detail(self, name: str) -> RitualDetail:
-        """One ritual with everything recorded for it, its cadence history and its streak."""
-        stored = self.get(name)
+        """One ritual with everything recorded for it, its cadence history and its streak; a
+        retired one too (``stored.removed_at`` says since when)."""
+        stored = self.store.get_ritual(name, include_removed=True)
+        if stored is None:
+            raise UnknownRitualError(name)
         versions = tuple(self.store.cadence_history(stored.id))
         completions = tuple(self.store.completions(stored.id))
         skips = tuple(self.store.skips(stored.id))
@@ -226,13 +234,14 @@ class RitualService:
         paused = is_paused_on(pauses, today)
         return RitualDetail(stored, paused, versions, completions, skips, pauses, streak, today, history)
 
-    def overview(self) -> list[RitualView]:
-        """Every active ritual, whether it is paused and when it is next due (`ritual list`)."""
+    def overview(self, *, retired: bool = False) -> list[RitualView]:
+        """Every active ritual (and with ``retired`` the retired ones), whether it is paused and
+        when it is next due (`ritual list`)."""
         next_due: dict[str, datetime] = {}
         for item in self.upcoming(days=NEXT_DUE_DAYS):
             if item.nudge.kind is NudgeKind.DUE:
                 next_due.setdefault(item.ritual.name, item.nudge.due)
-        rituals = self.store.list_rituals()
+        rituals = self.store.list_rituals(include_removed=retired)
         pauses = self.store.pauses_of([stored.id for stored in rituals])
         return [
             RitualView(
@@ -524,8 +533,13 @@ class RitualService:
         ritual = ritual_from_table(table, self.file_defaults(), fallback_timezone=self.default_timezone)
         existing = self.store.get_ritual(ritual.name, include_removed=True)
         if existing is not None and existing.removed_at is None:
-            where = "the ritual file" if existing.source is RitualSource.FILE else "`ritual add`"
-            raise ConflictError(f"ritual '{ritual.name}' already exists (from {where}); use `ritual edit`")
+            if existing.source is RitualSource.FILE:
+                raise ConflictError(
+                    f"ritual '{ritual.name}' already exists in {self.ritual_file}; change it there"
+                )
+            raise ConflictError(
+                f"ritual '{ritual.name}' already exists; change it with `ritual edit {ritual.name}`"
+            )
         with self.store.transaction():
             saved = self.store.save_ritual(
                 ritual,
@@ -540,6 +554,14 @@ class RitualService:
         stored = self._owned_by_cli(name, "edit")
         table = ritual_to_table(stored.ritual)
         for key in unset:
+            if key not in RITUAL_KEYS:
+                import difflib
+
+                close = difflib.get_close_matches(key, RITUAL_KEYS, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise UsageError(f"--unset {key}: not a ritual key{hint}")
+            if key == "name":
+                raise UsageError("--unset name: every ritual has a name")
             table.pop(key, None)
         table.update(changes)
         ritual = ritual_from_table(table, fallback_timezone=self.default_timezone)
