@@ -320,3 +320,67 @@ def test_counts_of_one_are_singular(installed: RitualCli) -> None:
     installed("done", "date-night", "--date", "2026-11-20")
     assert "streak: 1 week (longest 1)" in installed("show", "date-night").stdout
     assert "no nudges in the next 1 day\n" in installed("next", "--days", "1", "new-experience").stdout
+
+
+# --- ritual check: its summary, channels that are not channels, links a phone cannot open ----------
+
+
+def test_check_summary_counts_problems_not_zero_rituals(installed: RitualCli) -> None:
+    ritual_file = installed.config / "rituals.toml"
+    ritual_file.write_text('[[ritual]]\nname = "walk"\nevery = "dai"\n', encoding="utf-8")
+    result = installed("check", code=1)
+    assert result.stderr.startswith(f"error: {ritual_file}:3: ritual 'walk': every must be")
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("failed"))
+    assert summary == (
+        f"failed: 1 problem (above); {ritual_file} could not be read, 12 rituals stored in "
+        f"{installed.database}"
+    )
+    ritual_file.write_text('[[ritual]]\nname = "walk"\n', encoding="utf-8")
+    assert installed("check").stdout.startswith(f"ok: 1 ritual in {ritual_file}, 1 ritual stored in")
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (
+            "couple=not a url at all",
+            "apprise.txt:1: 'couple=' is followed by no URL (a channel line is couple=scheme://...), "
+            "and no channel in this file has the tags after it",
+        ),
+        ("couple", "apprise.txt:1: not an Apprise URL (a channel line is [tags=]scheme://...)"),
+    ],
+)
+def test_a_line_that_makes_no_channel_fails_check(installed: RitualCli, line: str, problem: str) -> None:
+    (installed.config / "apprise.txt").write_text(line + "\n", encoding="utf-8")
+    result = installed("check", code=1)
+    assert result.stderr == f"error: {installed.config}/{problem}\n"
+    assert result.stdout.startswith("failed: 1 problem (above);")
+    tried = installed("notify-test", code=1)
+    assert tried.stderr.splitlines()[0] == f"problem: {installed.config}/{problem}"
+
+
+def test_a_group_of_tags_some_channel_has_is_fine(installed: RitualCli) -> None:
+    text = "alex=json://127.0.0.1:9/\ncouple = alex, sam\n"
+    (installed.config / "apprise.txt").write_text(text, encoding="utf-8")
+    assert "channels: 1 (alex, couple)" in installed("check").stdout
+
+
+LINK_NOTE = (
+    "note: Done/Snooze links point at http://127.0.0.1:8470, which only this machine can open; for phones "
+    'set http_bind = "0.0.0.0:8470" and public_url = "http://HOST:8470" in {settings} (HOST: this '
+    "machine's name or address on your network)"
+)
+
+
+def test_init_and_check_say_when_links_cannot_reach_a_phone(ritual: RitualCli) -> None:
+    note = LINK_NOTE.format(settings=ritual.config / "settings.toml")
+    assert note in ritual("init").stdout.splitlines()
+    assert note in ritual("check").stdout.splitlines()
+    assert ritual.json("check")["notes"] == [note.removeprefix("note: ")]
+    ritual.env["RITUAL_HTTP_BIND"] = "0.0.0.0:8470"
+    assert 'which no phone can open; set public_url = "http://HOST:8470"' in ritual("check").stdout
+    ritual.env["RITUAL_PUBLIC_URL"] = "http://homeserver.lan:8470"
+    assert "note:" not in ritual("check").stdout
+    ritual.env["RITUAL_PUBLIC_URL"] = ""
+    ritual.env["RITUAL_HTTP_BIND"] = "off"
+    assert "note:" not in ritual("check").stdout
