@@ -12,6 +12,7 @@ import pytest
 from scheduler.adapters.store import SqlStore
 from scheduler.app.stored import DeliveryStatus as Ds
 from scheduler.app.stored import OccurrenceKind, OccurrenceStatus
+from scheduler.domain.trends import chart_data
 from tests.conftest import RitualCli, rows, snapshot
 
 # --- every option that takes a path: one line, exit 1, never a traceback ---------------------------
@@ -384,3 +385,28 @@ def test_init_and_check_say_when_links_cannot_reach_a_phone(ritual: RitualCli) -
     ritual.env["RITUAL_PUBLIC_URL"] = ""
     ritual.env["RITUAL_HTTP_BIND"] = "off"
     assert "note:" not in ritual("check").stdout
+
+
+# --- the chart: every ritual's line can be told apart ----------------------------------------------
+
+
+@pytest.mark.parametrize("count", [12, 40, 41])
+def test_every_ritual_in_the_chart_has_a_line_of_its_own(count: int) -> None:
+    from scheduler.adapters.charts import _draw
+    from tests.test_charts import TALK, item
+
+    rituals = [
+        item(f"ritual {n}", TALK.ritual.dimension, TALK.ritual.cadence.every, [TALK.today])
+        for n in range(count)
+    ]
+    figure = _draw(chart_data(rituals, date(2026, 2, 25), date(2026, 3, 15)))
+    lines = figure.axes[0].get_lines()
+    looks = {(line.get_color(), line.get_linestyle(), line.get_marker()) for line in lines}
+    assert len(lines) == count
+    assert len(looks) == count
+
+
+def test_line_styles_stay_distinct_for_hundreds_of_rituals() -> None:
+    from scheduler.adapters.charts import series_styles
+
+    assert len(set(series_styles(400))) == 400
