@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -410,3 +411,32 @@ def test_line_styles_stay_distinct_for_hundreds_of_rituals() -> None:
     from scheduler.adapters.charts import series_styles
 
     assert len(set(series_styles(400))) == 400
+
+
+# --- a failed send is one line, ours ---------------------------------------------------------------
+
+
+def test_a_failed_send_is_one_line_not_apprises_too(
+    installed: RitualCli, caplog: pytest.LogCaptureFixture
+) -> None:
+    (installed.config / "apprise.txt").write_text("couple=json://127.0.0.1:9/\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        result = installed("notify-test", code=1)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("apprise")] == []
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("retry   couple") and "Connection refused" in line
+
+
+def test_a_failed_send_leaves_apprises_lines_out_of_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from scheduler.adapters.notify import load_channels
+    from scheduler.domain.messages import Message
+
+    channels = load_channels(
+        config_file=None, urls={"alex": ["json://127.0.0.1:9/"]}, plugin_paths=[], credentials_dir=None
+    )
+    with caplog.at_level(logging.WARNING):
+        (result,) = channels.send(list(channels), [Message(title="t", body="b")], timeout=5)
+    assert not result.ok
+    assert [r for r in caplog.records if r.name.startswith("apprise")] == []
