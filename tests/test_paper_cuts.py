@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -440,3 +440,34 @@ def test_a_failed_send_leaves_apprises_lines_out_of_the_log(
         (result,) = channels.send(list(channels), [Message(title="t", body="b")], timeout=5)
     assert not result.ok
     assert [r for r in caplog.records if r.name.startswith("apprise")] == []
+
+
+# --- the STATUS= line the READMEs show is the one the daemon sends ---------------------------------
+
+STATUS_LINE = re.compile(
+    r"serving \d+ rituals?; (next: [a-z0-9-]+ at (Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d:\d\d|no nudge due soon)"
+)
+
+
+def test_the_readmes_status_examples_are_the_daemons_line(tmp_path: Path) -> None:
+    from tests.test_daemon import InProcess
+
+    root = Path(__file__).resolve().parents[1]
+    shown = [
+        example
+        for readme in ("README.md", "systemd/README.md")
+        for example in re.findall(r'"(serving [^"]*)"', (root / readme).read_text(encoding="utf-8"))
+    ]
+    assert len(shown) >= 3
+    for example in shown:
+        elided = example.replace("next: ...", "next: any-ritual at Mon 00:00")  # "..." stands for any
+        assert STATUS_LINE.fullmatch(elided), example
+    daemon = InProcess(tmp_path, datetime(2031, 5, 6, 8, 0, tzinfo=UTC))
+    daemon.add("talk", "09:00")
+    daemon.start()
+    try:
+        line = daemon.daemon._status_line()
+    finally:
+        daemon.stop()
+    assert line == "serving 1 ritual; next: talk at Tue 09:00"
+    assert STATUS_LINE.fullmatch(line)

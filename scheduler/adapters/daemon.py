@@ -428,10 +428,10 @@ class Daemon:
             info = None if self._service is None else self._service.leader_info()
             return f"standby: {info.holder} leads" if info else "standby: waiting for the lead"
         armed = [(when, name) for name, when in self._armed.items() if when is not None]
-        count = len(self._armed)
+        serving = f"serving {len(self._armed)} ritual{'' if len(self._armed) == 1 else 's'}"
         if not armed:
-            return f"serving {count} rituals; no nudge due soon"
+            return f"{serving}; no nudge due soon"
         when, name = min(armed)
         zone = self._zones.get(name)
         local = when.astimezone(zone) if zone else when
-        return f"serving {count} rituals; next: {name} at {local:%a %H:%M}"
+        return f"{serving}; next: {name} at {local:%a %H:%M}"
