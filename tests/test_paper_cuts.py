@@ -471,3 +471,38 @@ def test_the_readmes_status_examples_are_the_daemons_line(tmp_path: Path) -> Non
         daemon.stop()
     assert line == "serving 1 ritual; next: talk at Tue 09:00"
     assert STATUS_LINE.fullmatch(line)
+
+
+# --- shell completion ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_the_script_click_generates(ritual: RitualCli, shell: str) -> None:
+    from click.testing import CliRunner
+
+    from scheduler.cli import App, main
+
+    printed = ritual("completion", shell).stdout
+    generated = CliRunner().invoke(
+        main, [], obj=App(), prog_name="ritual", env={"_RITUAL_COMPLETE": f"{shell}_source"}
+    )
+    assert generated.exit_code == 0
+    assert printed == generated.stdout
+    assert "_RITUAL_COMPLETE" in printed
+
+
+def test_completion_completes_commands() -> None:
+    from click.shell_completion import ShellComplete
+
+    from scheduler.cli import main
+
+    complete = ShellComplete(main, {}, "ritual", "_RITUAL_COMPLETE")
+    assert [c.value for c in complete.get_completions(["st"], "st")] == ["status", "streaks"]
+    assert [c.value for c in complete.get_completions(["completion"], "")] == ["bash", "zsh", "fish"]
+
+
+def test_completion_of_an_unknown_shell_is_a_usage_error(ritual: RitualCli) -> None:
+    assert (
+        "'powershell' is not one of 'bash', 'zsh', 'fish'"
+        in ritual("completion", "powershell", code=2).stderr
+    )

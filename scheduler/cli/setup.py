@@ -167,3 +167,23 @@ def check(app: App, as_json: bool) -> None:
             click.echo(f"note: {note}")
     if problems:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.pass_context
+def completion(ctx: click.Context, shell: str) -> None:
+    """Print the shell completion script for SHELL (click's own): commands, options, choices.
+
+    \b
+    bash: eval "$(ritual completion bash)"   in ~/.bashrc
+    zsh:  eval "$(ritual completion zsh)"    in ~/.zshrc
+    fish: ritual completion fish > ~/.config/fish/completions/ritual.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the three choices are click's built-in shells
+    root = ctx.find_root()
+    script = completer(root.command, {}, "ritual", "_RITUAL_COMPLETE").source()
+    click.echo(script, nl=not script.endswith("\n"))
