@@ -506,3 +506,68 @@ def test_completion_of_an_unknown_shell_is_a_usage_error(ritual: RitualCli) -> N
         "'powershell' is not one of 'bash', 'zsh', 'fish'"
         in ritual("completion", "powershell", code=2).stderr
     )
+
+
+# --- progress bars for long imports and exports: on a terminal only --------------------------------
+
+
+def big_backup(tmp_path: Path, rituals: int = 3, days: int = 200) -> Path:
+    """A backup in `ritual export`'s JSON with ``rituals`` daily rituals done every day."""
+    import json
+
+    first = date(2026, 11, 23) - timedelta(days=days)
+    document: dict[str, object] = {"format": "ritual-scheduler", "version": 1, "skips": [], "pauses": []}
+    document["rituals"] = [
+        {"definition": {"name": f"r{n}", "timezone": "UTC", "start": first.isoformat()}, "cadence": []}
+        for n in range(rituals)
+    ]
+    document["completions"] = [
+        {"ritual": f"r{n}", "day": (first + timedelta(days=d)).isoformat(),
+         "at": f"{first + timedelta(days=d)}T12:00:00+00:00"}
+        for n in range(rituals)
+        for d in range(days)
+    ]  # fmt: skip
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_an_import_tells_its_progress_to_the_end(ritual: RitualCli, tmp_path: Path) -> None:
+    from scheduler.adapters.store import SqlStore
+    from scheduler.app import exchange
+
+    snapshot = exchange.parse_json(
+        big_backup(tmp_path).read_text(encoding="utf-8"), "big.json", default_timezone="UTC"
+    )
+    heard: list[tuple[int, int]] = []
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+    exchange.apply_import(store, snapshot, now=ritual.clock.now(), progress=lambda d, t: heard.append((d, t)))
+    assert heard[-1] == (603, 603)
+    assert [done for done, _ in heard] == sorted({done for done, _ in heard})
+    assert len(heard) <= 201
+    read: list[tuple[int, int]] = []
+    exchange.read_snapshot(store, lambda d, t: read.append((d, t)))
+    store.close()
+    assert read == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_import_and_export_show_a_bar_on_a_terminal(
+    installed: RitualCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import click.testing
+
+    from scheduler.cli import render
+
+    monkeypatch.setattr(click.testing._NamedTextIOWrapper, "isatty", lambda self: True)
+    monkeypatch.setattr(render, "PROGRESS_AFTER", 0.0)
+    result = installed("import", str(big_backup(tmp_path)))
+    assert result.stdout == "added 3 rituals, 600 completions, 0 skips, 0 pauses\n"
+    assert "importing" in result.stderr and "/603" in result.stderr
+    exported = installed("export", "-o", str(tmp_path / "out.json"))
+    assert "exporting" in exported.stderr and "/15" in exported.stderr
+
+
+def test_import_and_export_show_no_bar_when_piped(installed: RitualCli, tmp_path: Path) -> None:
+    result = installed("import", str(big_backup(tmp_path)))
+    assert result.stderr == ""
+    assert installed("export", "-o", str(tmp_path / "out.json")).stderr == f"wrote {tmp_path / 'out.json'}\n"

@@ -70,7 +70,7 @@ from scheduler.domain.history import history_of, is_paused_on, keeps_period, out
 from scheduler.domain.reminders import NudgeKind, planned_nudges
 
 if TYPE_CHECKING:
-    from scheduler.app.exchange import ImportResult
+    from scheduler.app.exchange import ImportResult, Progress
     from scheduler.domain.report import Report, RitualInput
     from scheduler.domain.streaks import History
     from scheduler.domain.trends import ChartData
@@ -487,11 +487,12 @@ class RitualService:
         return self.clock.now()
 
     # moving history in and out ----------------------------------------------------------
-    def export(self, fmt: str) -> str:
-        """Everything as JSON or CSV: a backup that round-trips through `import`."""
+    def export(self, fmt: str, progress: Progress | None = None) -> str:
+        """Everything as JSON or CSV: a backup that round-trips through `import`; ``progress``
+        hears (rituals read, rituals)."""
         from scheduler.app import exchange
 
-        snapshot = exchange.read_snapshot(self.store)
+        snapshot = exchange.read_snapshot(self.store, progress)
         return exchange.to_json(snapshot) if fmt == "json" else exchange.to_csv(snapshot)
 
     def import_file(
@@ -502,8 +503,12 @@ class RitualService:
         loop: bool = False,
         name: str | None = None,
         dry_run: bool = False,
+        progress: Progress | None = None,
     ) -> ImportResult:
-        """Merge a backup (or a Loop Habit Tracker export) in; never overwrites what is stored."""
+        """Merge a backup (or a Loop Habit Tracker export) in; never overwrites what is stored.
+
+        ``progress`` hears (entries merged, entries) while it merges.
+        """
         from scheduler.app import exchange
 
         if loop:
@@ -515,7 +520,9 @@ class RitualService:
             kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "json")
             parse = exchange.parse_csv if kind == "csv" else exchange.parse_json
             snapshot = parse(text, str(path), default_timezone=self.default_timezone)
-        result = exchange.apply_import(self.store, snapshot, now=self.clock.now(), dry_run=dry_run)
+        result = exchange.apply_import(
+            self.store, snapshot, now=self.clock.now(), dry_run=dry_run, progress=progress
+        )
         if result.rituals_added and not dry_run:
             self._rituals_changed()
         return result

@@ -36,7 +36,10 @@ def export(app: App, fmt: str, output: Path | None, days: int) -> None:
 
         data = ics_feed(service.upcoming(days), generated_at=service.now())
     else:
-        data = service.export(fmt)
+        from scheduler.cli.render import progress_bar
+
+        with progress_bar("exporting") as progress:
+            data = service.export(fmt, progress)
     if output is None:
         if isinstance(data, bytes):
             sys.stdout.buffer.write(data)
@@ -59,5 +62,9 @@ def import_(app: App, path: Path, fmt: str | None, loop: bool, name: str | None,
     """Merge a backup from `ritual export` (or a Loop export) in; nothing stored is overwritten."""
     if name and not loop:
         raise UsageError("--name goes with --loop")
-    result = app.service().import_file(path, fmt=fmt, loop=loop, name=name, dry_run=dry_run)
+    from scheduler.cli.render import progress_bar
+
+    service = app.service()
+    with progress_bar("checking" if dry_run else "importing") as progress:
+        result = service.import_file(path, fmt=fmt, loop=loop, name=name, dry_run=dry_run, progress=progress)
     click.echo(result.summary())

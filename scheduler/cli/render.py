@@ -8,8 +8,13 @@ the same the API answers with.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import IO, Any
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scheduler.app.exchange import Progress
 
 Cell = str | int | float | None
 # Columns holding what a person types back (a ritual's name): never shortened or wrapped.
@@ -115,6 +120,57 @@ def _print_blocks(console: Any, headers: Sequence[str], cells: list[list[str]], 
                 details.append(f"{header} " if header else "", style="dim")
                 details.append(value)
         console.print(Padding(details, (0, 0, 0, 2)))
+
+
+# Work that is over sooner shows no bar at all: a bar that flashes by says nothing.
+PROGRESS_AFTER = 0.5  # seconds
+
+
+@contextmanager
+def progress_bar(what: str, out: IO[str] | None = None) -> Iterator[Progress | None]:
+    """A progress callback that draws a rich bar on stderr once the work has taken a while: on a
+    terminal only (None when stderr is piped or redirected). The bar is gone when it finishes."""
+    stream = out or sys.stderr
+    if not stream.isatty():
+        yield None
+        return
+    bar = _LazyBar(what, stream)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+class _LazyBar:
+    def __init__(self, what: str, stream: IO[str]) -> None:
+        self.what = what
+        self.stream = stream
+        self.started = time.monotonic()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if done >= total or time.monotonic() - self.started < PROGRESS_AFTER:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn(self.what),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=self.stream),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.what, total=total, completed=done)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def print_json(value: object, out: IO[str] | None = None) -> None:

@@ -16,6 +16,7 @@ from scheduler.app.exchange.snapshot import (
     CompletionEntry,
     ImportFileError,
     PauseEntry,
+    Progress,
     RitualEntry,
     SkipEntry,
     Snapshot,
@@ -82,7 +83,29 @@ class _DryRunDone(Exception):
         self.result = result
 
 
-def apply_import(store: Store, snapshot: Snapshot, *, now: datetime, dry_run: bool = False) -> ImportResult:
+class _Ticker:
+    """Counts the entries merged and tells ``progress`` now and then (about 200 times at most)."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total = total
+        self.done = 0
+        self.progress = progress
+        self.step = max(1, total // 200)
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.progress is not None and (self.done % self.step == 0 or self.done == self.total):
+            self.progress(self.done, self.total)
+
+
+def apply_import(
+    store: Store,
+    snapshot: Snapshot,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
     """Merge a snapshot into the store, never overwriting: all of it in one transaction, or nothing.
 
     A ritual whose name is taken is kept as it is (a differing definition is reported as a
@@ -92,12 +115,15 @@ def apply_import(store: Store, snapshot: Snapshot, *, now: datetime, dry_run: bo
     completions on one day) survive a round trip. A dry run does the same work inside the
     transaction and rolls it back, so its counts are exact. Do not call it with dry_run inside
     an open ``store.transaction()``: the rollback would have to undo the caller's work too.
+    ``progress`` hears (entries merged, entries) as rituals, completions, skips and pauses go in.
     """
     if now.utcoffset() is None:
         raise ValueError(f"now must be an aware datetime, got naive '{now.isoformat()}'")
     try:
         with store.transaction():
-            result = _merge(store, snapshot, now, dry_run=dry_run)
+            entries = (snapshot.rituals, snapshot.completions, snapshot.skips, snapshot.pauses)
+            ticker = _Ticker(sum(map(len, entries)), progress)
+            result = _merge(store, snapshot, now, dry_run=dry_run, ticker=ticker)
             if dry_run:
                 raise _DryRunDone(result)
     except _DryRunDone as done:
@@ -105,7 +131,9 @@ def apply_import(store: Store, snapshot: Snapshot, *, now: datetime, dry_run: bo
     return result
 
 
-def _merge(store: Store, snapshot: Snapshot, now: datetime, *, dry_run: bool) -> ImportResult:
+def _merge(
+    store: Store, snapshot: Snapshot, now: datetime, *, dry_run: bool, ticker: _Ticker
+) -> ImportResult:
     stored = {s.name: s for s in store.list_rituals(include_removed=True)}
     added: list[str] = []
     kept: list[str] = []
@@ -119,9 +147,10 @@ def _merge(store: Store, snapshot: Snapshot, now: datetime, *, dry_run: bool) ->
             kept.append(entry.name)
         else:
             conflicting.append(entry.name)
-    completions = _add_completions(store, stored, snapshot.completions, now)
-    skips = _add_skips(store, stored, snapshot.skips, now)
-    pauses = _add_pauses(store, stored, snapshot.pauses, now)
+        ticker.tick()
+    completions = _add_completions(store, stored, snapshot.completions, now, ticker)
+    skips = _add_skips(store, stored, snapshot.skips, now, ticker)
+    pauses = _add_pauses(store, stored, snapshot.pauses, now, ticker)
     return ImportResult(
         rituals_added=tuple(added),
         rituals_kept=tuple(kept),
@@ -171,7 +200,11 @@ def _by_ritual(entries: Iterable[_T], name: Callable[[_T], str]) -> dict[str, li
 
 
 def _add_completions(
-    store: Store, stored: Mapping[str, StoredRitual], entries: Iterable[CompletionEntry], now: datetime
+    store: Store,
+    stored: Mapping[str, StoredRitual],
+    entries: Iterable[CompletionEntry],
+    now: datetime,
+    ticker: _Ticker,
 ) -> tuple[int, int]:
     added = present = 0
     for name, group in _by_ritual(entries, lambda c: c.ritual).items():
@@ -179,6 +212,7 @@ def _add_completions(
         there = Counter((c.day, c.at, c.by) for c in store.completions(target.id))
         versions = store.cadence_history(target.id)
         for entry in group:
+            ticker.tick()
             key = (entry.day, entry.at, entry.by)
             if there[key]:
                 there[key] -= 1
@@ -202,13 +236,18 @@ def _add_completions(
 
 
 def _add_skips(
-    store: Store, stored: Mapping[str, StoredRitual], entries: Iterable[SkipEntry], now: datetime
+    store: Store,
+    stored: Mapping[str, StoredRitual],
+    entries: Iterable[SkipEntry],
+    now: datetime,
+    ticker: _Ticker,
 ) -> tuple[int, int]:
     added = present = 0
     for name, group in _by_ritual(entries, lambda s: s.ritual).items():
         target = _target(stored, name, group[0].origin)
         there = Counter(s.day for s in store.skips(target.id))
         for entry in group:
+            ticker.tick()
             if there[entry.day]:
                 there[entry.day] -= 1
                 present += 1
@@ -219,13 +258,18 @@ def _add_skips(
 
 
 def _add_pauses(
-    store: Store, stored: Mapping[str, StoredRitual], entries: Iterable[PauseEntry], now: datetime
+    store: Store,
+    stored: Mapping[str, StoredRitual],
+    entries: Iterable[PauseEntry],
+    now: datetime,
+    ticker: _Ticker,
 ) -> tuple[int, int]:
     added = present = 0
     for name, group in _by_ritual(entries, lambda p: p.ritual).items():
         target = _target(stored, name, group[0].origin)
         there = Counter((p.start, p.until) for p in store.pauses(target.id))
         for entry in group:
+            ticker.tick()
             key = (entry.start, entry.until)
             if there[key]:
                 there[key] -= 1
