@@ -561,7 +561,7 @@ def test_import_and_export_show_a_bar_on_a_terminal(
     monkeypatch.setattr(click.testing._NamedTextIOWrapper, "isatty", lambda self: True)
     monkeypatch.setattr(render, "PROGRESS_AFTER", 0.0)
     result = installed("import", str(big_backup(tmp_path)))
-    assert result.stdout == "added 3 rituals, 600 completions, 0 skips, 0 pauses\n"
+    assert result.stdout.startswith("added 3 rituals, 600 completions, 0 skips, 0 pauses\n  r0: a new ritual")
     assert "importing" in result.stderr and "/603" in result.stderr
     exported = installed("export", "-o", str(tmp_path / "out.json"))
     assert "exporting" in exported.stderr and "/15" in exported.stderr

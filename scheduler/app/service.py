@@ -507,19 +507,26 @@ class RitualService:
     ) -> ImportResult:
         """Merge a backup (or a Loop Habit Tracker export) in; never overwrites what is stored.
 
-        ``progress`` hears (entries merged, entries) while it merges.
+        New rituals that do not name a zone (Loop's habits never do) get the household's: the
+        ritual file's [defaults] timezone, else the settings'. ``progress`` hears (entries
+        merged, entries) while it merges.
         """
         from scheduler.app import exchange
 
+        zone = self.household_timezone()
         if loop:
             names = {s.name for s in self.store.list_rituals(include_removed=True)}
             loaded = exchange.load_loop(path, name=name)
-            snapshot = exchange.loop_snapshot(loaded, names, self.default_timezone)
+            snapshot = exchange.loop_snapshot(loaded, names, zone)
         else:
+            if exchange.is_sqlite(path):
+                raise exchange.ImportFileError(
+                    str(path), "a SQLite database, not a backup from `ritual export` (a Loop backup: --loop)"
+                )
             text = exchange.read_text_file(path)
             kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "json")
             parse = exchange.parse_csv if kind == "csv" else exchange.parse_json
-            snapshot = parse(text, str(path), default_timezone=self.default_timezone)
+            snapshot = parse(text, str(path), default_timezone=zone)
         result = exchange.apply_import(
             self.store, snapshot, now=self.clock.now(), dry_run=dry_run, progress=progress
         )
@@ -528,6 +535,11 @@ class RitualService:
         return result
 
     # changing rituals -----------------------------------------------------------------
+    def household_timezone(self) -> str:
+        """The zone of a ritual that names none: the ritual file's [defaults], else the settings'."""
+        zone = self.file_defaults().get("timezone")
+        return zone.strip() if isinstance(zone, str) and zone.strip() else self.default_timezone
+
     def file_defaults(self) -> Mapping[str, Any]:
         """The ritual file's [defaults], so `ritual add` rituals share the household's zone."""
         try:

@@ -54,12 +54,19 @@ def export(app: App, fmt: str, output: Path | None, days: int) -> None:
 @main.command(name="import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), help="Default: by the file's suffix.")
-@click.option("--loop", is_flag=True, help="PATH is a Loop Habit Tracker export (ZIP or CSV).")
+@click.option(
+    "--loop",
+    is_flag=True,
+    help="PATH is Loop Habit Tracker's backup (.db) or CSV export (its ZIP, folder or a CSV file).",
+)
 @click.option("--name", help="With --loop and a single habit's CSV: the ritual to import into.")
 @click.option("--dry-run", is_flag=True, help="Check and count, change nothing.")
 @pass_app
 def import_(app: App, path: Path, fmt: str | None, loop: bool, name: str | None, dry_run: bool) -> None:
-    """Merge a backup from `ritual export` (or a Loop export) in; nothing stored is overwritten."""
+    """Merge a backup from `ritual export` (or Loop Habit Tracker's) in; nothing stored is overwritten.
+
+    With --dry-run, say what would be added, ritual by ritual, and change nothing.
+    """
     if name and not loop:
         raise UsageError("--name goes with --loop")
     from scheduler.cli.render import progress_bar
@@ -68,3 +75,5 @@ def import_(app: App, path: Path, fmt: str | None, loop: bool, name: str | None,
     with progress_bar("checking" if dry_run else "importing") as progress:
         result = service.import_file(path, fmt=fmt, loop=loop, name=name, dry_run=dry_run, progress=progress)
     click.echo(result.summary())
+    for line in result.lines():
+        click.echo(f"  {line}")

@@ -10,13 +10,15 @@ from scheduler.app.exchange.loop import (
     LoopHabit,
     LoopImport,
     LoopMark,
+    is_sqlite,
     load_loop,
+    load_loop_db,
     loop_cadence,
     loop_snapshot,
     parse_loop_csv,
     slugify,
 )
-from scheduler.app.exchange.merge import ImportResult, apply_import
+from scheduler.app.exchange.merge import ImportResult, RitualMerge, apply_import
 from scheduler.app.exchange.snapshot import (
     CompletionEntry,
     ImportFileError,
@@ -40,10 +42,13 @@ __all__ = [
     "PauseEntry",
     "Progress",
     "RitualEntry",
+    "RitualMerge",
     "SkipEntry",
     "Snapshot",
     "apply_import",
+    "is_sqlite",
     "load_loop",
+    "load_loop_db",
     "loop_cadence",
     "loop_snapshot",
     "parse_csv",

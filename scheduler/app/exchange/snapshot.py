@@ -94,6 +94,7 @@ class Snapshot:
     completions: tuple[CompletionEntry, ...] = ()
     skips: tuple[SkipEntry, ...] = ()
     pauses: tuple[PauseEntry, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()  # (ritual, where it came from): "Loop habit 'Vegan' (#4)"
 
 
 def read_snapshot(store: Store, progress: Progress | None = None) -> Snapshot:
