@@ -27,6 +27,7 @@ from tests.conftest import RitualCli, rows, snapshot
         (["export", "-o", "/proc/x.json"], "--output /proc/x.json: cannot write"),
         (["report", "--chart", "{missing}/x.png"], "--chart {missing}/x.png: no such folder '{missing}'"),
         (["report", "--chart", "/proc/x.svg"], "--chart /proc/x.svg: cannot write"),
+        (["export", "-o", "{home}"], "--output {home}: is a folder; give a file name"),
         (["import", "{missing}/backup.json"], "{missing}/backup.json: no such file"),
         (["import", "{home}"], "{home}: is a folder, not a file"),
         (["import", "--loop", "{missing}/Loop.zip"], "{missing}/Loop.zip: no such file"),
@@ -312,6 +313,12 @@ def test_a_retired_ritual_is_shown_as_retired_with_its_history(installed: Ritual
     assert refused == (
         "Error: ritual 'stretch' is retired; its history is kept (`ritual show stretch`, `ritual list --all`)"
     )
+
+
+def test_one_ritual_is_one_ritual(ritual: RitualCli) -> None:
+    ritual("add", "stretch", "--at", "07:15")
+    assert ritual("status").stdout.splitlines()[1] == f"database: {ritual.database}, 1 ritual"
+    assert f"ok: 0 rituals in {ritual.config / 'rituals.toml'}, 1 ritual stored in" in ritual("check").stdout
 
 
 def test_counts_of_one_are_singular(installed: RitualCli) -> None:

@@ -93,7 +93,7 @@ def status(app: App, limit: int, as_json: bool) -> None:
         click.echo(f"daemon: running ({holder.describe()})")
     else:
         click.echo("daemon: not running on this host (`ritual run`, or systemctl start ritual-scheduler)")
-    click.echo(f"database: {settings.database_display}, {view.rituals} rituals")
+    click.echo(f"database: {settings.database_display}, {counted(view.rituals, 'ritual')}")
     if info is not None:  # PostgreSQL: the daemon elected last fires the nudges
         since = "" if info.since is None else f" since {info.since:%d %b %H:%M} UTC"
         click.echo(f"leader: {info.holder}{since} (epoch {info.epoch}); the other daemons stand by")

@@ -20,7 +20,7 @@ from scheduler.domain.errors import UsageError
     show_default=True,
     help="json/csv: everything, for backups and `ritual import`; ics: upcoming nudges as a calendar.",
 )
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write to FILE.")
 @click.option(
     "--days", default=60, show_default=True, type=click.IntRange(1, 366), help="ICS: how far ahead."
 )
