@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -401,12 +401,25 @@ def test_init_and_check_say_when_links_cannot_reach_a_phone(ritual: RitualCli) -
 @pytest.mark.parametrize("count", [12, 40, 41])
 def test_every_ritual_in_the_chart_has_a_line_of_its_own(count: int) -> None:
     from scheduler.adapters.charts import _draw
-    from tests.test_charts import TALK, item
+    from scheduler.domain.cadence import Cadence, Every
+    from scheduler.domain.definitions import Dimension, Ritual
+    from scheduler.domain.reminders import Reminders
+    from scheduler.domain.report import RitualInput
+    from scheduler.domain.streaks import Done, History
 
+    start, today = date(2026, 3, 1), date(2026, 3, 11)
+    cadence = Cadence(every=Every.DAY)
     rituals = [
-        item(f"ritual {n}", TALK.ritual.dimension, TALK.ritual.cadence.every, [TALK.today])
+        RitualInput(
+            Ritual(
+                name=f"ritual-{n}", title=f"Ritual {n}", cadence=cadence, reminders=Reminders(),
+                dimension=Dimension.EMOTIONAL,
+            ),
+            History(versions=((start, cadence),), start=start, completions=(Done(today),)),
+            today,
+        )
         for n in range(count)
-    ]
+    ]  # fmt: skip
     figure = _draw(chart_data(rituals, date(2026, 2, 25), date(2026, 3, 15)))
     lines = figure.axes[0].get_lines()
     looks = {(line.get_color(), line.get_linestyle(), line.get_marker()) for line in lines}
@@ -456,8 +469,10 @@ STATUS_LINE = re.compile(
 )
 
 
-def test_the_readmes_status_examples_are_the_daemons_line(tmp_path: Path) -> None:
-    from tests.test_daemon import InProcess
+def test_the_readmes_status_examples_are_the_daemons_line() -> None:
+    from zoneinfo import ZoneInfo
+
+    from scheduler.adapters.daemon import serving_line
 
     root = Path(__file__).resolve().parents[1]
     shown = [
@@ -469,15 +484,18 @@ def test_the_readmes_status_examples_are_the_daemons_line(tmp_path: Path) -> Non
     for example in shown:
         elided = example.replace("next: ...", "next: any-ritual at Mon 00:00")  # "..." stands for any
         assert STATUS_LINE.fullmatch(elided), example
-    daemon = InProcess(tmp_path, datetime(2031, 5, 6, 8, 0, tzinfo=UTC))
-    daemon.add("talk", "09:00")
-    daemon.start()
-    try:
-        line = daemon.daemon._status_line()
-    finally:
-        daemon.stop()
-    assert line == "serving 1 ritual; next: talk at Tue 09:00"
-    assert STATUS_LINE.fullmatch(line)
+    friday = datetime(2026, 11, 27, 19, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    lines = [
+        serving_line(12, ("date-night", friday)),
+        serving_line(1, ("talk", friday)),
+        serving_line(0, None),
+    ]
+    assert lines == [
+        "serving 12 rituals; next: date-night at Fri 19:00",
+        "serving 1 ritual; next: talk at Fri 19:00",
+        "serving 0 rituals; no nudge due soon",
+    ]
+    assert all(STATUS_LINE.fullmatch(line) for line in lines)
 
 
 # --- shell completion ------------------------------------------------------------------------------

@@ -43,6 +43,16 @@ DIGEST_JOB = "digest"
 RECONCILE_BATCH = 1000
 
 
+def serving_line(count: int, nearest: tuple[str, datetime] | None) -> str:
+    """A leader's STATUS= line: ``serving 12 rituals; next: date-night at Fri 19:00`` (the next
+    nudge's ritual and local time), or ``...; no nudge due soon``."""
+    serving = f"serving {count} ritual{'' if count == 1 else 's'}"
+    if nearest is None:
+        return f"{serving}; no nudge due soon"
+    name, local = nearest
+    return f"{serving}; next: {name} at {local:%a %H:%M}"
+
+
 @dataclass(frozen=True, slots=True)
 class Running:
     """What starting built: the service, who leads, the nudge path, and where HTTP listens."""
@@ -428,10 +438,8 @@ class Daemon:
             info = None if self._service is None else self._service.leader_info()
             return f"standby: {info.holder} leads" if info else "standby: waiting for the lead"
         armed = [(when, name) for name, when in self._armed.items() if when is not None]
-        serving = f"serving {len(self._armed)} ritual{'' if len(self._armed) == 1 else 's'}"
         if not armed:
-            return f"{serving}; no nudge due soon"
+            return serving_line(len(self._armed), None)
         when, name = min(armed)
         zone = self._zones.get(name)
-        local = when.astimezone(zone) if zone else when
-        return f"{serving}; next: {name} at {local:%a %H:%M}"
+        return serving_line(len(self._armed), (name, when.astimezone(zone) if zone else when))

@@ -1,9 +1,9 @@
 """Nudges through Apprise: channels from settings and config files, drop-in plugins, concurrent sends.
 
-The only package that imports Apprise; its plugin objects never leave it. One module per concern:
-``channel`` and ``channels`` (what the house sees), ``config`` (loading and diagnosing), ``plugins``
-(drop-ins), ``secrets`` (the guard that keeps passwords out of every log line and message), ``send`` (sending
-and judging the outcome).
+The only package that imports Apprise; its plugin objects never leave it. One module per
+concern: ``channel`` and ``channels`` (what the house sees), ``config`` (loading and
+diagnosing), ``plugins`` (drop-ins), ``secrets`` (the guard that keeps passwords out of every
+log line and message), ``send`` (sending and judging the outcome).
 """
 
 from scheduler.adapters.notify.channel import (
