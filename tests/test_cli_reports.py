@@ -97,7 +97,9 @@ def test_report_chart_writes_a_picture(scenario: RitualCli, tmp_path: Path) -> N
         (["report", "--since", "soon"], "--since: not a date: 'soon'"),
         (["report", "--chart", "x.pdf"], "--chart: chart file must end in .png or .svg"),
         (["report", "--json", "--csv"], "--json and --csv: give one of them"),
-        (["report", "--week", "--since", "2026-11-01"], "--since and --week: give one of them"),
+        (["report", "--week", "--since", "2026-11-01"], "--week and --since: give one of them"),
+        (["report", "--week", "--month"], "--week and --month: give one of them"),
+        (["report", "--month", "--week", "--since", "2026-11-01"], "--week, --month and --since: give one"),
     ],
 )
 def test_report_refuses_bad_options(installed: RitualCli, args: list[str], message: str) -> None:
