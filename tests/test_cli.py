@@ -308,7 +308,7 @@ def test_status_shows_next_nudges_and_the_outbox(installed: RitualCli) -> None:
     assert status["daemon"] == {"running": False}
     assert status["rituals"] >= 10
     assert status["next"][0]["local"] <= status["next"][-1]["local"]
-    assert status["deliveries"] == {"pending": 0, "retrying": 0, "failed": []}
+    assert status["deliveries"] == {"pending": 0, "retrying": 0, "failed": [], "waiting": []}
     assert "daemon: not running" in installed("status").stdout
 
 

@@ -77,7 +77,7 @@ def test_retry_sends_a_failed_delivery_again(
     store.close()
     status = wired.json("status")
     assert [f["last_error"] for f in status["deliveries"]["failed"]] == ["401: unauthorized"]
-    assert "retried 1 deliveries; 0 still failed" in wired("retry").stdout
+    assert "retried 1 delivery; 0 still failed" in wired("retry").stdout
     assert [r["title"] for r in receiver.bodies()] == ["20 minutes, phones away"]
     assert wired.json("status")["deliveries"]["failed"] == []
     assert "nothing to retry" in wired("retry").stdout

@@ -106,7 +106,7 @@ def test_a_chart_is_its_owners_alone_whatever_the_umask(
 
 def test_a_chart_that_cannot_be_written_is_one_line(scenario: RitualCli, tmp_path: Path) -> None:
     result = scenario("report", "--chart", str(tmp_path / "missing" / "chart.png"), code=1)
-    assert result.stderr.strip().endswith("chart.png': No such file or directory")
+    assert result.stderr.strip().endswith(f"chart.png: no such folder '{tmp_path / 'missing'}'")
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -123,7 +123,9 @@ def test_report_chart_writes_a_picture(scenario: RitualCli, tmp_path: Path) -> N
         (["report", "--since", "soon"], "--since: not a date: 'soon'"),
         (["report", "--chart", "x.pdf"], "--chart: chart file must end in .png or .svg"),
         (["report", "--json", "--csv"], "--json and --csv: give one of them"),
-        (["report", "--week", "--since", "2026-11-01"], "--since and --week: give one of them"),
+        (["report", "--week", "--since", "2026-11-01"], "--week and --since: give one of them"),
+        (["report", "--week", "--month"], "--week and --month: give one of them"),
+        (["report", "--month", "--week", "--since", "2026-11-01"], "--week, --month and --since: give one"),
     ],
 )
 def test_report_refuses_bad_options(installed: RitualCli, args: list[str], message: str) -> None:

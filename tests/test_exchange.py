@@ -29,6 +29,7 @@ from scheduler.app.exchange import (
     LoopImport,
     PauseEntry,
     RitualEntry,
+    RitualMerge,
     SkipEntry,
     Snapshot,
     apply_import,
@@ -185,7 +186,14 @@ def test_a_backup_restores_into_an_empty_store_as_the_same_document(
 
     assert write(read_snapshot(other)) == document
     assert result == ImportResult(
-        rituals_added=("date-night", "tech-free-talk"), completions_added=6, skips_added=1, pauses_added=2
+        rituals_added=("date-night", "tech-free-talk"),
+        completions_added=6,
+        skips_added=1,
+        pauses_added=2,
+        rituals=(
+            RitualMerge("date-night", "new", True, (1, 0), (0, 0), (1, 0)),
+            RitualMerge("tech-free-talk", "new", False, (5, 0), (1, 0), (1, 0)),
+        ),
     )
 
 
@@ -287,7 +295,12 @@ def test_importing_the_same_file_twice_adds_nothing_the_second_time(
         completions_present=6,
         skips_present=1,
         pauses_present=2,
+        rituals=(
+            RitualMerge("date-night", "same", False, (0, 1), (0, 0), (0, 1)),
+            RitualMerge("tech-free-talk", "same", False, (0, 5), (0, 1), (0, 1)),
+        ),
     )
+    assert second.lines() == []  # nothing changes, so a real import lists nothing
     assert not second.changed
 
 
@@ -710,9 +723,10 @@ def test_loops_checkmarks_become_completions_and_skips(text: str) -> None:
 
 
 @pytest.mark.parametrize("habits", [LOOP_HABITS, LOOP_HABITS_OLD], ids=["habits-csv", "older-habits-csv"])
-def test_habits_csv_says_how_often_and_what_to_ask(habits: str) -> None:
-    checks = parse_loop_csv(LOOP_TABLE_NUMBERS, "Checkmarks.csv")
-    both = checks.described_by(parse_loop_csv(habits, "Habits.csv"))
+def test_habits_csv_says_how_often_and_what_to_ask(habits: str, tmp_path: Path) -> None:
+    (tmp_path / "Checkmarks.csv").write_text(LOOP_TABLE_NUMBERS, encoding="utf-8")
+    (tmp_path / "Habits.csv").write_text(habits, encoding="utf-8")
+    both = load_loop(tmp_path / "Checkmarks.csv")
 
     found = {r.name: r for r in loop_snapshot(both, (), "UTC").rituals}
 
@@ -736,7 +750,10 @@ def test_older_single_habit_files_and_folder_names_are_understood() -> None:
     found = parse_loop_csv("2026-01-02,2\n2026-01-01,0\n", "export/001 Morning Hug/Checkmarks.csv")
 
     assert found == LoopImport((LoopHabit("Morning Hug"),), found.marks)
-    assert [(m.habit, m.day, m.value) for m in found.marks] == [("Morning Hug", date(2026, 1, 2), 2)]
+    assert [(m.habit, m.day, m.value) for m in found.marks] == [
+        (0, date(2026, 1, 2), 2),
+        (0, date(2026, 1, 1), 0),
+    ]
 
 
 def test_habits_that_exist_get_only_their_days() -> None:
@@ -746,11 +763,12 @@ def test_habits_that_exist_get_only_their_days() -> None:
     assert {c.ritual for c in found.completions} == {"morning-hug", "read-together"}
 
 
-def test_numerical_habits_count_any_amount() -> None:
+def test_numerical_habits_without_a_target_count_any_amount() -> None:
     text = "Date,Glasses of water,\n2026-01-02,8000,\n2026-01-01,0,\n"
-    habits = LoopImport((LoopHabit("Glasses of water", numerical=True),))
+    table = parse_loop_csv(text, "Checkmarks.csv")
+    habits = LoopImport((LoopHabit("Glasses of water", numerical=True),), table.marks)
 
-    found = loop_snapshot(parse_loop_csv(text, "Checkmarks.csv").described_by(habits), (), "UTC")
+    found = loop_snapshot(habits, (), "UTC")
 
     assert [(c.ritual, c.day) for c in found.completions] == [("glasses-of-water", date(2026, 1, 2))]
 
@@ -810,7 +828,8 @@ BAD_LOOP_FILES = [
     pytest.param(
         "Date,Hug,Read,\n2026-01-02,2,2,\n2026-01-01,2,\n",
         {},
-        "Checkmarks.csv:3: expected a date and 2 values, found 1",
+        "Checkmarks.csv:3: expected a date and 2 values, found 1; a comma in a habit name? Import the "
+        "whole export (its ZIP or folder)",
         id="short-row",
     ),
     pytest.param(

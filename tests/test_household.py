@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,6 +185,45 @@ def test_a_token_of_a_person_records_as_them_and_a_repeat_post_answers_200(coupl
     assert first.json()["completion"]["by"] == "alex"
     assert again.json()["completion"]["id"] == first.json()["completion"]["id"]
     assert again.json()["created"] is False
+
+
+def test_the_api_takes_back_and_pauses_with_the_same_verbs_as_the_cli(couple: RitualCli) -> None:
+    token = couple("token", "create", "phone", "--person", "sam").stdout.strip()
+    client, bearer = api_client(couple)
+    talk = "/api/v1/rituals/tech-free-talk"
+
+    def post(path: str, body: dict[str, str] | None = None) -> tuple[int, Any]:
+        answer = client.post(path, headers=bearer(token), json=body)
+        return answer.status_code, answer.json()
+
+    with client:
+        post(f"{talk}/done")
+        post(f"{talk}/done", {"by": "alex"})
+        assert post(f"{talk}/undo", {"date": "2026-11-20"})[0] == 404  # nothing that day
+        code, body = post(f"{talk}/undo", {"by": "sam"})
+        assert (code, body["completion"]["by"]) == (200, "sam")
+        assert [c["by"] for c in couple.json("show", "tech-free-talk")["completions"]] == ["alex"]
+
+        first, again = post(f"{talk}/skip", {"reason": "ill"}), post(f"{talk}/skip")
+        assert (first[0], first[1]["skip"]["by"], again[0], again[1]["created"]) == (201, "sam", 200, False)
+        assert post(f"{talk}/unskip")[0] == 200
+        assert post(f"{talk}/unskip") == (
+            404,
+            {"error": "'tech-free-talk' is not skipped for the period holding 2026-11-24"},
+        )
+
+        code, body = post("/api/v1/pause", {"from": "2026-11-30", "reason": "away"})
+        assert (code, body["household"], body["pause"]["household"], body["pause"]["by"]) == (
+            201,
+            True,
+            True,
+            "sam",
+        )
+        assert couple.json("status")["household_pauses"][0]["reason"] == "away"
+        assert post("/api/v1/resume") == (
+            200,
+            {"household": True, "resumed": True, "ended": 0, "cancelled": 1},
+        )
 
 
 def test_a_token_for_someone_unknown_is_refused_and_one_of_someone_gone_stops_working(

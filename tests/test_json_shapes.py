@@ -24,6 +24,8 @@ COMMANDS = {
     "show": ["show", "tech-free-talk"],
     "next": ["next", "--days", "2"],
     "streaks": ["streaks"],
+    "heatmap": ["streaks", "tech-free-talk", "--heatmap"],
+    "digest": ["digest"],
     "report": ["report", "--month"],
     "status": ["status"],
     "check": ["check"],

@@ -365,3 +365,13 @@ def test_status_says_where_the_links_point(installed: RitualCli) -> None:
     installed.env["RITUAL_HTTP_BIND"] = "off"
     del installed.env["RITUAL_PUBLIC_URL"]
     assert installed.json("status")["web"] == {"bind": "off", "url": None}
+
+
+def test_one_snooze_allowed_is_said_in_the_singular(
+    receivers: StartReceiver, households: Callable[..., Household]
+) -> None:
+    phone = receivers()
+    home = linked(households({"alex": [ntfy_url(phone, "a")]}), max_snoozes=1)
+    occurrence = home.nudger.snooze(home.fire(home.add(notify=["alex"])).id, "alex")
+    with pytest.raises(ConflictError, match=r"snoozed 1 time already \(max_snoozes = 1\)"):
+        home.nudger.snooze(occurrence.id, "alex")

@@ -366,7 +366,8 @@ BALANCE_CASES = [
                 item("chores", "other", done=march(2, 3, 4, 5)),
             ],
             {"spiritual"},
-            "emotional and physical got most of your time; spiritual has no ritual",
+            "emotional and physical got most of your time; too early to tell for experiential; "
+            "spiritual has no ritual",
             {"emotional": 0.5, "physical": 0.25, "intellectual": 0.25, "experiential": 0.0},
         ),
         id="a monthly ritual still open is not neglect; self and other stay out of the shares",
@@ -389,6 +390,22 @@ BALANCE_CASES = [
             {"emotional": 1.0},
         ),
         id="one dimension only",
+    ),
+    pytest.param(
+        BalanceCase(
+            [
+                item("talk", "emotional", start=SUNDAY, today=SUNDAY, done=[SUNDAY]),
+                item("hug", "physical", start=SUNDAY, today=SUNDAY),
+                item("read", "intellectual", start=SUNDAY, today=SUNDAY),
+                item("walk", "experiential", start=SUNDAY, today=SUNDAY, done=[SUNDAY]),
+                item("gratitude", "spiritual", start=SUNDAY, today=SUNDAY),
+            ],
+            set(),
+            "emotional and experiential shared your time; "
+            "too early to tell for physical, intellectual and spiritual",
+            {"physical": 0.0, "emotional": 0.5},
+        ),
+        id="the first day: nothing is left out yet, and nothing is said to be kept up",
     ),
     pytest.param(
         BalanceCase(
@@ -643,8 +660,8 @@ def test_digest_content() -> None:
     )
     # Date night's only week in the window is still open: not neglected.
     assert (
-        "Balance: emotional got all of your time; physical, intellectual and spiritual have no ritual yet."
-        in lines
+        "Balance: emotional got all of your time; too early to tell for experiential; "
+        "physical, intellectual and spiritual have no ritual yet." in lines
     )
     assert "neglect" not in text
 

@@ -855,7 +855,8 @@ def test_listing_deliveries(
 @pytest.mark.parametrize(
     ("ids", "retried"),
     [
-        pytest.param(None, ["failed", "given-up"], id="everything that ended badly"),
+        pytest.param(None, ["failed", "given-up", "retrying"], id="everything that ended badly or waits"),
+        pytest.param(["retrying"], ["retrying"], id="a retrying one is due now"),
         pytest.param(["given-up"], ["given-up"], id="only the ones asked for"),
         pytest.param(["sent", "pending"], [], id="delivered or waiting ones are left alone"),
         pytest.param([], [], id="nothing asked for"),
@@ -870,11 +871,14 @@ def test_retrying_deliveries(
         ("given-up", Ds.GIVEN_UP),
         ("sent", Ds.SENT),
         ("pending", Ds.PENDING),
+        ("retrying", Ds.RETRY),
     ]:
         rows[name] = put(
             store, occurrence_id, Ds.SENDING if status is not Ds.PENDING else status, 1, target=name
         )
-        if status is not Ds.PENDING:
+        if status is Ds.RETRY:
+            store.finish_delivery(rows[name], status, now=NOW, error="503", next_attempt_at=minutes(90))
+        elif status is not Ds.PENDING:
             store.finish_delivery(rows[name], status, now=NOW, error="boom")
     count = store.retry_deliveries(now=minutes(30), ids=None if ids is None else [rows[name] for name in ids])
     assert count == len(retried)
@@ -885,10 +889,17 @@ def test_retrying_deliveries(
             minutes(30),
             1,
         )
-    untouched = {"failed": Ds.FAILED, "given-up": Ds.GIVEN_UP, "sent": Ds.SENT, "pending": Ds.PENDING}
+    untouched = {
+        "failed": Ds.FAILED,
+        "given-up": Ds.GIVEN_UP,
+        "sent": Ds.SENT,
+        "pending": Ds.PENDING,
+        "retrying": Ds.RETRY,
+    }
     for name, status in untouched.items():
         if name not in retried:
             assert by_target[name].status is status
+    assert by_target["retrying"].next_attempt_at == (minutes(30) if "retrying" in retried else minutes(90))
     due = {d.target for d in store.due_deliveries(minutes(30))}
     assert due == {"pending", *retried}
 

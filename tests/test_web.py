@@ -374,6 +374,11 @@ API_ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/rituals/{name}/done", {"by": "alex"}),
     ("POST", "/api/v1/rituals/{name}/pause", {"reason": "holiday"}),
     ("POST", "/api/v1/rituals/{name}/resume", None),
+    ("POST", "/api/v1/rituals/{name}/skip", {"reason": "ill"}),
+    ("POST", "/api/v1/rituals/{name}/unskip", None),
+    ("POST", "/api/v1/rituals/{name}/undo", None),
+    ("POST", "/api/v1/pause", {"reason": "away"}),
+    ("POST", "/api/v1/resume", None),
     ("GET", "/api/v1/streaks", None),
     ("GET", "/api/v1/completions", None),
     ("POST", "/api/v1/completions", {"ritual": "date-night"}),
@@ -482,7 +487,7 @@ def test_a_ritual_that_exists_is_not_created_again(house: House) -> None:
     answer = house.api("POST", "/api/v1/rituals", {"name": "date-night", "every": "day"})
     assert answer.status_code == 409
     assert answer.json() == {
-        "error": "ritual 'date-night' already exists (from `ritual add`); use `ritual edit`"
+        "error": "ritual 'date-night' already exists; change it with `ritual edit date-night`"
     }
     stored = house.store.get_ritual("date-night")
     assert stored is not None and stored.ritual.cadence.every.value == "week"
@@ -493,7 +498,7 @@ def test_a_name_the_ritual_file_defines_is_the_files_even_before_the_daemon_sync
     answer = house.api("POST", "/api/v1/rituals", WALK)
     assert answer.status_code == 409
     assert answer.json() == {
-        "error": "ritual 'evening-walk' already exists (from the ritual file); use `ritual edit`"
+        "error": f"ritual 'evening-walk' already exists in {house.ritual_file}; change it there"
     }
     stored = house.store.get_ritual("evening-walk")
     assert stored is not None and stored.source is RitualSource.FILE
@@ -917,7 +922,7 @@ def test_the_api_answers_with_the_objects_the_cli_prints(installed: RitualCli) -
                 json={"name": "date-night"},
             )
             assert conflict.status_code == 409
-            assert "(from the ritual file)" in conflict.json()["error"]
+            assert "rituals.toml; change it there" in conflict.json()["error"]
     finally:
         store.close()
 

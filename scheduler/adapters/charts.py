@@ -44,6 +44,28 @@ _DIMENSION_COLORS = {
 }
 
 
+# Ten colours that stay apart on screen and in print (matplotlib's "tab10"), then four line
+# styles, then ten markers: every ritual's line is distinct up to 400 rituals.
+_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+_LINE_STYLES = ("-", "--", ":", "-.")
+_MARKERS = ("", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
+def series_styles(count: int) -> list[tuple[str, str, str]]:
+    """(colour, line style, marker) for ``count`` lines, each distinct from the others up to 400:
+    colours first, a line style once they run out, a marker once both have."""
+    styles = []
+    for index in range(count):
+        colour = _PALETTE[index % len(_PALETTE)]
+        line = _LINE_STYLES[index // len(_PALETTE) % len(_LINE_STYLES)]
+        marker = _MARKERS[index // (len(_PALETTE) * len(_LINE_STYLES)) % len(_MARKERS)]
+        styles.append((colour, line, marker))
+    return styles
+
+
 class ChartsUnavailableError(RitualError):
     """matplotlib, the optional charts extra, is not installed."""
 
@@ -71,10 +93,7 @@ def write_chart(data: ChartData, path: Path) -> Path:
         figure.savefig(
             drawn, format=image_format, metadata={"Date": None} if image_format == "svg" else {}, dpi=100
         )
-    try:
-        _write_private(path, drawn.getvalue())
-    except OSError as exc:
-        raise RitualError(f"--chart: cannot write '{path}': {exc.strerror or exc}") from None
+    _write_private(path, drawn.getvalue())  # an OSError is the caller's to word (`--chart X: ...`)
     return path
 
 
@@ -115,10 +134,20 @@ def _draw_kept_share(axes: Axes, data: ChartData) -> None:
     from matplotlib.ticker import PercentFormatter
 
     x = [(day - data.days[0]).days for day in data.days]
-    for series in data.series:
+    short = len(x) <= 14
+    for series, (color, linestyle, marker) in zip(data.series, series_styles(len(data.series)), strict=True):
         y = [float("nan") if share is None else share for share in series.kept_share]
-        marker = "o" if len(x) <= 14 else ""
-        axes.plot(x, y, marker=marker, markersize=4, linewidth=2, label=series.title)
+        axes.plot(
+            x,
+            y,
+            color=color,
+            linestyle=linestyle,
+            marker=marker or ("o" if short else ""),
+            markevery=1 if short else max(1, len(x) // 8),
+            markersize=4 if short or not marker else 6,
+            linewidth=2,
+            label=series.title,
+        )
     axes.set_title(
         f"Share of periods kept (rolling {ROLLING_DAYS} days, or the last {ROLLING_PERIODS} periods)"
     )

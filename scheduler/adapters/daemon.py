@@ -44,6 +44,16 @@ DIGEST_JOB = "digest"
 RECONCILE_BATCH = 1000
 
 
+def serving_line(count: int, nearest: tuple[str, datetime] | None) -> str:
+    """A leader's STATUS= line: ``serving 12 rituals; next: date-night at Fri 19:00`` (the next
+    nudge's ritual and local time), or ``...; no nudge due soon``."""
+    serving = f"serving {count} ritual{'' if count == 1 else 's'}"
+    if nearest is None:
+        return f"{serving}; no nudge due soon"
+    name, local = nearest
+    return f"{serving}; next: {name} at {local:%a %H:%M}"
+
+
 @dataclass(frozen=True, slots=True)
 class LinkHooks:
     """What the pages call back into the daemon for: a Snooze, and a Done (to tell the other phones)."""
@@ -466,10 +476,8 @@ class Daemon:
             info = None if self._service is None else self._service.leader_info()
             return f"standby: {info.holder} leads" if info else "standby: waiting for the lead"
         armed = [(when, name) for name, when in self._armed.items() if when is not None]
-        count = len(self._armed)
         if not armed:
-            return f"serving {count} rituals; no nudge due soon"
+            return serving_line(len(self._armed), None)
         when, name = min(armed)
         zone = self._zones.get(name)
-        local = when.astimezone(zone) if zone else when
-        return f"serving {count} rituals; next: {name} at {local:%a %H:%M}"
+        return serving_line(len(self._armed), (name, when.astimezone(zone) if zone else when))

@@ -16,6 +16,8 @@ from typing import Any
 from scheduler.app.stored import ApiTokenRecord, CompletionRecord, PauseRecord, SkipRecord, StoredRitual
 from scheduler.app.views import (
     CompletionView,
+    DigestView,
+    HeatmapView,
     Recorded,
     RitualDetail,
     RitualView,
@@ -53,6 +55,7 @@ def _ritual_json(stored: StoredRitual, paused: bool) -> JsonObject:
     body["paused"] = paused
     body["created_at"] = stored.created_at
     body["updated_at"] = stored.updated_at
+    body["retired_at"] = stored.removed_at  # null while active; history is kept either way
     return body
 
 
@@ -163,8 +166,8 @@ def status_json(view: StatusView) -> JsonObject:
                 "day": n.occurrence.day,
                 "slot": n.occurrence.slot,
                 "due_at": n.occurrence.due_at,
-                "status": n.occurrence.status.value,
-                "note": n.occurrence.note,
+                "status": n.state,
+                "note": n.note,
             }
             for n in view.last
         ],
@@ -182,6 +185,18 @@ def status_json(view: StatusView) -> JsonObject:
                     "last_error": f.delivery.last_error,
                 }
                 for f in view.failed
+            ],
+            "waiting": [
+                {
+                    "id": w.delivery.id,
+                    "name": w.name,
+                    "slot": w.slot,
+                    "channel": w.delivery.channel,
+                    "attempts": w.delivery.attempts,
+                    "last_error": w.delivery.last_error,
+                    "next_try": w.delivery.next_attempt_at,
+                }
+                for w in view.waiting
             ],
         },
     }
@@ -223,6 +238,26 @@ def streak_json(view: StreakView) -> JsonObject:
         "excused": summary.excused,
         "freezes_used": summary.freezes_used,
     }
+
+
+def heatmap_json(view: HeatmapView) -> JsonObject:
+    """A ritual's year of squares, ``ritual streaks --heatmap --json``: one cell per day (daily
+    rituals) or per period (from its first day); ``status`` null before the start or after the end."""
+    return {
+        "name": view.ritual.name,
+        "period": str(view.every),
+        "first": view.cells[0].day if view.cells else None,
+        "last": view.cells[-1].day if view.cells else None,
+        "cells": [
+            {"day": cell.day, "status": None if cell.status is None else str(cell.status), "done": cell.done}
+            for cell in view.cells
+        ],
+    }
+
+
+def digest_json(view: DigestView) -> JsonObject:
+    """``ritual digest --json``: the digest as it would be sent, and the days it covers."""
+    return {"title": view.title, "text": view.text, "first": view.first, "last": view.last}
 
 
 def _round(value: float | None) -> float | None:

@@ -33,6 +33,7 @@ from scheduler.domain.errors import ConflictError, UnknownRitualError
 from scheduler.domain.firing import Decision, Verdict
 from scheduler.domain.history import is_paused_on, keeps_period
 from scheduler.domain.reminders import Nudge, Reminders, parse_clock_time, planned_nudges
+from scheduler.domain.wording import counted
 
 log = logging.getLogger("scheduler.app.nudging")
 
@@ -351,7 +352,7 @@ class Nudger:
         depth = snooze_depth(occurrence.slot)
         if depth >= self.max_snoozes:
             limit = f"max_snoozes = {self.max_snoozes}"
-            raise ConflictError(f"'{stored.name}' was snoozed {depth} times already ({limit})")
+            raise ConflictError(f"'{stored.name}' was snoozed {counted(depth, 'time')} already ({limit})")
         if self.period_kept(stored, occurrence.day):
             raise ConflictError(f"'{stored.name}' is already done for this period: nothing to snooze")
         now = self.clock.now()

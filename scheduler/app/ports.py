@@ -310,6 +310,7 @@ class Store(Protocol):
         occurrence_id: int | None = None,
         statuses: Collection[DeliveryStatus] | None = None,
         limit: int | None = None,
+        ids: Collection[int] | None = None,
     ) -> list[DeliveryRecord]:
         """Newest first (by id), for `ritual status`."""
         ...

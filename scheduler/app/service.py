@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 from zoneinfo import ZoneInfo
 
 from scheduler.app.ports import Clock, Store
@@ -36,7 +36,9 @@ from scheduler.app.stored import (
 from scheduler.app.views import (
     CompletionView,
     DecidedNudge,
+    DigestView,
     FailedDelivery,
+    HeatmapView,
     Recorded,
     RitualDetail,
     RitualView,
@@ -49,6 +51,7 @@ from scheduler.domain import cadence as cad
 from scheduler.domain import planning
 from scheduler.domain.cadence import cadence_in_force
 from scheduler.domain.definitions import (
+    RITUAL_KEYS,
     CompleteWhen,
     Ritual,
     RitualFile,
@@ -61,6 +64,8 @@ from scheduler.domain.definitions import (
 from scheduler.domain.errors import (
     ConflictError,
     DefinitionError,
+    NotFoundError,
+    RetiredRitualError,
     RitualError,
     RitualFileError,
     ScheduleError,
@@ -73,9 +78,7 @@ from scheduler.domain.people import Household
 from scheduler.domain.reminders import Nudge, NudgeKind, check_schedule
 
 if TYPE_CHECKING:
-    from scheduler.app.exchange import ImportResult
-    from scheduler.domain.cadence import Every
-    from scheduler.domain.heatmap import Cell
+    from scheduler.app.exchange import ImportResult, Progress
     from scheduler.domain.report import Report, RitualInput
     from scheduler.domain.streaks import History
     from scheduler.domain.trends import ChartData
@@ -217,10 +220,13 @@ class RitualService:
         return self.store.leader_info()
 
     def get(self, name: str) -> StoredRitual:
+        """The active ritual of that name; UnknownRitualError, or RetiredRitualError when retired."""
         if not is_ritual_name(name):  # not even asked: "x\0" would be a database error on PostgreSQL
             raise UnknownRitualError(name)
         stored = self.store.get_ritual(name)
         if stored is None:
+            if self.store.get_ritual(name, include_removed=True) is not None:
+                raise RetiredRitualError(name)
             raise UnknownRitualError(name)
         return stored
 
@@ -232,8 +238,11 @@ class RitualService:
         return cad.ritual_date(ritual.cadence, self.clock.now())
 
     def detail(self, name: str) -> RitualDetail:
-        """One ritual with everything recorded for it, its cadence history and its streak."""
-        stored = self.get(name)
+        """One ritual with everything recorded for it, its cadence history and its streak; a
+        retired one too (``stored.removed_at`` says since when)."""
+        stored = self.store.get_ritual(name, include_removed=True) if is_ritual_name(name) else None
+        if stored is None:
+            raise UnknownRitualError(name)
         versions = tuple(self.store.cadence_history(stored.id))
         completions = tuple(self.store.completions(stored.id))
         skips = tuple(self.store.skips(stored.id))
@@ -247,13 +256,14 @@ class RitualService:
         paused = is_paused_on(pauses, today)
         return RitualDetail(stored, paused, versions, completions, skips, pauses, streak, today, history)
 
-    def overview(self) -> list[RitualView]:
-        """Every active ritual, whether it is paused and when it is next due (`ritual list`)."""
+    def overview(self, *, retired: bool = False) -> list[RitualView]:
+        """Every active ritual (and with ``retired`` the retired ones), whether it is paused and
+        when it is next due (`ritual list`)."""
         next_due: dict[str, datetime] = {}
         for item in self.upcoming(days=NEXT_DUE_DAYS):
             if item.nudge.kind is NudgeKind.DUE:
                 next_due.setdefault(item.ritual.name, item.nudge.due)
-        rituals = self.store.list_rituals()
+        rituals = self.store.list_rituals(include_removed=retired)
         pauses = self.store.pauses_of([stored.id for stored in rituals])
         return [
             RitualView(
@@ -298,19 +308,30 @@ class RitualService:
 
     def digest(self) -> tuple[str, str]:
         """The weekly digest as it would be sent: its title and its text."""
-        from scheduler.domain.report import digest_text, digest_title
+        view = self.digest_view()
+        return view.title, view.text
+
+    def digest_view(self) -> DigestView:
+        """The weekly digest as it would be sent, with the seven days it looks back over."""
+        from scheduler.domain.report import digest_text, digest_title, digest_window
 
         today = self.household_today()
+        first, last = digest_window(today)
         paused = [(p.start, p.until) for p in self.store.household_pauses()]
-        return digest_title(today), digest_text(self.report_inputs(), today, paused=paused)
+        text = digest_text(self.report_inputs(), today, paused=paused)
+        return DigestView(digest_title(today), text, first, last)
 
-    def heatmaps(self, names: Iterable[str] | None = None) -> list[tuple[Ritual, Every, list[Cell]]]:
+    def heatmaps(self, names: Iterable[str] | None = None) -> list[HeatmapView]:
         """A year of squares per ritual (or the named ones), with the kind of period they count."""
         from scheduler.domain.heatmap import heatmap_cells
         from scheduler.domain.report import newest_cadence
 
         return [
-            (item.ritual, newest_cadence(item.history).every, heatmap_cells(item.history, item.today))
+            HeatmapView(
+                item.ritual,
+                newest_cadence(item.history).every,
+                tuple(heatmap_cells(item.history, item.today)),
+            )
             for item in self.report_inputs(names)
         ]
 
@@ -479,47 +500,71 @@ class RitualService:
         last = self.store.occurrences(limit=limit)
         occurrences = {o.id: o for o in last}
         failed = self.store.deliveries(statuses=FAILED_DELIVERIES, limit=50)
-        for delivery in failed:
+        waiting = self.store.deliveries(statuses=WAITING_DELIVERIES)
+        retrying = [d for d in waiting if d.status is DeliveryStatus.RETRY]
+        for delivery in (*failed, *retrying):
             if delivery.occurrence_id not in occurrences:
                 found = self.store.get_occurrence(delivery.occurrence_id)
                 if found is not None:
                     occurrences[found.id] = found
-        waiting = self.store.deliveries(statuses=WAITING_DELIVERIES)
+        open_by_nudge: dict[int, list[DeliveryRecord]] = {}
+        for delivery in waiting:
+            open_by_nudge.setdefault(delivery.occurrence_id, []).append(delivery)
 
         def ritual_name(ritual_id: int | None) -> str:
             return "household" if ritual_id is None else names.get(ritual_id, "?")
 
-        def failure(delivery: DeliveryRecord) -> FailedDelivery:
+        def listed(delivery: DeliveryRecord) -> FailedDelivery:
             occurrence = occurrences.get(delivery.occurrence_id)
             if occurrence is None:
                 return FailedDelivery("?", "", delivery)
             return FailedDelivery(ritual_name(occurrence.ritual_id), occurrence.slot, delivery)
 
+        def decided(occurrence: OccurrenceRecord) -> DecidedNudge:
+            state, note = nudge_state(occurrence, open_by_nudge.get(occurrence.id, ()))
+            return DecidedNudge(ritual_name(occurrence.ritual_id), occurrence, state, note)
+
         return StatusView(
             rituals=len(self.store.list_rituals()),
             next=tuple(self.upcoming(days=8)[:limit]),
-            last=tuple(DecidedNudge(ritual_name(o.ritual_id), o) for o in last),
-            pending=sum(d.status is DeliveryStatus.PENDING for d in waiting),
-            retrying=sum(d.status is DeliveryStatus.RETRY for d in waiting),
-            failed=tuple(failure(d) for d in failed),
+            last=tuple(decided(o) for o in last),
+            pending=sum(d.status is not DeliveryStatus.RETRY for d in waiting),
+            retrying=len(retrying),
+            failed=tuple(listed(d) for d in failed),
             leader=self.store.leader_info(),
             household_pauses=tuple(self.current_household_pauses()),
+            waiting=tuple(listed(d) for d in sorted(retrying, key=lambda d: d.id)),
             problems=tuple(self.schedule_problems().values()),
         )
 
     def retry(self, ids: Sequence[int] = ()) -> int:
-        """Make failed or given-up deliveries (all, or these) due again now; how many."""
+        """Make failed, given-up and retrying deliveries (all, or these) due now; how many.
+
+        Given ids must all name such a delivery, or nothing is changed: an unknown id is a
+        NotFoundError, one that cannot be retried (sent, cancelled, being sent) a RitualError
+        saying why.
+        """
+        if ids:
+            found = {d.id: d for d in self.store.deliveries(ids=set(ids))}
+            if unknown := [i for i in ids if i not in found]:
+                listed = ", ".join(f"#{i}" for i in dict.fromkeys(unknown))
+                noun = "delivery" if len(set(unknown)) == 1 else "deliveries"
+                raise NotFoundError(f"no {noun} {listed} (`ritual status` lists the ids to retry)")
+            for delivery_id in ids:
+                if why := _not_retryable(found[delivery_id]):
+                    raise RitualError(f"delivery #{delivery_id} {why}; nothing was retried")
         return self.store.retry_deliveries(now=self.clock.now(), ids=ids or None)
 
     def now(self) -> datetime:
         return self.clock.now()
 
     # moving history in and out ----------------------------------------------------------
-    def export(self, fmt: str) -> str:
-        """Everything as JSON or CSV: a backup that round-trips through `import`."""
+    def export(self, fmt: str, progress: Progress | None = None) -> str:
+        """Everything as JSON or CSV: a backup that round-trips through `import`; ``progress``
+        hears (rituals read, rituals)."""
         from scheduler.app import exchange
 
-        snapshot = exchange.read_snapshot(self.store)
+        snapshot = exchange.read_snapshot(self.store, progress)
         return exchange.to_json(snapshot) if fmt == "json" else exchange.to_csv(snapshot)
 
     def import_file(
@@ -530,28 +575,43 @@ class RitualService:
         loop: bool = False,
         name: str | None = None,
         dry_run: bool = False,
+        progress: Progress | None = None,
     ) -> ImportResult:
-        """Merge a backup (or a Loop Habit Tracker export) in; never overwrites what is stored."""
+        """Merge a backup (or a Loop Habit Tracker export) in; never overwrites what is stored.
+
+        New rituals that do not name a zone (Loop's habits never do) get the household's: the
+        ritual file's [defaults] timezone, else the settings'. ``progress`` hears (entries
+        merged, entries) while it merges.
+        """
         from scheduler.app import exchange
 
+        zone = self.household_timezone()
         if loop:
             names = {s.name for s in self.store.list_rituals(include_removed=True)}
             loaded = exchange.load_loop(path, name=name)
-            snapshot = exchange.loop_snapshot(loaded, names, self.default_timezone)
+            snapshot = exchange.loop_snapshot(loaded, names, zone)
         else:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise exchange.ImportFileError(str(path), f"cannot read ({exc.__class__.__name__})") from None
+            if exchange.is_sqlite(path):
+                raise exchange.ImportFileError(
+                    str(path), "a SQLite database, not a backup from `ritual export` (a Loop backup: --loop)"
+                )
+            text = exchange.read_text_file(path)
             kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "json")
             parse = exchange.parse_csv if kind == "csv" else exchange.parse_json
-            snapshot = parse(text, str(path), default_timezone=self.default_timezone)
-        result = exchange.apply_import(self.store, snapshot, now=self.clock.now(), dry_run=dry_run)
+            snapshot = parse(text, str(path), default_timezone=zone)
+        result = exchange.apply_import(
+            self.store, snapshot, now=self.clock.now(), dry_run=dry_run, progress=progress
+        )
         if result.rituals_added and not dry_run:
             self._rituals_changed()
         return result
 
     # changing rituals -----------------------------------------------------------------
+    def household_timezone(self) -> str:
+        """The zone of a ritual that names none: the ritual file's [defaults], else the settings'."""
+        zone = self.file_defaults().get("timezone")
+        return zone.strip() if isinstance(zone, str) and zone.strip() else self.default_timezone
+
     def file_defaults(self) -> Mapping[str, Any]:
         """The ritual file's [defaults], so `ritual add` rituals share the household's zone."""
         try:
@@ -578,8 +638,13 @@ class RitualService:
         self._check_people(ritual)
         existing = self.store.get_ritual(ritual.name, include_removed=True)
         if existing is not None and existing.removed_at is None:
-            where = "the ritual file" if existing.source is RitualSource.FILE else "`ritual add`"
-            raise ConflictError(f"ritual '{ritual.name}' already exists (from {where}); use `ritual edit`")
+            if existing.source is RitualSource.FILE:
+                raise ConflictError(
+                    f"ritual '{ritual.name}' already exists in {self.ritual_file}; change it there"
+                )
+            raise ConflictError(
+                f"ritual '{ritual.name}' already exists; change it with `ritual edit {ritual.name}`"
+            )
         with self.store.transaction():
             saved = self.store.save_ritual(
                 ritual,
@@ -594,6 +659,14 @@ class RitualService:
         stored = self._owned_by_cli(name, "edit")
         table = ritual_to_table(stored.ritual)
         for key in unset:
+            if key not in RITUAL_KEYS:
+                import difflib
+
+                close = difflib.get_close_matches(key, RITUAL_KEYS, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise UsageError(f"--unset {key}: not a ritual key{hint}")
+            if key == "name":
+                raise UsageError("--unset name: every ritual has a name")
             table.pop(key, None)
         table.update(changes)
         ritual = ritual_from_table(table, fallback_timezone=self.default_timezone)
@@ -707,10 +780,12 @@ class RitualService:
         if not recorded:
             whose = f" by {who or 'nobody in particular'}" if who is not None else ""
             when = f" on {day}" if day is not None else ""
-            raise RitualError(f"'{name}' has no completion{whose}{when} to undo")
+            raise NotFoundError(f"'{name}' has no completion{whose}{when} to undo")
         if day is not None and who is None and len({c.by for c in recorded}) > 1:
             names = ", ".join(sorted({c.by or "nobody in particular" for c in recorded}))
-            raise UsageError(f"'{name}' was done on {day} by {names}: say whose with --by")
+            raise UsageError(
+                f"'{name}' was done on {day} by {names}: say whose (--by, or \"by\" in a request)"
+            )
         chosen = max(recorded, key=lambda c: (c.created_at, c.id))
         self.store.delete_completion(chosen.id)
         return chosen
@@ -737,7 +812,7 @@ class RitualService:
         period = cad.period_of(self.cadence_on(stored, day), day)
         found = [skip for skip in self.store.skips(stored.id) if skip.day in period]
         if not found:
-            raise RitualError(f"'{name}' is not skipped for the period holding {day}")
+            raise NotFoundError(f"'{name}' is not skipped for the period holding {day}")
         for skip in found:
             self.store.delete_skip(skip.id)
         return found[0]
@@ -826,6 +901,43 @@ class RitualService:
 
 
 _NOON = time(12, 0)
+
+
+def nudge_state(occurrence: OccurrenceRecord, waiting: Iterable[DeliveryRecord]) -> tuple[str, str]:
+    """How `ritual status` shows a nudge: its state and note, from it and its open deliveries.
+
+    A nudge with a delivery waiting for its next try is ``retrying`` (even one recorded failed
+    that `ritual retry` brought back); one still going out for the first time is ``sending``;
+    otherwise it is what the daemon decided, with the daemon's note.
+    """
+    waiting = list(waiting)
+    retrying = sorted((d for d in waiting if d.status is DeliveryStatus.RETRY), key=lambda d: d.id)
+    if retrying:
+        tries = ", ".join(
+            f"#{d.id} at {d.next_attempt_at:%H:%M} UTC" if d.next_attempt_at else f"#{d.id}" for d in retrying
+        )
+        return "retrying", f"next try {tries}"
+    if occurrence.status is OccurrenceStatus.PENDING and occurrence.kind is OccurrenceKind.SNOOZE:
+        return "snoozed", f"due {occurrence.due_at:%H:%M} UTC"
+    if occurrence.status is OccurrenceStatus.PENDING:
+        return "sending", ""
+    return occurrence.status.value, occurrence.note
+
+
+def _not_retryable(delivery: DeliveryRecord) -> str:
+    """Why `ritual retry` leaves this delivery alone ("" when it may be retried)."""
+    match delivery.status:
+        case DeliveryStatus.FAILED | DeliveryStatus.GIVEN_UP | DeliveryStatus.RETRY:
+            return ""
+        case DeliveryStatus.SENT:
+            return "was delivered"
+        case DeliveryStatus.CANCELLED:
+            reason = f" ({delivery.last_error})" if delivery.last_error else ""
+            return f"was cancelled{reason}"
+        case DeliveryStatus.PENDING | DeliveryStatus.SENDING:
+            return "is being sent (or waits for its snooze to end)"
+        case _:
+            assert_never(delivery.status)
 
 
 def _free_text(key: str, text: str) -> str:

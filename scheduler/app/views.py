@@ -25,6 +25,8 @@ from scheduler.domain.definitions import Ritual
 from scheduler.domain.reminders import Nudge
 
 if TYPE_CHECKING:  # the streak maths: not loaded to record a completion
+    from scheduler.domain.cadence import Every
+    from scheduler.domain.heatmap import Cell
     from scheduler.domain.streaks import History, StreakSummary
     from scheduler.domain.today import Standing
 
@@ -43,6 +45,25 @@ class StreakView:
 
     ritual: Ritual
     summary: StreakSummary
+
+
+@dataclass(frozen=True, slots=True)
+class HeatmapView:
+    """A year of one ritual's squares (`ritual streaks --heatmap`): the kind of period they count."""
+
+    ritual: Ritual
+    every: Every
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestView:
+    """The weekly digest as it would be sent (`ritual digest`), and the days it looks back over."""
+
+    title: str
+    text: str
+    first: date
+    last: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +117,23 @@ class TodayEntry:
 
 @dataclass(frozen=True, slots=True)
 class DecidedNudge:
-    """A nudge the daemon decided, with the name of its ritual ("household" for the digest)."""
+    """A nudge the daemon decided, with the name of its ritual ("household" for the digest).
+
+    ``state`` and ``note`` are what `ritual status` shows, from the nudge and its deliveries
+    together: a nudge still going out is ``sending`` or ``retrying`` (naming the deliveries
+    and their next try), never "pending" beside the note it will have once sent.
+    """
 
     name: str
     occurrence: OccurrenceRecord
+    state: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class FailedDelivery:
-    """A delivery that failed for good or was given up, for `ritual status` and `ritual retry`."""
+    """A delivery that failed, was given up or waits to be tried again: `ritual status` lists
+    each with its id, and `ritual retry ID` sends it now."""
 
     name: str
     slot: str
@@ -113,7 +142,12 @@ class FailedDelivery:
 
 @dataclass(frozen=True, slots=True)
 class StatusView:
-    """What `ritual status` shows besides the daemon's own lock: next, last, the outbox, the leader."""
+    """What `ritual status` shows besides the daemon's own lock: next, last, the outbox, the leader.
+
+    A delivery is pending (about to be sent), retrying (a transient failure: tried again at
+    its next try, or now with `ritual retry`), failed (for good, or given up: sent again only
+    with `ritual retry`), sent or cancelled. ``waiting`` lists the retrying ones.
+    """
 
     rituals: int
     next: tuple[Upcoming, ...]
@@ -123,4 +157,5 @@ class StatusView:
     failed: tuple[FailedDelivery, ...]
     leader: LeaderInfo | None
     household_pauses: tuple[PauseRecord, ...] = ()  # running today or planned ahead
+    waiting: tuple[FailedDelivery, ...] = ()
     problems: tuple[str, ...] = ()  # rituals whose cron or rrule cannot be planned, and why

@@ -7,11 +7,13 @@ Heavy modules (the store, rich) are imported inside the commands that need them,
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -49,6 +51,10 @@ class RitualGroup(click.Group):
             return super().invoke(ctx)
         except RitualError as exc:
             raise RitualCommandError(exc) from None
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a file or folder the command could not use: one line, not a traceback
+            raise RitualCommandError(RitualError(describe_os_error(exc))) from None
 
 
 @dataclass
@@ -112,6 +118,38 @@ class App:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``cannot use '/proc/x': No such file or directory``: the file and the reason, in one line."""
+    reason = exc.strerror or exc.__class__.__name__
+    return f"cannot use '{exc.filename}': {reason}" if exc.filename is not None else reason
+
+
+def output_file(path: Path, option: str) -> Path:
+    """A file the command will write, checked before any work is done: its folder must exist
+    and be writable, and it must not be a folder. A RitualError (exit 1) names the option."""
+    if path.is_dir():
+        raise RitualError(f"{option} {path}: is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise RitualError(f"{option} {path}: no such folder '{folder}'")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RitualError(f"{option} {path}: cannot write in '{folder}' (permission denied)")
+    return path
+
+
+def write_output(path: Path, data: str | bytes, option: str) -> None:
+    """Write ``data`` to ``path`` (0600: backups hold the household's record); one-line errors."""
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+        path.chmod(0o600)
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise RitualError(f"{option} {path}: cannot write ({reason})") from None
 
 
 def _link_key(settings: Settings) -> bytes:

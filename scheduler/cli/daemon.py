@@ -69,6 +69,7 @@ def status(app: App, limit: int, as_json: bool) -> None:
     """Is the daemon running, what comes next, what went out, and what failed to."""
     from scheduler.adapters.instance import read_holder
     from scheduler.cli import render
+    from scheduler.domain.wording import counted
 
     service = app.service()
     holder = read_holder(app.settings.lock_path)
@@ -93,7 +94,7 @@ def status(app: App, limit: int, as_json: bool) -> None:
         click.echo(f"daemon: running ({holder.describe()})")
     else:
         click.echo("daemon: not running on this host (`ritual run`, or systemctl start ritual-scheduler)")
-    click.echo(f"database: {settings.database_display}, {view.rituals} rituals")
+    click.echo(f"database: {settings.database_display}, {counted(view.rituals, 'ritual')}")
     for problem in view.problems:
         click.echo(f"problem: {problem}")
     for pause in view.household_pauses:
@@ -117,22 +118,24 @@ def status(app: App, limit: int, as_json: bool) -> None:
         render.print_table(["next", "ritual", "kind"], rows)
     if view.last:
         rows = [
-            [
-                n.occurrence.due_at.strftime("%d %b %H:%M"),
-                n.name,
-                n.occurrence.slot,
-                n.occurrence.status,
-                n.occurrence.note,
-            ]
+            [n.occurrence.due_at.strftime("%d %b %H:%M"), n.name, n.occurrence.slot, n.state, n.note]
             for n in view.last
         ]
         render.print_table(["due (UTC)", "ritual", "slot", "status", "note"], rows, title="last nudges")
     click.echo(f"deliveries: {view.pending} pending, {view.retrying} retrying, {len(view.failed)} failed")
+    for waiting in view.waiting:
+        row = waiting.delivery
+        when = f" at {row.next_attempt_at:%d %b %H:%M} UTC" if row.next_attempt_at else ""
+        click.echo(
+            f"  retrying #{row.id} {waiting.name} {waiting.slot} via {row.channel}: {row.last_error} "
+            f"({counted(row.attempts, 'try', 'tries')} so far; next{when}; `ritual retry {row.id}` sends now)"
+        )
     for failed in view.failed:
         row = failed.delivery
         click.echo(
             f"  failed #{row.id} {failed.name} {failed.slot} via {row.channel}: "
-            f"{row.last_error} (after {row.attempts} tries; `ritual retry` sends again)"
+            f"{row.last_error} (after {counted(row.attempts, 'try', 'tries')}; "
+            f"`ritual retry {row.id}` sends again)"
         )
 
 
@@ -176,14 +179,18 @@ def notify_test(app: App, names: tuple[str, ...]) -> None:
 @click.argument("ids", nargs=-1, type=int)
 @pass_app
 def retry(app: App, ids: tuple[int, ...]) -> None:
-    """Send failed or given-up deliveries again now (all, or the ids `ritual status` shows)."""
+    """Send failed, given-up and retrying deliveries now (all, or the ids `ritual status` lists)."""
+    from scheduler.domain.wording import counted
     from scheduler.wiring import make_nudger
 
     service = app.service()
     count = service.retry(ids)
     if not count:
-        click.echo("nothing to retry")
+        click.echo("nothing to retry: no delivery failed or waits for a retry (`ritual status`)")
         return
     make_nudger(app.settings, service).deliver_due()
     view = service.status(limit=1)
-    click.echo(f"retried {count} deliveries; {len(view.failed)} still failed, {view.retrying} will retry")
+    click.echo(
+        f"retried {counted(count, 'delivery', 'deliveries')}; "
+        f"{len(view.failed)} still failed, {view.retrying} will retry"
+    )

@@ -6,10 +6,11 @@ is drawn as a Monday..Sunday by week grid, a weekly or monthly one as a row.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal, overload
+from typing import IO, TYPE_CHECKING, Literal, overload
 
 from scheduler.domain.cadence import Every
 from scheduler.domain.heatmap import Cell
@@ -17,6 +18,8 @@ from scheduler.domain.streaks import PeriodStatus
 
 if TYPE_CHECKING:
     from rich.text import Text
+
+    from scheduler.app.views import HeatmapView
 
 # Plain characters, one per status; None is a day before the ritual started (or after it ended).
 PLAIN_CHARS: dict[PeriodStatus | None, str] = {
@@ -56,27 +59,77 @@ class _Grid:
     width: int  # characters per column in plain text (months need room for their label)
 
 
-@overload
-def render_heatmap(name: str, cells: Sequence[Cell], period: Every, color: Literal[False]) -> str: ...
-@overload
-def render_heatmap(name: str, cells: Sequence[Cell], period: Every, color: Literal[True]) -> Text | str: ...
-@overload
-def render_heatmap(name: str, cells: Sequence[Cell], period: Every, color: bool) -> Text | str: ...
+def print_heatmaps(views: Sequence[HeatmapView], out: IO[str] | None = None) -> None:
+    """Each ritual's calendar: coloured and fitted to the terminal's width on a terminal, the
+    whole year in plain characters when piped."""
+    stream = out or sys.stdout
+    console = None
+    if stream.isatty():
+        from rich.console import Console
+
+        console = Console(file=stream)
+    for view in views:
+        name, cells, every = view.ritual.name, view.cells, view.every
+        if console is None:
+            print(render_heatmap(name, cells, every, False), file=stream)
+        else:
+            console.print(render_heatmap(name, cells, every, True, console.width))
 
 
-def render_heatmap(name: str, cells: Sequence[Cell], period: Every, color: bool) -> Text | str:
+@overload
+def render_heatmap(
+    name: str, cells: Sequence[Cell], period: Every, color: Literal[False], width: int | None = None
+) -> str: ...
+@overload
+def render_heatmap(
+    name: str, cells: Sequence[Cell], period: Every, color: Literal[True], width: int | None = None
+) -> Text | str: ...
+@overload
+def render_heatmap(
+    name: str, cells: Sequence[Cell], period: Every, color: bool, width: int | None = None
+) -> Text | str: ...
+
+
+def render_heatmap(
+    name: str, cells: Sequence[Cell], period: Every, color: bool, width: int | None = None
+) -> Text | str:
     """The calendar for one ritual: a rich Text when ``color``, else a plain str (for pipes).
 
     With no cells it is a one-line str either way; both print with ``rich.console.Console.print``.
+    ``width`` (the terminal's columns) is what the calendar must fit in: the squares move
+    together first (a compact form), then the oldest weeks (or months) are left out, and the
+    header says which days are shown. The name is never shortened.
     """
     if not cells:
         return f"{name}: nothing to show yet\n"
-    grid = _daily_grid(cells) if period.kind.fixed_days == 1 else _period_grid(cells, period)
+    grid = _grid(cells, period)
+    spacing = 2 if color and grid.width == 1 else grid.width  # coloured squares read best apart
+    if width is not None:
+        columns = max(len(row) for _, row in grid.rows)
+        if _INDENT + columns * spacing > width and grid.width == 1:
+            spacing = 1  # compact: the squares side by side
+        fit = max(1, (width - _INDENT) // spacing)
+        if columns > fit:
+            cells = _last_columns(cells, period, fit)
+            grid = _grid(cells, period)
     first, last = cells[0].day, cells[-1].day
     header = f"{name} ({period.kind.adverb}), {first.isoformat()} to {last.isoformat()}"
     if color:
-        return _rich(header, grid, 2 if grid.width == 1 else grid.width)
-    return _plain(header, grid)
+        return _rich(header, grid, spacing)
+    return _plain(header, grid, spacing)
+
+
+def _grid(cells: Sequence[Cell], period: Every) -> _Grid:
+    return _daily_grid(cells) if period.kind.fixed_days == 1 else _period_grid(cells, period)
+
+
+def _last_columns(cells: Sequence[Cell], period: Every, columns: int) -> Sequence[Cell]:
+    """The newest cells that fill ``columns`` columns: whole weeks of a daily ritual, else periods."""
+    if period.kind.fixed_days != 1:
+        return cells[-columns:]
+    newest = cells[-1].day
+    first_monday = newest - timedelta(days=newest.weekday()) - timedelta(weeks=columns - 1)
+    return [cell for cell in cells if cell.day >= first_monday]
 
 
 def _daily_grid(cells: Sequence[Cell]) -> _Grid:
@@ -136,10 +189,10 @@ def _legend_plain() -> str:
     return "legend: " + "  ".join(entries) + "  (blank) before start"
 
 
-def _plain(header: str, grid: _Grid) -> str:
-    lines = [header, _label_line(grid.labels, grid.width)]
+def _plain(header: str, grid: _Grid, width: int) -> str:
+    lines = [header, _label_line(grid.labels, width)]
     for label, row in grid.rows:
-        body = "".join(PLAIN_CHARS[None if c is None else c.status].ljust(grid.width) for c in row)
+        body = "".join(PLAIN_CHARS[None if c is None else c.status].ljust(width) for c in row)
         lines.append((label.ljust(_INDENT) + body).rstrip())
     lines.append(_legend_plain())
     return "\n".join(lines) + "\n"

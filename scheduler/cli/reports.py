@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.domain.errors import UsageError
+from scheduler.domain.errors import RitualError, UsageError
 
 if TYPE_CHECKING:
     from scheduler.app.service import RitualService
-from scheduler.cli.app import App, json_option, main, parse_day, pass_app
+from scheduler.cli.app import App, json_option, main, output_file, parse_day, pass_app
 
 
 @main.command()
@@ -26,7 +25,12 @@ def streaks(app: App, names: tuple[str, ...], heatmap: bool, as_json: bool) -> N
 
     service = app.service()
     if heatmap:
-        _print_heatmaps(service, names)
+        if as_json:
+            from scheduler.adapters.encoding import heatmap_json
+
+            render.print_json([heatmap_json(view) for view in service.heatmaps(names or None)])
+        else:
+            _print_heatmaps(service, names)
         return
     views = service.streaks(names or None)
     if as_json:
@@ -58,40 +62,38 @@ def streaks(app: App, names: tuple[str, ...], heatmap: bool, as_json: bool) -> N
 
 
 def _print_heatmaps(service: RitualService, names: tuple[str, ...]) -> None:
-    from scheduler.cli.heatmap import render_heatmap
+    from scheduler.cli.heatmap import print_heatmaps
 
-    color = sys.stdout.isatty()
-    for ritual, every, cells in service.heatmaps(names or None):
-        picture = render_heatmap(ritual.name, cells, every, color)
-        if isinstance(picture, str):
-            click.echo(picture)
-        else:
-            from rich.console import Console
-
-            Console().print(picture)
-        click.echo()
+    print_heatmaps(service.heatmaps(names or None))
 
 
 @main.command()
-@click.option("--week", "window", flag_value="week", help="This calendar week (the default).")
-@click.option("--month", "window", flag_value="month", help="This calendar month.")
+@click.option("--week", is_flag=True, help="This calendar week (the default).")
+@click.option("--month", is_flag=True, help="This calendar month.")
 @click.option("--since", metavar="DATE", help="From DATE up to today.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per ritual and period.")
-@click.option(
-    "--chart", type=click.Path(dir_okay=False, path_type=Path), help="Also draw FILE.png or FILE.svg."
-)
+@click.option("--chart", type=click.Path(path_type=Path), help="Also draw FILE.png or FILE.svg.")
 @pass_app
 def report(
-    app: App, window: str | None, since: str | None, as_json: bool, as_csv: bool, chart: Path | None
+    app: App,
+    week: bool,
+    month: bool,
+    since: str | None,
+    as_json: bool,
+    as_csv: bool,
+    chart: Path | None,
 ) -> None:
     """Kept, missed and excused periods per ritual, and the balance across the five dimensions."""
     from scheduler.domain.report import report_text
 
     if as_json and as_csv:
         raise UsageError("--json and --csv: give one of them")
-    if since and window:
-        raise UsageError(f"--since and --{window}: give one of them")
+    windows = [f"--{name}" for name, given in (("week", week), ("month", month)) if given]
+    if since:
+        windows.append("--since")
+    if len(windows) > 1:
+        raise UsageError(f"{', '.join(windows[:-1])} and {windows[-1]}: give one of them")
     if chart is not None:
         from scheduler.adapters.charts import check_chart_path
 
@@ -99,13 +101,22 @@ def report(
             check_chart_path(chart)
         except ValueError as exc:
             raise UsageError(f"--chart: {exc}") from None
+        output_file(chart, "--chart")
     service = app.service()
     start = parse_day(since, service.household_today(), "--since") if since else None
     try:
-        first, last = service.report_window(window, start)
+        first, last = service.report_window("month" if month else "week", start)
     except ValueError as exc:
         raise UsageError(f"--since: {exc}") from None
     built = service.report(first, last)
+    if chart is not None:  # drawn first: a chart that cannot be written leaves no half-done output
+        from scheduler.adapters.charts import write_chart
+
+        try:
+            write_chart(service.trends(first, last), chart)
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            raise RitualError(f"--chart {chart}: cannot write ({reason})") from None
     if as_json:
         from scheduler.adapters.encoding import report_json
         from scheduler.cli.render import print_json
@@ -118,17 +129,21 @@ def report(
     else:
         click.echo(report_text(built))
     if chart is not None:
-        from scheduler.adapters.charts import write_chart
-
-        written = write_chart(service.trends(first, last), chart)
-        click.echo(f"chart written to {written}", err=as_json or as_csv)
+        click.echo(f"chart written to {chart}", err=as_json or as_csv)
 
 
 @main.command()
+@json_option
 @pass_app
-def digest(app: App) -> None:
+def digest(app: App, as_json: bool) -> None:
     """The weekly digest as it would be sent: the last seven days, short and warm."""
-    title, text = app.service().digest()
-    click.echo(title)
+    view = app.service().digest_view()
+    if as_json:
+        from scheduler.adapters.encoding import digest_json
+        from scheduler.cli.render import print_json
+
+        print_json(digest_json(view))
+        return
+    click.echo(view.title)
     click.echo()
-    click.echo(text)
+    click.echo(view.text)

@@ -109,12 +109,17 @@ def edit(app: App, name: str, unset: tuple[str, ...], **options: Any) -> None:
     changes = _table_from_options(options)
     if not changes and not unset:
         raise UsageError("nothing to change: give options such as --at 21:00")
+    service = app.service()
+    before = service.get(name)
     try:
-        stored = app.service().edit(name, changes, unset=[k.replace("-", "_") for k in unset])
+        stored = service.edit(name, changes, unset=[k.replace("-", "_") for k in unset])
     except DefinitionError as exc:
         raise _option_error(exc) from None
     from scheduler.domain.wording import describe_cadence
 
+    if stored.ritual == before.ritual:
+        click.echo(f"'{stored.name}' already reads so; nothing changed: {describe_cadence(stored.ritual)}")
+        return
     click.echo(f"updated '{stored.name}': {describe_cadence(stored.ritual)}")
     app.tell_daemon()
 
@@ -135,16 +140,18 @@ def remove(app: App, name: str, yes: bool) -> None:
 
 
 @main.command(name="list")
+@click.option("--all", "everything", is_flag=True, help="Also the retired rituals (their history is kept).")
 @json_option
 @pass_app
-def list_(app: App, as_json: bool) -> None:
+def list_(app: App, everything: bool, as_json: bool) -> None:
     """The rituals, their cadence and next due time."""
     from scheduler.cli import render
     from scheduler.domain.wording import describe_cadence
 
     service = app.service()
-    views = service.overview()
-    for problem in service.schedule_problems([view.stored for view in views]).values():
+    views = service.overview(retired=everything)
+    current = [view.stored for view in views if view.stored.removed_at is None]
+    for problem in service.schedule_problems(current).values():
         click.echo(f"warning: {problem} (`ritual check`)", err=True)
     if as_json:
         from scheduler.adapters.encoding import ritual_json
@@ -159,7 +166,7 @@ def list_(app: App, as_json: bool) -> None:
         ritual = view.stored.ritual
         when = local_time(view.next_due, ritual) if view.next_due else "-"
         cadence = describe_cadence(ritual)
-        state = "paused" if view.paused else ""
+        state = "retired" if view.stored.removed_at else "paused" if view.paused else ""
         rows.append([ritual.name, ritual.title, ritual.dimension.value, cadence, when, state])
     render.print_table(["name", "title", "dimension", "cadence", "next", ""], rows)
 
@@ -172,7 +179,7 @@ def list_(app: App, as_json: bool) -> None:
 def show(app: App, name: str, limit: int, as_json: bool) -> None:
     """One ritual: its definition, recent completions, skips and pauses."""
     from scheduler.cli import render
-    from scheduler.domain.wording import describe_cadence, describe_reminders, human_day
+    from scheduler.domain.wording import counted, describe_cadence, describe_reminders, human_day
 
     detail = app.service().detail(name)
     if as_json:
@@ -191,16 +198,25 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
         click.echo("  nudges: " + ", ".join(ritual.notify))
     summary = detail.streak.summary
     risk = ", at risk today" if summary.at_risk else ""
+    kind = summary.period.kind
     click.echo(
-        f"  streak: {summary.current_streak} {summary.period.kind.plural} "
+        f"  streak: {counted(summary.current_streak, kind.unit, kind.plural)} "
         f"(longest {summary.longest_streak}), strength {round(summary.strength, 3):.0%}{risk}"
     )
-    source = "the ritual file" if detail.stored.source.value == "file" else "`ritual add`"
-    click.echo(f"  defined by {source}{'; paused' if detail.paused else ''}")
+    from_file = detail.stored.source.value == "file"
+    source = "the ritual file" if from_file else "`ritual add`"
+    retired = detail.stored.removed_at
+    if retired is not None:
+        again = f"back in {app.settings.ritual_file_path}" if from_file else f"`ritual add {ritual.name}`"
+        day = human_day(retired.astimezone(ritual.cadence.zone).date())
+        click.echo(f"  defined by {source}; retired on {day}, its history kept ({again} brings it back)")
+    else:
+        click.echo(f"  defined by {source}{'; paused' if detail.paused else ''}")
     recent = detail.completions[-limit:] if limit > 0 else ()
     if recent:
         rows = [[human_day(c.day), c.by or "-", c.source, c.note] for c in reversed(recent)]
-        render.print_table(["day", "by", "source", "note"], rows, title=f"last {len(recent)} completions")
+        title = "last completion" if len(recent) == 1 else f"last {len(recent)} completions"
+        render.print_table(["day", "by", "source", "note"], rows, title=title)
     else:
         click.echo("  no completions yet")
     for skip in detail.skips[-5:]:
@@ -232,7 +248,9 @@ def next_(app: App, days: int, names: tuple[str, ...], as_json: bool) -> None:
     for pause in service.current_household_pauses():
         click.echo(f"the household is {render.pause_words(pause)}: no nudges then")
     if not upcoming:
-        click.echo(f"no nudges in the next {days} days")
+        from scheduler.domain.wording import counted
+
+        click.echo(f"no nudges in the next {counted(days, 'day')}")
         return
     rows = [
         [local_time(u.nudge.due, u.ritual), u.ritual.name, u.nudge.kind.value, u.ritual.title]

@@ -72,6 +72,17 @@ class UnknownRitualError(NotFoundError):
         self.name = name
 
 
+class RetiredRitualError(UnknownRitualError):
+    """The ritual was retired: it takes nothing new, and its history is kept to read."""
+
+    def __init__(self, name: str) -> None:
+        NotFoundError.__init__(
+            self,
+            f"ritual '{name}' is retired; its history is kept (`ritual show {name}`, `ritual list --all`)",
+        )
+        self.name = name
+
+
 class ConflictError(RitualError):
     """The change would silently overwrite something (file vs. CLI, duplicates)."""
 

@@ -27,7 +27,8 @@ Decisions the brief left open, kept in one place:
   reported beside it and never counted in it. A ritual counts for its dimension when it
   has a period in the window. A dimension is **neglected** when no ritual of it ran in
   the window, or when its rituals had a missed period and not one completion. Excused
-  periods (a skip, a pause: a season) and periods still open are never neglect.
+  periods (a skip, a pause: a season) and periods still open are never neglect; a dimension
+  whose periods are all still open (nothing done, nothing missed) is "too early to tell".
 - **share** is a dimension's completions over all connection completions (0 when none).
 """
 
@@ -98,6 +99,7 @@ class DimensionBalance:
     completions: int
     share: float  # of all completions in the five connection dimensions; 0 for self/other
     neglected: bool  # always False for self/other
+    open: int = 0  # periods still running: with nothing done or missed yet, too early to judge
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +241,8 @@ def _dimension(
     missed = sum(r.missed for r in mine)
     completions = sum(r.completions for r in mine)
     neglected = connection and (not mine or (completions == 0 and missed > 0))
-    return DimensionBalance(dimension, len(mine), kept, missed, completions, 0.0, neglected)
+    still_open = sum(r.open for r in mine)
+    return DimensionBalance(dimension, len(mine), kept, missed, completions, 0.0, neglected, still_open)
 
 
 def balance_verdict(balance: Sequence[DimensionBalance], *, gentle: bool = False) -> str:
@@ -249,18 +252,28 @@ def balance_verdict(balance: Sequence[DimensionBalance], *, gentle: bool = False
     lead = _leaders(balance)
     absent = [str(e.dimension) for e in balance if e.neglected and not e.rituals]
     missed = [str(e.dimension) for e in balance if e.neglected and e.rituals]
+    early = [str(e.dimension) for e in balance if _too_early(e)]
     notes = []
     if missed:
         if gentle:
             notes.append(f"{_join(missed)} could use a little time")
         else:
             notes.append(f"{_join(missed)} {'was' if len(missed) == 1 else 'were'} neglected")
+    if early:
+        notes.append(f"too early to tell for {_join(early)}")
     if absent:
         verb = "has" if len(absent) == 1 else "have"
         notes.append(f"{_join(absent)} {verb} no ritual{' yet' if gentle else ''}")
     if not notes:
         notes.append("no kind of connection was left out")
     return "; ".join([lead, *notes])
+
+
+def _too_early(entry: DimensionBalance) -> bool:
+    """A dimension whose rituals have only open periods (or open and excused ones) in the window:
+    nothing done, nothing missed, so neither kept up nor left out (not enough history yet: a
+    household's first days, or a weekly ritual early in its week)."""
+    return bool(entry.rituals) and entry.open > 0 and not (entry.completions or entry.missed or entry.kept)
 
 
 def _leaders(balance: Sequence[DimensionBalance]) -> str:

@@ -42,6 +42,11 @@ def describe_reminders(ritual: Ritual) -> str:
     return "; ".join(parts)
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``0 deliveries`` (with ``plural`` where adding an s is wrong)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def human_day(day: date) -> str:
     """``Fri 27 Nov 2026``."""
     return f"{day:%a} {day.day} {day:%b %Y}"

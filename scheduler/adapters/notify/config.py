@@ -148,6 +148,8 @@ class _Loader:
             path.suffix.lower() != ".txt" and re.search(r"^\s*(version|urls)\s*:", text, re.M) is not None
         )
         entries = _scan_yaml(text) if is_yaml else _scan_text(text)
+        if not is_yaml:
+            self.problems.extend(f"{path}:{line}: {why}" for line, why in _not_channels(text, entries))
         # Before Apprise reads (and logs) the file: every URL in it, even on a line that is broken.
         for token in _ANY_URL_RE.findall(text):
             GUARD.add(raw_secrets(token.rstrip(":")))
@@ -316,6 +318,36 @@ def _scan_text(text: str) -> list[_Entry]:
             for group in _words(match["groups"]):
                 groups.setdefault(group, set()).update(_words(match["tags"]))
     return [_Entry(line, url, _with_groups(tags, groups), False) for line, url, tags in found]
+
+
+_TEXT_WORDS_RE = re.compile(r"^[a-z0-9,_ \t-]+$", re.I)
+
+
+def _not_channels(text: str, entries: Sequence[_Entry]) -> list[tuple[int, str]]:
+    """Lines of a TEXT config that Apprise takes quietly but that make no channel: words with no
+    URL, and a group (``couple = alex, sam``) naming tags no URL in the file carries (as
+    ``couple=not a url at all`` is read). With an ``include`` line the tags may live elsewhere, so
+    groups are then left alone. The words after ``=`` are never shown: they may be a token."""
+    tagged = {tag for entry in entries for tag in entry.tags}
+    lines = [(number, raw.strip()) for number, raw in enumerate(text.splitlines(), start=1)]
+    includes = any(line.startswith("include ") for _, line in lines)
+    found: list[tuple[int, str]] = []
+    for number, line in lines:
+        if not line or line[0] in "#;" or _TEXT_URL_RE.match(line):
+            continue
+        if match := _TEXT_GROUP_RE.match(line):
+            if not includes and not set(_words(match["tags"])) & tagged:
+                left = ",".join(_words(match["groups"]))
+                found.append(
+                    (
+                        number,
+                        f"'{left}=' is followed by no URL (a channel line is {left}=scheme://...), "
+                        "and no channel in this file has the tags after it",
+                    )
+                )
+        elif _TEXT_WORDS_RE.match(line):
+            found.append((number, "not an Apprise URL (a channel line is [tags=]scheme://...)"))
+    return found
 
 
 def _with_groups(tags: tuple[str, ...], groups: Mapping[str, set[str]]) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from scheduler.adapters.notify.secrets import GUARD, one_line
 from scheduler.app.ports import SendResult
 from scheduler.domain.messages import Action, Message
 
+log = logging.getLogger("scheduler.adapters.notify")
 NTFY_MAX_ACTIONS = 3
 _GRACE = 1.0  # seconds past Apprise's own deadline before the send is cancelled from outside
 
@@ -75,7 +76,9 @@ async def send_one(channel: Channel, message: Message, *, timeout: float) -> Sen
     try:
         plugin, body = _prepare(channel, message)
         body = body.strip() or message.title  # Apprise sends nothing without a body
-        with GUARD.capturing(quiet=False) as capture:
+        # Apprise's own lines about this call go to judging it, not to the log: the caller logs
+        # one line per failure (the outbox, notify-test). With debug logging they show too.
+        with GUARD.capturing(quiet=not log.isEnabledFor(logging.DEBUG)) as capture:
             apobj = Apprise(asset=plugin.asset)
             apobj.add(plugin)
             call = apobj.async_notify(

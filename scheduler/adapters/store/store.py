@@ -927,11 +927,14 @@ class SqlStore:
         occurrence_id: int | None = None,
         statuses: Collection[DeliveryStatus] | None = None,
         limit: int | None = None,
+        ids: Collection[int] | None = None,
     ) -> list[DeliveryRecord]:
-        """Newest first (by id), for `ritual status`."""
+        """Newest first (by id), for `ritual status` and `ritual retry`."""
         query = select(DeliveryRow).order_by(col(DeliveryRow.id).desc())
         if occurrence_id is not None:
             query = query.where(DeliveryRow.occurrence_id == occurrence_id)
+        if ids is not None:
+            query = query.where(col(DeliveryRow.id).in_(list(ids)))
         if statuses is not None:
             wanted = [str(_member(DeliveryStatus, s, "delivery status")) for s in statuses]
             query = query.where(col(DeliveryRow.status).in_(wanted))
@@ -941,13 +944,13 @@ class SqlStore:
             return [_delivery(row) for row in session.exec(query)]
 
     def retry_deliveries(self, *, now: datetime, ids: Collection[int] | None = None) -> int:
-        """Make failed and given-up deliveries (all, or those of ``ids``) due again now; return
-        how many. Their attempt count is kept."""
+        """Make failed, given-up and retrying deliveries (all, or those of ``ids``) due again now;
+        return how many. Their attempt count is kept."""
         _aware(now=now)
         if ids is not None and not ids:
             return 0
-        ended = [str(DeliveryStatus.FAILED), str(DeliveryStatus.GIVEN_UP)]
-        statement = update(DeliveryRow).where(col(DeliveryRow.status).in_(ended))
+        again = [str(DeliveryStatus.FAILED), str(DeliveryStatus.GIVEN_UP), str(DeliveryStatus.RETRY)]
+        statement = update(DeliveryRow).where(col(DeliveryRow.status).in_(again))
         if ids is not None:
             statement = statement.where(col(DeliveryRow.id).in_(list(ids)))
         statement = statement.values(status=str(DeliveryStatus.RETRY), next_attempt_at=now, updated_at=now)

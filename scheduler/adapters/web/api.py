@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from scheduler.adapters.encoding import (
     JsonObject,
+    completion_json,
     completion_view_json,
     detail_json,
     dumps,
@@ -24,6 +25,7 @@ from scheduler.adapters.encoding import (
     recorded_json,
     report_json,
     ritual_json,
+    skip_json,
     streak_json,
 )
 from scheduler.adapters.web.auth import Auth
@@ -98,30 +100,78 @@ class Api:
         return self._api(request, work)
 
     def api_pause(self, request: Request, body: bytes) -> Response:
-        name = request.path_params["name"]
+        """Pause one ritual (``/rituals/NAME/pause``) or the whole household (``/pause``)."""
+        name = request.path_params.get("name")
 
         def work() -> tuple[int, Any]:
             data = json_object(body)
             check_fields(data, ("from", "until", "reason"))
-            stored = self.service.get(name)
-            start = day_field(data, "from") or self.service.today(stored.ritual)
+            today = (
+                self.service.household_today()
+                if name is None
+                else self.service.today(self.service.get(name).ritual)
+            )
+            start = day_field(data, "from") or today
             until = day_field(data, "until")
             if until is not None and until < start:
                 raise UsageError(f"until: {until} is before the first paused day {start}")
             reason = text_field(data, "reason") or ""
-            by = request.state.person
-            record = self.service.pause(name, start=start, until=until, reason=reason, by=by)
-            return 201, {"name": name, "pause": pause_json(record)}
+            record = self.service.pause(
+                name, start=start, until=until, reason=reason, by=request.state.person
+            )
+            return 201, {**_whose(name), "pause": pause_json(record)}
 
         return self._api(request, work)
 
     def api_resume(self, request: Request) -> Response:
-        name = request.path_params["name"]
+        """End a running pause and cancel planned ones, of one ritual or of the household."""
+        name = request.path_params.get("name")
 
         def work() -> tuple[int, Any]:
             resumed = self.service.resume(name)
             said = {"resumed": resumed.ended + resumed.cancelled > 0, **resumed._asdict()}
-            return 200, {"name": name, **said}
+            return 200, {**_whose(name), **said}
+
+        return self._api(request, work)
+
+    def api_skip(self, request: Request, body: bytes) -> Response:
+        name = request.path_params["name"]
+
+        def work() -> tuple[int, Any]:
+            data = json_object(body)
+            check_fields(data, ("date", "reason"))
+            record, created = self.service.skip(
+                name,
+                day=day_field(data, "date"),
+                reason=text_field(data, "reason") or "",
+                by=request.state.person,
+            )
+            return (201 if created else 200), {"name": name, "created": created, "skip": skip_json(record)}
+
+        return self._api(request, work)
+
+    def api_unskip(self, request: Request, body: bytes) -> Response:
+        name = request.path_params["name"]
+
+        def work() -> tuple[int, Any]:
+            data = json_object(body)
+            check_fields(data, ("date",))
+            record = self.service.unskip(name, day=day_field(data, "date"))
+            return 200, {"name": name, "skip": skip_json(record)}
+
+        return self._api(request, work)
+
+    def api_undo(self, request: Request, body: bytes) -> Response:
+        name = request.path_params["name"]
+
+        def work() -> tuple[int, Any]:
+            data = json_object(body)
+            check_fields(data, ("date", "by"))
+            by = text_field(data, "by")
+            record = self.service.undo(
+                name, day=day_field(data, "date"), by=None if by is None else by.strip()
+            )
+            return 200, {"name": name, "completion": completion_json(record)}
 
         return self._api(request, work)
 
@@ -195,6 +245,11 @@ class Api:
     def _detail_json(self, name: str) -> JsonObject:
         """The object of `ritual show --json`."""
         return detail_json(self.service.detail(name))
+
+
+def _whose(name: str | None) -> JsonObject:
+    """Which pause an answer is about: a ritual's, or the whole household's."""
+    return {"name": name} if name is not None else {"household": True}
 
 
 MAX_JSON_NESTING = 16  # a ritual's JSON nests two deep; json and the readers recurse per level

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from scheduler.app.ports import Store
@@ -30,6 +31,8 @@ IMPORT_SOURCE = "import"  # the source of a completion whose file does not say
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _T = TypeVar("_T")
+# Told how far a long export or import has got: (done, total) in steps of the caller's choosing.
+Progress = Callable[[int, int], None]
 
 
 class ImportFileError(RitualError):
@@ -91,16 +94,21 @@ class Snapshot:
     completions: tuple[CompletionEntry, ...] = ()
     skips: tuple[SkipEntry, ...] = ()
     pauses: tuple[PauseEntry, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()  # (ritual, where it came from): "Loop habit 'Vegan' (#4)"
 
 
-def read_snapshot(store: Store) -> Snapshot:
-    """Everything the store holds, removed rituals included, in a stable order (ids never matter)."""
+def read_snapshot(store: Store, progress: Progress | None = None) -> Snapshot:
+    """Everything the store holds, removed rituals included, in a stable order (ids never matter).
+
+    ``progress`` hears (rituals read, rituals) as each ritual's record is read.
+    """
     rituals: list[RitualEntry] = []
     completions: list[CompletionEntry] = []
     skips: list[SkipEntry] = []
     pauses: list[PauseEntry] = []
     with store.transaction():  # one consistent read while the daemon may be recording
-        for stored in store.list_rituals(include_removed=True):
+        every = store.list_rituals(include_removed=True)
+        for done, stored in enumerate(every, start=1):
             name = stored.name
             versions = tuple(
                 (version.effective_from, cadence_to_table(version.cadence))
@@ -114,11 +122,34 @@ def read_snapshot(store: Store) -> Snapshot:
             )
             skips.extend(SkipEntry(name, s.day, s.reason) for s in store.skips(stored.id))
             pauses.extend(PauseEntry(name, p.start, p.until, p.reason) for p in store.pauses(stored.id))
+            if progress is not None:
+                progress(done, len(every))
     rituals.sort(key=lambda r: r.name)
     completions.sort(key=lambda c: (c.ritual, c.day, c.at, c.by, c.source, c.note, c.occurrence or ""))
     skips.sort(key=lambda s: (s.ritual, s.day, s.reason))
     pauses.sort(key=lambda p: (p.ritual, p.start, p.until or date.max, p.reason))
     return Snapshot(tuple(rituals), tuple(completions), tuple(skips), tuple(pauses))
+
+
+def read_text_file(path: Path) -> str:
+    """A file to import as text (UTF-8, a byte order mark allowed); one-line errors naming it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImportFileError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise ImportFileError(str(path), "is a folder, not a file") from None
+    except OSError as exc:
+        raise ImportFileError(str(path), f"cannot read ({exc.strerror or exc})") from None
+    return decode(data, str(path))
+
+
+def decode(data: bytes, shown: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportFileError(f"{shown}:{line}", "not UTF-8 text") from None
 
 
 def compact(table: Mapping[str, Any]) -> str:
