@@ -563,7 +563,7 @@ def test_pausing_and_resuming(house: House) -> None:
     answer = house.api("POST", "/api/v1/rituals/date-night/pause", {"until": "2026-12-24", "reason": "trip"})
     assert answer.status_code == 201
     pause = answer.json()["pause"]
-    assert answer.json() == {"name": "date-night", "pause": pause}
+    assert answer.json() == {"name": "date-night", "created": True, "pause": pause}
     assert pause == {
         "id": pause["id"],
         "from": "2026-11-27",
@@ -635,7 +635,7 @@ def test_a_planned_pause_starts_later(house: House) -> None:
             "/api/v1/rituals/date-night/pause",
             {"to": "2026-12-01"},
             400,
-            "unknown field 'to' (expected from, until, reason)",
+            "unknown field 'to' (expected from, until, reason, by)",
             id="unknown-field",
         ),
         pytest.param("/api/v1/rituals/nope/pause", None, 404, UNKNOWN, id="pause-unknown"),

@@ -71,7 +71,7 @@ from scheduler.domain.errors import (
     UsageError,
 )
 from scheduler.domain.history import history_of, is_paused_on, keeps_period, still_to_do
-from scheduler.domain.people import Household
+from scheduler.domain.people import HOUSEHOLD, Household
 from scheduler.domain.reminders import Nudge, NudgeKind
 
 if TYPE_CHECKING:
@@ -735,38 +735,49 @@ class RitualService:
         stored = self.store.ritual_by_id(record.ritual_id, include_removed=True)
         return CompletionView(stored.name if stored else None, record)
 
-    def undo(self, name: str, *, day: date | None = None, by: str | None = None) -> CompletionRecord:
+    def undo(
+        self,
+        name: str,
+        *,
+        day: date | None = None,
+        by: str | None = None,
+        mine: str = "",
+        where: str = "--by",
+    ) -> CompletionRecord:
         """Remove a completion: that day's (``day``), else the newest; only ``by``'s when given.
 
-        When several people did it that day and ``by`` does not say whose, nothing is removed
-        and the error names them.
+        Without ``by``, ``mine`` (the person asking: RITUAL_PERSON, ``me``, a token's person)
+        limits it to their own completions and those of both of you; with neither, anyone's.
+        When several people did it that day and nothing says whose, nothing is removed and
+        the error names them.
         """
         stored = self.get(name)
-        who = None if by is None else self.household.who(by)
+        who = None if by is None else self.household.who(by, where=where)
+        own = (self.household.who(mine), HOUSEHOLD) if who is None and mine else None
         recorded = [
             c
             for c in self.store.completions(stored.id, since=day)
-            if (day is None or c.day == day) and (who is None or c.by == who)
+            if (day is None or c.day == day) and (who is None or c.by == who) and (own is None or c.by in own)
         ]
         if not recorded:
             whose = f" by {who or 'nobody in particular'}" if who is not None else ""
+            if own is not None:
+                whose = f" by {own[0]} or both of you ({where} names someone else)"
             when = f" on {day}" if day is not None else ""
-            raise NotFoundError(f"'{name}' has no completion{whose}{when} to undo")
+            raise NotFoundError(f"'{name}' has no completion{when}{whose} to undo")
         if day is not None and who is None and len({c.by for c in recorded}) > 1:
             names = ", ".join(sorted({c.by or "nobody in particular" for c in recorded}))
-            raise UsageError(
-                f"'{name}' was done on {day} by {names}: say whose (--by, or \"by\" in a request)"
-            )
+            raise UsageError(f"'{name}' was done on {day} by {names}: say whose with {where}")
         chosen = max(recorded, key=lambda c: (c.created_at, c.id))
         self.store.delete_completion(chosen.id)
         return chosen
 
     def skip(
-        self, name: str, *, day: date | None = None, reason: str = "", by: str = ""
+        self, name: str, *, day: date | None = None, reason: str = "", by: str = "", where: str = "--by"
     ) -> tuple[SkipRecord, bool]:
         """Excuse the period holding ``day`` (default today); an already skipped period is left as
         it is (False)."""
-        who = self.household.who(by)
+        who = self.household.who(by, where=where)
         stored = self.get(name)
         day = day or self.today(stored.ritual)
         period = cad.period_of(self.cadence_on(stored, day), day)
@@ -795,17 +806,25 @@ class RitualService:
         until: date | None = None,
         reason: str = "",
         by: str = "",
-    ) -> PauseRecord:
-        """Pause one ritual, or with ``name`` None the whole household (no nudges, periods excused)."""
-        who = self.household.who(by)
+        where: str = "--by",
+    ) -> tuple[PauseRecord, bool]:
+        """Pause one ritual, or with ``name`` None the whole household (no nudges, periods excused).
+
+        A pause already covering every one of those days is left as it is (False)."""
+        who = self.household.who(by, where=where)
         stored = None if name is None else self.get(name)
         start = start or (self.household_today() if stored is None else self.today(stored.ritual))
         if until is not None and until < start:
             raise UsageError(f"--until {until} is before --from {start}")
+        pauses = self.store.household_pauses() if stored is None else self.store.pauses(stored.id)
+        for existing in pauses:
+            if (stored is None or existing.ritual_id is not None) and _covers(existing, start, until):
+                return existing, False
         ritual_id = None if stored is None else stored.id
-        return self.store.add_pause(
+        record = self.store.add_pause(
             ritual_id, start=start, until=until, reason=reason, now=self.clock.now(), by=who
         )
+        return record, True
 
     def resume(self, name: str | None) -> Resumed:
         """End the running pause of a ritual (or with ``name`` None, the household's) and cancel
@@ -907,3 +926,12 @@ def _not_retryable(delivery: DeliveryRecord) -> str:
             return "is being sent (or waits for its snooze to end)"
         case _:
             assert_never(delivery.status)
+
+
+def _covers(pause: PauseRecord, start: date, until: date | None) -> bool:
+    """Whether ``pause`` already holds every day from ``start`` to ``until`` (None: open-ended)."""
+    if pause.start > start:
+        return False
+    if pause.until is None:
+        return True
+    return until is not None and pause.until >= until
