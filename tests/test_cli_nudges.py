@@ -41,7 +41,7 @@ def test_notify_test_reports_a_dead_channel_and_exits_1(installed: RitualCli) ->
 
 
 def test_check_lists_channels_and_flags_notify_names_without_one(wired: RitualCli) -> None:
-    assert "channels: 1 (couple)" in wired("check").stdout
+    assert "channels: 1, reaching couple" in wired("check").stdout
     wired("add", "solo", "--at", "07:00", "--notify", "carol")
     result = wired("check", code=1)
     assert "ritual 'solo': notify names no channel: carol" in result.stderr

@@ -292,6 +292,8 @@ def test_a_token_for_someone_unknown_is_refused_and_one_of_someone_gone_stops_wo
     with TestClient(app) as gone:
         assert gone.get("/api/v1/rituals", headers=bearer(token)).status_code == 401
     store.close()
+    assert "stopped: sam is not in [people]" in couple("token", "list").stdout
+    assert [t["state"] for t in couple.json("token", "list")] == ["stopped"]
 
 
 @pytest.fixture

@@ -349,7 +349,7 @@ AUTH_CASES: dict[str, tuple[Callable[[House], dict[str, str]], str]] = {
     "no-token": (lambda h: {}, "missing bearer token"),
     "wrong-token": (lambda h: h.bearer("rt_guessed"), "invalid or revoked token"),
     "revoked-token": (revoke, "invalid or revoked token"),
-    "not-bearer": (lambda h: {"Authorization": f"Basic {API_TOKEN}"}, "invalid or revoked token"),
+    "not-bearer": (lambda h: {"Authorization": f"Basic {API_TOKEN}"}, "expected Authorization: Bearer TOKEN"),
     "empty-bearer": (lambda h: {"Authorization": "Bearer "}, "invalid or revoked token"),
 }
 UNKNOWN = "no ritual named 'nope' (see `ritual list`)"

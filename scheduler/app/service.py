@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
@@ -433,6 +433,15 @@ class RitualService:
     def tokens(self) -> list[ApiTokenRecord]:
         return self.store.api_tokens()
 
+    def token_state(self, record: ApiTokenRecord) -> str:
+        """``active``, ``revoked``, or ``stopped`` (its person is no longer of the household)."""
+        if not record.active:
+            return "revoked"
+        return "stopped" if self._person_gone(record) else "active"
+
+    def _person_gone(self, record: ApiTokenRecord) -> bool:
+        return bool(record.person) and self.household.get(record.person or "") is None
+
     def authenticate(self, token: str) -> ApiTokenRecord | None:
         """The active token with this secret (its last use noted), or None."""
         return self.token_by_hash(api_token_hash(token)) if token else None
@@ -443,7 +452,7 @@ class RitualService:
         A token of someone no longer among the household's people works no more.
         """
         record = self.store.find_api_token(token_hash)
-        if record is None or (record.person and self.household.get(record.person) is None):
+        if record is None or self._person_gone(record):
             return None
         self.store.touch_api_token(record.id, now=self.clock.now())
         return record
@@ -494,7 +503,8 @@ class RitualService:
             return FailedDelivery(ritual_name(occurrence.ritual_id), occurrence.slot, delivery)
 
         def decided(occurrence: OccurrenceRecord) -> DecidedNudge:
-            state, note = nudge_state(occurrence, open_by_nudge.get(occurrence.id, ()))
+            waiting = open_by_nudge.get(occurrence.id, ())
+            state, note = nudge_state(occurrence, waiting, ZoneInfo(self.default_timezone))
             return DecidedNudge(ritual_name(occurrence.ritual_id), occurrence, state, note)
 
         return StatusView(
@@ -891,7 +901,9 @@ class RitualService:
 _NOON = time(12, 0)
 
 
-def nudge_state(occurrence: OccurrenceRecord, waiting: Iterable[DeliveryRecord]) -> tuple[str, str]:
+def nudge_state(
+    occurrence: OccurrenceRecord, waiting: Iterable[DeliveryRecord], zone: tzinfo
+) -> tuple[str, str]:
     """How `ritual status` shows a nudge: its state and note, from it and its open deliveries.
 
     A nudge with a delivery waiting for its next try is ``retrying`` (even one recorded failed
@@ -902,11 +914,12 @@ def nudge_state(occurrence: OccurrenceRecord, waiting: Iterable[DeliveryRecord])
     retrying = sorted((d for d in waiting if d.status is DeliveryStatus.RETRY), key=lambda d: d.id)
     if retrying:
         tries = ", ".join(
-            f"#{d.id} at {d.next_attempt_at:%H:%M} UTC" if d.next_attempt_at else f"#{d.id}" for d in retrying
+            f"#{d.id} at {d.next_attempt_at.astimezone(zone):%H:%M}" if d.next_attempt_at else f"#{d.id}"
+            for d in retrying
         )
         return "retrying", f"next try {tries}"
     if occurrence.status is OccurrenceStatus.PENDING and occurrence.kind is OccurrenceKind.SNOOZE:
-        return "snoozed", f"due {occurrence.due_at:%H:%M} UTC"
+        return "snoozed", f"due {occurrence.due_at.astimezone(zone):%H:%M}"
     if occurrence.status is OccurrenceStatus.PENDING:
         return "sending", ""
     return occurrence.status.value, occurrence.note

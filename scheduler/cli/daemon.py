@@ -97,8 +97,11 @@ def status(app: App, limit: int, as_json: bool) -> None:
     click.echo(f"database: {settings.database_display}, {counted(view.rituals, 'ritual')}")
     for pause in view.household_pauses:
         click.echo(f"household: {pause_words(pause)}: no nudges, no streak breaks (`ritual resume --all`)")
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(app.service().default_timezone)  # the household's: every time below is read in it
     if info is not None:  # PostgreSQL: the daemon elected last fires the nudges
-        since = "" if info.since is None else f" since {info.since:%d %b %H:%M} UTC"
+        since = "" if info.since is None else f" since {info.since.astimezone(zone):%a %d %b %H:%M}"
         click.echo(f"leader: {info.holder}{since} (epoch {info.epoch}); the other daemons stand by")
     if web["url"]:
         click.echo(f"web: {web['url']} (today page, Done/Snooze links, /api/v1; http_bind {web['bind']})")
@@ -116,14 +119,20 @@ def status(app: App, limit: int, as_json: bool) -> None:
         render.print_table(["next", "ritual", "kind"], rows)
     if view.last:
         rows = [
-            [n.occurrence.due_at.strftime("%d %b %H:%M"), n.name, n.occurrence.slot, n.state, n.note]
+            [
+                f"{n.occurrence.due_at.astimezone(zone):%a %d %b %H:%M}",
+                n.name,
+                n.occurrence.slot,
+                n.state,
+                n.note,
+            ]
             for n in view.last
         ]
-        render.print_table(["due (UTC)", "ritual", "slot", "status", "note"], rows, title="last nudges")
+        render.print_table(["due", "ritual", "slot", "status", "note"], rows, title="last nudges")
     click.echo(f"deliveries: {view.pending} pending, {view.retrying} retrying, {len(view.failed)} failed")
     for waiting in view.waiting:
         row = waiting.delivery
-        when = f" at {row.next_attempt_at:%d %b %H:%M} UTC" if row.next_attempt_at else ""
+        when = f" at {row.next_attempt_at.astimezone(zone):%a %d %b %H:%M}" if row.next_attempt_at else ""
         click.echo(
             f"  retrying #{row.id} {waiting.name} {waiting.slot} via {row.channel}: {row.last_error} "
             f"({counted(row.attempts, 'try', 'tries')} so far; next{when}; `ritual retry {row.id}` sends now)"

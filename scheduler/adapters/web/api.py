@@ -54,8 +54,12 @@ class Api:
         """Authenticate, run ``work``, and turn what it returns or raises into one-line JSON."""
         record = self.auth.bearer(request)
         if record is None:
-            has = bool(request.headers.get("authorization"))
-            message = "invalid or revoked token" if has else "missing bearer token"
+            given = request.headers.get("authorization", "")
+            message = "invalid or revoked token"
+            if not given:
+                message = "missing bearer token"
+            elif given.split(" ", 1)[0].lower() != "bearer":
+                message = "expected Authorization: Bearer TOKEN"
             return json_response(401, {"error": message}, headers={"WWW-Authenticate": "Bearer"})
         request.state.person = record.person or ""  # what this token records as
         try:
