@@ -399,6 +399,14 @@ class RitualService:
         found.sort(key=lambda u: (u.nudge.due, u.ritual.name, u.nudge.slot))
         return found
 
+    def next_sendable(self, name: str, *, within: timedelta = timedelta(days=8)) -> datetime | None:
+        """When the ritual's next nudge goes out, as `ritual next` would list it (None: not within)."""
+        stored = self.get(name)
+        now = self.clock.now()
+        kept, paused = self._kept_now(stored), partial(is_paused_on, self.store.pauses(stored.id))
+        first = next(planning.sendable(stored.ritual, now, now + within, kept=kept, paused=paused), None)
+        return None if first is None else first.due
+
     def _kept_now(self, stored: StoredRitual) -> Callable[[Nudge], bool]:
         """Whether a nudge's period is kept by what is recorded now. Only a period begun by today
         can be, so no other is read; a later day of today's period is judged by today."""
