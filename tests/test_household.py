@@ -557,3 +557,24 @@ def test_quiet_hours_are_read_in_the_persons_own_zone(
     assert sam.titles() == []
     home.run_until(DUE + timedelta(minutes=31), [talk])
     assert sam.titles() == ["Talk"]  # at 22:00 in Berlin
+
+
+def test_a_mistyped_tag_or_a_broken_url_of_a_person_shows_and_is_never_echoed(couple: RitualCli) -> None:
+    (couple.config / "apprise.txt").write_text("sam-phone=json://127.0.0.1:9/\n", encoding="utf-8")
+    (couple.config / "settings.toml").write_text(
+        COUPLE.replace('name = "Sam"', 'name = "Sam"\nchannels = ["sam-phon"]').replace(
+            'name = "Alex"', 'name = "Alex"\nchannels = ["ntfy:/broken host/alex-pw"]'
+        ),
+        encoding="utf-8",
+    )
+    shown = {p["key"]: p["channels"] for p in couple.json("people")}
+    assert shown == {
+        "alex": ["a broken URL (see `ritual check`)"],
+        "sam": ["sam-phon (no channel has this tag)"],
+    }
+    checked = couple("check", code=1)
+    assert "people.sam: no channel carries the tag 'sam-phon'" in checked.output
+    assert (
+        "people.alex: a channel is neither an Apprise URL (scheme://...) nor a tag (****)" in checked.output
+    )
+    assert "alex-pw" not in checked.output + couple("people").output

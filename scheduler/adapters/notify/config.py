@@ -75,7 +75,13 @@ def load_channels(
         wanted = {tag.strip().lower() for tag in tags}
         known = {tag for channel in channels for tag in channel.tags}
         for tag in sorted(wanted - known):
-            problems.append(f"{urls_source}.{person}: no channel carries the tag '{tag}'")
+            if _TAG_RE.fullmatch(tag):
+                problems.append(f"{urls_source}.{person}: no channel carries the tag '{tag}'")
+            else:  # a URL gone wrong ("ntfy:/host/topic"): it may hold a secret, so never shown
+                problems.append(
+                    f"{urls_source}.{person}: a channel is neither an Apprise URL (scheme://...)"
+                    f" nor a tag ({mask_raw(tag)})"
+                )
         channels = tuple(
             dataclasses.replace(c, tags=tuple(sorted({*c.tags, person}))) if wanted & set(c.tags) else c
             for c in channels
@@ -84,6 +90,9 @@ def load_channels(
     if strict and problems:
         raise ChannelConfigError(problems)
     return Channels(channels, tuple(problems), tuple(plugins))
+
+
+_TAG_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")  # what Apprise takes as a tag
 
 
 def _distinct(*paths: Path | None) -> list[Path]:
