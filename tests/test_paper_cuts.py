@@ -443,8 +443,8 @@ def test_a_failed_send_is_one_line_not_apprises_too(
     with caplog.at_level(logging.WARNING):
         result = installed("notify-test", code=1)
     assert [r.getMessage() for r in caplog.records if r.name.startswith("apprise")] == []
-    (line,) = result.stdout.splitlines()
-    assert line.startswith("retry   couple") and "Connection refused" in line
+    _header, line = result.stdout.splitlines()
+    assert line.startswith("failed, would retry  couple") and "Connection refused" in line
 
 
 def test_a_failed_send_leaves_apprises_lines_out_of_the_log(

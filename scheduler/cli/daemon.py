@@ -169,15 +169,19 @@ def notify_test(app: App, names: tuple[str, ...]) -> None:
     )
     prepare_sending()
     results = channels.send(chosen, [message] * len(chosen), timeout=settings.send_timeout)
+    from scheduler.cli import render
+
     failed = 0
+    rows: list[list[str | None]] = []
     for channel, result in zip(chosen, results, strict=True):
-        who = ",".join(channel.tags) or "-"
+        who = ", ".join(channel.tags) or "-"
         if result.ok:
-            click.echo(f"ok      {who:<12} {result.masked_url} ({result.elapsed:.1f}s)")
-        else:
-            failed += 1
-            kind = "failed" if result.permanent else "retry"
-            click.echo(f"{kind:<7} {who:<12} {result.masked_url}: {result.error}")
+            rows.append(["ok", who, result.masked_url, f"{result.elapsed:.1f}s"])
+            continue
+        failed += 1
+        kind = "failed" if result.permanent else "failed, would retry"
+        rows.append([kind, who, result.masked_url, result.error])
+    render.print_table(["outcome", "reaches", "channel", ""], rows)
     if failed:
         sys.exit(1)
 

@@ -25,6 +25,7 @@ from scheduler.adapters.notify.secrets import (
     mask_raw,
     one_line,
     raw_secrets,
+    service_and_host,
     yaml_secrets,
 )
 
@@ -270,11 +271,12 @@ def _requirement(scheme: str) -> str:
 def _channel_of(plugin: Any, *, tags: Sequence[str], source: str) -> Channel:
     real = _real_url(plugin)
     target = _target(real)
-    masked = str(plugin.url(privacy=True))
-    if masked.endswith("://"):  # a custom plugin shows only its scheme: add the target to tell them apart
-        masked = f"{masked} ({target[:8]})"
+    private = str(plugin.url(privacy=True))
+    if private.endswith("://"):  # a custom plugin shows only its scheme: add the target to tell them apart
+        masked = f"{private} ({target[:8]})"
     else:
-        GUARD.add(diff_secrets(real, masked))
+        GUARD.add(diff_secrets(real, private))
+        masked = service_and_host(private)
     GUARD.add(raw_secrets(real))
     scheme = real.partition("://")[0].lower()
     problem = None if plugin.enabled else f"'{scheme}' {_requirement(scheme)} ({masked})"
