@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from scheduler.domain.errors import SettingsError
@@ -172,8 +180,12 @@ class Settings(BaseSettings):
 
     @field_validator("me")
     @classmethod
-    def _me(cls, value: str | None) -> str | None:
-        return None if value is None or not value.strip() else value.strip().lower()
+    def _me(cls, value: str | None, info: ValidationInfo) -> str | None:
+        me = None if value is None or not value.strip() else value.strip().lower()
+        people = info.data.get("people") or {}
+        if me is not None and people and me != "household" and me not in people:
+            raise ValueError(f"unknown person '{me}' (the household: {', '.join(people)})")
+        return me
 
     @field_validator("digest_on")
     @classmethod
@@ -452,6 +464,8 @@ def _settings_error(
     line_path = path or [key]
     if error["type"] == "extra_forbidden":
         message = f"unknown option '{path[-1]}'"
+        if len(path) > 2 and path[-1] in Settings.model_fields:
+            message += f" (TOML puts every key after [{'.'.join(path[:-1])}] in that table: move it above)"
         path = path[:-1]
     elif len(errors) > 1 and len(errors[1]["loc"]) == len(error["loc"]) and key == "people":
         message = "must be a [people.NAME] table or a list of Apprise URLs"

@@ -236,3 +236,19 @@ def test_rituals_due_at_one_instant_share_one_timer_and_one_batch(tmp_path: Path
         }
     finally:
         made.stop()
+
+
+def test_the_status_line_names_the_next_nudge_that_goes_out_not_one_already_done(tmp_path: Path) -> None:
+    made = InProcess(tmp_path, datetime(2031, 5, 5, 8, 0, tzinfo=UTC))
+    made.add("talk", "09:00")
+    made.add("walk", "18:00")
+    made.start()
+    try:
+        assert made.daemon.status_line() == "serving 2 rituals; next: talk at Mon 09:00"
+        store = SqlStore.open(made.settings.database)
+        other = RitualService(store, made.clock, ritual_file=tmp_path / "none", default_timezone="UTC")
+        other.record_done("talk")  # done before its nudge: the daemon still wakes, but sends nothing
+        store.close()
+        assert made.daemon.status_line() == "serving 2 rituals; next: walk at Mon 18:00"
+    finally:
+        made.stop()

@@ -80,6 +80,21 @@ def test_the_default_person_is_ritual_person_then_me(couple: RitualCli) -> None:
     assert by == {"tech-free-talk": "sam", "journal": "alex"}
 
 
+def test_a_household_of_two_without_me_asks_who_and_one_person_needs_no_asking(couple: RitualCli) -> None:
+    before = snapshot(couple.database)
+    asked = couple("done", "tech-free-talk", code=2)
+    assert "--by: who did it? alex, sam or household (both of you)" in asked.stderr
+    assert snapshot(couple.database) == before
+    (couple.config / "settings.toml").write_text('[people.alex]\nname = "Alex"\n', encoding="utf-8")
+    assert couple("done", "tech-free-talk").stdout.endswith("by alex\n")
+
+
+def test_a_second_note_on_an_already_recorded_day_is_said_to_be_left_out(couple: RitualCli) -> None:
+    couple("done", "tech-free-talk", "--by", "alex", "--note", "first")
+    said = couple("done", "tech-free-talk", "--by", "alex", "--note", "second").stdout
+    assert "already recorded" in said and "its note stays 'first'" in said
+
+
 # --- take it back ----------------------------------------------------------------------------------
 
 
@@ -93,9 +108,21 @@ def test_undo_takes_back_that_days_completion_of_that_person(couple: RitualCli) 
     assert left == [("2026-11-23", "alex"), ("2026-11-24", "sam")]
 
 
+def test_undo_without_by_takes_back_only_your_own_or_both_of_yours(couple: RitualCli) -> None:
+    couple("done", "tech-free-talk", "--by", "alex", "--date", "yesterday")
+    couple("done", "tech-free-talk", "--by", "sam")
+    couple.env["RITUAL_PERSON"] = "alex"
+    assert "on Mon 23 Nov 2026 by alex" in couple("undo", "tech-free-talk").stdout  # not Sam's newer one
+    refused = couple("undo", "tech-free-talk", code=1)
+    assert "has no completion by alex or both of you (--by names someone else)" in refused.stderr
+    couple("done", "tech-free-talk", "--by", "household")
+    assert "by household" in couple("undo", "tech-free-talk").stdout
+    assert [c["by"] for c in couple.json("show", "tech-free-talk")["completions"]] == ["sam"]
+
+
 def test_a_skip_is_kept_once_and_can_be_taken_back(couple: RitualCli) -> None:
-    couple("skip", "date-night", "--reason", "flu", "--by", "sam")
-    assert couple("skip", "date-night").stdout.startswith("already skipped")
+    assert couple("skip", "date-night", "--reason", "flu", "--by", "sam").stdout.endswith("by sam\n")
+    assert couple("skip", "date-night", "--by", "alex").stdout.startswith("already skipped")
     assert [(s["reason"], s["by"]) for s in couple.json("show", "date-night")["skips"]] == [("flu", "sam")]
     assert "unskipped" in couple("unskip", "date-night").stdout
     assert couple.json("show", "date-night")["skips"] == []
@@ -108,7 +135,17 @@ def test_resume_ends_a_running_pause_or_cancels_a_planned_one_and_says_which(cou
     assert "cancelled 1 planned pause" in said
     assert couple.json("show", "journal")["pauses"] == []
     couple("pause", "journal")
-    assert "its pause ended yesterday" in couple("resume", "journal").stdout
+    assert "resumed 'journal': due again from today" in couple("resume", "journal").stdout
+
+
+def test_a_pause_already_in_place_is_not_made_twice(couple: RitualCli) -> None:
+    window = ("--from", "2026-12-20", "--until", "2026-12-27")
+    assert couple("pause", "journal", *window, "--by", "sam").stdout.endswith("(by sam)\n")
+    assert couple("pause", "journal", *window, "--by", "sam").stdout.startswith("already paused: 'journal'")
+    couple("pause", "journal", "--from", "2026-12-21", "--until", "2026-12-22", "--by", "alex")  # inside it
+    assert len(couple.json("show", "journal")["pauses"]) == 1
+    couple("pause", "journal", "--from", "2026-12-26", "--until", "2026-12-30", "--by", "alex")  # longer
+    assert len(couple.json("show", "journal")["pauses"]) == 2
 
 
 # --- the household pause -----------------------------------------------------------------------------
@@ -200,12 +237,19 @@ def test_the_api_takes_back_and_pauses_with_the_same_verbs_as_the_cli(couple: Ri
         post(f"{talk}/done")
         post(f"{talk}/done", {"by": "alex"})
         assert post(f"{talk}/undo", {"date": "2026-11-20"})[0] == 404  # nothing that day
-        code, body = post(f"{talk}/undo", {"by": "sam"})
+        code, body = post(f"{talk}/undo")  # Sam's token: Sam's own, though Alex's is newer
         assert (code, body["completion"]["by"]) == (200, "sam")
+        assert post(f"{talk}/undo")[0] == 404  # Alex's is not Sam's to take back unless named
         assert [c["by"] for c in couple.json("show", "tech-free-talk")["completions"]] == ["alex"]
 
         first, again = post(f"{talk}/skip", {"reason": "ill"}), post(f"{talk}/skip")
         assert (first[0], first[1]["skip"]["by"], again[0], again[1]["created"]) == (201, "sam", 200, False)
+        assert post(f"{talk}/unskip")[0] == 200
+        assert post(f"{talk}/skip", {"by": "alex"})[1]["skip"]["by"] == "alex"  # the body may say who
+        assert post(f"{talk}/skip", {"by": "kim"}) == (
+            400,
+            {"error": "by: unknown person 'kim' (the household: alex, sam)"},
+        )
         assert post(f"{talk}/unskip")[0] == 200
         assert post(f"{talk}/unskip") == (
             404,
@@ -248,6 +292,8 @@ def test_a_token_for_someone_unknown_is_refused_and_one_of_someone_gone_stops_wo
     with TestClient(app) as gone:
         assert gone.get("/api/v1/rituals", headers=bearer(token)).status_code == 401
     store.close()
+    assert "stopped: sam is not in [people]" in couple("token", "list").stdout
+    assert [t["state"] for t in couple.json("token", "list")] == ["stopped"]
 
 
 @pytest.fixture
@@ -511,3 +557,24 @@ def test_quiet_hours_are_read_in_the_persons_own_zone(
     assert sam.titles() == []
     home.run_until(DUE + timedelta(minutes=31), [talk])
     assert sam.titles() == ["Talk"]  # at 22:00 in Berlin
+
+
+def test_a_mistyped_tag_or_a_broken_url_of_a_person_shows_and_is_never_echoed(couple: RitualCli) -> None:
+    (couple.config / "apprise.txt").write_text("sam-phone=json://127.0.0.1:9/\n", encoding="utf-8")
+    (couple.config / "settings.toml").write_text(
+        COUPLE.replace('name = "Sam"', 'name = "Sam"\nchannels = ["sam-phon"]').replace(
+            'name = "Alex"', 'name = "Alex"\nchannels = ["ntfy:/broken host/alex-pw"]'
+        ),
+        encoding="utf-8",
+    )
+    shown = {p["key"]: p["channels"] for p in couple.json("people")}
+    assert shown == {
+        "alex": ["a broken URL (see `ritual check`)"],
+        "sam": ["sam-phon (no channel has this tag)"],
+    }
+    checked = couple("check", code=1)
+    assert "people.sam: no channel carries the tag 'sam-phon'" in checked.output
+    assert (
+        "people.alex: a channel is neither an Apprise URL (scheme://...) nor a tag (****)" in checked.output
+    )
+    assert "alex-pw" not in checked.output + couple("people").output

@@ -758,3 +758,19 @@ def test_loading_the_same_plugin_folder_twice_is_clean() -> None:
         )
         assert channels.problems == ()
         assert {"desktop", "journal"} <= {plugin.split()[0] for plugin in channels.plugins}
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("ntfy://ntfy.example.lan/our-secret-topic?priority=high", "ntfy://ntfy.example.lan/…"),
+        ("json://samuser:pw@127.0.0.1:18999/sam-secret-path", "json://****@127.0.0.1:18999/…"),
+        ("tgram://123456:ABCdef/987654321", "tgram://1...f/…"),  # Apprise shortens the bot token
+    ],
+)
+def test_a_channel_is_shown_by_its_service_and_host_only(url: str, shown: str) -> None:
+    """An ntfy topic, a path or a chat id can be the only secret a channel has."""
+    (channel,) = load({"alex": [url]})
+    assert channel.masked == shown
+    for secret in ("our-secret-topic", "sam-secret-path", "samuser", "ABCdef", "987654321"):
+        assert secret not in channel.masked

@@ -92,7 +92,8 @@ def test_status_names_the_leading_daemon(postgres_url: str, tmp_path: Path) -> N
         assert leadership.try_lead()
         status = cli.json("status")
         assert status["leader"] == {"holder": "homeserver 4242", "since": NOW.isoformat(), "epoch": 1}
-        assert "leader: homeserver 4242 since 24 Nov 11:00 UTC (epoch 1)" in cli("status").output
+        # status reads every time in the household's zone (Europe/Berlin here)
+        assert "leader: homeserver 4242 since Tue 24 Nov 12:00 (epoch 1)" in cli("status").output
     finally:
         leadership.close()
         store.close()

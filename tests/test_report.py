@@ -350,7 +350,7 @@ BALANCE_CASES = [
             ],
             set(),
             "your time was spread across emotional, physical, intellectual and experiential; "
-            "no kind of connection was left out",
+            "spiritual rested (excused or paused)",
             {"emotional": 0.25, "spiritual": 0.0},
         ),
         id="paused all week is a season, not neglect",

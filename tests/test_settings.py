@@ -32,15 +32,18 @@ def test_the_packaged_settings_example_is_the_documented_one() -> None:
 
 def test_every_setting_the_example_documents_is_valid_when_uncommented(config: Path) -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
-    # "# key = value" and the "# [people]" table with its "# name = [...]" lines.
-    uncommented = re.sub(r"^# (\[?[a-z_]+\]? ?(=.*)?)$", r"\1", text, flags=re.M)
+    # "# key = value" and the "# [people.NAME]" tables with their "# key = ..." lines.
+    uncommented = re.sub(r"^# (\[?[a-z_.]+\]? ?(=.*)?)$", r"\1", text, flags=re.M)
     assert uncommented.count("\n# ") < text.count("\n# ")
     (config / "settings.toml").write_text(uncommented, encoding="utf-8")
     settings = load_settings()
     assert settings.timezone == "Europe/Berlin"
     assert settings.digest_to == ["couple"]
     assert set(settings.people) == {"alex", "sam"}
-    assert "app-password" not in repr(settings)
+    assert settings.me == "alex"
+    alex = settings.household.get("alex")
+    assert alex is not None and (alex.shown, alex.timezone) == ("Alex", "Europe/Berlin")
+    assert "ntfy.example.lan" not in repr(settings)
 
 
 def test_environment_beats_dotenv_beats_the_settings_file(
@@ -76,6 +79,17 @@ def test_environment_beats_dotenv_beats_the_settings_file(
             "settings.toml:5: people.sam.quiet_hours: not a time of day: '22' (use HH:MM, 24-hour)",
         ),
         ("file", '[people.sam]\ncolour = "blue"\n', "settings.toml:2: people.sam: unknown option 'colour'"),
+        (
+            "file",
+            '[people.sam]\nname = "Sam"\nme = "sam"\n',
+            "settings.toml:3: people.sam: unknown option 'me' (TOML puts every key after [people.sam]"
+            " in that table: move it above)",
+        ),
+        (
+            "file",
+            'me = "alexx"\n[people.alex]\n[people.sam]\n',
+            "settings.toml:1: me: unknown person 'alexx' (the household: alex, sam)",
+        ),
         ("file", '[people]\nalex = ["ntfy://h/t", 2]\n', "settings.toml:2: people.alex[1]: Input should be"),
         (
             "file",

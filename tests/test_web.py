@@ -359,7 +359,7 @@ AUTH_CASES: dict[str, tuple[Callable[[House], dict[str, str]], str]] = {
     "no-token": (lambda h: {}, "missing bearer token"),
     "wrong-token": (lambda h: h.bearer("rt_guessed"), "invalid or revoked token"),
     "revoked-token": (revoke, "invalid or revoked token"),
-    "not-bearer": (lambda h: {"Authorization": f"Basic {API_TOKEN}"}, "invalid or revoked token"),
+    "not-bearer": (lambda h: {"Authorization": f"Basic {API_TOKEN}"}, "expected Authorization: Bearer TOKEN"),
     "empty-bearer": (lambda h: {"Authorization": "Bearer "}, "invalid or revoked token"),
 }
 UNKNOWN = "no ritual named 'nope' (see `ritual list`)"
@@ -573,7 +573,7 @@ def test_pausing_and_resuming(house: House) -> None:
     answer = house.api("POST", "/api/v1/rituals/date-night/pause", {"until": "2026-12-24", "reason": "trip"})
     assert answer.status_code == 201
     pause = answer.json()["pause"]
-    assert answer.json() == {"name": "date-night", "pause": pause}
+    assert answer.json() == {"name": "date-night", "created": True, "pause": pause}
     assert pause == {
         "id": pause["id"],
         "from": "2026-11-27",
@@ -645,7 +645,7 @@ def test_a_planned_pause_starts_later(house: House) -> None:
             "/api/v1/rituals/date-night/pause",
             {"to": "2026-12-01"},
             400,
-            "unknown field 'to' (expected from, until, reason)",
+            "unknown field 'to' (expected from, until, reason, by)",
             id="unknown-field",
         ),
         pytest.param("/api/v1/rituals/nope/pause", None, 404, UNKNOWN, id="pause-unknown"),

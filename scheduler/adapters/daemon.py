@@ -31,7 +31,7 @@ from scheduler.app.nudging import Nudger
 from scheduler.app.ports import Clock, Leadership
 from scheduler.app.service import RitualService
 from scheduler.app.stored import StoredRitual
-from scheduler.domain.errors import ScheduleError
+from scheduler.domain.errors import RitualError, ScheduleError
 
 log = logging.getLogger("scheduler.adapters.daemon")
 
@@ -128,9 +128,9 @@ class Daemon:
             self._open()
             self._install_signal_handlers()
             self._elect()
-            self._systemd.ready(self._status_line())
+            self._systemd.ready(self.status_line())
             self.started.set()
-            log.info("started: %s", self._status_line())
+            log.info("started: %s", self.status_line())
             self._serve()
             log.info("stopping: finishing in-flight sends")
             self._systemd.stopping()
@@ -186,11 +186,11 @@ class Daemon:
             if not self._leadership.check():
                 log.warning("lost the lead; standing by and trying again")
                 self._stop_timers(wait=False)
-                self._systemd.status(self._status_line())
+                self._systemd.status(self.status_line())
         elif self._elect():
-            log.info("took the lead: %s", self._status_line())
-            self._systemd.status(self._status_line())
-        elif (line := self._status_line()) != self._standby_line:
+            log.info("took the lead: %s", self.status_line())
+            self._systemd.status(self.status_line())
+        elif (line := self.status_line()) != self._standby_line:
             self._standby_line = line  # who leads changed (or became known): say so at once
             self._systemd.status(line)
 
@@ -314,8 +314,8 @@ class Daemon:
         self._sync()
         if self.leading:
             self._reconcile()
-        self._systemd.ready(self._status_line())
-        log.info("reloaded: %s", self._status_line())
+        self._systemd.ready(self.status_line())
+        log.info("reloaded: %s", self.status_line())
 
     # the work -------------------------------------------------------------------------
     def tick(self) -> None:
@@ -327,7 +327,7 @@ class Daemon:
         """
         self._systemd.watchdog()
         if not self.leading:
-            self._systemd.status(self._status_line())
+            self._systemd.status(self.status_line())
             return
         try:
             assert self._service is not None and self._nudger is not None
@@ -343,7 +343,7 @@ class Daemon:
                 if self._digest_at is not None and self._digest_at <= now:
                     self._handle_digest()
             self._nudger.deliver_due()
-            self._systemd.status(self._status_line())
+            self._systemd.status(self.status_line())
         except Exception:  # one bad tick must not stop the next
             log.exception("reconcile tick failed")
 
@@ -470,14 +470,33 @@ class Daemon:
             func, "date", args=list(args), id=job_id, replace_existing=True, run_date=when
         )
 
-    def _status_line(self) -> str:
+    def status_line(self) -> str:
         """systemd's STATUS=, from the armed timers (no planning on every tick)."""
         if not self.leading:
             info = None if self._service is None else self._service.leader_info()
             return f"standby: {info.holder} leads" if info else "standby: waiting for the lead"
-        armed = [(when, name) for name, when in self._armed.items() if when is not None]
-        if not armed:
+        nearest = self._nearest_sendable()
+        if nearest is None:
             return serving_line(len(self._armed), None)
-        when, name = min(armed)
+        when, name = nearest
         zone = self._zones.get(name)
         return serving_line(len(self._armed), (name, when.astimezone(zone) if zone else when))
+
+    def _nearest_sendable(self, looked_at: int = 3) -> tuple[datetime, str] | None:
+        """The next nudge that goes out, as `ritual next` says: the soonest timers are asked
+        whether their nudge is sent (not kept or paused by now); a few, so a tick stays cheap."""
+        with self._timers_lock:
+            armed = sorted((when, name) for name, when in self._armed.items() if when is not None)
+        best: tuple[datetime, str] | None = None
+        for when, name in armed[:looked_at]:
+            if best is not None and best[0] <= when:
+                return best
+            try:
+                sent = None if self._service is None else self._service.next_sendable(name)
+            except RitualError:
+                sent = when
+            if sent is not None and (best is None or sent < best[0]):
+                best = (sent, name)
+        if len(armed) > looked_at and (best is None or armed[looked_at][0] < best[0]):
+            return armed[looked_at]
+        return best

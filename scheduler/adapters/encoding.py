@@ -134,10 +134,11 @@ def upcoming_json(item: Upcoming) -> JsonObject:
     }
 
 
-def token_json(record: ApiTokenRecord) -> JsonObject:
-    """A token without its secret: ``ritual token list --json``."""
+def token_json(record: ApiTokenRecord, state: str) -> JsonObject:
+    """A token without its secret: ``ritual token list --json``; ``state`` active, revoked or stopped."""
     return {
         "name": record.name,
+        "state": state,
         "created_at": record.created_at,
         "last_used_at": record.last_used_at,
         "revoked_at": record.revoked_at,

@@ -163,9 +163,9 @@ class ChannelOutbox:
                 continue
             label = _label(channel)
             if until - occurrence.due_at > grace:
-                log.info(
-                    "%s/%s: not via %s: quiet hours past the grace", occurrence.day, occurrence.slot, label
-                )
+                name = stored.name if stored else "household"
+                when = f"{occurrence.day}/{occurrence.slot}"
+                log.info("%s %s: not via %s: quiet hours past the grace", name, when, label)
                 continue
             now = self.clock.now()
             self.store.add_deliveries(occurrence.id, [(label, channel.target)], now=now, not_before=until)

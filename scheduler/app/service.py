@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
@@ -74,7 +74,7 @@ from scheduler.domain.errors import (
     UsageError,
 )
 from scheduler.domain.history import history_of, is_paused_on, keeps_period, still_to_do
-from scheduler.domain.people import Household
+from scheduler.domain.people import HOUSEHOLD, Household
 from scheduler.domain.reminders import Nudge, NudgeKind, check_schedule
 
 if TYPE_CHECKING:
@@ -414,6 +414,14 @@ class RitualService:
         found.sort(key=lambda u: (u.nudge.due, u.ritual.name, u.nudge.slot))
         return found
 
+    def next_sendable(self, name: str, *, within: timedelta = timedelta(days=8)) -> datetime | None:
+        """When the ritual's next nudge goes out, as `ritual next` would list it (None: not within)."""
+        stored = self.get(name)
+        now = self.clock.now()
+        kept, paused = self._kept_now(stored), partial(is_paused_on, self.store.pauses(stored.id))
+        first = next(planning.sendable(stored.ritual, now, now + within, kept=kept, paused=paused), None)
+        return None if first is None else first.due
+
     def schedule_problems(self, rituals: Iterable[StoredRitual] | None = None) -> dict[str, str]:
         """Why a current ritual's cron or rrule cannot be planned, by name: one stored before the
         rule that refuses it existed. It gets no nudges; `ritual check`, `ritual status` and the
@@ -460,6 +468,15 @@ class RitualService:
     def tokens(self) -> list[ApiTokenRecord]:
         return self.store.api_tokens()
 
+    def token_state(self, record: ApiTokenRecord) -> str:
+        """``active``, ``revoked``, or ``stopped`` (its person is no longer of the household)."""
+        if not record.active:
+            return "revoked"
+        return "stopped" if self._person_gone(record) else "active"
+
+    def _person_gone(self, record: ApiTokenRecord) -> bool:
+        return bool(record.person) and self.household.get(record.person or "") is None
+
     def authenticate(self, token: str) -> ApiTokenRecord | None:
         """The active token with this secret (its last use noted), or None."""
         return self.token_by_hash(api_token_hash(token)) if token else None
@@ -470,7 +487,7 @@ class RitualService:
         A token of someone no longer among the household's people works no more.
         """
         record = self.store.find_api_token(token_hash)
-        if record is None or (record.person and self.household.get(record.person) is None):
+        if record is None or self._person_gone(record):
             return None
         self.store.touch_api_token(record.id, now=self.clock.now())
         return record
@@ -521,7 +538,8 @@ class RitualService:
             return FailedDelivery(ritual_name(occurrence.ritual_id), occurrence.slot, delivery)
 
         def decided(occurrence: OccurrenceRecord) -> DecidedNudge:
-            state, note = nudge_state(occurrence, open_by_nudge.get(occurrence.id, ()))
+            waiting = open_by_nudge.get(occurrence.id, ())
+            state, note = nudge_state(occurrence, waiting, ZoneInfo(self.default_timezone))
             return DecidedNudge(ritual_name(occurrence.ritual_id), occurrence, state, note)
 
         return StatusView(
@@ -764,39 +782,50 @@ class RitualService:
         stored = self.store.ritual_by_id(record.ritual_id, include_removed=True)
         return CompletionView(stored.name if stored else None, record)
 
-    def undo(self, name: str, *, day: date | None = None, by: str | None = None) -> CompletionRecord:
+    def undo(
+        self,
+        name: str,
+        *,
+        day: date | None = None,
+        by: str | None = None,
+        mine: str = "",
+        where: str = "--by",
+    ) -> CompletionRecord:
         """Remove a completion: that day's (``day``), else the newest; only ``by``'s when given.
 
-        When several people did it that day and ``by`` does not say whose, nothing is removed
-        and the error names them.
+        Without ``by``, ``mine`` (the person asking: RITUAL_PERSON, ``me``, a token's person)
+        limits it to their own completions and those of both of you; with neither, anyone's.
+        When several people did it that day and nothing says whose, nothing is removed and
+        the error names them.
         """
         stored = self.get(name)
-        who = None if by is None else self.household.who(by)
+        who = None if by is None else self.household.who(by, where=where)
+        own = (self.household.who(mine), HOUSEHOLD) if who is None and mine else None
         recorded = [
             c
             for c in self.store.completions(stored.id, since=day)
-            if (day is None or c.day == day) and (who is None or c.by == who)
+            if (day is None or c.day == day) and (who is None or c.by == who) and (own is None or c.by in own)
         ]
         if not recorded:
             whose = f" by {who or 'nobody in particular'}" if who is not None else ""
+            if own is not None:
+                whose = f" by {own[0]} or both of you ({where} names someone else)"
             when = f" on {day}" if day is not None else ""
-            raise NotFoundError(f"'{name}' has no completion{whose}{when} to undo")
+            raise NotFoundError(f"'{name}' has no completion{when}{whose} to undo")
         if day is not None and who is None and len({c.by for c in recorded}) > 1:
             names = ", ".join(sorted({c.by or "nobody in particular" for c in recorded}))
-            raise UsageError(
-                f"'{name}' was done on {day} by {names}: say whose (--by, or \"by\" in a request)"
-            )
+            raise UsageError(f"'{name}' was done on {day} by {names}: say whose with {where}")
         chosen = max(recorded, key=lambda c: (c.created_at, c.id))
         self.store.delete_completion(chosen.id)
         return chosen
 
     def skip(
-        self, name: str, *, day: date | None = None, reason: str = "", by: str = ""
+        self, name: str, *, day: date | None = None, reason: str = "", by: str = "", where: str = "--by"
     ) -> tuple[SkipRecord, bool]:
         """Excuse the period holding ``day`` (default today); an already skipped period is left as
         it is (False)."""
         reason = _free_text("reason", reason)
-        who = self.household.who(_free_text("by", by))
+        who = self.household.who(_free_text("by", by), where=where)
         stored = self.get(name)
         day = day or self.today(stored.ritual)
         period = cad.period_of(self.cadence_on(stored, day), day)
@@ -825,18 +854,26 @@ class RitualService:
         until: date | None = None,
         reason: str = "",
         by: str = "",
-    ) -> PauseRecord:
-        """Pause one ritual, or with ``name`` None the whole household (no nudges, periods excused)."""
+        where: str = "--by",
+    ) -> tuple[PauseRecord, bool]:
+        """Pause one ritual, or with ``name`` None the whole household (no nudges, periods excused).
+
+        A pause already covering every one of those days is left as it is (False)."""
         reason = _free_text("reason", reason)
-        who = self.household.who(_free_text("by", by))
+        who = self.household.who(_free_text("by", by), where=where)
         stored = None if name is None else self.get(name)
         start = start or (self.household_today() if stored is None else self.today(stored.ritual))
         if until is not None and until < start:
             raise UsageError(f"--until {until} is before --from {start}")
+        pauses = self.store.household_pauses() if stored is None else self.store.pauses(stored.id)
+        for existing in pauses:
+            if (stored is None or existing.ritual_id is not None) and _covers(existing, start, until):
+                return existing, False
         ritual_id = None if stored is None else stored.id
-        return self.store.add_pause(
+        record = self.store.add_pause(
             ritual_id, start=start, until=until, reason=reason, now=self.clock.now(), by=who
         )
+        return record, True
 
     def resume(self, name: str | None) -> Resumed:
         """End the running pause of a ritual (or with ``name`` None, the household's) and cancel
@@ -903,7 +940,9 @@ class RitualService:
 _NOON = time(12, 0)
 
 
-def nudge_state(occurrence: OccurrenceRecord, waiting: Iterable[DeliveryRecord]) -> tuple[str, str]:
+def nudge_state(
+    occurrence: OccurrenceRecord, waiting: Iterable[DeliveryRecord], zone: tzinfo
+) -> tuple[str, str]:
     """How `ritual status` shows a nudge: its state and note, from it and its open deliveries.
 
     A nudge with a delivery waiting for its next try is ``retrying`` (even one recorded failed
@@ -914,11 +953,12 @@ def nudge_state(occurrence: OccurrenceRecord, waiting: Iterable[DeliveryRecord])
     retrying = sorted((d for d in waiting if d.status is DeliveryStatus.RETRY), key=lambda d: d.id)
     if retrying:
         tries = ", ".join(
-            f"#{d.id} at {d.next_attempt_at:%H:%M} UTC" if d.next_attempt_at else f"#{d.id}" for d in retrying
+            f"#{d.id} at {d.next_attempt_at.astimezone(zone):%H:%M}" if d.next_attempt_at else f"#{d.id}"
+            for d in retrying
         )
         return "retrying", f"next try {tries}"
     if occurrence.status is OccurrenceStatus.PENDING and occurrence.kind is OccurrenceKind.SNOOZE:
-        return "snoozed", f"due {occurrence.due_at:%H:%M} UTC"
+        return "snoozed", f"due {occurrence.due_at.astimezone(zone):%H:%M}"
     if occurrence.status is OccurrenceStatus.PENDING:
         return "sending", ""
     return occurrence.status.value, occurrence.note
@@ -938,6 +978,15 @@ def _not_retryable(delivery: DeliveryRecord) -> str:
             return "is being sent (or waits for its snooze to end)"
         case _:
             assert_never(delivery.status)
+
+
+def _covers(pause: PauseRecord, start: date, until: date | None) -> bool:
+    """Whether ``pause`` already holds every day from ``start`` to ``until`` (None: open-ended)."""
+    if pause.start > start:
+        return False
+    if pause.until is None:
+        return True
+    return until is not None and pause.until >= until
 
 
 def _free_text(key: str, text: str) -> str:

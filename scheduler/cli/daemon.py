@@ -99,8 +99,11 @@ def status(app: App, limit: int, as_json: bool) -> None:
         click.echo(f"problem: {problem}")
     for pause in view.household_pauses:
         click.echo(f"household: {pause_words(pause)}: no nudges, no streak breaks (`ritual resume --all`)")
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(app.service().default_timezone)  # the household's: every time below is read in it
     if info is not None:  # PostgreSQL: the daemon elected last fires the nudges
-        since = "" if info.since is None else f" since {info.since:%d %b %H:%M} UTC"
+        since = "" if info.since is None else f" since {info.since.astimezone(zone):%a %d %b %H:%M}"
         click.echo(f"leader: {info.holder}{since} (epoch {info.epoch}); the other daemons stand by")
     if web["url"]:
         click.echo(f"web: {web['url']} (today page, Done/Snooze links, /api/v1; http_bind {web['bind']})")
@@ -118,14 +121,20 @@ def status(app: App, limit: int, as_json: bool) -> None:
         render.print_table(["next", "ritual", "kind"], rows)
     if view.last:
         rows = [
-            [n.occurrence.due_at.strftime("%d %b %H:%M"), n.name, n.occurrence.slot, n.state, n.note]
+            [
+                f"{n.occurrence.due_at.astimezone(zone):%a %d %b %H:%M}",
+                n.name,
+                n.occurrence.slot,
+                n.state,
+                n.note,
+            ]
             for n in view.last
         ]
-        render.print_table(["due (UTC)", "ritual", "slot", "status", "note"], rows, title="last nudges")
+        render.print_table(["due", "ritual", "slot", "status", "note"], rows, title="last nudges")
     click.echo(f"deliveries: {view.pending} pending, {view.retrying} retrying, {len(view.failed)} failed")
     for waiting in view.waiting:
         row = waiting.delivery
-        when = f" at {row.next_attempt_at:%d %b %H:%M} UTC" if row.next_attempt_at else ""
+        when = f" at {row.next_attempt_at.astimezone(zone):%a %d %b %H:%M}" if row.next_attempt_at else ""
         click.echo(
             f"  retrying #{row.id} {waiting.name} {waiting.slot} via {row.channel}: {row.last_error} "
             f"({counted(row.attempts, 'try', 'tries')} so far; next{when}; `ritual retry {row.id}` sends now)"
@@ -162,15 +171,19 @@ def notify_test(app: App, names: tuple[str, ...]) -> None:
     )
     prepare_sending()
     results = channels.send(chosen, [message] * len(chosen), timeout=settings.send_timeout)
+    from scheduler.cli import render
+
     failed = 0
+    rows: list[list[str | None]] = []
     for channel, result in zip(chosen, results, strict=True):
-        who = ",".join(channel.tags) or "-"
+        who = ", ".join(channel.tags) or "-"
         if result.ok:
-            click.echo(f"ok      {who:<12} {result.masked_url} ({result.elapsed:.1f}s)")
-        else:
-            failed += 1
-            kind = "failed" if result.permanent else "retry"
-            click.echo(f"{kind:<7} {who:<12} {result.masked_url}: {result.error}")
+            rows.append(["ok", who, result.masked_url, f"{result.elapsed:.1f}s"])
+            continue
+        failed += 1
+        kind = "failed" if result.permanent else "failed, would retry"
+        rows.append([kind, who, result.masked_url, result.error])
+    render.print_table(["outcome", "reaches", "channel", ""], rows)
     if failed:
         sys.exit(1)
 

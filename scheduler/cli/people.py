@@ -22,9 +22,16 @@ def people(app: App, as_json: bool) -> None:
     rows: list[dict[str, object]] = []
     table: list[list[str | None]] = []
     for person in household:
-        reach = [
-            _shown(channel.tags, channel.masked, keys) for channel in channels if person.key in channel.tags
-        ]
+        mine = [channel for channel in channels if person.key in channel.tags]
+        reach = [_shown(channel.tags, channel.masked, keys) for channel in mine]
+        found = {tag for channel in channels for tag in channel.tags}
+        for tag in settings.person_tags.get(person.key, []):
+            if tag in found:
+                continue
+            broken = ":" in tag or "/" in tag or " " in tag  # a URL gone wrong: never shown
+            reach.append(
+                "a broken URL (see `ritual check`)" if broken else f"{tag} (no channel has this tag)"
+            )
         quiet = "-".join(f"{t:%H:%M}" for t in person.quiet_hours) if person.quiet_hours else None
         rows.append(
             {

@@ -10,11 +10,28 @@ from scheduler.domain.errors import UsageError
 _BY_HELP = "Who: a person of the household, or 'household' for both of you (default: RITUAL_PERSON, else me)."
 
 
-def _by(app: App, by: str | None) -> str:
-    """``--by``, or who this machine records as (RITUAL_PERSON, else the settings' ``me``)."""
+def _by(app: App, by: str | None, *, asked: bool = False) -> str:
+    """``--by``, or who this machine records as (RITUAL_PERSON, else the settings' ``me``, else the
+    one person of the household). With ``asked``, a household of several must say who."""
     if by is not None:
         return by.strip()
-    return app.settings.person or ""
+    settings = app.settings
+    if settings.person:
+        return settings.person
+    people = settings.household.keys
+    if len(people) == 1:
+        return people[0]
+    if asked and people:
+        raise UsageError(
+            f"--by: who did it? {', '.join(people)} or household (both of you);"
+            " `me` in settings.toml or RITUAL_PERSON says it once for this machine"
+        )
+    return ""
+
+
+def _where(by: str | None) -> str:
+    """What named the person, for an error about someone unknown."""
+    return "--by" if by is not None else "RITUAL_PERSON/me"
 
 
 @main.command()
@@ -45,9 +62,8 @@ def done(
         stored = service.get(name)
         when = parse_at(at, stored.ritual) if at else None
         on_day = parse_day(day, service.today(stored.ritual), "--date") if day else None
-    where = "--by" if by is not None else "RITUAL_PERSON/me"
     recorded = service.record_done(
-        name, day=on_day, at=when, by=_by(app, by), note=note, again=again, where=where
+        name, day=on_day, at=when, by=_by(app, by, asked=True), note=note, again=again, where=_where(by)
     )
     if as_json:
         from scheduler.adapters.encoding import recorded_json
@@ -61,8 +77,11 @@ def done(
     who = f" by {record.by}" if record.by else ""
     if recorded.created:
         click.echo(f"recorded: '{name}' on {human_day(record.day)}{who}")
-    else:
-        click.echo(f"already recorded: '{name}' on {human_day(record.day)}{who} (--again records another)")
+        return
+    kept = f"; its note stays '{record.note}'" if note and record.note != note and record.note else ""
+    if note and not record.note:
+        kept = "; the note was not added"
+    click.echo(f"already recorded: '{name}' on {human_day(record.day)}{who}{kept} (--again records another)")
 
 
 @main.command()
@@ -78,11 +97,14 @@ def skip(app: App, name: str, day: str | None, reason: str, by: str | None) -> N
     service = app.service()
     stored = service.get(name)
     on_day = parse_day(day, service.today(stored.ritual), "--date") if day else None
-    record, created = service.skip(name, day=on_day, reason=reason, by=_by(app, by))
+    record, created = service.skip(name, day=on_day, reason=reason, by=_by(app, by), where=_where(by))
+    who = f" by {record.by}" if record.by else ""
     if created:
-        click.echo(f"skipped '{name}' on {human_day(record.day)}")
+        click.echo(f"skipped '{name}' on {human_day(record.day)}{who}")
     else:
-        click.echo(f"already skipped: '{name}' on {human_day(record.day)} (`ritual unskip` takes it back)")
+        click.echo(
+            f"already skipped: '{name}' on {human_day(record.day)}{who} (`ritual unskip` takes it back)"
+        )
 
 
 @main.command()
@@ -104,7 +126,11 @@ def unskip(app: App, name: str, day: str | None) -> None:
 @click.option(
     "--date", "day", metavar="DATE", help="The day whose completion to remove (default: the newest)."
 )
-@click.option("--by", default=None, help="Whose completion (default: anyone's).")
+@click.option(
+    "--by",
+    default=None,
+    help="Whose completion (default: yours and both of you's, by RITUAL_PERSON or me; else anyone's).",
+)
 @pass_app
 def undo(app: App, name: str, day: str | None, by: str | None) -> None:
     """Remove a completion: that day's (--date), else the newest one recorded."""
@@ -112,7 +138,7 @@ def undo(app: App, name: str, day: str | None, by: str | None) -> None:
 
     service = app.service()
     on_day = parse_day(day, service.today(service.get(name).ritual), "--date") if day else None
-    record = service.undo(name, day=on_day, by=by)
+    record = service.undo(name, day=on_day, by=by, mine=app.settings.person or "")
     who = f" by {record.by}" if record.by else ""
     click.echo(f"removed the completion of '{name}' on {human_day(record.day)}{who}")
 
@@ -140,17 +166,22 @@ def pause(
     chosen = _one_or_all(name, everything)
     service = app.service()
     today = service.household_today() if chosen is None else service.today(service.get(chosen).ritual)
-    record = service.pause(
+    record, created = service.pause(
         chosen,
         start=parse_day(start, today, "--from") if start else None,
         until=parse_day(until, today, "--until") if until else None,
         reason=reason,
         by=_by(app, by),
+        where=_where(by),
     )
     what = "everything (the whole household)" if chosen is None else f"'{chosen}'"
     resume = "`ritual resume --all`" if chosen is None else "`ritual resume`"
     end = f" until {human_day(record.until)}" if record.until else f" until {resume}"
-    click.echo(f"paused {what} from {human_day(record.start)}{end}")
+    if not created:
+        click.echo(f"already paused: {what} from {human_day(record.start)}{end}")
+        return
+    who = f" (by {record.by})" if record.by else ""
+    click.echo(f"paused {what} from {human_day(record.start)}{end}{who}")
     app.tell_daemon()
 
 
@@ -165,7 +196,7 @@ def resume(app: App, name: str | None, everything: bool) -> None:
     what = "the household" if chosen is None else f"'{chosen}'"
     said = []
     if resumed.ended:
-        said.append(f"resumed {what}: its pause ended yesterday")
+        said.append(f"resumed {what}: due again from today")
     if resumed.cancelled:
         plural = "s" if resumed.cancelled > 1 else ""
         said.append(f"cancelled {resumed.cancelled} planned pause{plural} of {what}")

@@ -220,10 +220,11 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
     else:
         click.echo("  no completions yet")
     for skip in detail.skips[-5:]:
-        click.echo(f"  skipped {human_day(skip.day)}{': ' + skip.reason if skip.reason else ''}")
+        by = f" by {skip.by}" if skip.by else ""
+        click.echo(f"  skipped {human_day(skip.day)}{by}{': ' + skip.reason if skip.reason else ''}")
     for pause in detail.pauses:
-        until = human_day(pause.until) if pause.until else "further notice"
-        click.echo(f"  paused {human_day(pause.start)} until {until}")
+        by = f" by {pause.by}" if pause.by else ""
+        click.echo(f"  {render.pause_words(pause)}{by}")
 
 
 @main.command(name="next")

@@ -161,7 +161,7 @@ def check(app: App, as_json: bool) -> None:
         else:
             click.echo(f"ok: {ritual_file}, {stored_part}")
         if len(channels):
-            click.echo(f"channels: {len(channels)} ({', '.join(channels.names)})")
+            click.echo(f"channels: {len(channels)}, reaching {', '.join(channels.names)}")
         else:
             click.echo("channels: none yet, so nudges are recorded but not sent (see the README: Nudges)")
         for note in notes:

@@ -35,12 +35,15 @@ def token_list(app: App, as_json: bool) -> None:
     if as_json:
         from scheduler.adapters.encoding import token_json
 
-        render.print_json([token_json(record) for record in records])
+        service = app.service()
+        render.print_json([token_json(record, service.token_state(record)) for record in records])
         return
     table: list[list[str | None]] = []
     for record in records:
         used = f"{record.last_used_at:%Y-%m-%d %H:%M}" if record.last_used_at else "never"
-        state = "active" if record.active else "revoked"
+        state = app.service().token_state(record)
+        if state == "stopped":
+            state = f"stopped: {record.person} is not in [people]"
         table.append([record.name, record.person or "-", f"{record.created_at:%Y-%m-%d}", used, state])
     render.print_table(["name", "person", "created", "last used", "state"], table)
 

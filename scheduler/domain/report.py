@@ -253,6 +253,12 @@ def balance_verdict(balance: Sequence[DimensionBalance], *, gentle: bool = False
     absent = [str(e.dimension) for e in balance if e.neglected and not e.rituals]
     missed = [str(e.dimension) for e in balance if e.neglected and e.rituals]
     early = [str(e.dimension) for e in balance if _too_early(e)]
+    # Rituals there, nothing done, nothing missed, nothing open: every period excused or paused.
+    rested = [
+        str(e.dimension)
+        for e in balance
+        if e.rituals and not e.completions and not e.neglected and not _too_early(e)
+    ]
     notes = []
     if missed:
         if gentle:
@@ -261,6 +267,8 @@ def balance_verdict(balance: Sequence[DimensionBalance], *, gentle: bool = False
             notes.append(f"{_join(missed)} {'was' if len(missed) == 1 else 'were'} neglected")
     if early:
         notes.append(f"too early to tell for {_join(early)}")
+    if rested:
+        notes.append(f"{_join(rested)} rested (excused or paused)")
     if absent:
         verb = "has" if len(absent) == 1 else "have"
         notes.append(f"{_join(absent)} {verb} no ritual{' yet' if gentle else ''}")

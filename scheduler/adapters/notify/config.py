@@ -24,6 +24,7 @@ from scheduler.adapters.notify.secrets import (
     mask_raw,
     one_line,
     raw_secrets,
+    service_and_host,
     yaml_secrets,
 )
 
@@ -76,7 +77,13 @@ def load_channels(
         wanted = {tag.strip().lower() for tag in tags}
         known = {tag for channel in channels for tag in channel.tags}
         for tag in sorted(wanted - known):
-            problems.append(f"{urls_source}.{person}: no channel carries the tag '{tag}'")
+            if _TAG_RE.fullmatch(tag):
+                problems.append(f"{urls_source}.{person}: no channel carries the tag '{tag}'")
+            else:  # a URL gone wrong ("ntfy:/host/topic"): it may hold a secret, so never shown
+                problems.append(
+                    f"{urls_source}.{person}: a channel is neither an Apprise URL (scheme://...)"
+                    f" nor a tag ({mask_raw(tag)})"
+                )
         channels = tuple(
             dataclasses.replace(c, tags=tuple(sorted({*c.tags, person}))) if wanted & set(c.tags) else c
             for c in channels
@@ -85,6 +92,9 @@ def load_channels(
     if strict and problems:
         raise ChannelConfigError(problems)
     return Channels(channels, tuple(problems), tuple(plugins))
+
+
+_TAG_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")  # what Apprise takes as a tag
 
 
 def _distinct(*paths: Path | None) -> list[Path]:
@@ -264,11 +274,12 @@ def _requirement(scheme: str) -> str:
 def _channel_of(plugin: Any, link_key: bytes, *, tags: Sequence[str], source: str) -> Channel:
     real = _real_url(plugin)
     target = channel_target(link_key, real)
-    masked = str(plugin.url(privacy=True))
-    if masked.endswith("://"):  # a custom plugin shows only its scheme: add the target to tell them apart
-        masked = f"{masked} ({target[:8]})"
+    private = str(plugin.url(privacy=True))
+    if private.endswith("://"):  # a custom plugin shows only its scheme: add the target to tell them apart
+        masked = f"{private} ({target[:8]})"
     else:
-        GUARD.add(diff_secrets(real, masked))
+        GUARD.add(diff_secrets(real, private))
+        masked = service_and_host(private)
     GUARD.add(raw_secrets(real))
     scheme = real.partition("://")[0].lower()
     problem = None if plugin.enabled else f"'{scheme}' {_requirement(scheme)} ({masked})"

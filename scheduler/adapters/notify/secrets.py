@@ -212,6 +212,21 @@ def yaml_secrets(text: str) -> set[str]:
     return {v for match in pattern.finditer(text) for v in _variants(match.group(1))}
 
 
+def service_and_host(private: str) -> str:
+    """How a channel is shown and stored: its scheme and host, ``ntfy://ntfy.example.lan/…``.
+
+    Apprise's private form hides passwords and tokens, yet keeps a URL's path and options, and
+    there an ntfy topic or a chat id is the secret; so everything after the host is left out.
+    """
+    scheme, sep, rest = private.partition("://")
+    if not sep:
+        return "****"
+    authority = rest.partition("/")[0].partition("?")[0]
+    userinfo, at, host = authority.rpartition("@")
+    tail = "/…" if rest[len(authority) :].strip("/") else "/"
+    return f"{scheme.lower()}://{'****@' if at or userinfo else ''}{host}{tail}"
+
+
 def mask_raw(raw: str) -> str:
     """A URL Apprise could not load, shown without anything that may be secret."""
     scheme, sep, rest = raw.partition("://")

@@ -54,8 +54,12 @@ class Api:
         """Authenticate, run ``work``, and turn what it returns or raises into one-line JSON."""
         record = self.auth.bearer(request)
         if record is None:
-            has = bool(request.headers.get("authorization"))
-            message = "invalid or revoked token" if has else "missing bearer token"
+            given = request.headers.get("authorization", "")
+            message = "invalid or revoked token"
+            if not given:
+                message = "missing bearer token"
+            elif given.split(" ", 1)[0].lower() != "bearer":
+                message = "expected Authorization: Bearer TOKEN"
             return json_response(401, {"error": message}, headers={"WWW-Authenticate": "Bearer"})
         request.state.person = record.person or ""  # what this token records as
         try:
@@ -105,7 +109,7 @@ class Api:
 
         def work() -> tuple[int, Any]:
             data = json_object(body)
-            check_fields(data, ("from", "until", "reason"))
+            check_fields(data, ("from", "until", "reason", "by"))
             today = (
                 self.service.household_today()
                 if name is None
@@ -116,10 +120,15 @@ class Api:
             if until is not None and until < start:
                 raise UsageError(f"until: {until} is before the first paused day {start}")
             reason = text_field(data, "reason") or ""
-            record = self.service.pause(
-                name, start=start, until=until, reason=reason, by=request.state.person
+            by = _by(data, request.state.person)
+            record, created = self.service.pause(
+                name, start=start, until=until, reason=reason, by=by, where="by"
             )
-            return 201, {**_whose(name), "pause": pause_json(record)}
+            return (201 if created else 200), {
+                **_whose(name),
+                "created": created,
+                "pause": pause_json(record),
+            }
 
         return self._api(request, work)
 
@@ -139,12 +148,13 @@ class Api:
 
         def work() -> tuple[int, Any]:
             data = json_object(body)
-            check_fields(data, ("date", "reason"))
+            check_fields(data, ("date", "reason", "by"))
             record, created = self.service.skip(
                 name,
                 day=day_field(data, "date"),
                 reason=text_field(data, "reason") or "",
-                by=request.state.person,
+                by=_by(data, request.state.person),
+                where="by",
             )
             return (201 if created else 200), {"name": name, "created": created, "skip": skip_json(record)}
 
@@ -168,9 +178,9 @@ class Api:
             data = json_object(body)
             check_fields(data, ("date", "by"))
             by = text_field(data, "by")
-            record = self.service.undo(
-                name, day=day_field(data, "date"), by=None if by is None else by.strip()
-            )
+            whose = None if by is None else by.strip()
+            day = day_field(data, "date")
+            record = self.service.undo(name, day=day, by=whose, mine=request.state.person, where="by")
             return 200, {"name": name, "completion": completion_json(record)}
 
         return self._api(request, work)
@@ -245,6 +255,12 @@ class Api:
     def _detail_json(self, name: str) -> JsonObject:
         """The object of `ritual show --json`."""
         return detail_json(self.service.detail(name))
+
+
+def _by(data: Mapping[str, Any], person: str) -> str:
+    """A body's ``by``, else the token's person."""
+    by = text_field(data, "by")
+    return person if by is None else by.strip()
 
 
 def _whose(name: str | None) -> JsonObject:
