@@ -6,17 +6,23 @@ the API, the page a link opens, or the nudges that real local receivers get.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import SqlStore
 from scheduler.adapters.web import create_app
 from scheduler.app.compose import LinkMaker
+from scheduler.app.service import RitualService
 from scheduler.domain.people import Household as People
 from scheduler.domain.people import Person
 from tests.conftest import RitualCli, snapshot
@@ -578,3 +584,37 @@ def test_a_mistyped_tag_or_a_broken_url_of_a_person_shows_and_is_never_echoed(co
         "people.alex: a channel is neither an Apprise URL (scheme://...) nor a tag (****)" in checked.output
     )
     assert "alex-pw" not in checked.output + couple("people").output
+
+
+@pytest.mark.parametrize("verb", ["skip", "pause"])
+def test_a_skip_or_pause_sent_twice_at_once_is_stored_once(store_url: str, tmp_path: Path, verb: str) -> None:
+    # Two processes (a tap on each phone) both look before either writes: the barrier holds
+    # each reader until the other has read too, or gives up after a second when the other
+    # cannot read yet because the check and the write are one transaction.
+    barrier = threading.Barrier(2, timeout=1.0)
+    services: list[RitualService] = []
+    for _ in range(2):
+        store = SqlStore.open(store_url)
+        reader = getattr(store, "skips" if verb == "skip" else "pauses")
+
+        def looked(*args: Any, _reader: Callable[..., Any] = reader, **kwargs: Any) -> Any:
+            seen = _reader(*args, **kwargs)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+            return seen
+
+        setattr(store, "skips" if verb == "skip" else "pauses", looked)
+        services.append(
+            RitualService(store, FakeClock(DUE), ritual_file=tmp_path / "none.toml", default_timezone="UTC")
+        )
+    services[0].add({"name": "talk", "every": "day", "at": "20:30"})
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda service: getattr(service, verb)("talk"), services))
+        assert sorted(created for _, created in results) == [False, True]
+        talk = services[0].get("talk")
+        kept = services[0].store.skips(talk.id) if verb == "skip" else services[0].store.pauses(talk.id)
+        assert len(kept) == 1
+    finally:
+        for service in services:
+            service.store.close()

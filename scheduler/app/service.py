@@ -829,10 +829,14 @@ class RitualService:
         stored = self.get(name)
         day = day or self.today(stored.ritual)
         period = cad.period_of(self.cadence_on(stored, day), day)
-        for existing in self.store.skips(stored.id):
-            if existing.day in period:
-                return existing, False
-        return self.store.add_skip(stored.id, day=day, reason=reason, now=self.clock.now(), by=who), True
+        # The check and the write are one transaction: a skip sent twice at once (two taps,
+        # a phone and the CLI) is stored once.
+        with self.store.transaction():
+            for existing in self.store.skips(stored.id):
+                if existing.day in period:
+                    return existing, False
+            record = self.store.add_skip(stored.id, day=day, reason=reason, now=self.clock.now(), by=who)
+        return record, True
 
     def unskip(self, name: str, *, day: date | None = None) -> SkipRecord:
         """Take back the skip of the period holding ``day`` (default today)."""
@@ -865,14 +869,15 @@ class RitualService:
         start = start or (self.household_today() if stored is None else self.today(stored.ritual))
         if until is not None and until < start:
             raise UsageError(f"--until {until} is before --from {start}")
-        pauses = self.store.household_pauses() if stored is None else self.store.pauses(stored.id)
-        for existing in pauses:
-            if (stored is None or existing.ritual_id is not None) and _covers(existing, start, until):
-                return existing, False
         ritual_id = None if stored is None else stored.id
-        record = self.store.add_pause(
-            ritual_id, start=start, until=until, reason=reason, now=self.clock.now(), by=who
-        )
+        with self.store.transaction():  # checked and written at once, as a skip is
+            pauses = self.store.household_pauses() if stored is None else self.store.pauses(stored.id)
+            for existing in pauses:
+                if (stored is None or existing.ritual_id is not None) and _covers(existing, start, until):
+                    return existing, False
+            record = self.store.add_pause(
+                ritual_id, start=start, until=until, reason=reason, now=self.clock.now(), by=who
+            )
         return record, True
 
     def resume(self, name: str | None) -> Resumed:
