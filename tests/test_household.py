@@ -179,10 +179,6 @@ def test_a_household_pause_stops_every_nudge_of_the_daemon(tmp_path: Path) -> No
     made.add("walk", "18:00")
     made.start()
     try:
-        made.daemon.request_reload()
-        from scheduler.adapters.store import SqlStore
-        from scheduler.app.service import RitualService
-
         store = SqlStore.open(made.settings.database)
         other = RitualService(store, made.clock, ritual_file=tmp_path / "none", default_timezone="UTC")
         other.pause(None, start=date(2031, 5, 6), until=date(2031, 5, 7), reason="away")
@@ -202,9 +198,6 @@ def test_a_household_pause_stops_every_nudge_of_the_daemon(tmp_path: Path) -> No
 
 
 def api_client(couple: RitualCli) -> tuple[TestClient, Callable[[str], dict[str, str]]]:
-    from scheduler.adapters.store import SqlStore
-    from scheduler.app.service import RitualService
-
     store = SqlStore.open(f"sqlite:///{couple.database}")
     service = RitualService(
         store,
@@ -286,9 +279,6 @@ def test_a_token_for_someone_unknown_is_refused_and_one_of_someone_gone_stops_wo
     with client:
         assert client.get("/api/v1/rituals", headers=bearer(token)).status_code == 200
     (couple.config / "settings.toml").write_text('[people.alex]\nname = "Alex"\n', encoding="utf-8")
-    from scheduler.adapters.store import SqlStore
-    from scheduler.app.service import RitualService
-
     store = SqlStore.open(f"sqlite:///{couple.database}")
     only_alex = People((Person("alex", "Alex"),))
     service = RitualService(
