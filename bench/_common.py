@@ -244,22 +244,16 @@ def start_daemon(home: Home, stderr: Path) -> Child:
 def bare_main(argv: Sequence[str]) -> None:
     """The baseline child: APScheduler 3.11 alone, one DateTrigger job per (title, epoch) line of stdin.
 
-    Each job POSTs ``{"title": ...}`` to ``argv[0]`` with urllib. With a second argument, an
-    interval job that does nothing runs every that many seconds (what a watchdog tick costs at
-    least). It prints "ready" to stderr once its jobs are armed and runs until SIGTERM.
+    Each job POSTs ``{"title": ...}`` to ``argv[0]`` with urllib, or, when ``argv[0]`` is an
+    Apprise URL (``json://...``), sends it the way a naive script would: a new ``Apprise()``
+    holding that one URL per send. With a second argument, an interval job that does nothing
+    runs every that many seconds (what a watchdog tick costs at least). It prints "ready" to
+    stderr once its jobs are armed and runs until SIGTERM.
     """
-    import urllib.request
-
     from apscheduler.schedulers.background import BackgroundScheduler
 
     url = argv[0]
-
-    def post(title: str) -> None:
-        body = json.dumps({"title": title}).encode()
-        request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            answer.read()
-
+    post = _apprise_post(url) if url.startswith("json://") else _urllib_post(url)
     scheduler = BackgroundScheduler(
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
     )
@@ -276,8 +270,32 @@ def bare_main(argv: Sequence[str]) -> None:
     scheduler.shutdown(wait=True)
 
 
+def _urllib_post(url: str) -> Callable[[str], None]:
+    import urllib.request
+
+    def post(title: str) -> None:
+        body = json.dumps({"title": title}).encode()
+        request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            answer.read()
+
+    return post
+
+
+def _apprise_post(url: str) -> Callable[[str], None]:
+    import apprise
+
+    def post(title: str) -> None:
+        sender = apprise.Apprise()
+        sender.add(url)
+        sender.notify(title=title, body=title)
+
+    return post
+
+
 def start_bare(url: str, jobs: Sequence[tuple[str, float]], stderr: Path, tick: float | None = None) -> Child:
-    """The baseline child (``bare_main``) with these (title, due epoch) jobs."""
+    """The baseline child (``bare_main``) with these (title, due epoch) jobs; ``url`` is an
+    http:// address (urllib) or a json:// one (Apprise)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     extra = [] if tick is None else [str(tick)]
     with stderr.open("wb") as sink:
