@@ -81,6 +81,7 @@ if TYPE_CHECKING:
     from scheduler.app.exchange import ImportResult, Progress
     from scheduler.domain.report import Report, RitualInput
     from scheduler.domain.streaks import History
+    from scheduler.domain.today import Standing
     from scheduler.domain.trends import ChartData
 
 FAILED_DELIVERIES = (DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP)
@@ -346,17 +347,30 @@ class RitualService:
 
         return [StreakView(s.ritual, summarize(h, today)) for s, h, today in self.histories_of(chosen)]
 
-    def today_entries(self) -> list[TodayEntry]:
-        """Each active ritual as the today page shows it: due today first, then this week, then later."""
+    def today_entries(self, person: str = "", *, days: int = 0) -> list[TodayEntry]:
+        """Each active ritual as the today page shows it: due today first, then this week, then
+        later; within each, ``person``'s own rituals (those naming them) first. ``days``: the last
+        days of each, one by one. No year of squares: that is the ritual's own page."""
         from scheduler.domain.today import Section, standing
 
         order = {Section.TODAY: 0, Section.WEEK: 1, Section.LATER: 2}
         entries = [
-            TodayEntry(stored, standing(history, today, year=True))
+            TodayEntry(stored, standing(history, today, days=days))
             for stored, history, today in self.histories()
         ]
-        entries.sort(key=lambda entry: (order[entry.standing.section], entry.stored.name))
+
+        def mine(entry: TodayEntry) -> bool:
+            return bool(person) and person in entry.stored.ritual.people
+
+        entries.sort(key=lambda e: (order[e.standing.section], not mine(e), e.stored.name))
         return entries
+
+    def ritual_page(self, name: str) -> tuple[RitualDetail, Standing]:
+        """One ritual with its history, and where it stands today with a year of squares."""
+        from scheduler.domain.today import standing
+
+        detail = self.detail(name)
+        return detail, standing(detail.history, detail.today, year=True, days=14)
 
     def histories(self, names: Iterable[str] | None = None) -> list[tuple[StoredRitual, History, date]]:
         """Each active ritual (or the named ones) with its streak history and ritual-day today."""
