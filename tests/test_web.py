@@ -5,8 +5,6 @@ Everything runs in-process (Starlette's TestClient) on a real SQLite store with 
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import logging
 import re
