@@ -1,0 +1,206 @@
+"""The today page as the household's app: log in as a person, Done (for me / for both), a note,
+Skip with a reason, Undo, the last 14 days, mine first. In-process (Starlette's TestClient) over
+a real SQLite file; tests/test_today_browser.py drives the same in Chromium."""
+
+from __future__ import annotations
+
+import html
+import re
+import warnings
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.couple_site import FRIDAY, TOKENS, Couple, couple_home
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", UserWarning)
+    from starlette.testclient import TestClient
+
+THURSDAY = FRIDAY - timedelta(days=1)
+
+
+@pytest.fixture
+def couple(tmp_path: Path) -> Iterator[Couple]:
+    with couple_home(tmp_path) as made:
+        yield made
+
+
+def client_of(couple: Couple, person: str) -> TestClient:
+    client = TestClient(couple.app(), follow_redirects=False)
+    answer = client.get("/login", params={"token": TOKENS[person]})
+    assert (answer.status_code, answer.headers["location"]) == (303, "/")
+    return client
+
+
+def text(answer: Any) -> str:
+    return html.unescape(answer.text)
+
+
+def card(page: str, title: str) -> str:
+    """One ritual's section of the today page."""
+    return page.split(f">{title}</a></h3>")[1].split("</section>", maxsplit=1)[0]
+
+
+def csrf(page: str, title: str) -> str:
+    found = re.search(r'name="csrf" value="(\w+)"', card(page, title))
+    assert found is not None
+    return found.group(1)
+
+
+def act(client: TestClient, name: str, title: str, verb: str, **fields: str) -> Any:
+    page = text(client.get("/"))
+    return client.post(f"/today/{name}/{verb}", data={"csrf": csrf(page, title), **fields})
+
+
+def state(client: TestClient, title: str) -> str:
+    found = re.search(r'<span class="state">([^<]*)</span>', card(text(client.get("/")), title))
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_page_greets_the_person_and_lists_their_rituals_first(couple: Couple) -> None:
+    page = text(client_of(couple, "alex").get("/"))
+    assert "<h1>Hello, Alex</h1>" in page
+    due_today = page.split("<h2>Due today</h2>")[1]
+    titles = re.findall(r'<a href="/rituals/[\w-]+">([^<]+)</a></h3>', due_today)
+    # Alex's own rituals first (those naming Alex), then the household's others (Sam's journal).
+    assert titles == ["Date night", "Morning run", "20 minutes, phones away", "Journal"]
+    assert page.count(">Today<") == 1
+
+
+def test_done_on_a_both_ritual_waits_for_the_other_and_the_second_done_keeps_it(couple: Couple) -> None:
+    sam, alex = client_of(couple, "sam"), client_of(couple, "alex")
+    assert state(sam, "20 minutes, phones away") == "open"
+    answer = act(sam, "talk", "20 minutes, phones away", "done", by="me", note="on the balcony")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/?verb=done&r=talk")
+    assert state(sam, "20 minutes, phones away") == "waiting for Alex"
+    assert state(alex, "20 minutes, phones away") == "waiting for Alex"
+    # Sam already did their part: Sam gets Undo, not another Done; Alex still gets Done.
+    assert "/today/talk/done" not in card(text(sam.get("/")), "20 minutes, phones away").split("Past days")[0]
+    assert "Done for me" in card(text(alex.get("/")), "20 minutes, phones away")
+    act(alex, "talk", "20 minutes, phones away", "done", by="me")
+    assert state(alex, "20 minutes, phones away") == "kept"
+    assert couple.marks("talk") == [(FRIDAY, "sam", "on the balcony"), (FRIDAY, "alex", "")]
+
+
+def test_done_for_both_keeps_a_both_ritual_at_once(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    act(alex, "talk", "20 minutes, phones away", "done", by="both")
+    assert state(alex, "20 minutes, phones away") == "kept"
+    assert couple.marks("talk") == [(FRIDAY, "household", "")]
+
+
+def test_a_kept_period_offers_undo_not_another_done(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    act(alex, "date-night", "Date night", "done")
+    section = card(text(alex.get("/")), "Date night")
+    assert '<span class="state">kept</span>' in section
+    assert "next due Fri 4 Dec" in section
+    assert 'action="/today/date-night/done">' not in section.split("Past days")[0]
+    assert 'action="/today/date-night/undo"' in section
+    # A second Done (a stale page) records nothing new.
+    act(alex, "date-night", "Date night", "done")
+    assert couple.marks("date-night") == [(FRIDAY, "alex", "")]
+
+
+def test_undo_takes_back_only_what_i_recorded(couple: Couple) -> None:
+    alex, sam = client_of(couple, "alex"), client_of(couple, "sam")
+    act(sam, "talk", "20 minutes, phones away", "done", by="me")
+    # Alex has nothing of their own to undo there: the page offers no Undo, and a forged one refuses.
+    assert "/today/talk/undo" not in card(text(alex.get("/")), "20 minutes, phones away").split("Past")[0]
+    page = text(alex.get("/"))
+    refused = alex.post("/today/talk/undo", data={"csrf": csrf(page, "20 minutes, phones away")})
+    assert refused.status_code == 404
+    assert "'talk' has no completion by alex or both of you" in text(refused)
+    answer = act(sam, "talk", "20 minutes, phones away", "undo")
+    assert answer.status_code == 303
+    assert couple.marks("talk") == []
+    assert "Took back your Done of 'talk'." in text(sam.get(answer.headers["location"]))
+
+
+def test_skip_with_a_reason_excuses_the_period_and_unskip_takes_it_back(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    answer = act(alex, "run", "Morning run", "skip", reason="knee hurts")
+    assert answer.status_code == 303
+    assert state(alex, "Morning run") == "excused"
+    stored = couple.store.get_ritual("run")
+    assert stored is not None
+    assert [(s.day, s.reason, s.by) for s in couple.store.skips(stored.id)] == [
+        (FRIDAY, "knee hurts", "alex")
+    ]
+    act(alex, "run", "Morning run", "unskip")
+    assert state(alex, "Morning run") == "open"
+
+
+def test_a_past_day_is_back_filled_and_undone_from_its_row(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    section = card(text(alex.get("/")), "Morning run")
+    days = re.findall(r'name="date" value="([\d-]+)"', section)
+    assert days[0] == (FRIDAY - timedelta(days=13)).isoformat() and days[-1] == FRIDAY.isoformat()
+    assert len(days) == 14
+    answer = act(alex, "run", "Morning run", "done", date=THURSDAY.isoformat())
+    assert (answer.status_code, answer.headers["location"]) == (303, "/?verb=done&r=run&date=2026-11-26")
+    assert "Recorded 'run' for Thu 26 Nov." in text(alex.get(answer.headers["location"]))
+    assert couple.marks("run") == [(THURSDAY, "alex", "")]
+    section = card(text(alex.get("/")), "Morning run")
+    thursday = re.search(r'<button[^>]*value="2026-11-26"[^>]*>', section)
+    assert thursday is not None
+    assert 'class="day done"' in thursday.group(0)
+    assert 'formaction="/today/run/undo"' in thursday.group(0)
+    act(alex, "run", "Morning run", "undo", date=THURSDAY.isoformat())
+    assert couple.marks("run") == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "says"),
+    [
+        pytest.param({"date": "2026-11-28"}, 409, "is in the future", id="future"),
+        pytest.param({"date": "2026-10-01"}, 409, "is before 'run' starts", id="before-start"),
+        pytest.param({"date": "yesterday"}, 409, "date: 'yesterday' is not a day like 2026-11-27", id="junk"),
+    ],
+)
+def test_a_bad_day_is_refused_with_a_one_line_reason(
+    couple: Couple, fields: dict[str, str], status: int, says: str
+) -> None:
+    answer = act(client_of(couple, "alex"), "run", "Morning run", "done", **fields)
+    assert answer.status_code == status
+    assert says in text(answer)
+    assert couple.marks("run") == []
+
+
+def test_an_action_needs_its_form_token_and_a_login(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    assert alex.post("/today/run/done", data={"csrf": "0" * 64}).status_code == 403
+    page = text(alex.get("/"))
+    token = csrf(page, "Morning run")
+    # The form token of one ritual does not work for another.
+    assert alex.post("/today/journal/done", data={"csrf": token}).status_code == 403
+    alex.cookies.clear()
+    assert alex.post("/today/run/done", data={"csrf": token}).status_code == 401
+    assert couple.marks("run") == []
+
+
+def test_an_unknown_verb_records_nothing(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    answer = act(alex, "run", "Morning run", "explode")
+    assert answer.status_code == 404
+    assert couple.marks("run") == []
+
+
+def test_the_notice_never_echoes_free_text(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    page = text(alex.get("/?verb=<script>&r=x"))
+    assert "<script>" not in page
+    escaped = alex.get("/?verb=done&r=<b>x</b>").text
+    assert "<b>x</b>" not in escaped and "&lt;b&gt;x&lt;/b&gt;" in escaped
+
+
+def test_the_today_page_computes_no_year_of_squares(couple: Couple) -> None:
+    entries = couple.service.today_entries("alex", days=14)
+    assert all(entry.standing.cells == () for entry in entries)
+    assert all(len(entry.standing.recent) == 14 for entry in entries)
+    assert date(2026, 11, 14) == entries[0].standing.recent[0].day
