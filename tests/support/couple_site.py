@@ -87,7 +87,7 @@ def couple_home(tmp_path: Path) -> Iterator[Couple]:
     db = tmp_path / "ritual.db"
     store = SqlStore.open(f"sqlite:///{db}")
     for table in RITUALS:
-        ritual = ritual_from_table({"timezone": "Europe/Berlin", **table})
+        ritual = ritual_from_table({"timezone": "Europe/Berlin", "start": "2026-11-01", **table})
         assert ritual.start is not None
         store.save_ritual(ritual, RitualSource.CLI, now=NOW, effective_from=ritual.start)
     for person, token in TOKENS.items():
