@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import RitualCli
 from tests.support.couple_site import FRIDAY, TOKENS, Couple, couple_home
 
 with warnings.catch_warnings():
@@ -204,3 +205,45 @@ def test_the_today_page_computes_no_year_of_squares(couple: Couple) -> None:
     assert all(entry.standing.cells == () for entry in entries)
     assert all(len(entry.standing.recent) == 14 for entry in entries)
     assert date(2026, 11, 14) == entries[0].standing.recent[0].day
+
+
+# --- a per-person login link from the CLI ------------------------------------------------------------
+
+
+def test_a_login_link_logs_its_person_in_and_revoking_it_ends_the_session(installed: RitualCli) -> None:
+    from scheduler.adapters.store import SqlStore
+    from scheduler.adapters.web import create_app
+    from scheduler.app.service import RitualService
+    from scheduler.domain.people import Household, Person
+
+    (installed.config / "settings.toml").write_text(
+        '[people.alex]\nname = "Alex"\n\n[people.sam]\nname = "Sam"\n', encoding="utf-8"
+    )
+    installed.env["RITUAL_PUBLIC_URL"] = "https://ritual.example.org"
+    made = installed("token", "create", "phone", "--person", "alex", "--login-link")
+    link = made.stdout.strip()
+    assert re.fullmatch(r"https://ritual\.example\.org/login\?token=[\w-]{40,}", link), link
+    assert "logs them in" in made.stderr
+    refused = installed("token", "create", "other", "--login-link", code=2)
+    assert "--login-link needs --person" in refused.stderr
+
+    store = SqlStore.open(f"sqlite:///{installed.database}")
+    try:
+        service = RitualService(
+            store,
+            installed.clock,
+            ritual_file=installed.config / "rituals.toml",
+            default_timezone="Europe/Berlin",
+            household=Household((Person("alex", "Alex"), Person("sam", "Sam"))),
+        )
+        app = create_app(
+            service, key=b"k" * 32, clock=installed.clock, public_url="https://ritual.example.org"
+        )
+        client = TestClient(app, base_url="https://testserver", follow_redirects=False)
+        answer = client.get(link.removeprefix("https://ritual.example.org"))
+        assert (answer.status_code, answer.headers["location"]) == (303, "/")
+        assert "<h1>Hello, Alex</h1>" in text(client.get("/"))
+        installed("token", "revoke", "phone")
+        assert client.get("/").status_code == 401
+    finally:
+        store.close()
