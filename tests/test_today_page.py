@@ -247,3 +247,51 @@ def test_a_login_link_logs_its_person_in_and_revoking_it_ends_the_session(instal
         assert client.get("/").status_code == 401
     finally:
         store.close()
+
+
+# --- the household: pause everything and resume ---------------------------------------------------
+
+
+def household_form(client: TestClient) -> str:
+    found = re.search(r'name="csrf" value="(\w+)"', client.get("/household").text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_household_pause_with_dates_excuses_every_ritual_and_resume_ends_it(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    assert "Nothing is paused" in text(alex.get("/household"))
+    form = {"csrf": household_form(alex), "from": "2026-11-27", "until": "2026-12-06", "reason": "holiday"}
+    answer = alex.post("/household/pause", data=form)
+    assert (answer.status_code, answer.headers["location"]) == (303, "/household?verb=pause&r=household")
+    shown = text(alex.get(answer.headers["location"]))
+    assert "Everything is paused as asked." in shown
+    assert "from Fri 27 Nov to Sun 6 Dec (holiday)" in shown
+    today = text(alex.get("/"))
+    assert "Everything is paused from Fri 27 Nov until Sun 6 Dec." in today
+    assert state(alex, "Morning run") == "paused"
+    assert [(p.start, p.until, p.by) for p in couple.service.household_pauses()] == [
+        (FRIDAY, date(2026, 12, 6), "alex")
+    ]
+    answer = alex.post("/household/resume", data={"csrf": household_form(alex)})
+    assert answer.status_code == 303
+    assert "Nothing is paused" in text(alex.get("/household"))
+    assert state(alex, "Morning run") == "open"
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        pytest.param(
+            {"from": "2026-11-30", "until": "2026-11-28"}, "until 2026-11-28 is before", id="backwards"
+        ),
+        pytest.param({"from": "soon"}, "date: 'soon' is not a day", id="junk"),
+    ],
+)
+def test_a_bad_household_pause_is_refused(couple: Couple, fields: dict[str, str], says: str) -> None:
+    alex = client_of(couple, "alex")
+    answer = alex.post("/household/pause", data={"csrf": household_form(alex), **fields})
+    assert answer.status_code == 400
+    assert says in text(answer)
+    assert couple.service.household_pauses() == []
+    assert alex.post("/household/pause", data={"csrf": "0" * 64}).status_code == 403

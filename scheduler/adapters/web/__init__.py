@@ -60,6 +60,8 @@ def create_app(
         Route("/logout", web.logout, methods=["POST"]),
         Route("/", web.today, methods=["GET"]),
         Route("/today/{name}/{verb:str}", _with_body(web.today_action), methods=["POST"]),
+        Route("/household", web.household, methods=["GET"]),
+        Route("/household/{verb:str}", _with_body(web.household_action), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/api/v1/rituals", api.api_rituals, methods=["GET"]),
         Route("/api/v1/rituals", _with_body(api.api_create), methods=["POST"]),

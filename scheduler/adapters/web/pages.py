@@ -278,6 +278,47 @@ class Pages:
         shown = {"verb": verb, "r": name} | ({"date": day.isoformat()} if day else {})
         return RedirectResponse("/?" + urlencode(shown), status_code=303)
 
+    # the household: pause everything, resume --------------------------------------------
+    def household(self, request: Request) -> Response:
+        record = self.auth.page_user(request)
+        if record is None:
+            return login_page(request, status=401)
+        return page(
+            request,
+            "Household",
+            template="household.html",
+            user=record,
+            notices=said(request),
+            pauses=[
+                _pause_words(p.start, p.until, p.reason) for p in self.service.current_household_pauses()
+            ],
+            today=self.service.household_today().isoformat(),
+            csrf=form_token(self.key, record, HOUSEHOLD_FORM),
+        )
+
+    def household_action(self, request: Request, body: bytes) -> Response:
+        record = self.auth.page_user(request)
+        if record is None:
+            return login_page(request, status=401)
+        form = _form(body)
+        if not hmac.compare_digest(form.get("csrf", ""), form_token(self.key, record, HOUSEHOLD_FORM)):
+            log.warning("refused household form from %s: bad form token", _client(request))
+            return page(request, "Refused", "this form is stale; reload the page and try again", status=403)
+        verb = request.path_params["verb"]
+        try:
+            if verb == "pause":
+                start, until = _day(form.get("from")), _day(form.get("until"))
+                self.service.pause(
+                    None, start=start, until=until, reason=form.get("reason", ""), by=record.person or ""
+                )
+            elif verb == "resume":
+                self.service.resume(None)
+            else:
+                return page(request, "Not found", f"no household action '{verb[:20]}'", status=404)
+        except (RitualError, ValueError) as error:
+            return page(request, "Not paused", str(error).replace("--", ""), status=400, user=record)
+        return RedirectResponse("/household?" + urlencode({"verb": verb, "r": "household"}), status_code=303)
+
     def _act(self, verb: str, name: str, day: date | None, me: str, form: Mapping[str, str]) -> None:
         service = self.service
         if verb == "done":
@@ -305,7 +346,10 @@ STATE_CSS = {
     State.REST: "rest",
     State.NOT_STARTED: "rest",
 }
+HOUSEHOLD_FORM = ":household"  # the form token's name for the household forms (no ritual has a colon)
 SAID = {
+    "pause": "Everything is paused as asked.",
+    "resume": "Everything is resumed: due again from today on.",
     "done": "Recorded '{r}'{on}.",
     "undo": "Took back your Done of '{r}'{on}.",
     "skip": "Skipped '{r}'{on}.",
@@ -411,6 +455,11 @@ def said(request: Request) -> list[str]:
     day = _day_or_none(request.query_params.get("date"))
     on = "" if day is None else f" for {short_day(day)}"
     return [SAID[verb].format(r=name, on=on)]
+
+
+def _pause_words(start: date, until: date | None, reason: str) -> str:
+    span = f"from {short_day(start)}" + (f" to {short_day(until)}" if until else " until resumed")
+    return span + (f" ({reason})" if reason else "")
 
 
 def login_page(request: Request, *lines: str, status: int = 200) -> Response:
