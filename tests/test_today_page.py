@@ -295,3 +295,95 @@ def test_a_bad_household_pause_is_refused(couple: Couple, fields: dict[str, str]
     assert says in text(answer)
     assert couple.service.household_pauses() == []
     assert alex.post("/household/pause", data={"csrf": "0" * 64}).status_code == 403
+
+
+# --- a ritual's page, adding and editing -----------------------------------------------------------
+
+
+def form_csrf(client: TestClient, path: str) -> str:
+    found = re.search(r'name="csrf" value="(\w+)"', client.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_rituals_page_shows_its_definition_streak_year_and_history(couple: Couple) -> None:
+    alex, sam = client_of(couple, "alex"), client_of(couple, "sam")
+    act(alex, "talk", "20 minutes, phones away", "done", by="me", note="balcony")
+    act(sam, "talk", "20 minutes, phones away", "done", by="me")
+    act(sam, "talk", "20 minutes, phones away", "skip", date=THURSDAY.isoformat(), reason="late train")
+    page = text(alex.get("/rituals/talk"))
+    assert "<h1>20 minutes, phones away</h1>" in page
+    assert "daily at 20:30" in page
+    assert "Alex and Sam (kept once each of them did it)" in page
+    assert 'current <b class="streak">1</b>' in page
+    assert '<li><i class="k"></i> kept</li>' in page  # the legend
+    # A year of days (365 squares after Monday padding), today's kept; and this month's calendar.
+    assert page.count('<i class="k" title="Fri 27 Nov: kept">') == 1
+    assert page.count("title=") >= 365
+    assert "November 2026" in page
+    history = page.split("<h2>History</h2>")[1]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", history)
+    assert ("Fri 27 Nov", "done", "Alex", "balcony") in rows
+    assert ("Fri 27 Nov", "done", "Sam", "") in rows
+    assert ("Thu 26 Nov", "skipped", "Sam", "late train") in rows
+    assert alex.get("/rituals/nope").status_code == 404
+
+
+def test_add_a_ritual_from_the_page_with_the_files_errors(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    form = {"csrf": form_csrf(alex, "/rituals/new"), "name": "walk", "title": "Evening walk", "every": "week"}
+    bad = alex.post("/rituals/new", data={**form, "on": "fryday", "at": "19:00", "dimension": "physical"})
+    assert bad.status_code == 400
+    assert "on: " in text(bad) and "fryday" in text(bad)
+    assert 'value="Evening walk"' in text(bad)  # what was typed stays
+    answer = alex.post("/rituals/new", data={**form, "on": "sat", "at": "10:00", "people": "alex, sam"})
+    assert (answer.status_code, answer.headers["location"]) == (303, "/rituals/walk?verb=added&r=walk")
+    stored = couple.store.get_ritual("walk")
+    assert stored is not None
+    assert (stored.ritual.title, stored.ritual.people) == ("Evening walk", ("alex", "sam"))
+    assert "Added 'walk'." in text(alex.get(answer.headers["location"]))
+    taken = alex.post("/rituals/new", data={**form, "csrf": form_csrf(alex, "/rituals/new")})
+    assert taken.status_code == 400
+    assert "ritual 'walk' already exists" in text(taken)
+
+
+def test_edit_pause_resume_and_remove_a_ritual_from_its_page(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    token = form_csrf(alex, "/rituals/run/edit")
+    edit = text(alex.get("/rituals/run/edit"))
+    assert 'value="07:00"' in edit
+    answer = alex.post(
+        "/rituals/run/edit",
+        data={
+            "csrf": token,
+            "title": "Morning run",
+            "every": "day",
+            "at": "06:30",
+            "on": "weekdays",
+            "people": "alex",
+            "dimension": "physical",
+        },
+    )
+    assert answer.status_code == 303, text(answer)
+    stored = couple.store.get_ritual("run")
+    assert stored is not None
+    assert describe(stored) == "daily on mon, tue, wed, thu, fri at 06:30"
+    bad = alex.post("/rituals/run/edit", data={"csrf": token, "every": "day", "at": "25:00"})
+    assert bad.status_code == 400 and "at: " in text(bad)
+
+    assert alex.post("/rituals/run/pause", data={"csrf": token}).status_code == 303
+    assert "paused" in text(alex.get("/rituals/run"))
+    assert alex.post("/rituals/run/resume", data={"csrf": token}).status_code == 303
+    asked = alex.post("/rituals/run/remove", data={"csrf": token})
+    assert asked.status_code == 200 and "Yes, remove it" in text(asked)
+    assert couple.store.get_ritual("run") is not None
+    removed = alex.post("/rituals/run/remove", data={"csrf": token, "confirm": "yes"})
+    assert (removed.status_code, removed.headers["location"]) == (303, "/?verb=removed&r=run")
+    assert couple.store.get_ritual("run") is None
+    assert "Morning run" not in text(alex.get("/")).split("</h1>")[1].split("Removed")[0]
+
+
+def describe(stored: Any) -> str:
+    from scheduler.domain.wording import describe_cadence
+
+    return describe_cadence(stored.ritual)

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from scheduler.adapters.web.api import Api, json_response
 from scheduler.adapters.web.auth import Auth, HideTokens, hide_tokens
 from scheduler.adapters.web.pages import STATIC, Pages, Snooze, page
+from scheduler.adapters.web.ritual_pages import RitualPages
 from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
 
@@ -52,6 +53,7 @@ def create_app(
     secure = public_url.startswith("https://")
     web = Pages(service, auth, key=key, clock=clock, secure=secure, snooze=snooze, done=done)
     api = Api(service, auth)
+    rituals = RitualPages(service, auth, key=key)
     routes = [
         Route("/l/{token}", web.link_page, methods=["GET"]),
         Route("/l/{token}", _with_body(web.link_post), methods=["POST"]),
@@ -61,6 +63,12 @@ def create_app(
         Route("/", web.today, methods=["GET"]),
         Route("/today/{name}/{verb:str}", _with_body(web.today_action), methods=["POST"]),
         Route("/household", web.household, methods=["GET"]),
+        Route("/rituals/new", rituals.new_form, methods=["GET"]),
+        Route("/rituals/new", _with_body(rituals.new_post), methods=["POST"]),
+        Route("/rituals/{name}", rituals.show, methods=["GET"]),
+        Route("/rituals/{name}/edit", rituals.edit_form, methods=["GET"]),
+        Route("/rituals/{name}/edit", _with_body(rituals.edit_post), methods=["POST"]),
+        Route("/rituals/{name}/{verb:str}", _with_body(rituals.action), methods=["POST"]),
         Route("/household/{verb:str}", _with_body(web.household_action), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/api/v1/rituals", api.api_rituals, methods=["GET"]),

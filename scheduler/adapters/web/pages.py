@@ -348,6 +348,11 @@ STATE_CSS = {
 }
 HOUSEHOLD_FORM = ":household"  # the form token's name for the household forms (no ritual has a colon)
 SAID = {
+    "added": "Added '{r}'.",
+    "edited": "Saved '{r}'.",
+    "paused": "'{r}' is paused.",
+    "resumed": "'{r}' is resumed.",
+    "removed": "Removed '{r}'; its history is kept.",
     "pause": "Everything is paused as asked.",
     "resume": "Everything is resumed: due again from today on.",
     "done": "Recorded '{r}'{on}.",
