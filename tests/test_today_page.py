@@ -387,3 +387,45 @@ def describe(stored: Any) -> str:
     from scheduler.domain.wording import describe_cadence
 
     return describe_cadence(stored.ritual)
+
+
+# --- the calendar feed ---------------------------------------------------------------------------------
+
+
+def test_a_feed_token_serves_its_persons_upcoming_nudges_and_nothing_else(
+    couple: Couple, caplog: pytest.LogCaptureFixture
+) -> None:
+    from scheduler.adapters.web import hide_tokens
+
+    record, token = couple.service.create_token("alex-calendar", person="alex", feed=True)
+    assert record.kind == "feed"
+    client = TestClient(couple.app(), follow_redirects=False)
+    answer = client.get(f"/feed/{token}.ics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    body = answer.text
+    assert body.startswith("BEGIN:VCALENDAR")
+    # Alex's rituals and the shared ones; not Sam's journal.
+    assert "SUMMARY:Morning run" in body and "SUMMARY:Date night" in body
+    assert "SUMMARY:20 minutes\\, phones away" in body
+    assert "Journal" not in body
+    assert "DTSTART;TZID=Europe/Berlin:20261128T070000" in body  # tomorrow's run, not a past one
+    # A feed token opens nothing else: no login, no API.
+    assert client.get("/login", params={"token": token}).status_code == 401
+    assert client.get("/api/v1/rituals", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    # A page token is no feed; a revoked feed is gone; the token never reaches the log.
+    assert client.get(f"/feed/{TOKENS['alex']}.ics").status_code == 404
+    couple.service.revoke_token("alex-calendar")
+    assert client.get(f"/feed/{token}.ics").status_code == 404
+    assert token not in caplog.text
+    assert hide_tokens(f"GET /feed/{token}.ics HTTP/1.1") == "GET /feed/... HTTP/1.1"
+
+
+def test_the_cli_prints_a_feed_url_for_a_person(installed: RitualCli) -> None:
+    (installed.config / "settings.toml").write_text('[people.alex]\nname = "Alex"\n', encoding="utf-8")
+    installed.env["RITUAL_PUBLIC_URL"] = "https://ritual.example.org"
+    made = installed("token", "create", "cal", "--person", "alex", "--feed")
+    assert re.fullmatch(r"https://ritual\.example\.org/feed/[\w-]{40,}\.ics", made.stdout.strip())
+    assert [(t["name"], t["kind"]) for t in installed.json("token", "list")] == [("cal", "feed")]
+    assert "--feed needs --person" in installed("token", "create", "x", "--feed", code=2).stderr

@@ -73,7 +73,11 @@ class Couple:
     db: Path
 
     def app(self) -> Any:
-        return create_app(self.service, key=KEY, clock=self.clock, public_url="http://127.0.0.1:8470")
+        from scheduler.adapters.ics import ics_feed
+
+        return create_app(
+            self.service, key=KEY, clock=self.clock, public_url="http://127.0.0.1:8470", calendar=ics_feed
+        )
 
     def marks(self, name: str) -> list[tuple[date, str, str]]:
         """(day, by, note) of each completion of ``name``."""

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scheduler.adapters.web.api import Api, json_response
 from scheduler.adapters.web.auth import Auth, HideTokens, hide_tokens
-from scheduler.adapters.web.pages import STATIC, Pages, Snooze, page
+from scheduler.adapters.web.pages import STATIC, Calendar, Pages, Snooze, page
 from scheduler.adapters.web.ritual_pages import RitualPages
 from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
@@ -46,12 +46,16 @@ def create_app(
     public_url: str,
     snooze: Snooze | None = None,
     done: Callable[[int], None] | None = None,
+    calendar: Calendar | None = None,
 ) -> Starlette:
     """The daemon's HTTP app; ``snooze(occurrence_id, person)`` re-nudges (None: answer 501);
-    ``done(occurrence_id)`` hears of a Done tapped on a link (to tell the other phones)."""
+    ``done(occurrence_id)`` hears of a Done tapped on a link (to tell the other phones);
+    ``calendar(upcoming, generated_at=...)`` writes a calendar feed (None: the feed answers 501)."""
     auth = Auth(service, key=key, clock=clock)
     secure = public_url.startswith("https://")
-    web = Pages(service, auth, key=key, clock=clock, secure=secure, snooze=snooze, done=done)
+    web = Pages(
+        service, auth, key=key, clock=clock, secure=secure, snooze=snooze, done=done, calendar=calendar
+    )
     api = Api(service, auth)
     rituals = RitualPages(service, auth, key=key)
     routes = [
@@ -63,6 +67,7 @@ def create_app(
         Route("/", web.today, methods=["GET"]),
         Route("/today/{name}/{verb:str}", _with_body(web.today_action), methods=["POST"]),
         Route("/household", web.household, methods=["GET"]),
+        Route("/feed/{file}", web.feed, methods=["GET"]),
         Route("/rituals/new", rituals.new_form, methods=["GET"]),
         Route("/rituals/new", _with_body(rituals.new_post), methods=["POST"]),
         Route("/rituals/{name}", rituals.show, methods=["GET"]),

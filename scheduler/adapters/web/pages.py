@@ -13,9 +13,9 @@ import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode
 
 import jinja2
@@ -34,7 +34,7 @@ from scheduler.adapters.web.auth import (
 from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
 from scheduler.app.stored import ApiTokenRecord, OccurrenceRecord, StoredRitual
-from scheduler.app.views import TodayEntry
+from scheduler.app.views import TodayEntry, Upcoming
 from scheduler.domain.definitions import CompleteWhen
 from scheduler.domain.errors import NotFoundError, RitualError, UnknownRitualError
 from scheduler.domain.links import LinkAction, LinkClaim, LinkError, LinkFailure, verify
@@ -57,6 +57,14 @@ TEMPLATES = Jinja2Templates(
 PAST_DAYS = 14  # the days each ritual offers for a late Done or an Undo
 
 Snooze = Callable[[int, str], None]
+
+
+class Calendar(Protocol):
+    """Writes upcoming nudges as an iCalendar feed (``scheduler.adapters.ics.ics_feed``)."""
+
+    def __call__(self, upcoming: Sequence[Upcoming], *, generated_at: datetime) -> bytes: ...
+
+
 # Which status a refused link gets: a forgery is forbidden, an old link is gone, junk is a bad request.
 LINK_STATUS = {
     LinkFailure.MALFORMED: 400,
@@ -81,6 +89,7 @@ class Pages:
         secure: bool,
         snooze: Snooze | None,
         done: Callable[[int], None] | None = None,
+        calendar: Calendar | None = None,
     ) -> None:
         self.service = service
         self.auth = auth
@@ -89,6 +98,7 @@ class Pages:
         self.secure = secure
         self.snooze = snooze
         self.done = done
+        self.calendar = calendar
         self.throttle = LoginThrottle(clock)
 
     # one-tap links -------------------------------------------------------------------
@@ -277,6 +287,26 @@ class Pages:
             return page(request, "Not recorded", str(error), status=409, user=record)
         shown = {"verb": verb, "r": name} | ({"date": day.isoformat()} if day else {})
         return RedirectResponse("/?" + urlencode(shown), status_code=303)
+
+    # the calendar feed ----------------------------------------------------------------
+    def feed(self, request: Request) -> Response:
+        """``/feed/TOKEN.ics``: a person's upcoming nudges for a calendar app to subscribe to.
+        The token in the path is a feed token (it opens nothing else); revoking it ends the feed."""
+        token, dot, suffix = request.path_params["file"].rpartition(".")
+        upcoming = self.service.feed(token) if dot and suffix == "ics" else None
+        if upcoming is None:
+            log.warning("refused feed from %s: not a valid feed token", _client(request))
+            gone = "not a valid feed (mistyped or revoked)\n"
+            return Response(gone, status_code=404, media_type="text/plain")
+        if self.calendar is None:
+            later = "the feed arrives with the daemon wiring\n"
+            return Response(later, status_code=501, media_type="text/plain")
+        body = self.calendar(upcoming, generated_at=self.clock.now())
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={"Cache-Control": "private, max-age=900"},
+        )
 
     # the household: pause everything, resume --------------------------------------------
     def household(self, request: Request) -> Response:
