@@ -107,7 +107,7 @@ class RitualPages:
             "dimension": str(ritual.dimension),
             "owner": "in the ritual file"
             if stored.source is RitualSource.FILE
-            else "with ritual add (or here)",
+            else "with ritual add, the API or this page",
             "owned": stored.source is not RitualSource.FILE and stored.removed_at is None,
             "paused": detail.paused,
             "state": "paused" if detail.paused else standing.state.value,
