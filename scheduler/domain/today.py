@@ -21,8 +21,7 @@ from scheduler.domain.streaks import (
     PeriodOutcome,
     PeriodStatus,
     StreakSummary,
-    outcomes,
-    summarize,
+    summarize_with_newest,
 )
 
 _WEEK = timedelta(days=7)
@@ -120,13 +119,13 @@ def standing(history: History, today: date, *, year: bool = False, days: int = 0
     upcoming = [d for d in (*due_days(cadence, period), *due_days(cadence, following)) if d >= today]
     next_due = upcoming[0] if upcoming else None
     later = [d for d in due_days(cadence, following) if d >= today]
-    judged = outcomes(history, today)
-    current = judged[-1] if judged and today in judged[-1].period else None
+    summary, newest = summarize_with_newest(history, today)
+    current = newest if newest is not None and today in newest.period else None
     return Standing(
         section=_section(next_due, today),
         next_due=next_due,
         period=current,
-        summary=summarize(history, today),
+        summary=summary,
         cells=tuple(heatmap_cells(history, today)) if year else (),
         waiting=_waiting(history, current),
         following=later[0] if later else None,
