@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RitualCli
-from tests.support.couple_site import FRIDAY, TOKENS, Couple, couple_home
+from tests.support.couple_site import FRIDAY, NOW, TOKENS, Couple, couple_home
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
@@ -429,3 +429,51 @@ def test_the_cli_prints_a_feed_url_for_a_person(installed: RitualCli) -> None:
     assert re.fullmatch(r"https://ritual\.example\.org/feed/[\w-]{40,}\.ics", made.stdout.strip())
     assert [(t["name"], t["kind"]) for t in installed.json("token", "list")] == [("cal", "feed")]
     assert "--feed needs --person" in installed("token", "create", "x", "--feed", code=2).stderr
+
+
+# --- what the README's today-page section promises besides the above ---------------------------------
+
+
+def test_a_streak_in_an_open_period_is_at_risk(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    act(alex, "run", "Morning run", "done", date=THURSDAY.isoformat())
+    assert state(alex, "Morning run") == "at risk"
+    assert 'streak <b class="streak">1</b>' in card(text(alex.get("/")), "Morning run")
+
+
+def test_a_ritual_of_the_ritual_file_is_changed_in_the_file(couple: Couple) -> None:
+    from scheduler.app.stored import RitualSource
+    from scheduler.domain.definitions import ritual_from_table
+
+    table = {"name": "filed", "title": "From the file", "every": "day", "timezone": "Europe/Berlin"}
+    couple.store.save_ritual(ritual_from_table(table), RitualSource.FILE, now=NOW, effective_from=FRIDAY)
+    alex = client_of(couple, "alex")
+    page = text(alex.get("/rituals/filed"))
+    assert "Defined in the ritual file: change it there." in page
+    assert "/rituals/filed/edit" not in page and "/rituals/filed/remove" not in page
+    token = csrf(text(alex.get("/")), "From the file")
+    refused = alex.post("/rituals/filed/remove", data={"csrf": token, "confirm": "yes"})
+    assert refused.status_code == 409
+    assert "none.toml; remove it there" in text(refused)
+    assert couple.store.get_ritual("filed") is not None
+
+
+def test_the_pages_are_plain_forms_and_can_be_added_to_a_home_screen(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    for path in ("/", "/household", "/rituals/talk", "/rituals/new", "/rituals/talk/edit", "/login"):
+        page = alex.get(path)
+        assert page.status_code == 200, path
+        assert "<script" not in page.text and " on" + "click=" not in page.text, path
+        assert '<link rel="manifest" href="/static/manifest.json">' in page.text, path
+    manifest = alex.get("/static/manifest.json").json()
+    assert (manifest["start_url"], manifest["display"]) == ("/", "standalone")
+    icon = alex.get(manifest["icons"][0]["src"])
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_the_feed_lists_the_next_60_days(couple: Couple) -> None:
+    _, token = couple.service.create_token("alex-calendar", person="alex", feed=True)
+    body = TestClient(couple.app()).get(f"/feed/{token}.ics").text
+    days = sorted(set(re.findall(r"DTSTART;TZID=Europe/Berlin:(\d{8})T", body)))
+    assert days[0] == "20261127"  # the talk at 20:30 tonight is still ahead
+    assert "20270123" <= days[-1] <= "20270126"
