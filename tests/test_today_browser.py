@@ -222,3 +222,28 @@ def test_household_pause_with_dates(people: dict[str, Person], site: Site) -> No
     )
     expect(alex.card("Morning run").locator(".state")).to_have_text("paused")
     alex.check("today-paused")
+
+
+def test_dark_mode_follows_the_phone_and_keeps_its_contrast(
+    browser: Browser, site: Site, axe_source: str
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, color_scheme="dark", bypass_csp=True
+    )
+    try:
+        alex = Person.__new__(Person)
+        alex.context, alex.page, alex.site, alex.width, alex.axe = (
+            context,
+            context.new_page(),
+            site,
+            "dark",
+            axe_source,
+        )
+        page = alex.log_in("alex")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(18, 18, 18)"
+        alex.check("today")
+        page.goto(f"{site.url}/rituals/talk")
+        alex.check("ritual-page")
+    finally:
+        context.close()
