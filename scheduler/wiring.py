@@ -171,6 +171,8 @@ class SettingsRuntime:
         address = settings.http_address
         if address is None:
             return
+        from scheduler.adapters.ics import ics_feed
+
         app = create_app(
             service,
             key=load_or_create_key(settings.link_key_path),
@@ -178,6 +180,7 @@ class SettingsRuntime:
             public_url=settings.public_url or settings.link_base,
             snooze=hooks.snooze,
             done=hooks.done,
+            calendar=ics_feed,
         )
         self._http = HttpServer(app, *address, access_filter=HideTokens())
         port = self._http.start()

@@ -882,3 +882,27 @@ def test_a_back_filled_completion_mends_a_missed_day() -> None:
     assert (letters(outcomes(gap, today)), summarize(gap, today).current_streak) == ("KKMKO", 1)
     mended = replace(gap, completions=(*gap.completions, Done(d("2025-03-03"))))  # recorded last
     assert (letters(outcomes(mended, today)), summarize(mended, today).current_streak) == ("KKKKO", 4)
+
+
+@given(histories())
+def test_the_summary_with_the_newest_period_is_summarize_and_the_last_outcome(
+    case: tuple[History, date],
+) -> None:
+    """The today page judges once; it must agree with the two calls it replaces."""
+    from scheduler.domain.streaks import summarize_with_newest
+
+    history, today = case
+    judged = outcomes(history, today)
+    assert summarize_with_newest(history, today) == (
+        summarize(history, today),
+        judged[-1] if judged else None,
+    )
+
+
+@given(one_cadence_histories())
+def test_the_newest_period_agrees_for_any_cadence(case: tuple[History, date]) -> None:
+    from scheduler.domain.streaks import summarize_with_newest
+
+    history, today = case
+    judged = outcomes(history, today)
+    assert summarize_with_newest(history, today)[1] == (judged[-1] if judged else None)

@@ -143,6 +143,7 @@ def token_json(record: ApiTokenRecord, state: str) -> JsonObject:
         "last_used_at": record.last_used_at,
         "revoked_at": record.revoked_at,
         "person": record.person,
+        "kind": record.kind,  # api (the API and the pages) or feed (only the calendar feed)
     }
 
 

@@ -320,7 +320,7 @@ class Store(Protocol):
         ...
 
     def create_api_token(
-        self, name: str, token_hash: str, *, now: datetime, person: str | None = None
+        self, name: str, token_hash: str, *, now: datetime, person: str | None = None, kind: str = "api"
     ) -> ApiTokenRecord:
         """Keep a new token's hash under ``name``; a name still in use by an active token is refused."""
         ...

@@ -81,9 +81,11 @@ if TYPE_CHECKING:
     from scheduler.app.exchange import ImportResult, Progress
     from scheduler.domain.report import Report, RitualInput
     from scheduler.domain.streaks import History
+    from scheduler.domain.today import Standing
     from scheduler.domain.trends import ChartData
 
 FAILED_DELIVERIES = (DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP)
+FEED_DAYS = 60  # how far ahead a calendar feed lists the nudges
 NEXT_DUE_DAYS = 40  # how far `ritual list` looks for each ritual's next due time
 WAITING_DELIVERIES = (DeliveryStatus.PENDING, DeliveryStatus.RETRY, DeliveryStatus.SENDING)
 RITUALS_CHANGED_KEY = "rituals.changed"
@@ -346,17 +348,30 @@ class RitualService:
 
         return [StreakView(s.ritual, summarize(h, today)) for s, h, today in self.histories_of(chosen)]
 
-    def today_entries(self) -> list[TodayEntry]:
-        """Each active ritual as the today page shows it: due today first, then this week, then later."""
+    def today_entries(self, person: str = "", *, days: int = 0) -> list[TodayEntry]:
+        """Each active ritual as the today page shows it: due today first, then this week, then
+        later; within each, ``person``'s own rituals (those naming them) first. ``days``: the last
+        days of each, one by one. No year of squares: that is the ritual's own page."""
         from scheduler.domain.today import Section, standing
 
         order = {Section.TODAY: 0, Section.WEEK: 1, Section.LATER: 2}
         entries = [
-            TodayEntry(stored, standing(history, today, year=True))
+            TodayEntry(stored, standing(history, today, days=days))
             for stored, history, today in self.histories()
         ]
-        entries.sort(key=lambda entry: (order[entry.standing.section], entry.stored.name))
+
+        def mine(entry: TodayEntry) -> bool:
+            return bool(person) and person in entry.stored.ritual.people
+
+        entries.sort(key=lambda e: (order[e.standing.section], not mine(e), e.stored.name))
         return entries
+
+    def ritual_page(self, name: str) -> tuple[RitualDetail, Standing]:
+        """One ritual with its history, and where it stands today with a year of squares."""
+        from scheduler.domain.today import standing
+
+        detail = self.detail(name)
+        return detail, standing(detail.history, detail.today, year=True, days=14)
 
     def histories(self, names: Iterable[str] | None = None) -> list[tuple[StoredRitual, History, date]]:
         """Each active ritual (or the named ones) with its streak history and ritual-day today."""
@@ -449,17 +464,36 @@ class RitualService:
         return kept
 
     # API tokens ---------------------------------------------------------------------------
-    def create_token(self, name: str, *, person: str | None = None) -> tuple[ApiTokenRecord, str]:
+    def create_token(
+        self, name: str, *, person: str | None = None, feed: bool = False
+    ) -> tuple[ApiTokenRecord, str]:
         """A new bearer token for the HTTP API and the pages: shown once, kept only as its hash.
 
-        With ``person``, what its requests record is theirs.
+        With ``person``, what its requests record is theirs. With ``feed``, it opens only that
+        person's calendar feed (``/feed/TOKEN.ics``): a calendar app holding it records nothing.
         """
+        if feed and not person:
+            raise UsageError("--feed needs --person: a feed shows one person's rituals")
         who = self.household.who(person, where="--person") if person else None
         token = secrets.token_urlsafe(32)
         record = self.store.create_api_token(
-            name, api_token_hash(token), now=self.clock.now(), person=who or None
+            name,
+            api_token_hash(token),
+            now=self.clock.now(),
+            person=who or None,
+            kind="feed" if feed else "api",
         )
         return record, token
+
+    def feed(self, token: str) -> list[Upcoming] | None:
+        """The next FEED_DAYS of nudges of the rituals a feed token's person shares (those naming
+        them, and those naming nobody); None for anything but an active feed token."""
+        record = self.store.find_api_token(api_token_hash(token)) if token else None
+        if record is None or record.kind != "feed" or self._person_gone(record):
+            return None
+        self.store.touch_api_token(record.id, now=self.clock.now())
+        person = record.person or ""
+        return [u for u in self.upcoming(FEED_DAYS) if not u.ritual.people or person in u.ritual.people]
 
     def revoke_token(self, name: str) -> None:
         if not self.store.revoke_api_token(name, now=self.clock.now()):
@@ -487,7 +521,7 @@ class RitualService:
         A token of someone no longer among the household's people works no more.
         """
         record = self.store.find_api_token(token_hash)
-        if record is None or self._person_gone(record):
+        if record is None or record.kind != "api" or self._person_gone(record):
             return None
         self.store.touch_api_token(record.id, now=self.clock.now())
         return record

@@ -207,6 +207,7 @@ class ApiTokenRecord:
     revoked_at: datetime | None
     last_used_at: datetime | None
     person: str | None = None  # who its requests record as; None: nobody in particular
+    kind: str = "api"  # "api": the API and the pages; "feed": only its person's calendar feed
 
     @property
     def active(self) -> bool:

@@ -15,12 +15,36 @@ def token() -> None:
 @token.command(name="create")
 @click.argument("name")
 @click.option("--person", default=None, help="Whose it is: what its requests and page record is theirs.")
+@click.option(
+    "--login-link",
+    is_flag=True,
+    help="Print a link that logs its person in to the today page (send it to their phone).",
+)
+@click.option(
+    "--feed",
+    is_flag=True,
+    help="A calendar feed token: print the URL of the person's feed for a calendar app (it records nothing).",
+)
 @pass_app
-def token_create(app: App, name: str, person: str | None) -> None:
+def token_create(app: App, name: str, person: str | None, login_link: bool, feed: bool) -> None:
     """Create a token; it is shown once, only its hash is kept."""
-    record, secret = app.service().create_token(name, person=person)
-    click.echo(secret)
+    if login_link and not person:
+        raise click.UsageError("--login-link needs --person: the link logs one person in")
+    if login_link and feed:
+        raise click.UsageError("--login-link and --feed are two kinds of token: make one of each")
+    record, secret = app.service().create_token(name, person=person, feed=feed)
     whose = f" for {record.person}" if record.person else ""
+    if feed:
+        click.echo(f"{app.settings.link_base}/feed/{secret}.ics")
+        what = "subscribe to its URL in a calendar app; `ritual token revoke` ends it"
+        click.echo(f"feed token '{record.name}'{whose} created; {what}", err=True)
+        return
+    if login_link:
+        click.echo(f"{app.settings.link_base}/login?token={secret}")
+        what = "its link logs them in for 30 days; `ritual token revoke` ends it"
+        click.echo(f"token '{record.name}'{whose} created; {what}", err=True)
+        return
+    click.echo(secret)
     click.echo(f"token '{record.name}'{whose} created; store it now, it cannot be shown again", err=True)
 
 

@@ -226,7 +226,33 @@ def outcomes(history: History, today: date) -> list[PeriodOutcome]:
 
 def summarize(history: History, today: date) -> StreakSummary:
     """The numbers the reports show for one ritual on ``today``."""
-    ledger = _judge(history, today, with_slots=False)
+    return _summary(history, _judge(history, today, with_slots=False), today)
+
+
+def summarize_with_newest(history: History, today: date) -> tuple[StreakSummary, PeriodOutcome | None]:
+    """``summarize`` and the newest period's outcome (``outcomes(...)[-1]``), judged in one pass:
+    what the today page needs, without building an outcome for every period of the history."""
+    ledger = _judge(history, today, with_slots=True)
+    summary = _summary(history, ledger, today)
+    if not ledger.starts:
+        return summary, None
+    last = len(ledger.starts) - 1
+    counts: dict[str, int] = {}
+    for (_day, by), index in zip(history.completions, ledger.slots, strict=True):
+        if index == last:
+            counts[by] = counts.get(by, 0) + 1
+    newest = PeriodOutcome(
+        Period(date.fromordinal(ledger.starts[last]), date.fromordinal(ledger.ends[last])),
+        ledger.statuses[last],
+        ledger.done[last],
+        ledger.segments[last].cadence.times,
+        ledger.excuses[last],
+        counts or _NOBODY,
+    )
+    return summary, newest
+
+
+def _summary(history: History, ledger: _Ledger, today: date) -> StreakSummary:
     statuses = ledger.statuses
     # Only the newest period can still be running.
     running = bool(ledger.ends) and ledger.ends[-1] > today.toordinal()

@@ -9,10 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import assert_never
 
 from scheduler.domain.cadence import due_days, period_of
+from scheduler.domain.definitions import CompleteWhen
 from scheduler.domain.heatmap import Cell, heatmap_cells
-from scheduler.domain.streaks import History, PeriodOutcome, PeriodStatus, StreakSummary, outcomes, summarize
+from scheduler.domain.people import HOUSEHOLD
+from scheduler.domain.streaks import (
+    Excuse,
+    History,
+    PeriodOutcome,
+    PeriodStatus,
+    StreakSummary,
+    summarize_with_newest,
+)
 
 _WEEK = timedelta(days=7)
 
@@ -21,6 +31,28 @@ class Section(StrEnum):
     TODAY = "today"  # a due day is today
     WEEK = "week"  # the next due day is within the week
     LATER = "later"
+
+
+class State(StrEnum):
+    """The current period in one word, as the today page shows it (and colours it)."""
+
+    KEPT = "kept"
+    WAITING = "waiting"  # a "both" ritual someone has done and someone not yet
+    AT_RISK = "at risk"  # open, and missing it would break a streak
+    OPEN = "open"
+    EXCUSED = "excused"  # skipped (or a freeze token)
+    PAUSED = "paused"
+    REST = "rest"  # no due day in this period
+    NOT_STARTED = "not started"
+
+
+@dataclass(frozen=True, slots=True)
+class DayMark:
+    """One of the last days of a ritual: who did it that day and whether it was skipped."""
+
+    day: date
+    by: tuple[str, ...]
+    skipped: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +64,33 @@ class Standing:
     period: PeriodOutcome | None  # the period holding today as judged; None before the ritual starts
     summary: StreakSummary
     cells: tuple[Cell, ...] = ()  # a year of squares, when asked for
+    waiting: tuple[str, ...] = ()  # of a "both" ritual: who has not done their part of this period
+    following: date | None = None  # the first due day of a later period (what comes after a kept one)
+    recent: tuple[DayMark, ...] = ()  # the last days, oldest first, when asked for
+
+    @property
+    def state(self) -> State:
+        period = self.period
+        if period is None:
+            return State.NOT_STARTED
+        match period.status:
+            case PeriodStatus.KEPT:
+                return State.KEPT
+            case PeriodStatus.REST:
+                return State.REST
+            case PeriodStatus.EXCUSED:
+                return State.PAUSED if period.excuse is Excuse.PAUSE else State.EXCUSED
+            case PeriodStatus.OPEN | PeriodStatus.MISSED:
+                if self.waiting and period.by_person:
+                    return State.WAITING
+                return State.AT_RISK if self.summary.at_risk else State.OPEN
+            case _ as unreachable:
+                assert_never(unreachable)
+
+    def did(self, person: str) -> bool:
+        """Whether ``person`` (or both of you together) recorded a completion in this period."""
+        counts = {} if self.period is None else self.period.by_person
+        return counts.get(person, 0) > 0 or counts.get(HOUSEHOLD, 0) > 0
 
     @property
     def kept(self) -> bool:
@@ -47,8 +106,9 @@ class Standing:
         return 1 if self.period is None else self.period.target
 
 
-def standing(history: History, today: date, *, year: bool = False) -> Standing:
-    """How the ritual with ``history`` stands on its ritual day ``today``."""
+def standing(history: History, today: date, *, year: bool = False, days: int = 0) -> Standing:
+    """How the ritual with ``history`` stands on its ritual day ``today``; ``year`` adds a year
+    of squares, ``days`` the last days one by one (today included)."""
     ordered = sorted(history.versions, key=lambda version: version[0])
     cadence = ordered[0][1]  # the oldest version also covers the days before it
     for effective_from, version in ordered:
@@ -58,14 +118,42 @@ def standing(history: History, today: date, *, year: bool = False) -> Standing:
     following = period_of(cadence, period.end)
     upcoming = [d for d in (*due_days(cadence, period), *due_days(cadence, following)) if d >= today]
     next_due = upcoming[0] if upcoming else None
-    judged = outcomes(history, today)
-    current = judged[-1] if judged and today in judged[-1].period else None
+    later = [d for d in due_days(cadence, following) if d >= today]
+    summary, newest = summarize_with_newest(history, today)
+    current = newest if newest is not None and today in newest.period else None
     return Standing(
         section=_section(next_due, today),
         next_due=next_due,
         period=current,
-        summary=summarize(history, today),
+        summary=summary,
         cells=tuple(heatmap_cells(history, today)) if year else (),
+        waiting=_waiting(history, current),
+        following=later[0] if later else None,
+        recent=_recent(history, today, days) if days else (),
+    )
+
+
+def _waiting(history: History, current: PeriodOutcome | None) -> tuple[str, ...]:
+    """Who of a "both" ritual has not reached the target in the current period yet."""
+    if current is None or history.complete_when is not CompleteWhen.BOTH or not history.people:
+        return ()
+    together = current.by_person.get(HOUSEHOLD, 0)
+    return tuple(
+        person for person in history.people if current.by_person.get(person, 0) + together < current.target
+    )
+
+
+def _recent(history: History, today: date, days: int) -> tuple[DayMark, ...]:
+    first = today - timedelta(days=days - 1)
+    who: dict[date, list[str]] = {}
+    for day, by in history.completions:
+        if first <= day <= today:
+            who.setdefault(day, []).append(by)
+    skipped = {day for day in history.skips if first <= day <= today}
+    return tuple(
+        DayMark(day, tuple(dict.fromkeys(who.get(day, ()))), day in skipped)
+        for day in (first + timedelta(days=n) for n in range(days))
+        if day >= history.start
     )
 
 

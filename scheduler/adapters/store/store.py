@@ -959,7 +959,7 @@ class SqlStore:
 
     # API tokens: only their sha256 is stored ------------------------------
     def create_api_token(
-        self, name: str, token_hash: str, *, now: datetime, person: str | None = None
+        self, name: str, token_hash: str, *, now: datetime, person: str | None = None, kind: str = "api"
     ) -> ApiTokenRecord:
         """Keep a new token's hash under ``name``; a name still in use by an active token is refused."""
         _aware(now=now)
@@ -968,7 +968,7 @@ class SqlStore:
         with self._session(write=True) as session:
             if _active_token_row(session, name) is not None:
                 raise ConflictError(f"an active token named '{name}' exists (revoke it first)")
-            row = ApiTokenRow(name=name, token_hash=token_hash, created_at=now, person=person)
+            row = ApiTokenRow(name=name, token_hash=token_hash, created_at=now, person=person, kind=kind)
             try:
                 with session.begin_nested():
                     session.add(row)
@@ -1434,4 +1434,5 @@ def _api_token(row: ApiTokenRow) -> ApiTokenRecord:
         revoked_at=None if row.revoked_at is None else _utc(row.revoked_at),
         last_used_at=None if row.last_used_at is None else _utc(row.last_used_at),
         person=row.person,
+        kind=row.kind,
     )

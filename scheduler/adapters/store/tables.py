@@ -217,3 +217,4 @@ class ApiTokenRow(_Table, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     person: str | None = None  # who its requests record as; None: nobody in particular
+    kind: str = Field(default="api", sa_column_kwargs={"server_default": "api"})  # api or feed

@@ -19,12 +19,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scheduler.adapters.web.api import Api, json_response
 from scheduler.adapters.web.auth import Auth, HideTokens, hide_tokens
-from scheduler.adapters.web.pages import HTML_HEADERS, Pages, Snooze, esc, page
+from scheduler.adapters.web.pages import STATIC, Calendar, Pages, Snooze, page
+from scheduler.adapters.web.ritual_pages import RitualPages
 from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
 
@@ -44,13 +46,18 @@ def create_app(
     public_url: str,
     snooze: Snooze | None = None,
     done: Callable[[int], None] | None = None,
+    calendar: Calendar | None = None,
 ) -> Starlette:
     """The daemon's HTTP app; ``snooze(occurrence_id, person)`` re-nudges (None: answer 501);
-    ``done(occurrence_id)`` hears of a Done tapped on a link (to tell the other phones)."""
+    ``done(occurrence_id)`` hears of a Done tapped on a link (to tell the other phones);
+    ``calendar(upcoming, generated_at=...)`` writes a calendar feed (None: the feed answers 501)."""
     auth = Auth(service, key=key, clock=clock)
     secure = public_url.startswith("https://")
-    web = Pages(service, auth, key=key, clock=clock, secure=secure, snooze=snooze, done=done)
+    web = Pages(
+        service, auth, key=key, clock=clock, secure=secure, snooze=snooze, done=done, calendar=calendar
+    )
     api = Api(service, auth)
+    rituals = RitualPages(service, auth, key=key)
     routes = [
         Route("/l/{token}", web.link_page, methods=["GET"]),
         Route("/l/{token}", _with_body(web.link_post), methods=["POST"]),
@@ -58,7 +65,17 @@ def create_app(
         Route("/login", _with_body(web.login_post), methods=["POST"]),
         Route("/logout", web.logout, methods=["POST"]),
         Route("/", web.today, methods=["GET"]),
-        Route("/today/{name}/done", _with_body(web.today_done), methods=["POST"]),
+        Route("/today/{name}/{verb:str}", _with_body(web.today_action), methods=["POST"]),
+        Route("/household", web.household, methods=["GET"]),
+        Route("/feed/{file}", web.feed, methods=["GET"]),
+        Route("/rituals/new", rituals.new_form, methods=["GET"]),
+        Route("/rituals/new", _with_body(rituals.new_post), methods=["POST"]),
+        Route("/rituals/{name}", rituals.show, methods=["GET"]),
+        Route("/rituals/{name}/edit", rituals.edit_form, methods=["GET"]),
+        Route("/rituals/{name}/edit", _with_body(rituals.edit_post), methods=["POST"]),
+        Route("/rituals/{name}/{verb:str}", _with_body(rituals.action), methods=["POST"]),
+        Route("/household/{verb:str}", _with_body(web.household_action), methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/api/v1/rituals", api.api_rituals, methods=["GET"]),
         Route("/api/v1/rituals", _with_body(api.api_create), methods=["POST"]),
         Route("/api/v1/rituals/{name}", api.api_ritual, methods=["GET"]),
@@ -85,9 +102,10 @@ def create_app(
 
 
 class _SecurityHeaders:
-    """Every answer, whoever made it (a redirect, one of Starlette's own), says what it is: HTML
-    gets the pages' policy (no framing, nothing loaded but their own style), anything else
-    ``nosniff`` and no framing. Headers already set by ``page`` and ``json_response`` stay."""
+    """Every answer, whoever made it (a page, a redirect, one of Starlette's own, a static file),
+    says what it is. Pages carry no script and load only this app's own style sheet, icon and
+    manifest; forms post only here; no page of another origin may frame them (clickjacking the
+    Done buttons); nothing is sniffed into another type; no address leaks in a Referer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -101,19 +119,24 @@ class _SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 html = headers.get("content-type", "").startswith("text/html")
-                for name, value in (HTML_HEADERS if html else _OTHER_HEADERS).items():
+                for name, value in (HTML_HEADERS if html else OTHER_HEADERS).items():
                     headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-_OTHER_HEADERS = {
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; manifest-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+OTHER_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
 }
+HTML_HEADERS = {**OTHER_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
 
 
 def _with_body(handler: Callable[[Request, bytes], Response]) -> Callable[[Request], Awaitable[Response]]:
@@ -142,7 +165,7 @@ def _refused(request: Request, status: int, message: str) -> Response:
     """A request refused before its handler ran: one-line JSON under /api, a plain page elsewhere."""
     if request.url.path.startswith("/api/"):
         return json_response(status, {"error": message})
-    return page("Refused", f"<p>{esc(message)}</p>", status=status)
+    return page(request, "Refused", message, status=status)
 
 
 def _http_error(request: Request, error: Exception) -> Response:
@@ -150,12 +173,17 @@ def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if request.url.path.startswith("/api/"):
         return json_response(error.status_code, {"error": error.detail.lower()}, headers=error.headers)
-    return page(error.detail, f"<p>{esc(error.detail)}</p>", status=error.status_code)
+    return page(request, error.detail, error.detail, status=error.status_code)
 
 
 def _server_error(request: Request, error: Exception) -> Response:
     """A bug: the traceback goes to the log (uvicorn's), the client learns nothing of it."""
     message = "internal error (see the daemon's log)"
+    # Starlette answers a bug outside every middleware: this answer sets the headers itself.
     if request.url.path.startswith("/api/"):
-        return json_response(500, {"error": message})
-    return page("Error", f"<p>{message}</p>", status=500)
+        answer = json_response(500, {"error": message})
+        answer.headers.update(OTHER_HEADERS)
+        return answer
+    answer = page(request, "Error", message, status=500)
+    answer.headers.update(HTML_HEADERS)
+    return answer

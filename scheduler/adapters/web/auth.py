@@ -31,7 +31,7 @@ SESSION_COOKIE = "ritual_session"
 SESSION_LIFETIME = timedelta(days=30)
 _SESSION_PREFIX = b"ritual-session/v1\n"
 _FORM_PREFIX = b"ritual-form/v1\n"
-_LINK_PATH = re.compile(r"/l/[^/?\s\"]+")
+_LINK_PATH = re.compile(r"/(l|feed)/[^/?\s\"]+")
 # ?token=, ?access_token= (how many clients send a bearer token in a URL), and their kin.
 _TOKEN_QUERY = re.compile(r"([?&](?:[a-z_]*token|key|password|secret)=)[^&\s\"]+", re.IGNORECASE)
 
@@ -153,7 +153,7 @@ class LoginThrottle:
 def hide_tokens(text: str) -> str:
     """A request line fit for a log: link tokens and ``token=`` (``access_token=``...) values
     blanked out."""
-    return _TOKEN_QUERY.sub(r"\1...", _LINK_PATH.sub("/l/...", text))
+    return _TOKEN_QUERY.sub(r"\1...", _LINK_PATH.sub(r"/\1/...", text))
 
 
 class HideTokens(logging.Filter):

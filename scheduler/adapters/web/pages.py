@@ -2,23 +2,26 @@
 
 ``/l/{token}``: the signed link is the capability. GET only shows a confirm page (mail scanners
 and link previews fetch GET links); POST records. ``?o=`` and ``?p=``, when present, must match
-the occurrence and person the link was signed for. ``/`` (the today page) needs a login.
-Pages carry no scripts and no external assets.
+the occurrence and person the link was signed for. ``/`` (the today page) needs a login; what it
+records is the logged-in person's. Pages are Jinja2 templates (autoescaped) with one style sheet,
+no scripts and no external assets; every action is a plain form, so they work without JavaScript.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import html
 import logging
-from collections.abc import Callable
-from datetime import date
-from urllib.parse import parse_qs, quote
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlencode
 
+import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
 
 from scheduler.adapters.web.auth import (
     SESSION_COOKIE,
@@ -30,19 +33,38 @@ from scheduler.adapters.web.auth import (
 )
 from scheduler.app.ports import Clock
 from scheduler.app.service import RitualService
-from scheduler.app.stored import OccurrenceRecord, StoredRitual
-from scheduler.app.views import TodayEntry
-from scheduler.domain.errors import RitualError, UnknownRitualError
-from scheduler.domain.heatmap import Cell
+from scheduler.app.stored import ApiTokenRecord, OccurrenceRecord, StoredRitual
+from scheduler.app.views import TodayEntry, Upcoming
+from scheduler.domain.definitions import CompleteWhen
+from scheduler.domain.errors import NotFoundError, RitualError, UnknownRitualError
 from scheduler.domain.links import LinkAction, LinkClaim, LinkError, LinkFailure, verify
-from scheduler.domain.people import HOUSEHOLD
-from scheduler.domain.streaks import PeriodStatus
-from scheduler.domain.today import Section
+from scheduler.domain.people import HOUSEHOLD, Household
+from scheduler.domain.today import Section, Standing, State
 from scheduler.domain.wording import describe_cadence
 
 log = logging.getLogger(__name__)
 
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+TEMPLATES = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every value a page shows is escaped, whatever its template
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+    )
+)
+PAST_DAYS = 14  # the days each ritual offers for a late Done or an Undo
+
 Snooze = Callable[[int, str], None]
+
+
+class Calendar(Protocol):
+    """Writes upcoming nudges as an iCalendar feed (``scheduler.adapters.ics.ics_feed``)."""
+
+    def __call__(self, upcoming: Sequence[Upcoming], *, generated_at: datetime) -> bytes: ...
+
+
 # Which status a refused link gets: a forgery is forbidden, an old link is gone, junk is a bad request.
 LINK_STATUS = {
     LinkFailure.MALFORMED: 400,
@@ -67,6 +89,7 @@ class Pages:
         secure: bool,
         snooze: Snooze | None,
         done: Callable[[int], None] | None = None,
+        calendar: Calendar | None = None,
     ) -> None:
         self.service = service
         self.auth = auth
@@ -75,6 +98,7 @@ class Pages:
         self.secure = secure
         self.snooze = snooze
         self.done = done
+        self.calendar = calendar
         self.throttle = LoginThrottle(clock)
 
     # one-tap links -------------------------------------------------------------------
@@ -85,33 +109,36 @@ class Pages:
         claim, occurrence, stored = checked
         label = f"'{stored.ritual.title}' for {short_day(occurrence.day)}"
         if claim.action is LinkAction.DONE and self._asks_who(claim):
-            return page("Who did it?", self._who_form(request, label))
+            return self._who_page(request, label)
         if claim.action is LinkAction.DONE and self.service.done_from(occurrence, claim.person):
-            return page("Already recorded", f"<p>{esc(label)} is already recorded. Nothing to do.</p>")
+            return page(request, "Already recorded", f"{label} is already recorded. Nothing to do.")
         question = f"Mark {label} done?" if claim.action is LinkAction.DONE else f"Snooze {label}?"
         button = "Done" if claim.action is LinkAction.DONE else "Snooze"
-        body = (
-            f"<p>{esc(question)}</p>"
-            f'<form method="post" action="{esc(_path_and_query(request))}">'
-            f'<button type="submit">{button}</button></form>'
+        return page(
+            request,
+            button,
+            question,
+            template="confirm.html",
+            action=_path_and_query(request),
+            buttons=[("", "", button)],
         )
-        return page(button, body)
 
     def _asks_who(self, claim: LinkClaim) -> bool:
         """A link sent to a channel the household shares names nobody: the page asks who did it."""
         return not claim.person and len(self.service.household) > 0
 
-    def _who_form(self, request: Request, label: str) -> str:
+    def _who_page(self, request: Request, label: str, status: int = 200) -> Response:
         """One button per person, and one for both of them together."""
         household = self.service.household
         choices = [(person.key, person.shown) for person in household] + [(HOUSEHOLD, "Both of us")]
-        buttons = "".join(
-            f'<button type="submit" name="who" value="{esc(key)}">{esc(shown)}</button> '
-            for key, shown in choices
-        )
-        return (
-            f"<p>Who did {esc(label)}?</p>"
-            f'<form method="post" action="{esc(_path_and_query(request))}">{buttons}</form>'
+        return page(
+            request,
+            "Who did it?",
+            f"Who did {label}?",
+            status=status,
+            template="confirm.html",
+            action=_path_and_query(request),
+            buttons=[("who", key, shown) for key, shown in choices],
         )
 
     def link_post(self, request: Request, body: bytes) -> Response:
@@ -121,29 +148,29 @@ class Pages:
         claim, occurrence, stored = checked
         if claim.action is LinkAction.SNOOZE:
             if self.snooze is None:
-                return page("Not yet", "<p>snooze arrives with the daemon wiring</p>", status=501)
+                return page(request, "Not yet", "snooze arrives with the daemon wiring", status=501)
             try:
                 self.snooze(occurrence.id, claim.person)
             except RitualError as error:  # e.g. max_snoozes reached
-                return page("Not snoozed", f"<p>{esc(str(error))}</p>", status=409)
-            return page("Snoozed", f"<p>'{esc(stored.ritual.title)}': you will be nudged again.</p>")
+                return page(request, "Not snoozed", str(error), status=409)
+            return page(request, "Snoozed", f"'{stored.ritual.title}': you will be nudged again.")
         day = min(occurrence.day, self.service.today(stored.ritual))  # a heads-up done early counts today
         who = claim.person
         if self._asks_who(claim):
             who = _form(body).get("who", "")
             if not who:
-                return page("Who did it?", self._who_form(request, f"'{stored.ritual.title}'"), status=400)
+                return self._who_page(request, f"'{stored.ritual.title}'", status=400)
         try:
             recorded = self.service.record_done(
                 stored.name, day=day, by=who, source="link", occurrence=str(occurrence.id), where="who"
             )
         except RitualError as error:
-            return page("Not recorded", f"<p>{esc(str(error))}</p>", status=409)
+            return page(request, "Not recorded", str(error), status=409)
         if recorded.created and self.done is not None:
             self.done(occurrence.id)
         title = "Recorded" if recorded.created else "Already recorded"
         day_shown = short_day(recorded.completion.day)
-        return page(title, f"<p>{title}: '{esc(stored.ritual.title)}' for {day_shown}.</p>")
+        return page(request, title, f"{title}: '{stored.ritual.title}' for {day_shown}.")
 
     def _check_link(self, request: Request) -> tuple[LinkClaim, OccurrenceRecord, StoredRitual] | Response:
         """The verified claim, its occurrence and ritual, or the refusal page (logged without the token)."""
@@ -153,19 +180,21 @@ class Pages:
             claim = verify(token, self.key, now=self.clock.now(), occurrence=occurrence_id, person=person)
         except LinkError as error:
             log.warning("refused link from %s: %s", _client(request), error)
-            return page("Link refused", f"<p>{esc(str(error))}</p>", status=LINK_STATUS[error.reason])
+            return page(request, "Link refused", str(error), status=LINK_STATUS[error.reason])
         found = self.service.nudge(claim.occurrence)
         if found is None:
             log.warning("refused link from %s: occurrence '%s' is gone", _client(request), claim.occurrence)
-            return page("Link refused", "<p>this link names a nudge that is no longer known</p>", status=404)
+            return page(
+                request, "Link refused", "this link names a nudge that is no longer known", status=404
+            )
         occurrence, stored = found
         return claim, occurrence, stored
 
-    # login and the today page ----------------------------------------------------------
+    # login ------------------------------------------------------------------------------
     def login(self, request: Request) -> Response:
         token = request.query_params.get("token")
         if token is None:
-            return page("Log in", LOGIN_FORM, status=200)
+            return login_page(request)
         return self._start_session(request, token)
 
     def login_post(self, request: Request, body: bytes) -> Response:
@@ -175,15 +204,16 @@ class Pages:
         address = _client(request)
         if (wait := self.throttle.wait(address)) is not None:
             seconds = max(1, int(wait.total_seconds() + 0.999))
-            message = f"<p>too many failed logins from your address: try again in {seconds} s</p>"
-            refused = page("Log in", message + LOGIN_FORM, 429)
+            refused = login_page(
+                request, f"too many failed logins from your address: try again in {seconds} s", status=429
+            )
             refused.headers["Retry-After"] = str(seconds)
             return refused
         record = self.auth.token_record(token.strip())
         if record is None:
             self.throttle.failed(address)
             log.warning("refused login from %s: not a valid token", address)
-            return page("Log in", "<p>that token is not valid (mistyped or revoked)</p>" + LOGIN_FORM, 401)
+            return login_page(request, "that token is not valid (mistyped or revoked)", status=401)
         self.throttle.succeeded(address)
         response = RedirectResponse("/", status_code=303)
         expires = self.clock.now() + SESSION_LIFETIME
@@ -203,34 +233,272 @@ class Pages:
         response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=self.secure)
         return response
 
+    # the today page ---------------------------------------------------------------------
     def today(self, request: Request) -> Response:
         record = self.auth.page_user(request)
         if record is None:
-            return page("Log in", LOGIN_FORM, status=401)
-        done = request.query_params.get("done")
-        notice = f"<p class=notice>Recorded '{esc(done)}'.</p>" if done else ""
-        entries = self.service.today_entries()
+            return login_page(request, status=401)
+        me = record.person or ""
+        household = self.service.household
+        entries = self.service.today_entries(me, days=PAST_DAYS)
+        sections = []
+        for section, heading in SECTION_TITLES.items():
+            cards = [
+                card(e, me, household, form_token(self.key, record, e.stored.name))
+                for e in entries
+                if e.standing.section is section
+            ]
+            if cards:
+                sections.append((heading, cards))
+        pauses = []
         for pause in self.service.current_household_pauses():
             until = f" until {short_day(pause.until)}" if pause.until else " until resumed"
-            notice += f"<p class=notice>Everything is paused from {short_day(pause.start)}{until}.</p>"
-        body = LOGOUT_FORM + notice + today_html(entries, lambda name: form_token(self.key, record, name))
-        return page("Today", body)
+            pauses.append(f"Everything is paused from {short_day(pause.start)}{until}.")
+        greeting = f"Hello, {household.shown(me)}" if me else "The household's rituals"
+        return page(
+            request,
+            greeting,
+            template="today.html",
+            user=record,
+            notices=said(request),
+            sections=sections,
+            pauses=pauses,
+        )
 
-    def today_done(self, request: Request, body: bytes) -> Response:
+    def today_action(self, request: Request, body: bytes) -> Response:
+        """Done, Undo, Skip or Unskip from the today page (``/today/NAME/VERB``), as the person logged in."""
         record = self.auth.page_user(request)
         if record is None:
-            return page("Log in", LOGIN_FORM, status=401)
-        name = request.path_params["name"]
-        if not hmac.compare_digest(_form(body).get("csrf", ""), form_token(self.key, record, name)):
+            return login_page(request, status=401)
+        name, verb = request.path_params["name"], request.path_params["verb"]
+        form = _form(body)
+        if not hmac.compare_digest(form.get("csrf", ""), form_token(self.key, record, name)):
             log.warning("refused today form from %s: bad form token", _client(request))
-            return page("Refused", "<p>this form is stale; reload the page and try again</p>", status=403)
+            return page(request, "Refused", "this form is stale; reload the page and try again", status=403)
+        me = record.person or ""
         try:
-            self.service.record_done(name, by=record.person or "", source="web", where="login")
+            day = _day(form.get("date"))
+            self._act(verb, name, day, me, form)
         except UnknownRitualError as error:
-            return page("Not recorded", f"<p>{esc(str(error))}</p>", status=404)
-        except RitualError as error:
-            return page("Not recorded", f"<p>{esc(str(error))}</p>", status=409)
-        return RedirectResponse(f"/?done={quote(name)}", status_code=303)
+            return page(request, "Not recorded", str(error), status=404, user=record)
+        except NotFoundError as error:
+            return page(request, "Nothing to undo", str(error), status=404, user=record)
+        except (RitualError, ValueError) as error:
+            return page(request, "Not recorded", str(error), status=409, user=record)
+        shown = {"verb": verb, "r": name} | ({"date": day.isoformat()} if day else {})
+        return RedirectResponse("/?" + urlencode(shown), status_code=303)
+
+    # the calendar feed ----------------------------------------------------------------
+    def feed(self, request: Request) -> Response:
+        """``/feed/TOKEN.ics``: a person's upcoming nudges for a calendar app to subscribe to.
+        The token in the path is a feed token (it opens nothing else); revoking it ends the feed."""
+        token, dot, suffix = request.path_params["file"].rpartition(".")
+        upcoming = self.service.feed(token) if dot and suffix == "ics" else None
+        if upcoming is None:
+            log.warning("refused feed from %s: not a valid feed token", _client(request))
+            gone = "not a valid feed (mistyped or revoked)\n"
+            return Response(gone, status_code=404, media_type="text/plain")
+        if self.calendar is None:
+            later = "the feed arrives with the daemon wiring\n"
+            return Response(later, status_code=501, media_type="text/plain")
+        body = self.calendar(upcoming, generated_at=self.clock.now())
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={"Cache-Control": "private, max-age=900"},
+        )
+
+    # the household: pause everything, resume --------------------------------------------
+    def household(self, request: Request) -> Response:
+        record = self.auth.page_user(request)
+        if record is None:
+            return login_page(request, status=401)
+        return page(
+            request,
+            "Household",
+            template="household.html",
+            user=record,
+            notices=said(request),
+            pauses=[
+                _pause_words(p.start, p.until, p.reason) for p in self.service.current_household_pauses()
+            ],
+            today=self.service.household_today().isoformat(),
+            csrf=form_token(self.key, record, HOUSEHOLD_FORM),
+        )
+
+    def household_action(self, request: Request, body: bytes) -> Response:
+        record = self.auth.page_user(request)
+        if record is None:
+            return login_page(request, status=401)
+        form = _form(body)
+        if not hmac.compare_digest(form.get("csrf", ""), form_token(self.key, record, HOUSEHOLD_FORM)):
+            log.warning("refused household form from %s: bad form token", _client(request))
+            return page(request, "Refused", "this form is stale; reload the page and try again", status=403)
+        verb = request.path_params["verb"]
+        try:
+            if verb == "pause":
+                start, until = _day(form.get("from")), _day(form.get("until"))
+                self.service.pause(
+                    None, start=start, until=until, reason=form.get("reason", ""), by=record.person or ""
+                )
+            elif verb == "resume":
+                self.service.resume(None)
+            else:
+                return page(request, "Not found", f"no household action '{verb[:20]}'", status=404)
+        except (RitualError, ValueError) as error:
+            return page(request, "Not paused", str(error).replace("--", ""), status=400, user=record)
+        return RedirectResponse("/household?" + urlencode({"verb": verb, "r": "household"}), status_code=303)
+
+    def _act(self, verb: str, name: str, day: date | None, me: str, form: Mapping[str, str]) -> None:
+        service = self.service
+        if verb == "done":
+            by = HOUSEHOLD if form.get("by") == "both" else me
+            service.record_done(name, day=day, by=by, note=form.get("note", ""), source="web", where="login")
+        elif verb == "undo":
+            service.undo(name, day=day, mine=me, where="login")
+        elif verb == "skip":
+            service.skip(name, day=day, reason=form.get("reason", ""), by=me, where="login")
+        elif verb == "unskip":
+            service.unskip(name, day=day)
+        else:
+            raise UnknownRitualError(name)
+
+
+# the today page's cards ----------------------------------------------------------------------
+SECTION_TITLES = {Section.TODAY: "Due today", Section.WEEK: "This week", Section.LATER: "Later"}
+STATE_CSS = {
+    State.KEPT: "kept",
+    State.WAITING: "waiting",
+    State.AT_RISK: "risk",
+    State.OPEN: "open",
+    State.EXCUSED: "excused",
+    State.PAUSED: "paused",
+    State.REST: "rest",
+    State.NOT_STARTED: "rest",
+}
+HOUSEHOLD_FORM = ":household"  # the form token's name for the household forms (no ritual has a colon)
+SAID = {
+    "added": "Added '{r}'.",
+    "edited": "Saved '{r}'.",
+    "paused": "'{r}' is paused.",
+    "resumed": "'{r}' is resumed.",
+    "removed": "Removed '{r}'; its history is kept.",
+    "pause": "Everything is paused as asked.",
+    "resume": "Everything is resumed: due again from today on.",
+    "done": "Recorded '{r}'{on}.",
+    "undo": "Took back your Done of '{r}'{on}.",
+    "skip": "Skipped '{r}'{on}.",
+    "unskip": "'{r}' is no longer skipped{on}.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DayButton:
+    iso: str
+    weekday: str
+    number: int
+    css: str
+    undo: bool
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """What the today page shows of one ritual: plain words, the template only lays them out."""
+
+    name: str
+    title: str
+    css: str
+    state: str
+    when: str
+    streak: int
+    progress: str
+    cadence: str
+    people: str
+    csrf: str
+    can_done: bool
+    for_both: bool
+    can_undo: bool
+    can_skip: bool
+    can_unskip: bool
+    days: tuple[DayButton, ...]
+
+
+def card(entry: TodayEntry, me: str, household: Household, csrf: str) -> Card:
+    ritual = entry.stored.ritual
+    standing = entry.standing
+    state = standing.state
+    words = state.value
+    if state is State.WAITING:
+        words = "waiting for " + " and ".join(household.shown(p) for p in standing.waiting)
+    mine = standing.did(me)
+    both = ritual.complete_when is CompleteWhen.BOTH and bool(ritual.people)
+    return Card(
+        name=ritual.name,
+        title=ritual.title,
+        css=STATE_CSS[state],
+        state=words,
+        when=_when(standing),
+        streak=standing.summary.current_streak,
+        progress=f"{standing.done}/{standing.target}" if standing.target > 1 and not standing.kept else "",
+        cadence=describe_cadence(ritual),
+        people=" and ".join(household.shown(p) for p in ritual.people),
+        csrf=csrf,
+        can_done=state not in {State.KEPT, State.NOT_STARTED} and not (both and mine),
+        for_both=both and me in ritual.people,
+        can_undo=mine,
+        can_skip=state in {State.OPEN, State.AT_RISK, State.WAITING},
+        can_unskip=state is State.EXCUSED,
+        days=_days(standing, me, household),
+    )
+
+
+def _when(standing: Standing) -> str:
+    """When it is due next, never a day already gone; a kept period points at the next one."""
+    if standing.state in {State.KEPT, State.EXCUSED, State.PAUSED}:
+        return "" if standing.following is None else f"next due {short_day(standing.following)}"
+    if standing.next_due is None:
+        return ""
+    if standing.section is Section.TODAY:
+        return "due today"
+    return f"due {short_day(standing.next_due)}"
+
+
+def _days(standing: Standing, me: str, household: Household) -> tuple[DayButton, ...]:
+    buttons = []
+    for mark in standing.recent:
+        own = me in mark.by or HOUSEHOLD in mark.by
+        shown = short_day(mark.day)
+        if own:
+            css, label = "done", f"{shown}: done by you; tap to undo"
+        elif mark.by:
+            names = " and ".join(household.shown(b) if b else "someone" for b in mark.by)
+            css, label = "other", f"{shown}: done by {names}; tap to mark it done by you too"
+        elif mark.skipped:
+            css, label = "skip", f"{shown}: skipped; tap to mark it done"
+        else:
+            css, label = "", f"{shown}: not done; tap to mark it done"
+        buttons.append(DayButton(mark.day.isoformat(), f"{mark.day:%a}", mark.day.day, css, own, label))
+    return tuple(buttons)
+
+
+def said(request: Request) -> list[str]:
+    """The notice after an action: made from the redirect's words, never echoing free text."""
+    verb, name = request.query_params.get("verb", ""), request.query_params.get("r", "")
+    if verb not in SAID or not name:
+        return []
+    day = _day_or_none(request.query_params.get("date"))
+    on = "" if day is None else f" for {short_day(day)}"
+    return [SAID[verb].format(r=name, on=on)]
+
+
+def _pause_words(start: date, until: date | None, reason: str) -> str:
+    span = f"from {short_day(start)}" + (f" to {short_day(until)}" if until else " until resumed")
+    return span + (f" ({reason})" if reason else "")
+
+
+def login_page(request: Request, *lines: str, status: int = 200) -> Response:
+    return page(request, "Log in", *lines, status=status, template="login.html")
 
 
 # requests ------------------------------------------------------------------------------
@@ -259,123 +527,42 @@ def _path_and_query(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
-# the today page ---------------------------------------------------------------------------
-SECTION_TITLES = {Section.TODAY: "Today", Section.WEEK: "This week", Section.LATER: "Later"}
+def _day(value: str | None) -> date | None:
+    """The ``date`` field of a form: a day in ISO form, or none (today)."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"date: '{value[:20]}' is not a day like 2026-11-27") from None
 
 
-def today_html(entries: list[TodayEntry], token_for: Callable[[str], str]) -> str:
-    if not entries:
-        return "<p>No rituals yet: <code>ritual init</code> writes a catalogue.</p>"
-    parts = []
-    for section, title in SECTION_TITLES.items():
-        chosen = [e for e in entries if e.standing.section is section]
-        if chosen:
-            parts.append(f"<h2>{title}</h2>")
-            parts.extend(_entry_html(e, token_for(e.stored.name)) for e in chosen)
-    return "".join(parts)
+def _day_or_none(value: str | None) -> date | None:
+    try:
+        return _day(value)
+    except ValueError:
+        return None
 
 
-def _entry_html(entry: TodayEntry, csrf: str) -> str:
-    ritual = entry.stored.ritual
-    standing = entry.standing
-    kept = standing.kept
-    state = "kept" if kept else f"{standing.done}/{standing.target}" if standing.target > 1 else "open"
-    when = "" if standing.next_due is None else f" &middot; next {short_day(standing.next_due)}"
-    risk = " &middot; at risk" if standing.summary.at_risk and not kept else ""
-    name = esc(ritual.name)
-    return (
-        f'<section class="r"><h3>{esc(ritual.title)}</h3>'
-        f"<p>{esc(describe_cadence(ritual))}{when}</p>"
-        f'<p>streak <b class="streak">{standing.summary.current_streak}</b>{risk}'
-        f" &middot; this period: {state}</p>"
-        f'<form method="post" action="/today/{esc(quote(ritual.name))}/done">'
-        f'<input type="hidden" name="csrf" value="{csrf}">'
-        f'<button type="submit" aria-label="Done {name}">Done</button></form>'
-        f"{heatmap_html(standing.cells)}</section>"
-    )
-
-
-def heatmap_html(cells: tuple[Cell, ...]) -> str:
-    """A year of squares as a CSS grid, a column per week for daily rituals (one row otherwise)."""
-    if not cells:
-        return ""
-    daily = len(cells) > 60
-    pad = cells[0].day.weekday() if daily else 0
-    squares = ["<i></i>"] * pad + [
-        f'<i class="{_CELL_CLASS[c.status]}" title="{c.day.isoformat()}"></i>' for c in cells
-    ]
-    return f'<div class="hm{" d" if daily else ""}">{"".join(squares)}</div>'
-
-
-_CELL_CLASS: dict[PeriodStatus | None, str] = {
-    PeriodStatus.KEPT: "k",
-    PeriodStatus.MISSED: "m",
-    PeriodStatus.EXCUSED: "e",
-    PeriodStatus.OPEN: "o",
-    PeriodStatus.REST: "s",
-    None: "n",
-}
 # pages ----------------------------------------------------------------------------------------
-STYLE = (
-    "*,::before,::after{box-sizing:border-box}"
-    "body{font:16px/1.4 system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;color:#222}"
-    "h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.5rem}h3{margin:0 0 .2rem;font-size:1rem}"
-    "section.r{border:1px solid #ddd;border-radius:.5rem;padding:.7rem;margin:.6rem 0}"
-    "section.r p{margin:.2rem 0}.notice{background:#e8f5e9;padding:.5rem;border-radius:.3rem}"
-    "button{font-size:1.1rem;padding:.5rem 1.4rem;border-radius:.4rem;border:0;background:#2e7d32;"
-    "color:#fff}form{margin:.4rem 0}input[type=password]{font-size:1rem;padding:.4rem;width:100%}"
-    ".hm{display:flex;flex-wrap:wrap;gap:2px;margin-top:.4rem}"
-    "form.out{float:right;margin:0}button.link{background:none;color:#2e7d32;padding:.3rem;font-size:.9rem;"
-    "text-decoration:underline}"
-    ".hm i{display:block;width:7px;height:7px;border-radius:1px;background:#eee}"
-    # A year of days is 53 columns: they shrink (square, down to ~5px) to fit a phone's width.
-    ".hm.d{display:grid;grid-template-rows:repeat(7,auto);grid-auto-flow:column;"
-    "grid-auto-columns:minmax(0,7px);gap:1px}.hm.d i{width:100%;height:auto;aspect-ratio:1}"
-    ".hm i.k{background:#2e7d32}.hm i.m{background:#e57373}.hm i.e{background:#90caf9}"
-    ".hm i.o{background:#fff;outline:1px solid #999}.hm i.s{background:#f5f5f5}"
-)
-LOGIN_FORM = (
-    '<form method="post" action="/login"><p><label>API token '
-    '<input type="password" name="token" autocomplete="current-password"></label></p>'
-    '<button type="submit">Log in</button></form>'
-    "<p>Create a token with <code>ritual token create NAME</code>.</p>"
-)
-LOGOUT_FORM = (
-    '<form method="post" action="/logout" class="out">'
-    '<button type="submit" class="link">Log out</button></form>'
-)
-
-
-# What every HTML answer says about itself. The pages are script-free with one inline style
-# sheet: the policy allows that sheet (by its hash) and nothing else to load, forms to post only
-# here, and no page of another origin to frame them (clickjacking the Done buttons).
-STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode("ascii")
-CONTENT_SECURITY_POLICY = (
-    f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
-HTML_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-
-
-def page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    """A whole page: no scripts, no external assets, readable on a phone."""
-    document = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
-        f"<title>{esc(title)} - ritual</title><style>{STYLE}</style></head>"
-        f"<body><h1>{esc(title)}</h1>{body}</body></html>"
+def page(
+    request: Request,
+    title: str,
+    *lines: str,
+    status: int = 200,
+    template: str = "message.html",
+    user: ApiTokenRecord | None = None,
+    notices: Sequence[str] = (),
+    **context: Any,
+) -> Response:
+    """A whole page from a template: no scripts, no external assets, readable on a phone."""
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"title": title, "lines": lines, "user": user, "notices": notices, **context},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
     )
-    return HTMLResponse(document, status_code=status, headers={"Cache-Control": "no-store", **HTML_HEADERS})
-
-
-def esc(text: str) -> str:
-    return html.escape(text, quote=True)
 
 
 def short_day(day: date) -> str:
