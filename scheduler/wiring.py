@@ -29,6 +29,7 @@ from scheduler.settings import Settings
 from scheduler.startup import prepare_sending
 
 if TYPE_CHECKING:
+    from scheduler.adapters.mqtt import HomeAssistantBridge
     from scheduler.adapters.server import HttpServer
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ class SettingsRuntime:
         self._leadership: Leadership | None = None
         self._http: HttpServer | None = None
         self._http_base: str | None = None
+        self._home: HomeAssistantBridge | None = None
 
     def start(self, hooks: LinkHooks) -> Running:
         from scheduler.adapters.store.leader import open_leadership
@@ -160,7 +162,28 @@ class SettingsRuntime:
         self._start_http(service, hooks)
         self.settings = self._with_link_base(settings)
         nudger = self._make_nudger(self.settings, service)
-        return Running(service, self._leadership, nudger, self._http_base)
+        on_change = self._start_home(service)
+        return Running(service, self._leadership, nudger, self._http_base, on_change)
+
+    def _start_home(self, service: RitualService) -> Callable[[], None] | None:
+        """Home Assistant through MQTT (when ``[home_assistant]`` is set): the daemon is the one
+        client; the service tells it of every write made here."""
+        from scheduler.adapters.mqtt import Broker, HomeAssistantBridge
+        from scheduler.app.home import Home
+
+        chosen = self.settings.home_assistant
+        if chosen is None:
+            return None
+        host, port, user, password, tls = chosen.broker
+        self._home = HomeAssistantBridge(
+            Home(service),
+            Broker(host, port, user, password, tls, chosen.masked),
+            discovery_prefix=chosen.discovery_prefix,
+            node_id=chosen.node_id,
+        )
+        service.changes = self._home
+        self._home.start()
+        return self._home.changed
 
     def _start_http(self, service: RitualService, hooks: LinkHooks) -> None:
         """Serve the links, the API and the today page (unless ``http_bind`` is off)."""
@@ -203,6 +226,8 @@ class SettingsRuntime:
         running.service.household = settings.household
         if settings.http_bind != self.settings.http_bind:
             log.warning("http_bind changed; restart the daemon to listen there")
+        if settings.home_assistant != self.settings.home_assistant:
+            log.warning("[home_assistant] changed; restart the daemon to use it")
         self.settings = self._with_link_base(settings)
         try:
             return self._make_nudger(self.settings, running.service)
@@ -211,6 +236,8 @@ class SettingsRuntime:
             return None
 
     def stop(self) -> None:
+        if self._home is not None:
+            self._home.stop()
         if self._http is not None:
             self._http.stop()
         if self._leadership is not None:

@@ -144,6 +144,13 @@ def check(app: App, as_json: bool) -> None:
         "problems": problems,
         "notes": notes,
     }
+    home = settings.home_assistant
+    if home is not None:
+        result["home_assistant"] = {
+            "broker": home.masked,
+            "discovery_prefix": home.discovery_prefix,
+            "node_id": home.node_id,
+        }
     if as_json:
         render.print_json(result)
     else:
@@ -164,6 +171,11 @@ def check(app: App, as_json: bool) -> None:
             click.echo(f"channels: {len(channels)}, reaching {', '.join(channels.names)}")
         else:
             click.echo("channels: none yet, so nudges are recorded but not sent (see the README: Nudges)")
+        if home is not None:
+            click.echo(
+                f"home assistant: {home.masked}, discovery under {home.discovery_prefix}/…/{home.node_id} "
+                "(`ritual status` shows whether the daemon is connected)"
+            )
         for note in notes:
             click.echo(f"note: {note}")
     if problems:

@@ -1,0 +1,327 @@
+"""Home Assistant through MQTT discovery, against the real Mosquitto (RITUAL_TEST_MQTT_HOST).
+
+Each test uses its own discovery prefix and node id, so retained messages of one test never
+reach another, and clears every retained topic it left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from scheduler.adapters.store import SqlStore
+from scheduler.domain.errors import SettingsError
+from scheduler.settings import load_settings
+from tests.support.daemon import ROOT, wait_for
+
+SECRET = "s3cret-pw"
+
+
+def broker() -> tuple[str, int]:
+    where = os.environ.get("RITUAL_TEST_MQTT_HOST")
+    if not where:
+        pytest.skip("set RITUAL_TEST_MQTT_HOST=127.0.0.1:1883 (a running Mosquitto) to test Home Assistant")
+    host, _, port = where.rpartition(":")
+    return host, int(port)
+
+
+class Watcher:
+    """A client that keeps the last payload of every topic under the test's prefix and node."""
+
+    def __init__(self, host: str, port: int, topics: list[str]) -> None:
+        self.seen: dict[str, bytes] = {}
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.client.on_message = self._on_message
+        self.client.connect(host, port)
+        for topic in topics:
+            self.client.subscribe(topic, qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.seen[message.topic] = bytes(message.payload)
+
+    def get(self, topic: str) -> bytes | None:
+        with self.lock:
+            return self.seen.get(topic)
+
+    def json(self, topic: str) -> Any:
+        payload = self.get(topic)
+        return json.loads(payload) if payload else None
+
+    def press(self, topic: str, payload: str) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        with self.lock:
+            left = [topic for topic, payload in self.seen.items() if payload]
+        for topic in left:  # retained messages outlive the test otherwise
+            self.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Setup:
+    def __init__(self, tmp_path: Path, port: int, host: str = "127.0.0.1") -> None:
+        self.prefix = f"ha-test-{uuid.uuid4().hex[:8]}"
+        self.node = f"n{uuid.uuid4().hex[:8]}"
+        self.config = tmp_path / "config"
+        self.config.mkdir()
+        self.log_path = tmp_path / "daemon.log"
+        (self.config / "settings.toml").write_text(
+            'me = "alex"\n\n[people.alex]\nname = "Alex"\n\n[people.sam]\nname = "Sam"\n\n'
+            f'[home_assistant]\nmqtt = "mqtt://ritual:{SECRET}@{host}:{port}"\n'
+            f'discovery_prefix = "{self.prefix}"\nnode_id = "{self.node}"\n',
+            encoding="utf-8",
+        )
+        self.rituals = self.config / "rituals.toml"
+        self.rituals.write_text(
+            '[[ritual]]\nname = "talk"\ntitle = "Phones away"\ntimezone = "UTC"\nat = "20:30"\n\n'
+            '[[ritual]]\nname = "hug"\ntimezone = "UTC"\nat = "07:00"\n',
+            encoding="utf-8",
+        )
+        self.env = {
+            **os.environ,
+            "RITUAL_CONFIG_DIR": str(self.config),
+            "RITUAL_DATA_DIR": str(tmp_path / "data"),
+            "RITUAL_HTTP_BIND": "off",
+            "RITUAL_DIGEST_ON": "off",
+            "PYTHONPATH": str(ROOT),
+        }
+        self.env.pop("RITUAL_DATABASE_URL", None)
+        self.env.pop("RITUAL_PERSON", None)
+        self.tmp_path = tmp_path
+        self.daemon: subprocess.Popen[bytes] | None = None
+
+    def ritual(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scheduler", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=self.tmp_path,
+        )
+
+    def start(self) -> None:
+        with self.log_path.open("w") as log:
+            self.daemon = subprocess.Popen(
+                [sys.executable, "-m", "scheduler", "run"], env=self.env, stderr=log, cwd=self.tmp_path
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8")
+
+    def stop(self) -> None:
+        if self.daemon is not None and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+
+    def config_topic(self, kind: str, object_id: str) -> str:
+        return f"{self.prefix}/{kind}/{self.node}/{object_id}/config"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[tuple[Setup, Watcher]]:
+    host, port = broker()
+    setup = Setup(tmp_path, port, host)
+    watcher = Watcher(host, port, [f"{setup.prefix}/#", f"{setup.node}/#"])
+    try:
+        yield setup, watcher
+    finally:
+        setup.stop()
+        watcher.close()
+
+
+@pytest.mark.mqtt
+def test_discovery_states_buttons_switch_and_going_offline(home: tuple[Setup, Watcher]) -> None:
+    setup, watcher = home
+    setup.start()
+    sensor = setup.config_topic("sensor", "talk_streak")
+    assert wait_for(lambda: watcher.get(sensor), 30), setup.log()
+    # Every entity: a sensor and a binary sensor per ritual, a button per person, one switch.
+    expected = [
+        ("sensor", "talk_streak"),
+        ("binary_sensor", "talk_due"),
+        ("button", "talk_done_alex"),
+        ("button", "talk_done_sam"),
+        ("sensor", "hug_streak"),
+        ("binary_sensor", "hug_due"),
+        ("button", "hug_done_alex"),
+        ("button", "hug_done_sam"),
+        ("switch", "household_paused"),
+    ]
+    assert wait_for(lambda: all(watcher.get(setup.config_topic(*e)) for e in expected), 10)
+    for kind, object_id in expected:
+        config = watcher.json(setup.config_topic(kind, object_id))
+        assert config["unique_id"] == f"{setup.node}_{object_id}"
+        assert config["device"]["name"] == "Rituals"
+        assert config["device"]["identifiers"] == [setup.node]
+        assert config["availability"] == [
+            {
+                "topic": f"{setup.node}/availability",
+                "payload_available": "online",
+                "payload_not_available": "offline",
+            }
+        ]
+        if kind in ("sensor", "binary_sensor", "switch"):
+            assert config["state_topic"]
+        if kind in ("button", "switch"):
+            assert config["command_topic"]
+    assert watcher.json(setup.config_topic("button", "talk_done_alex"))["name"] == "Alex: done"
+    assert watcher.json(sensor)["json_attributes_topic"] == watcher.json(sensor)["state_topic"]
+    assert watcher.get(f"{setup.node}/availability") == b"online"
+
+    # `ritual done` in another process: the sensor shows it within seconds.
+    state_topic = watcher.json(sensor)["state_topic"]
+    assert wait_for(lambda: watcher.json(state_topic), 10)
+    assert watcher.json(state_topic)["streak"] == 0
+    assert watcher.json(state_topic)["due"] in ("ON", "OFF")
+    assert set(watcher.json(state_topic)["attributes"]) >= {"longest", "strength", "at_risk", "next_due"}
+    done = setup.ritual("done", "talk")
+    assert done.returncode == 0, done.stderr
+    assert wait_for(lambda: watcher.json(state_topic)["streak"] == 1, 5), watcher.json(state_topic)
+    assert watcher.json(state_topic)["due"] == "OFF"
+
+    # Sam's button on hug, pressed twice: one completion, by Sam.
+    button = watcher.json(setup.config_topic("button", "hug_done_sam"))
+    watcher.press(button["command_topic"], button["payload_press"])
+    watcher.press(button["command_topic"], button["payload_press"])
+    hug_state = watcher.json(setup.config_topic("sensor", "hug_streak"))["state_topic"]
+    assert wait_for(lambda: (watcher.json(hug_state) or {}).get("streak") == 1, 5)
+    store = SqlStore.open(f"sqlite:///{setup.tmp_path / 'data' / 'ritual.db'}")
+    try:
+        hug = store.get_ritual("hug")
+        assert hug is not None
+        assert [(c.by, c.source) for c in store.completions(hug.id)] == [("sam", "home-assistant")]
+    finally:
+        store.close()
+
+    # The switch pauses the whole household, and says so.
+    switch = watcher.json(setup.config_topic("switch", "household_paused"))
+    assert watcher.get(switch["state_topic"]) == b"OFF"
+    watcher.press(switch["command_topic"], "ON")
+    assert wait_for(lambda: watcher.get(switch["state_topic"]) == b"ON", 5)
+    status = setup.ritual("status")
+    assert "household: paused" in status.stdout, status.stdout
+    assert f"home assistant: mqtt://127.0.0.1:{broker()[1]}: connected" in status.stdout
+    watcher.press(switch["command_topic"], "OFF")
+    assert wait_for(lambda: watcher.get(switch["state_topic"]) == b"OFF", 5)
+
+    # A ritual leaves the file: its entities go (empty retained configs).
+    setup.rituals.write_text(
+        '[[ritual]]\nname = "talk"\ntitle = "Phones away"\ntimezone = "UTC"\nat = "20:30"\n', encoding="utf-8"
+    )
+    assert setup.ritual("reload").returncode == 0
+    for kind, object_id in expected:
+        topic = setup.config_topic(kind, object_id)
+        if object_id.startswith("hug"):
+            assert wait_for(lambda topic=topic: watcher.get(topic) == b"", 10), topic
+        else:
+            assert watcher.get(topic)
+
+    # Stopped: the entities show unavailable.
+    setup.stop()
+    assert setup.daemon is not None and setup.daemon.returncode == 0
+    assert wait_for(lambda: watcher.get(f"{setup.node}/availability") == b"offline", 5)
+    log = setup.log()
+    assert SECRET not in log and "Traceback" not in log
+
+
+@pytest.mark.mqtt
+def test_a_killed_daemon_goes_offline_by_its_last_will(home: tuple[Setup, Watcher]) -> None:
+    setup, watcher = home
+    setup.start()
+    availability = f"{setup.node}/availability"
+    assert wait_for(lambda: watcher.get(availability) == b"online", 30), setup.log()
+    assert setup.daemon is not None
+    setup.daemon.kill()
+    setup.daemon.wait()
+    # The broker notices the dead client when its socket closes and sends the last will.
+    assert wait_for(lambda: watcher.get(availability) == b"offline", 10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_no_broker_is_one_log_line_and_nudging_goes_on(tmp_path: Path) -> None:
+    port = _free_port()
+    setup = Setup(tmp_path, port)
+    setup.start()
+    try:
+        line = (
+            f"Home Assistant: cannot reach the MQTT broker at mqtt://127.0.0.1:{port}; retrying with back-off"
+        )
+        assert wait_for(lambda: line in setup.log(), 30), setup.log()
+        assert wait_for(lambda: "started:" in setup.log(), 30), setup.log()
+        wait_for(lambda: False, 4)  # a few retries (1 s, 2 s, ...) go by
+        assert setup.log().count(line) == 1
+        status = setup.ritual("status")
+        assert f"home assistant: mqtt://127.0.0.1:{port}: failed (cannot reach" in status.stdout, (
+            status.stdout
+        )
+        done = setup.ritual("done", "talk")
+        assert done.returncode == 0, done.stderr
+    finally:
+        setup.stop()
+    log = setup.log()
+    assert SECRET not in log and "Traceback" not in log
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('mqtt = "http://u:pw-secret@host"', "home_assistant.mqtt: must be mqtt://USER:PASSWORD@HOST:PORT"),
+        ('mqtt = "mqtt://host"\nnode_id = "a b"', "home_assistant.node_id: 'a b' may hold only"),
+        ('mqtt = "mqtt://host"\ndiscovery_prefix = "ha/#"', "home_assistant.discovery_prefix: 'ha/#' is not"),
+        ('mqtt = "mqtt://host"\nretain = true', "settings.toml:5: home_assistant: unknown option 'retain'"),
+        ('node_id = "x"', "home_assistant.mqtt: Field required"),
+    ],
+)
+def test_a_broken_home_assistant_setting_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str, message: str
+) -> None:
+    (tmp_path / "settings.toml").write_text(
+        f'timezone = "UTC"\n\n[home_assistant]\n{table}\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("RITUAL_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    text = str(caught.value)
+    assert text.startswith(f"{tmp_path / 'settings.toml'}:"), text
+    assert message in text
+    assert "pw-secret" not in text and "\n" not in text
+
+
+def test_check_and_status_show_the_broker_without_its_password(tmp_path: Path) -> None:
+    setup = Setup(tmp_path, 1883)
+    check = setup.ritual("check")
+    assert "home assistant: mqtt://127.0.0.1:1883, discovery under" in check.stdout, (
+        check.stdout + check.stderr
+    )
+    status = setup.ritual("status", "--json")
+    shown = json.loads(status.stdout)["home_assistant"]
+    assert shown["broker"] == "mqtt://127.0.0.1:1883"
+    assert shown["state"].startswith("not connected")
+    assert SECRET not in check.stdout + status.stdout
