@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -325,3 +326,73 @@ def test_check_and_status_show_the_broker_without_its_password(tmp_path: Path) -
     assert shown["broker"] == "mqtt://127.0.0.1:1883"
     assert shown["state"].startswith("not connected")
     assert SECRET not in check.stdout + status.stdout
+
+
+@pytest.fixture
+def locked_broker(tmp_path: Path) -> Iterator[int]:
+    """A Mosquitto of its own on a free port that lets in only ritual/right-pw."""
+    broker()  # the same switch as the other broker tests
+    if shutil.which("mosquitto") is None or shutil.which("mosquitto_passwd") is None:
+        pytest.skip("needs mosquitto and mosquitto_passwd on PATH (apt install mosquitto)")
+    port = _free_port()
+    passwords = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "ritual", "right-pw"], check=True)
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\npersistence false\n"
+        # As root mosquitto would become the user mosquitto, who cannot read pytest's folders.
+        + ("user root\n" if os.geteuid() == 0 else ""),
+        encoding="utf-8",
+    )
+    process = subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert wait_for(lambda: _answers(port), 10), "the test's own mosquitto did not start"
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.mqtt
+def test_wrong_credentials_are_one_log_line_without_the_password(tmp_path: Path, locked_broker: int) -> None:
+    setup = Setup(tmp_path, locked_broker)  # logs in as ritual with SECRET, not right-pw
+    setup.start()
+    try:
+        line = (
+            f"Home Assistant: the broker at mqtt://127.0.0.1:{locked_broker} refused the connection: "
+            "Not authorized (check [home_assistant] mqtt); retrying with back-off"
+        )
+        assert wait_for(lambda: line in setup.log(), 30), setup.log()
+        wait_for(lambda: False, 4)  # a few retries go by
+        assert setup.log().count(line) == 1
+        status = setup.ritual("status")
+        assert f"home assistant: mqtt://127.0.0.1:{locked_broker}: failed (the broker" in status.stdout
+    finally:
+        setup.stop()
+    assert setup.daemon is not None and setup.daemon.returncode == 0
+    log = setup.log()
+    assert SECRET not in log and "Traceback" not in log
+
+
+@pytest.mark.mqtt
+def test_a_ritual_removed_while_the_daemon_was_down_loses_its_entities(home: tuple[Setup, Watcher]) -> None:
+    setup, watcher = home
+    setup.start()
+    hug = setup.config_topic("sensor", "hug_streak")
+    assert wait_for(lambda: watcher.get(hug), 30), setup.log()
+    setup.stop()
+    setup.rituals.write_text('[[ritual]]\nname = "talk"\ntimezone = "UTC"\nat = "20:30"\n', encoding="utf-8")
+    setup.start()
+    assert wait_for(lambda: watcher.get(hug) == b"", 30), setup.log()
+    assert watcher.get(setup.config_topic("button", "hug_done_sam")) == b""
+    assert watcher.get(setup.config_topic("sensor", "talk_streak"))

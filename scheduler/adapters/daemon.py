@@ -127,8 +127,10 @@ class Daemon:
     # life cycle -------------------------------------------------------------------------
     def run(self) -> int:
         try:
-            self._open()
+            # Handlers first: a `ritual done` while the daemon starts sends SIGUSR1, whose default
+            # would end it.
             self._install_signal_handlers()
+            self._open()
             self._elect()
             self._systemd.ready(self.status_line())
             self.started.set()
