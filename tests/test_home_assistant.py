@@ -15,18 +15,25 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import SecretStr
 
+from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.store import SqlStore
+from scheduler.app.home import Home, Kind
+from scheduler.app.service import RitualService
 from scheduler.domain.errors import SettingsError
-from scheduler.settings import load_settings
-from tests.support.daemon import ROOT, wait_for
+from scheduler.domain.people import Household, Person
+from scheduler.settings import HomeAssistantSettings, load_settings
+from tests.support.daemon import ROOT, InProcess, wait_for
 
 SECRET = "s3cret-pw"
 
@@ -92,14 +99,15 @@ class Setup:
         self.rituals = self.config / "rituals.toml"
         self.rituals.write_text(
             '[[ritual]]\nname = "talk"\ntitle = "Phones away"\ntimezone = "UTC"\nat = "20:30"\n\n'
-            '[[ritual]]\nname = "hug"\ntimezone = "UTC"\nat = "07:00"\n',
+            '[[ritual]]\nname = "hug"\ntimezone = "UTC"\nat = "07:00"\n\n'
+            '[[ritual]]\nname = "walk"\ntimezone = "UTC"\nat = "18:00"\npeople = ["sam"]\n',
             encoding="utf-8",
         )
         self.env = {
             **os.environ,
             "RITUAL_CONFIG_DIR": str(self.config),
             "RITUAL_DATA_DIR": str(tmp_path / "data"),
-            "RITUAL_HTTP_BIND": "off",
+            "RITUAL_HTTP_BIND": f"127.0.0.1:{_free_port()}",
             "RITUAL_DIGEST_ON": "off",
             "PYTHONPATH": str(ROOT),
         }
@@ -168,12 +176,16 @@ def test_discovery_states_buttons_switch_and_going_offline(home: tuple[Setup, Wa
         ("binary_sensor", "hug_due"),
         ("button", "hug_done_alex"),
         ("button", "hug_done_sam"),
+        ("sensor", "walk_streak"),
+        ("binary_sensor", "walk_due"),
+        ("button", "walk_done_sam"),
         ("switch", "household_paused"),
     ]
     assert wait_for(lambda: all(watcher.get(setup.config_topic(*e)) for e in expected), 10)
     for kind, object_id in expected:
         config = watcher.json(setup.config_topic(kind, object_id))
         assert config["unique_id"] == f"{setup.node}_{object_id}"
+        assert config["default_entity_id"] == f"{kind}.{setup.node}_{object_id}"
         assert config["device"]["name"] == "Rituals"
         assert config["device"]["identifiers"] == [setup.node]
         assert config["availability"] == [
@@ -190,6 +202,7 @@ def test_discovery_states_buttons_switch_and_going_offline(home: tuple[Setup, Wa
     assert watcher.json(setup.config_topic("button", "talk_done_alex"))["name"] == "Alex: done"
     assert watcher.json(sensor)["json_attributes_topic"] == watcher.json(sensor)["state_topic"]
     assert watcher.get(f"{setup.node}/availability") == b"online"
+    assert watcher.get(setup.config_topic("button", "walk_done_alex")) is None  # walk is Sam's alone
 
     # `ritual done` in another process: the sensor shows it within seconds.
     state_topic = watcher.json(sensor)["state_topic"]
@@ -216,6 +229,20 @@ def test_discovery_states_buttons_switch_and_going_offline(home: tuple[Setup, Wa
     finally:
         store.close()
 
+    # A skip through the API (the daemon's own service): walk is due no more today.
+    walk_state = watcher.json(setup.config_topic("binary_sensor", "walk_due"))["state_topic"]
+    assert watcher.json(walk_state)["due"] == "ON"
+    token = setup.ritual("token", "create", "phone", "--person", "sam")
+    assert token.returncode == 0, token.stderr
+    skipped = httpx.post(
+        f"http://{setup.env['RITUAL_HTTP_BIND']}/api/v1/rituals/walk/skip",
+        headers={"Authorization": f"Bearer {token.stdout.strip()}"},
+        json={"reason": "rain"},
+        timeout=10,
+    )
+    assert skipped.status_code == 201, skipped.text
+    assert wait_for(lambda: watcher.json(walk_state)["due"] == "OFF", 5)
+
     # The switch pauses the whole household, and says so.
     switch = watcher.json(setup.config_topic("switch", "household_paused"))
     assert watcher.get(switch["state_topic"]) == b"OFF"
@@ -229,12 +256,13 @@ def test_discovery_states_buttons_switch_and_going_offline(home: tuple[Setup, Wa
 
     # A ritual leaves the file: its entities go (empty retained configs).
     setup.rituals.write_text(
-        '[[ritual]]\nname = "talk"\ntitle = "Phones away"\ntimezone = "UTC"\nat = "20:30"\n', encoding="utf-8"
+        '[[ritual]]\nname = "talk"\ntitle = "Phones away"\ntimezone = "UTC"\nat = "20:30"\n',
+        encoding="utf-8",
     )
     assert setup.ritual("reload").returncode == 0
     for kind, object_id in expected:
         topic = setup.config_topic(kind, object_id)
-        if object_id.startswith("hug"):
+        if object_id.startswith(("hug", "walk")):
             assert wait_for(lambda topic=topic: watcher.get(topic) == b"", 10), topic
         else:
             assert watcher.get(topic)
@@ -396,3 +424,144 @@ def test_a_ritual_removed_while_the_daemon_was_down_loses_its_entities(home: tup
     assert wait_for(lambda: watcher.get(hug) == b"", 30), setup.log()
     assert watcher.get(setup.config_topic("button", "hug_done_sam")) == b""
     assert watcher.get(setup.config_topic("sensor", "talk_streak"))
+
+
+# --- the application side, no broker -------------------------------------------------------------
+
+DAY_ONE = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
+
+
+class Counting:
+    """A Changes that counts how often it is told."""
+
+    def __init__(self) -> None:
+        self.told = 0
+
+    def changed(self) -> None:
+        self.told += 1
+
+
+@pytest.fixture
+def couple(tmp_path: Path) -> Iterator[tuple[RitualService, FakeClock]]:
+    clock = FakeClock(DAY_ONE)
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+    household = Household((Person("alex", "Alex"), Person("sam", "Sam")))
+    service = RitualService(
+        store, clock, ritual_file=tmp_path / "none.toml", default_timezone="UTC", household=household
+    )
+    yield service, clock
+    store.close()
+
+
+def test_every_write_tells_changes_once_and_a_repeat_tells_nothing(
+    couple: tuple[RitualService, FakeClock],
+) -> None:
+    service, _clock = couple
+    changes = service.changes = Counting()
+    writes: list[tuple[str, Callable[[], object]]] = [
+        ("add", lambda: service.add({"name": "talk", "at": "20:30", "timezone": "UTC"})),
+        ("edit", lambda: service.edit("talk", {"at": "21:00"})),
+        ("done", lambda: service.record_done("talk", by="alex")),
+        ("undo", lambda: service.undo("talk", by="alex")),
+        ("skip", lambda: service.skip("talk", by="sam")),
+        ("unskip", lambda: service.unskip("talk")),
+        ("pause", lambda: service.pause("talk", by="sam")),
+        ("resume", lambda: service.resume("talk")),
+        ("pause all", lambda: service.pause(None, by="sam")),
+        ("resume all", lambda: service.resume(None)),
+        ("remove", lambda: service.remove("talk")),
+    ]
+    for what, write in writes:
+        before = changes.told
+        write()
+        assert changes.told == before + 1, what
+    service.add({"name": "hug", "at": "07:00", "timezone": "UTC"})
+    service.record_done("hug", by="alex")
+    before = changes.told
+    assert not service.record_done("hug", by="alex").created
+    assert changes.told == before
+    assert service.skip("hug")[1]  # a first skip is a write
+    assert not service.skip("hug")[1]  # skipped already: nothing stored, nothing told
+    assert changes.told == before + 1
+
+
+def test_home_shows_streak_due_and_the_next_day(couple: tuple[RitualService, FakeClock]) -> None:
+    service, clock = couple
+    service.add({"name": "talk", "title": "Phones away", "at": "20:30", "timezone": "UTC"})
+    service.add({"name": "walk", "at": "18:00", "timezone": "UTC", "people": ["sam"]})
+    home = Home(service)
+    names = [(e.kind.value, e.object_id, e.name, e.person) for e in home.entities()]
+    assert names == [
+        ("switch", "household_paused", "Pause everything", ""),
+        ("sensor", "talk_streak", "Phones away: streak", ""),
+        ("binary_sensor", "talk_due", "Phones away: due", ""),
+        ("button", "talk_done_alex", "Alex: done", "alex"),
+        ("button", "talk_done_sam", "Sam: done", "sam"),
+        ("sensor", "walk_streak", "Walk: streak", ""),
+        ("binary_sensor", "walk_due", "Walk: due", ""),
+        ("button", "walk_done_sam", "Sam: done", "sam"),
+    ]
+
+    def talk() -> tuple[int, bool, dict[str, Any]]:
+        state = next(s for s in home.states() if s.name == "talk")
+        return state.streak, state.due, state.attributes
+
+    assert talk()[:2] == (0, True)
+    button = next(e for e in home.entities() if e.object_id == "talk_done_sam")
+    assert home.press(button).created and not home.press(button).created
+    streak, due, attributes = talk()
+    assert (streak, due, attributes["kept"], attributes["at_risk"]) == (1, False, True, False)
+    assert attributes["next_due"] == "2026-11-25" and attributes["last_done"] == "2026-11-24"
+    clock.advance(timedelta(days=1))  # a new period: due again, the streak at risk until kept
+    streak, due, attributes = talk()
+    assert (streak, due, attributes["at_risk"], attributes["next_due"]) == (1, True, True, "2026-11-25")
+    home.set_paused(True)
+    assert home.household_paused() and talk()[1] is False and talk()[2]["paused"] is True
+    assert service.current_household_pauses()[0].reason == "Home Assistant"
+    home.set_paused(False)
+    assert not home.household_paused() and talk()[1] is True
+
+
+def test_a_household_of_nobody_gets_one_done_button(tmp_path: Path) -> None:
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+    try:
+        service = RitualService(
+            store, FakeClock(DAY_ONE), ritual_file=tmp_path / "none.toml", default_timezone="UTC"
+        )
+        service.add({"name": "journal", "at": "21:00", "timezone": "UTC"})
+        buttons = [e for e in Home(service).entities() if e.kind is Kind.BUTTON]
+        assert [(b.object_id, b.name, b.person) for b in buttons] == [("journal_done", "Done", "")]
+        assert Home(service).press(buttons[0]).completion.by == ""
+    finally:
+        store.close()
+
+
+@pytest.mark.mqtt
+def test_a_new_day_shows_at_the_daemons_tick(tmp_path: Path) -> None:
+    host, port = broker()
+    node = f"n{uuid.uuid4().hex[:8]}"
+    home = HomeAssistantSettings(
+        mqtt=SecretStr(f"mqtt://{host}:{port}"), discovery_prefix=f"ha-test-{node}", node_id=node
+    )
+    running = InProcess(tmp_path, DAY_ONE, home_assistant=home)
+    running.add("talk", "20:30")
+    watcher = Watcher(host, port, [f"ha-test-{node}/#", f"{node}/#"])
+    running.start()
+    try:
+        state = f"{node}/ritual/talk"
+        assert wait_for(lambda: (watcher.json(state) or {}).get("due") == "ON", 10)
+        store = SqlStore.open(running.settings.database)
+        other = RitualService(store, running.clock, ritual_file=Path("/nonexistent"), default_timezone="UTC")
+        other.record_done("talk")
+        store.close()
+        running.daemon.request_change()  # what SIGUSR1 from `ritual done` does
+        assert wait_for(lambda: watcher.json(state)["due"] == "OFF", 5)
+        assert watcher.json(state)["streak"] == 1
+        running.clock.advance(timedelta(days=1))
+        running.daemon.tick()
+        assert wait_for(lambda: watcher.json(state)["due"] == "ON", 5)
+        assert watcher.json(state)["attributes"]["at_risk"] is True
+    finally:
+        running.stop()
+        assert wait_for(lambda: watcher.get(f"{node}/availability") == b"offline", 5)
+        watcher.close()

@@ -250,7 +250,8 @@ class HomeAssistantBridge:
         config: dict[str, Any] = {
             "name": entity.name,
             "unique_id": f"{self.node_id}_{entity.object_id}",
-            "object_id": f"{self.node_id}_{entity.object_id}",
+            # Home Assistant 2025.10 replaced object_id with default_entity_id (domain.slug).
+            "default_entity_id": f"{entity.kind}.{self.node_id}_{entity.object_id}",
             "availability": [
                 {
                     "topic": self.availability_topic,

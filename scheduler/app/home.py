@@ -18,6 +18,7 @@ from typing import Any
 
 from scheduler.app.service import RitualService
 from scheduler.app.views import Recorded
+from scheduler.domain.cadence import due_days, period_of
 from scheduler.domain.streaks import PeriodStatus
 from scheduler.domain.today import Section, standing
 
@@ -109,12 +110,18 @@ class Home:
             summary = now.summary
             paused = self.service.is_paused(stored)
             is_open = now.period is not None and now.period.status is PeriodStatus.OPEN
+            next_due = now.next_due
+            if now.period is not None and now.period.status in (PeriodStatus.KEPT, PeriodStatus.EXCUSED):
+                # this period is settled: the next due day is the following period's first
+                cadence = self.service.cadence_on(stored, today)
+                following = due_days(cadence, period_of(cadence, period_of(cadence, today).end))
+                next_due = following[0] if following else None
             attributes = {
                 "title": stored.ritual.title or stored.ritual.name,
                 "longest": summary.longest_streak,
                 "strength": round(summary.strength, 3),
                 "at_risk": summary.at_risk,
-                "next_due": now.next_due.isoformat() if now.next_due else None,
+                "next_due": next_due.isoformat() if next_due else None,
                 "kept": now.kept,
                 "paused": paused,
                 "last_done": summary.last_completion.isoformat() if summary.last_completion else None,
