@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -27,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import SecretStr
 
 from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.mqtt import MAX_RETRY
 from scheduler.adapters.store import SqlStore
 from scheduler.app.home import Home, Kind
 from scheduler.app.service import RitualService
@@ -565,3 +567,60 @@ def test_a_new_day_shows_at_the_daemons_tick(tmp_path: Path) -> None:
         running.stop()
         assert wait_for(lambda: watcher.get(f"{node}/availability") == b"offline", 5)
         watcher.close()
+
+
+# --- the README's Home Assistant section ----------------------------------------------------------
+
+
+def _readme_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("\n## Home Assistant\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_settings_load_and_its_error_example_is_what_a_mistake_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    section = _readme_section()
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("RITUAL_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "settings.toml").write_text(block, encoding="utf-8")
+    home = load_settings().home_assistant
+    assert home is not None and home.masked == "mqtt://homeserver.lan:1883"
+    assert "`mqtt://homeserver.lan:1883`" in section
+    (tmp_path / "settings.toml").write_text(block.replace('"ritual_scheduler"', '"a b"'), encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    shown = str(caught.value).replace(str(tmp_path) + "/", "")
+    assert f"`{shown}`" in " ".join(section.split())
+
+
+def test_the_readme_entity_table_is_what_home_assistant_gets(couple: tuple[RitualService, FakeClock]) -> None:
+    service, _clock = couple
+    service.add({"name": "talk", "at": "20:30", "timezone": "UTC"})
+    home = Home(service)
+    section = _readme_section()
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = [row.split("`")[1] for row in rows]
+    made = [
+        f"{e.kind}.<node_id>_{e.object_id}".replace("talk", "RITUAL")
+        .replace("alex", "PERSON")
+        .replace("sam", "PERSON")
+        for e in home.entities()
+    ]
+    assert sorted(documented) == sorted(set(made))
+    attributes = re.findall(r"`(\w+)`", rows[0].split("attributes:", 1)[1])
+    assert attributes == list(home.states()[0].attributes)
+    assert f"(up to {MAX_RETRY // 60} minutes)" in " ".join(section.split()).replace("two", "2")
+
+
+def test_without_a_broker_nudges_still_go_out(tmp_path: Path) -> None:
+    dead = HomeAssistantSettings(mqtt=SecretStr(f"mqtt://127.0.0.1:{_free_port()}"))
+    running = InProcess(tmp_path, DAY_ONE, home_assistant=dead)
+    running.add("talk", "09:30")
+    running.start()
+    try:
+        running.clock.set(DAY_ONE.replace(minute=30, second=20))
+        running.daemon.tick()
+        assert running.sent == [("talk", DAY_ONE.date(), "09:30", "send")]
+    finally:
+        running.stop()
