@@ -21,7 +21,7 @@ from scheduler.adapters.store import SqlStore
 from scheduler.app.compose import LinkMaker
 from scheduler.app.nudging import DigestPlan, Nudger
 from scheduler.app.outbox import ChannelOutbox
-from scheduler.app.ports import Clock, Leadership
+from scheduler.app.ports import Clock, Leadership, NoChanges
 from scheduler.app.service import RitualService
 from scheduler.domain.errors import RitualError
 from scheduler.domain.reminders import parse_duration
@@ -162,18 +162,22 @@ class SettingsRuntime:
         self._start_http(service, hooks)
         self.settings = self._with_link_base(settings)
         nudger = self._make_nudger(self.settings, service)
-        on_change = self._start_home(service)
-        return Running(service, self._leadership, nudger, self._http_base, on_change)
+        return Running(
+            service, self._leadership, nudger, self._http_base, self._home_changed, self._home_lead
+        )
 
-    def _start_home(self, service: RitualService) -> Callable[[], None] | None:
-        """Home Assistant through MQTT (when ``[home_assistant]`` is set): the daemon is the one
-        client; the service tells it of every write made here."""
+    def _home_lead(self, leading: bool) -> None:
+        """Home Assistant through MQTT (when ``[home_assistant]`` is set): the leading daemon is the
+        one client, and its service tells it of every write made here."""
         from scheduler.adapters.mqtt import Broker, HomeAssistantBridge
         from scheduler.app.home import Home
 
-        chosen = self.settings.home_assistant
-        if chosen is None:
-            return None
+        chosen, service = self.settings.home_assistant, self._service
+        if not leading or chosen is None or service is None:
+            self._stop_home()
+            return
+        if self._home is not None:
+            return
         host, port, user, password, tls = chosen.broker
         self._home = HomeAssistantBridge(
             Home(service),
@@ -183,7 +187,17 @@ class SettingsRuntime:
         )
         service.changes = self._home
         self._home.start()
-        return self._home.changed
+
+    def _home_changed(self) -> None:
+        if self._home is not None:
+            self._home.changed()
+
+    def _stop_home(self) -> None:
+        home, self._home = self._home, None
+        if home is not None:
+            if self._service is not None:
+                self._service.changes = NoChanges()
+            home.stop()
 
     def _start_http(self, service: RitualService, hooks: LinkHooks) -> None:
         """Serve the links, the API and the today page (unless ``http_bind`` is off)."""
@@ -236,8 +250,7 @@ class SettingsRuntime:
             return None
 
     def stop(self) -> None:
-        if self._home is not None:
-            self._home.stop()
+        self._stop_home()
         if self._http is not None:
             self._http.stop()
         if self._leadership is not None:

@@ -624,3 +624,40 @@ def test_without_a_broker_nudges_still_go_out(tmp_path: Path) -> None:
         assert running.sent == [("talk", DAY_ONE.date(), "09:30", "send")]
     finally:
         running.stop()
+
+
+@pytest.mark.mqtt
+@pytest.mark.postgres
+def test_on_postgresql_only_the_leader_is_the_mqtt_client(
+    home: tuple[Setup, Watcher], postgres_url: str, tmp_path: Path
+) -> None:
+    setup, watcher = home
+    setup.env["RITUAL_DATABASE_URL"] = postgres_url
+    availability = f"{setup.node}/availability"
+    setup.start()
+    assert wait_for(lambda: watcher.get(availability) == b"online", 30), setup.log()
+    standby_log = tmp_path / "standby.log"
+    with standby_log.open("w") as log:
+        standby = subprocess.Popen(
+            [sys.executable, "-m", "scheduler", "run"],
+            env={**setup.env, "RITUAL_DATA_DIR": str(tmp_path / "standby"), "RITUAL_HTTP_BIND": "off"},
+            stderr=log,
+            cwd=tmp_path,
+        )
+    try:
+        assert wait_for(lambda: "started: standby" in standby_log.read_text(), 30), standby_log.read_text()
+        assert "Home Assistant" not in standby_log.read_text()
+        assert setup.daemon is not None
+        setup.daemon.kill()  # the leader dies: its last will says offline, the standby takes over
+        setup.daemon.wait()
+        assert wait_for(lambda: "Home Assistant: connected" in standby_log.read_text(), 60), (
+            standby_log.read_text()
+        )
+        assert wait_for(lambda: watcher.get(availability) == b"online", 10)
+        standby.send_signal(signal.SIGTERM)
+        assert standby.wait(timeout=30) == 0
+        assert wait_for(lambda: watcher.get(availability) == b"offline", 5)
+    finally:
+        if standby.poll() is None:
+            standby.kill()
+            standby.wait()

@@ -71,6 +71,7 @@ class Running:
     nudger: Nudger
     http_base: str | None = None  # None: http_bind is off
     on_change: Callable[[], None] | None = None  # what mirrors the rituals (Home Assistant), if any
+    on_lead: Callable[[bool], None] | None = None  # told when this daemon takes or loses the lead
 
 
 class Runtime(Protocol):
@@ -183,7 +184,17 @@ class Daemon:
             return False
         self._nudger.epoch = self._leadership.epoch
         self._start_scheduler()
+        self._tell_lead(True)
         return True
+
+    def _tell_lead(self, leading: bool) -> None:
+        """Only the leader mirrors the rituals (one MQTT client per household, whatever the standbys)."""
+        on_lead = None if self._running is None else self._running.on_lead
+        if on_lead is not None:
+            try:
+                on_lead(leading)
+            except Exception:
+                log.exception("starting or stopping Home Assistant failed")
 
     def _check_leadership(self) -> None:
         """Every few seconds: a leader that cannot prove it holds the lock stops firing at once;
@@ -193,6 +204,7 @@ class Daemon:
             if not self._leadership.check():
                 log.warning("lost the lead; standing by and trying again")
                 self._stop_timers(wait=False)
+                self._tell_lead(False)
                 self._systemd.status(self.status_line())
         elif self._elect():
             log.info("took the lead: %s", self.status_line())
