@@ -185,7 +185,7 @@ class HomeAssistantBridge:
             return
         self._link = line
         (log.info if state == "connected" else log.error)("Home Assistant: %s", line)
-        self.home.record_link(state, line)
+        self.home.record_link(state, "" if state == "connected" else line)
 
     def _publish(self, topic: str, payload: str) -> None:
         if self._published.get(topic) == payload or not self._connected.is_set():

@@ -106,6 +106,7 @@ def status(app: App, limit: int, as_json: bool) -> None:
         click.echo(f"problem: {problem}")
     for pause in view.household_pauses:
         click.echo(f"household: {pause_words(pause)}: no nudges, no streak breaks (`ritual resume --all`)")
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(app.service().default_timezone)  # the household's: every time below is read in it
@@ -117,9 +118,10 @@ def status(app: App, limit: int, as_json: bool) -> None:
     else:
         click.echo("web: off (http_bind = off, no public_url): nudges carry no Done/Snooze links")
     if home is not None:
+        since = f" since {datetime.fromisoformat(home['since']).astimezone(zone):%a %d %b %H:%M}"
         click.echo(
             f"home assistant: {home['broker']}: {home['state']}"
-            + (f" ({home['detail']})" if home["detail"] else "")
+            + (f" ({home['detail']})" if home["detail"] else since if home["since"] else "")
         )
     if view.next:
         rows = [
