@@ -169,7 +169,6 @@ class SettingsRuntime:
     def _home_lead(self, leading: bool) -> None:
         """Home Assistant through MQTT (when ``[home_assistant]`` is set): the leading daemon is the
         one client, and its service tells it of every write made here."""
-        from scheduler.adapters.mqtt import Broker, HomeAssistantBridge
         from scheduler.app.home import Home
 
         chosen, service = self.settings.home_assistant, self._service
@@ -177,6 +176,13 @@ class SettingsRuntime:
             self._stop_home()
             return
         if self._home is not None:
+            return
+        try:
+            from scheduler.adapters.mqtt import Broker, HomeAssistantBridge
+        except ImportError:
+            log.error(
+                "[home_assistant] needs paho-mqtt: pip install 'ritual-scheduler[mqtt]'; nudging goes on"
+            )
             return
         host, port, user, password, tls = chosen.broker
         self._home = HomeAssistantBridge(

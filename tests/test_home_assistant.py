@@ -431,6 +431,8 @@ def test_a_ritual_removed_while_the_daemon_was_down_loses_its_entities(home: tup
 # --- the application side, no broker -------------------------------------------------------------
 
 DAY_ONE = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
+# The in-process daemon's fake clock runs ahead of the real one: its timers, on real time, never fire.
+AHEAD = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
 
 
 class Counting:
@@ -545,7 +547,7 @@ def test_a_new_day_shows_at_the_daemons_tick(tmp_path: Path) -> None:
     home = HomeAssistantSettings(
         mqtt=SecretStr(f"mqtt://{host}:{port}"), discovery_prefix=f"ha-test-{node}", node_id=node
     )
-    running = InProcess(tmp_path, DAY_ONE, home_assistant=home)
+    running = InProcess(tmp_path, AHEAD, home_assistant=home)
     running.add("talk", "20:30")
     watcher = Watcher(host, port, [f"ha-test-{node}/#", f"{node}/#"])
     running.start()
@@ -615,13 +617,13 @@ def test_the_readme_entity_table_is_what_home_assistant_gets(couple: tuple[Ritua
 
 def test_without_a_broker_nudges_still_go_out(tmp_path: Path) -> None:
     dead = HomeAssistantSettings(mqtt=SecretStr(f"mqtt://127.0.0.1:{_free_port()}"))
-    running = InProcess(tmp_path, DAY_ONE, home_assistant=dead)
+    running = InProcess(tmp_path, AHEAD, home_assistant=dead)
     running.add("talk", "09:30")
     running.start()
     try:
-        running.clock.set(DAY_ONE.replace(minute=30, second=20))
+        running.clock.set(AHEAD.replace(minute=30, second=20))
         running.daemon.tick()
-        assert running.sent == [("talk", DAY_ONE.date(), "09:30", "send")]
+        assert running.sent == [("talk", AHEAD.date(), "09:30", "send")]
     finally:
         running.stop()
 
@@ -661,3 +663,37 @@ def test_on_postgresql_only_the_leader_is_the_mqtt_client(
         if standby.poll() is None:
             standby.kill()
             standby.wait()
+
+
+def test_without_paho_the_daemon_says_so_in_one_line_and_check_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in [m for m in sys.modules if m == "paho" or m.startswith(("paho.", "scheduler.adapters.mqtt"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "paho", None)  # import paho now fails, as when it is not installed
+    missing = "[home_assistant] needs paho-mqtt: pip install 'ritual-scheduler[mqtt]'"
+    running = InProcess(tmp_path, AHEAD, home_assistant=HomeAssistantSettings(mqtt=SecretStr("mqtt://h")))
+    running.add("talk", "09:30")
+    running.start()
+    try:
+        running.clock.set(AHEAD.replace(minute=30, second=20))
+        running.daemon.tick()
+        assert running.sent == [("talk", AHEAD.date(), "09:30", "send")]
+    finally:
+        running.stop()
+    assert [r.getMessage() for r in caplog.records if "paho" in r.getMessage()] == [
+        f"{missing}; nudging goes on"
+    ]
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "paho" else object())
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    (config / "settings.toml").write_text('[home_assistant]\nmqtt = "mqtt://h"\n', encoding="utf-8")
+    monkeypatch.setenv("RITUAL_CONFIG_DIR", str(config))
+    monkeypatch.setenv("RITUAL_DATA_DIR", str(tmp_path / "data"))
+    from click.testing import CliRunner
+
+    from scheduler.cli import main
+
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert f"error: {missing}" in result.stderr

@@ -128,6 +128,11 @@ def check(app: App, as_json: bool) -> None:
         unknown = [name for name in stored.ritual.notify if name.lower() not in known]
         if unknown and len(channels):
             problems.append(f"ritual '{stored.name}': notify names no channel: {', '.join(unknown)}")
+    if settings.home_assistant is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("paho") is None:
+            problems.append("[home_assistant] needs paho-mqtt: pip install 'ritual-scheduler[mqtt]'")
     notes = [note] if (note := link_note(settings)) else []
     stored_count = len(service.list_rituals())
     result = {
