@@ -110,6 +110,66 @@ class PersonSettings(BaseModel):
         return value
 
 
+MQTT_URL = re.compile(
+    r"(?P<scheme>mqtts?)://(?:(?P<user>[^:@/]*)(?::(?P<password>[^@/]*))?@)?(?P<host>[^:@/]+)(?::(?P<port>\d+))?/?"
+)
+
+
+class HomeAssistantSettings(BaseModel):
+    """The ``[home_assistant]`` table: the broker Home Assistant listens to, and where."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mqtt: SecretStr = Field(description='The broker, e.g. "mqtt://user:pass@host:1883" (a secret).')
+    discovery_prefix: str = Field(default="homeassistant", description="Home Assistant's discovery prefix.")
+    node_id: str = Field(
+        default="ritual_scheduler", description="Names this household's topics and entities."
+    )
+
+    @field_validator("mqtt")
+    @classmethod
+    def _broker(cls, value: SecretStr) -> SecretStr:
+        match = MQTT_URL.fullmatch(value.get_secret_value().strip())
+        if match is None or (match["port"] is not None and not 0 < int(match["port"]) < 65536):
+            # never echoed: the URL may carry a password
+            raise ValueError("must be mqtt://USER:PASSWORD@HOST:PORT (or mqtts://)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("discovery_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip().strip("/")
+        if not value or any(c in value for c in "+#\0") or any(c.isspace() for c in value):
+            raise ValueError(f"'{value}' is not an MQTT topic prefix (no spaces, + or #)")
+        return value
+
+    @field_validator("node_id")
+    @classmethod
+    def _node(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+            raise ValueError(f"'{value}' may hold only letters, digits, _ and -")
+        return value
+
+    @property
+    def broker(self) -> tuple[str, int, str | None, str | None, bool]:
+        """(host, port, user, password, tls) of the broker."""
+        match = MQTT_URL.fullmatch(self.mqtt.get_secret_value())
+        assert match is not None
+        tls = match["scheme"] == "mqtts"
+        port = int(match["port"]) if match["port"] else (8883 if tls else 1883)
+        from urllib.parse import unquote
+
+        user = unquote(match["user"]) if match["user"] else None
+        password = unquote(match["password"]) if match["password"] is not None else None
+        return match["host"], port, user, password, tls
+
+    @property
+    def masked(self) -> str:
+        """The broker by its scheme, host and port only, for messages (the URL may hold a password)."""
+        host, port, _user, _password, tls = self.broker
+        return f"{'mqtts' if tls else 'mqtt'}://{host}:{port}"
+
+
 class Settings(BaseSettings):
     """Everything a command or the daemon may be configured with."""
 
@@ -151,6 +211,11 @@ class Settings(BaseSettings):
     send_timeout: float = Field(default=15.0, gt=0, le=300, description="Seconds one channel may take.")
     max_attempts: int = Field(default=8, ge=1, le=100, description="Tries before a delivery is given up.")
     max_age: str = Field(default="1d", description="How long a failing delivery is retried, e.g. 6h.")
+
+    home_assistant: HomeAssistantSettings | None = Field(
+        default=None,
+        description="[home_assistant] mqtt, discovery_prefix, node_id: entities through MQTT discovery.",
+    )
 
     # One-tap links, the API and the today page ------------------------------------------
     http_bind: str = Field(

@@ -21,7 +21,7 @@ from scheduler.adapters.store import SqlStore
 from scheduler.app.compose import LinkMaker
 from scheduler.app.nudging import DigestPlan, Nudger
 from scheduler.app.outbox import ChannelOutbox
-from scheduler.app.ports import Clock, Leadership
+from scheduler.app.ports import Clock, Leadership, NoChanges
 from scheduler.app.service import RitualService
 from scheduler.domain.errors import RitualError
 from scheduler.domain.reminders import parse_duration
@@ -29,6 +29,7 @@ from scheduler.settings import Settings
 from scheduler.startup import prepare_sending
 
 if TYPE_CHECKING:
+    from scheduler.adapters.mqtt import HomeAssistantBridge
     from scheduler.adapters.server import HttpServer
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ class SettingsRuntime:
         self._leadership: Leadership | None = None
         self._http: HttpServer | None = None
         self._http_base: str | None = None
+        self._home: HomeAssistantBridge | None = None
 
     def start(self, hooks: LinkHooks) -> Running:
         from scheduler.adapters.store.leader import open_leadership
@@ -160,7 +162,48 @@ class SettingsRuntime:
         self._start_http(service, hooks)
         self.settings = self._with_link_base(settings)
         nudger = self._make_nudger(self.settings, service)
-        return Running(service, self._leadership, nudger, self._http_base)
+        return Running(
+            service, self._leadership, nudger, self._http_base, self._home_changed, self._home_lead
+        )
+
+    def _home_lead(self, leading: bool) -> None:
+        """Home Assistant through MQTT (when ``[home_assistant]`` is set): the leading daemon is the
+        one client, and its service tells it of every write made here."""
+        from scheduler.app.home import Home
+
+        chosen, service = self.settings.home_assistant, self._service
+        if not leading or chosen is None or service is None:
+            self._stop_home()
+            return
+        if self._home is not None:
+            return
+        try:
+            from scheduler.adapters.mqtt import Broker, HomeAssistantBridge
+        except ImportError:
+            log.error(
+                "[home_assistant] needs paho-mqtt: pip install 'ritual-scheduler[mqtt]'; nudging goes on"
+            )
+            return
+        host, port, user, password, tls = chosen.broker
+        self._home = HomeAssistantBridge(
+            Home(service),
+            Broker(host, port, user, password, tls, chosen.masked),
+            discovery_prefix=chosen.discovery_prefix,
+            node_id=chosen.node_id,
+        )
+        service.changes = self._home
+        self._home.start()
+
+    def _home_changed(self) -> None:
+        if self._home is not None:
+            self._home.changed()
+
+    def _stop_home(self) -> None:
+        home, self._home = self._home, None
+        if home is not None:
+            if self._service is not None:
+                self._service.changes = NoChanges()
+            home.stop()
 
     def _start_http(self, service: RitualService, hooks: LinkHooks) -> None:
         """Serve the links, the API and the today page (unless ``http_bind`` is off)."""
@@ -206,6 +249,8 @@ class SettingsRuntime:
         running.service.household = settings.household
         if settings.http_bind != self.settings.http_bind:
             log.warning("http_bind changed; restart the daemon to listen there")
+        if settings.home_assistant != self.settings.home_assistant:
+            log.warning("[home_assistant] changed; restart the daemon to use it")
         self.settings = self._with_link_base(settings)
         try:
             return self._make_nudger(self.settings, running.service)
@@ -214,6 +259,7 @@ class SettingsRuntime:
             return None
 
     def stop(self) -> None:
+        self._stop_home()
         if self._http is not None:
             self._http.stop()
         if self._leadership is not None:

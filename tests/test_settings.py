@@ -44,6 +44,10 @@ def test_every_setting_the_example_documents_is_valid_when_uncommented(config: P
     alex = settings.household.get("alex")
     assert alex is not None and (alex.shown, alex.timezone) == ("Alex", "Europe/Berlin")
     assert "ntfy.example.lan" not in repr(settings)
+    home = settings.home_assistant
+    assert home is not None and home.masked == "mqtt://homeserver.lan:1883"
+    assert (home.discovery_prefix, home.node_id) == ("homeassistant", "ritual_scheduler")
+    assert "PASSWORD" not in repr(settings)
 
 
 def test_environment_beats_dotenv_beats_the_settings_file(

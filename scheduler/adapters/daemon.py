@@ -70,6 +70,8 @@ class Running:
     leadership: Leadership
     nudger: Nudger
     http_base: str | None = None  # None: http_bind is off
+    on_change: Callable[[], None] | None = None  # what mirrors the rituals (Home Assistant), if any
+    on_lead: Callable[[bool], None] | None = None  # told when this daemon takes or loses the lead
 
 
 class Runtime(Protocol):
@@ -104,6 +106,7 @@ class Daemon:
         self._stop = threading.Event()
         self.started = threading.Event()  # set once timers run and HTTP (if any) listens
         self._reload = threading.Event()
+        self._changed = threading.Event()  # another process wrote (SIGUSR1): tell the mirrors
         self._wake = threading.Event()
         self._service: RitualService | None = None
         self._nudger: Nudger | None = None
@@ -125,8 +128,10 @@ class Daemon:
     # life cycle -------------------------------------------------------------------------
     def run(self) -> int:
         try:
-            self._open()
+            # Handlers first: a `ritual done` while the daemon starts sends SIGUSR1, whose default
+            # would end it.
             self._install_signal_handlers()
+            self._open()
             self._elect()
             self._systemd.ready(self.status_line())
             self.started.set()
@@ -156,6 +161,9 @@ class Daemon:
             if self._reload.is_set() and not self._stop.is_set():
                 self._reload.clear()
                 self._do_reload()
+            if self._changed.is_set() and not self._stop.is_set():
+                self._changed.clear()
+                self._tell_change()
             if self._check_seconds is not None and time.monotonic() >= next_check:
                 self._check_leadership()
                 next_check = time.monotonic() + self._check_seconds
@@ -176,7 +184,17 @@ class Daemon:
             return False
         self._nudger.epoch = self._leadership.epoch
         self._start_scheduler()
+        self._tell_lead(True)
         return True
+
+    def _tell_lead(self, leading: bool) -> None:
+        """Only the leader mirrors the rituals (one MQTT client per household, whatever the standbys)."""
+        on_lead = None if self._running is None else self._running.on_lead
+        if on_lead is not None:
+            try:
+                on_lead(leading)
+            except Exception:
+                log.exception("starting or stopping Home Assistant failed")
 
     def _check_leadership(self) -> None:
         """Every few seconds: a leader that cannot prove it holds the lock stops firing at once;
@@ -186,6 +204,7 @@ class Daemon:
             if not self._leadership.check():
                 log.warning("lost the lead; standing by and trying again")
                 self._stop_timers(wait=False)
+                self._tell_lead(False)
                 self._systemd.status(self.status_line())
         elif self._elect():
             log.info("took the lead: %s", self.status_line())
@@ -220,6 +239,19 @@ class Daemon:
         self._reload.set()
         self._wake.set()
 
+    def request_change(self) -> None:
+        """Another process recorded something (`ritual done`): what mirrors the rituals updates."""
+        self._changed.set()
+        self._wake.set()
+
+    def _tell_change(self) -> None:
+        on_change = None if self._running is None else self._running.on_change
+        if on_change is not None:
+            try:
+                on_change()
+            except Exception:
+                log.exception("telling Home Assistant of a change failed")
+
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # tests may run the daemon in a thread; they call request_* instead
@@ -231,9 +263,13 @@ class Daemon:
         def on_reload(_signum: int, _frame: FrameType | None) -> None:
             self.request_reload()
 
+        def on_change(_signum: int, _frame: FrameType | None) -> None:
+            self.request_change()
+
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_reload)
+        signal.signal(signal.SIGUSR1, on_change)
 
     def _open(self) -> None:
         running = self._runtime.start(LinkHooks(self._snooze, self._done))
@@ -326,6 +362,7 @@ class Daemon:
         whose time passed without firing (a suspend, a clock jump), costs more.
         """
         self._systemd.watchdog()
+        self._tell_change()  # a new day or period changes what is due, with nobody writing
         if not self.leading:
             self._systemd.status(self.status_line())
             return

@@ -93,6 +93,17 @@ def read_holder(path: Path) -> Holder | None:
         return None
 
 
+class WakeDaemon:
+    """The CLI's side of ``Changes``: a write here wakes the running daemon (SIGUSR1), which
+    republishes what Home Assistant shows. No daemon on this host: nothing to tell."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def changed(self) -> None:
+        signal_daemon(self.path, signal.SIGUSR1)
+
+
 def signal_daemon(path: Path, signum: int = signal.SIGHUP) -> Holder | None:
     """Ask the running daemon (on this host) to reload; returns it, or None when none runs here."""
     holder = read_holder(path)

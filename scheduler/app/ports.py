@@ -440,3 +440,18 @@ class Leadership(Protocol):
     def close(self) -> None:
         """Step down (the lock is released) and let go of the connection."""
         ...
+
+
+class Changes(Protocol):
+    """Told after every write that changes what a ritual shows (a completion, a skip, a pause, a
+    ritual added, edited or removed), so whatever mirrors the rituals elsewhere (Home Assistant)
+    updates now rather than on a timer. Telling must never fail the write."""
+
+    def changed(self) -> None: ...
+
+
+class NoChanges:
+    """Nobody is listening (the default)."""
+
+    def changed(self) -> None:
+        return None

@@ -7,6 +7,7 @@ in a terminal and one tapped on a phone take the same path.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
 from zoneinfo import ZoneInfo
 
-from scheduler.app.ports import Clock, Store
+from scheduler.app.ports import Changes, Clock, NoChanges, Store
 from scheduler.app.stored import (
     ApiTokenRecord,
     CompletionRecord,
@@ -112,8 +113,10 @@ class RitualService:
         ritual_file: Path,
         default_timezone: str,
         household: Household | None = None,
+        changes: Changes | None = None,
     ) -> None:
         self.store = store
+        self.changes: Changes = changes or NoChanges()
         self.clock = clock
         self.ritual_file = ritual_file
         self.default_timezone = default_timezone
@@ -194,11 +197,21 @@ class RitualService:
             self.store.set_meta(FILE_HASH_KEY, digest)
             if added or updated or retired:
                 self._rituals_changed()
+        if added or updated or retired:
+            self._changed()
         return SyncReport(added=tuple(added), updated=tuple(updated), retired=tuple(retired))
 
     def _rituals_changed(self) -> None:
         """Mark that rituals changed, so a running daemon re-derives its timers at its next tick."""
         self.store.set_meta(RITUALS_CHANGED_KEY, secrets.token_hex(8))
+
+    def _changed(self) -> None:
+        """Tell whoever mirrors the rituals (Home Assistant) that something they show changed;
+        called once per write, after it is stored. A failure to tell is logged, never raised."""
+        try:
+            self.changes.changed()
+        except Exception:
+            _log.exception("telling of a change failed")
 
     def rituals_version(self) -> str:
         """Changes whenever any ritual is added, edited or removed, by any process."""
@@ -656,6 +669,8 @@ class RitualService:
         )
         if result.rituals_added and not dry_run:
             self._rituals_changed()
+        if not dry_run:
+            self._changed()
         return result
 
     # changing rituals -----------------------------------------------------------------
@@ -705,6 +720,7 @@ class RitualService:
                 effective_from=self._effective_from(ritual, existing),
             )
             self._rituals_changed()
+        self._changed()
         return saved
 
     def edit(self, name: str, changes: Mapping[str, Any], unset: Iterable[str] = ()) -> StoredRitual:
@@ -732,6 +748,7 @@ class RitualService:
                 ritual, RitualSource.CLI, now=self.clock.now(), effective_from=self.today(ritual)
             )
             self._rituals_changed()
+        self._changed()
         return saved
 
     def remove(self, name: str) -> StoredRitual:
@@ -739,6 +756,7 @@ class RitualService:
         with self.store.transaction():
             self.store.remove_ritual(name, now=self.clock.now())
             self._rituals_changed()
+        self._changed()
         return stored
 
     def _owned_by_cli(self, name: str, verb: str) -> StoredRitual:
@@ -801,6 +819,8 @@ class RitualService:
             now=now,
             again=again,
         )
+        if created:
+            self._changed()
         return Recorded(stored.name, record, created)
 
     def completions(self, name: str | None = None) -> list[CompletionView]:
@@ -813,6 +833,7 @@ class RitualService:
         record = self.store.delete_completion(completion_id)
         if record is None:
             raise UnknownCompletionError(completion_id)
+        self._changed()
         stored = self.store.ritual_by_id(record.ritual_id, include_removed=True)
         return CompletionView(stored.name if stored else None, record)
 
@@ -851,6 +872,7 @@ class RitualService:
             raise UsageError(f"'{name}' was done on {day} by {names}: say whose with {where}")
         chosen = max(recorded, key=lambda c: (c.created_at, c.id))
         self.store.delete_completion(chosen.id)
+        self._changed()
         return chosen
 
     def skip(
@@ -870,6 +892,7 @@ class RitualService:
                 if existing.day in period:
                     return existing, False
             record = self.store.add_skip(stored.id, day=day, reason=reason, now=self.clock.now(), by=who)
+        self._changed()
         return record, True
 
     def unskip(self, name: str, *, day: date | None = None) -> SkipRecord:
@@ -882,6 +905,7 @@ class RitualService:
             raise NotFoundError(f"'{name}' is not skipped for the period holding {day}")
         for skip in found:
             self.store.delete_skip(skip.id)
+        self._changed()
         return found[0]
 
     def pause(
@@ -912,6 +936,7 @@ class RitualService:
             record = self.store.add_pause(
                 ritual_id, start=start, until=until, reason=reason, now=self.clock.now(), by=who
             )
+        self._changed()
         return record, True
 
     def resume(self, name: str | None) -> Resumed:
@@ -919,9 +944,11 @@ class RitualService:
         the planned ones: it is due again from today on."""
         stored = None if name is None else self.get(name)
         today = self.household_today() if stored is None else self.today(stored.ritual)
-        return self.store.end_pauses(
+        resumed = self.store.end_pauses(
             None if stored is None else stored.id, last_day=today - timedelta(days=1)
         )
+        self._changed()
+        return resumed
 
     def household_pauses(self) -> list[PauseRecord]:
         """The pauses of the whole household, running, planned and past."""
@@ -977,6 +1004,7 @@ class RitualService:
 
 
 _NOON = time(12, 0)
+_log = logging.getLogger(__name__)
 
 
 def nudge_state(

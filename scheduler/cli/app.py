@@ -94,6 +94,10 @@ class App:
                     default_timezone=settings.default_timezone,
                     household=settings.household,
                 )
+                if settings.home_assistant is not None:
+                    from scheduler.adapters.instance import WakeDaemon
+
+                    service.changes = WakeDaemon(settings.lock_path)
                 report = service.sync() if sync else None
             self._service = service
             if report is not None:

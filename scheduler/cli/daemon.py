@@ -83,11 +83,18 @@ def status(app: App, limit: int, as_json: bool) -> None:
     linked = settings.http_address is not None or settings.public_url is not None
     web = {"bind": settings.http_bind, "url": settings.link_base if linked else None}
     info = view.leader
+    home = _home_assistant(app, running=holder is not None)
     if as_json:
         from scheduler.adapters.encoding import status_json
 
         leader = None if info is None else {"holder": info.holder, "since": info.since, "epoch": info.epoch}
-        shown = {"daemon": daemon, "leader": leader, "web": web, "database": settings.database_display}
+        shown = {
+            "daemon": daemon,
+            "leader": leader,
+            "web": web,
+            "database": settings.database_display,
+            "home_assistant": home,
+        }
         render.print_json({**shown, **status_json(view)})
         return
     if holder:
@@ -99,6 +106,7 @@ def status(app: App, limit: int, as_json: bool) -> None:
         click.echo(f"problem: {problem}")
     for pause in view.household_pauses:
         click.echo(f"household: {pause_words(pause)}: no nudges, no streak breaks (`ritual resume --all`)")
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(app.service().default_timezone)  # the household's: every time below is read in it
@@ -109,6 +117,12 @@ def status(app: App, limit: int, as_json: bool) -> None:
         click.echo(f"web: {web['url']} (today page, Done/Snooze links, /api/v1; http_bind {web['bind']})")
     else:
         click.echo("web: off (http_bind = off, no public_url): nudges carry no Done/Snooze links")
+    if home is not None:
+        since = f" since {datetime.fromisoformat(home['since']).astimezone(zone):%a %d %b %H:%M}"
+        click.echo(
+            f"home assistant: {home['broker']}: {home['state']}"
+            + (f" ({home['detail']})" if home["detail"] else since if home["since"] else "")
+        )
     if view.next:
         rows = [
             [
@@ -146,6 +160,25 @@ def status(app: App, limit: int, as_json: bool) -> None:
             f"{row.last_error} (after {counted(row.attempts, 'try', 'tries')}; "
             f"`ritual retry {row.id}` sends again)"
         )
+
+
+def _home_assistant(app: App, *, running: bool) -> dict[str, str] | None:
+    """The MQTT link as the daemon last recorded it (None when [home_assistant] is not set)."""
+    from scheduler.app.home import Home
+
+    chosen = app.settings.home_assistant
+    if chosen is None:
+        return None
+    link = Home(app.service()).link()
+    if link is None or not running:
+        state = "not connected (the daemon connects when it runs)" if not running else "connecting"
+        return {"broker": chosen.masked, "state": state, "detail": "", "since": ""}
+    return {
+        "broker": chosen.masked,
+        "state": link.state,
+        "detail": link.detail,
+        "since": link.since.isoformat(),
+    }
 
 
 @main.command(name="notify-test")

@@ -128,6 +128,11 @@ def check(app: App, as_json: bool) -> None:
         unknown = [name for name in stored.ritual.notify if name.lower() not in known]
         if unknown and len(channels):
             problems.append(f"ritual '{stored.name}': notify names no channel: {', '.join(unknown)}")
+    if settings.home_assistant is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("paho") is None:
+            problems.append("[home_assistant] needs paho-mqtt: pip install 'ritual-scheduler[mqtt]'")
     notes = [note] if (note := link_note(settings)) else []
     stored_count = len(service.list_rituals())
     result = {
@@ -144,6 +149,13 @@ def check(app: App, as_json: bool) -> None:
         "problems": problems,
         "notes": notes,
     }
+    home = settings.home_assistant
+    if home is not None:
+        result["home_assistant"] = {
+            "broker": home.masked,
+            "discovery_prefix": home.discovery_prefix,
+            "node_id": home.node_id,
+        }
     if as_json:
         render.print_json(result)
     else:
@@ -164,6 +176,11 @@ def check(app: App, as_json: bool) -> None:
             click.echo(f"channels: {len(channels)}, reaching {', '.join(channels.names)}")
         else:
             click.echo("channels: none yet, so nudges are recorded but not sent (see the README: Nudges)")
+        if home is not None:
+            click.echo(
+                f"home assistant: {home.masked}, discovery under {home.discovery_prefix}/…/{home.node_id} "
+                "(`ritual status` shows whether the daemon is connected)"
+            )
         for note in notes:
             click.echo(f"note: {note}")
     if problems:

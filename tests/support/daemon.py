@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.sdnotify import Notifier
@@ -68,7 +69,7 @@ def next_minute(margin: float = 8.0) -> datetime:
 class InProcess:
     """A daemon on a thread under a fake clock far from the real one, with a recording outbox."""
 
-    def __init__(self, tmp_path: Path, now: datetime) -> None:
+    def __init__(self, tmp_path: Path, now: datetime, **settings: Any) -> None:
         self.clock = FakeClock(now)
         self.settings = Settings(
             config_dir=tmp_path / "config",
@@ -76,6 +77,7 @@ class InProcess:
             timezone="UTC",
             digest_on="off",
             http_bind="127.0.0.1:0",
+            **settings,
         )
         self.outboxes: list[FakeOutbox] = []
 
