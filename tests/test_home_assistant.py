@@ -49,10 +49,12 @@ def broker() -> tuple[str, int]:
 
 
 class Watcher:
-    """A client that keeps the last payload of every topic under the test's prefix and node."""
+    """A client that keeps the last payload of every topic under the test's prefix and node,
+    and every payload in the order they came."""
 
     def __init__(self, host: str, port: int, topics: list[str]) -> None:
         self.seen: dict[str, bytes] = {}
+        self.arrived: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
         self.client.on_message = self._on_message
@@ -64,6 +66,7 @@ class Watcher:
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self.lock:
             self.seen[message.topic] = bytes(message.payload)
+            self.arrived.append((message.topic, bytes(message.payload)))
 
     def get(self, topic: str) -> bytes | None:
         with self.lock:
@@ -288,6 +291,24 @@ def test_a_killed_daemon_goes_offline_by_its_last_will(home: tuple[Setup, Watche
     setup.daemon.wait()
     # The broker notices the dead client when its socket closes and sends the last will.
     assert wait_for(lambda: watcher.get(availability) == b"offline", 10)
+
+
+@pytest.mark.mqtt
+def test_a_stray_offline_from_another_daemon_is_answered_with_online(home: tuple[Setup, Watcher]) -> None:
+    # On a takeover the deposed leader's "offline" (its clean stop, or its last will when the
+    # broker notices it late) can arrive after the new leader said "online".
+    setup, watcher = home
+    setup.start()
+    availability = f"{setup.node}/availability"
+    assert wait_for(lambda: watcher.get(availability) == b"online", 30), setup.log()
+    before = len(watcher.arrived)
+    watcher.client.publish(availability, b"offline", qos=1, retain=True).wait_for_publish(5)
+
+    def said() -> list[bytes]:
+        return [payload for topic, payload in watcher.arrived[before:] if topic == availability]
+
+    assert wait_for(lambda: said()[-1:] == [b"online"], 5), said()
+    assert said() == [b"offline", b"online"]
 
 
 def _free_port() -> int:

@@ -130,6 +130,7 @@ class HomeAssistantBridge:
             [
                 (f"{self.node_id}/command/#", 1),
                 (f"{self.prefix}/+/{self.node_id}/+/config", 1),
+                (self.availability_topic, 1),
             ]
         )
         self._connected.set()
@@ -214,6 +215,12 @@ class HomeAssistantBridge:
         self._publish(self.paused_topic, ON if self.home.household_paused() else OFF)
 
     def _message(self, topic: str, payload: bytes, retained: bool) -> None:
+        if topic == self.availability_topic:
+            # Another daemon's "offline" (a deposed leader's clean stop or last will, arriving
+            # after this one took over) would leave every entity unavailable: say it again.
+            if payload == OFFLINE.encode() and self._connected.is_set():
+                self._client.publish(topic, ONLINE, qos=1, retain=True)
+            return
         if topic.endswith("/config"):
             # A config of ours left from before (a ritual removed while the daemon was down).
             if payload and topic not in self._wanted and self._wanted:
