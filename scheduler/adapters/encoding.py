@@ -76,6 +76,7 @@ def detail_json(detail: RitualDetail) -> JsonObject:
             {"effective_from": v.effective_from, "cadence": cadence_to_table(v.cadence)}
             for v in detail.versions
         ],
+        "planner": detail.planner or None,
     }
 
 
@@ -131,6 +132,7 @@ def upcoming_json(item: Upcoming) -> JsonObject:
         "day": item.nudge.day,
         "slot": item.nudge.slot,
         "kind": item.nudge.kind.value,
+        "planner": item.planner or None,
     }
 
 

@@ -126,6 +126,7 @@ class Composer:
             title=ritual.title,
             description=ritual.description,
             partner=self._partner_line(stored, occurrence),
+            extra=self._couple_lines(stored, occurrence),
             kind=occurrence.kind.reminder,
             streak=streak,
             period=period,
@@ -143,6 +144,22 @@ class Composer:
         household = self.service.household
         done = [household.shown(person) for person in people if person not in waiting]
         return f"{' and '.join(done)} did it; your turn."
+
+    def _couple_lines(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> list[str]:
+        """Whose turn to plan, and on the planner's heads-up up to three ideas from the backlog."""
+        ritual = stored.ritual
+        lines: list[str] = []
+        if ritual.turns:
+            planner = self.service.household.shown(self.service.planner(stored, occurrence.day))
+            if occurrence.kind is OccurrenceKind.BEFORE:
+                lines.append(f"{planner}, your turn to plan this one.")
+            else:
+                lines.append(f"{planner} plans this one.")
+        if occurrence.kind is OccurrenceKind.BEFORE:
+            ideas = self.service.suggest_ideas(stored, occurrence)
+            if ideas:
+                lines.append("Ideas: " + "; ".join(idea.text for idea in ideas))
+        return lines
 
     def _digest(self) -> Message:
         title, body = self.service.digest()

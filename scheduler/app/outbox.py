@@ -88,6 +88,14 @@ class ChannelOutbox:
         people keep together that one of them has done, only the one still to do it, when they
         have channels of their own."""
         names = stored.ritual.notify or ["all"]
+        if occurrence.kind is OccurrenceKind.BEFORE and stored.ritual.turns:
+            # The heads-up is for whoever plans this period, when they have a channel of their own.
+            planner = self.service.planner(stored, occurrence.day)
+            try:
+                if self.channels.select([planner]):
+                    return [planner]
+            except RitualError:
+                pass
         waiting = self.service.waiting_for(stored, occurrence.day)
         if not waiting or len(waiting) == len(stored.ritual.people):
             return names

@@ -22,6 +22,7 @@ from scheduler.app.stored import (
     CompletionRecord,
     DeliveryRecord,
     DeliveryStatus,
+    IdeaRecord,
     LeaderInfo,
     OccurrenceKind,
     OccurrenceRecord,
@@ -45,6 +46,7 @@ from scheduler.app.views import (
     StatusView,
     StreakView,
     TodayEntry,
+    TurnView,
     Upcoming,
 )
 from scheduler.domain import cadence as cad
@@ -254,7 +256,10 @@ class RitualService:
         today = self.today(stored.ritual)
         streak = StreakView(stored.ritual, summarize(history, today))
         paused = is_paused_on(pauses, today)
-        return RitualDetail(stored, paused, versions, completions, skips, pauses, streak, today, history)
+        planner = self.planner(stored, today) if stored.removed_at is None else ""
+        return RitualDetail(
+            stored, paused, versions, completions, skips, pauses, streak, today, history, planner
+        )
 
     def overview(self, *, retired: bool = False) -> list[RitualView]:
         """Every active ritual (and with ``retired`` the retired ones), whether it is paused and
@@ -403,9 +408,10 @@ class RitualService:
                 continue
             pauses = self.store.pauses(stored.id)
             kept, paused = self._kept_now(stored), partial(is_paused_on, pauses)
+            planner = self._planner_of(stored) if ritual.turns else None
             try:
                 planned = [
-                    Upcoming(ritual, nudge)
+                    Upcoming(ritual, nudge, planner(nudge.day) if planner else "")
                     for nudge in planning.sendable(ritual, now, until, kept=kept, paused=paused)
                 ]
             except ScheduleError:
@@ -642,14 +648,16 @@ class RitualService:
         """Why the ritual's ``people`` are not all of the household (None when they are, or
         when the household names nobody)."""
         keys = self.household.keys
-        unknown = [name for name in ritual.people if keys and name not in keys]
-        if not unknown:
-            return None
-        return f"people: unknown person '{unknown[0]}' (the household: {', '.join(keys)})"
+        for key, names in (("people", ritual.people), ("turns", ritual.turns)):
+            unknown = [name for name in names if keys and name not in keys]
+            if unknown:
+                return f"{key}: unknown person '{unknown[0]}' (the household: {', '.join(keys)})"
+        return None
 
     def _check_people(self, ritual: Ritual) -> None:
         if problem := self._unknown_people(ritual):
-            raise DefinitionError("people", problem.removeprefix("people: "))
+            key, _, message = problem.partition(": ")
+            raise DefinitionError(key, message)
 
     def add(self, table: Mapping[str, Any]) -> StoredRitual:
         ritual = ritual_from_table(table, self.file_defaults(), fallback_timezone=self.default_timezone)
@@ -729,6 +737,7 @@ class RitualService:
         occurrence: str | None = None,
         again: bool = False,
         where: str = "--by",
+        idea: int | None = None,
     ) -> Recorded:
         """Record a completion once per ritual day and person: the one recorded, or the one
         already there (``created`` False). ``again`` records another on purpose (``times > 1``).
@@ -753,6 +762,8 @@ class RitualService:
         if at is None:
             # A back-filled day is stamped at noon local time; only today gets the real moment.
             at = now if day == today else cad.local_instant(ritual.cadence.zone, day, _NOON)
+        if idea is not None and (chosen := self._idea_of(name, idea)[1]).state != "open":
+            raise ConflictError(f"idea #{idea} of '{name}' is {chosen.state} already")
         cadence = self.cadence_on(stored, day)
         period = cad.period_of(cadence, day)
         record, created = self.store.add_completion(
@@ -767,6 +778,8 @@ class RitualService:
             now=now,
             again=again,
         )
+        if idea is not None:
+            self.idea_done(stored.name, idea, completion_id=record.id)
         return Recorded(stored.name, record, created)
 
     def completions(self, name: str | None = None) -> list[CompletionView]:
@@ -940,6 +953,141 @@ class RitualService:
         """The cadence in force on ``day`` (effective-dated versions; the first covers earlier days)."""
         versions = self.store.cadence_history(stored.id)
         return cadence_in_force(versions, day, stored.ritual.cadence)
+
+    # whose turn -------------------------------------------------------------------------
+    def _planner_of(self, stored: StoredRitual) -> Callable[[date], str]:
+        """Who plans the period holding a day: from the periods so far for this one and the past,
+        and for a later one the rotation on from today's planner, one turn per period."""
+        from scheduler.domain.turns import following, planners
+
+        ritual = stored.ritual
+        ((_, history, today),) = self.histories_of([stored])
+        from scheduler.domain.streaks import outcomes
+
+        judged = outcomes(history, today)
+        swaps = self.store.turn_swaps(stored.id)
+        found = planners(ritual.turns, ritual.turns_on, [(o.period.start, o.status) for o in judged], swaps)
+        by_start = {o.period.start: who for o, who in zip(judged, found, strict=True)}
+        current = found[-1] if found else ritual.turns[0]
+        cadence = ritual.cadence
+        this = cad.period_of(cadence, today)
+
+        @cache
+        def planner(day: date) -> str:
+            period = cad.period_of(cadence, day)
+            if period.start in by_start:
+                return by_start[period.start]
+            if period.start < this.start:
+                return ritual.turns[0]
+            steps = sum(1 for _ in cad.periods(cadence, this.end, period.start - timedelta(days=1)))
+            return swaps.get(period.start) or following(ritual.turns, current, steps)
+
+        return planner
+
+    def planner(self, stored: StoredRitual, day: date) -> str:
+        """Whose turn it is to plan the period holding ``day`` ("" for a ritual without turns)."""
+        return self._planner_of(stored)(day) if stored.ritual.turns else ""
+
+    def turn(self, name: str) -> TurnView:
+        """This period's planner and the next one (`ritual turn NAME`)."""
+        from scheduler.domain.turns import following
+
+        stored = self.get(name)
+        ritual = stored.ritual
+        if not ritual.turns:
+            raise UsageError(f'\'{name}\' takes no turns: add turns = ["alex", "sam"] to it')
+        today = self.today(ritual)
+        period = cad.period_of(ritual.cadence, today)
+        planner = self.planner(stored, today)
+        swapped = period.start in self.store.turn_swaps(stored.id)
+        return TurnView(
+            name, ritual.turns, planner, following(ritual.turns, planner), period.start, period.end, swapped
+        )
+
+    def swap_turn(self, name: str) -> TurnView:
+        """Hand this period's planning to the next person in turns; the rotation goes on from them."""
+        view = self.turn(name)
+        stored = self.get(name)
+        self.store.set_turn_swap(stored.id, view.period_start, view.next, now=self.clock.now())
+        return self.turn(name)
+
+    # the idea backlog ---------------------------------------------------------------------
+    def add_idea(self, name: str, text: str, *, by: str = "", note: str = "") -> IdeaRecord:
+        text, note = _free_text("idea", text).strip(), _free_text("note", note)
+        if not text:
+            raise UsageError("an idea needs some words")
+        who = self.household.who(_free_text("by", by), where="--by")
+        stored = self.get(name)
+        return self.store.add_idea(stored.id, text=text, note=note, by=who, now=self.clock.now())
+
+    def ideas(self, name: str | None = None, *, everything: bool = False) -> list[tuple[str, IdeaRecord]]:
+        """The ideas (ritual name, idea) of one ritual or all: open ones, or ``everything``."""
+        chosen = {s.id: s.name for s in ([self.get(name)] if name else self.store.list_rituals())}
+        found = self.store.ideas(self.get(name).id if name else None)
+        return [
+            (chosen[idea.ritual_id], idea)
+            for idea in found
+            if idea.ritual_id in chosen and (everything or idea.state == "open")
+        ]
+
+    def _idea_of(self, name: str, idea_id: int) -> tuple[StoredRitual, IdeaRecord]:
+        stored = self.get(name)
+        idea = self.store.get_idea(idea_id)
+        if idea is None or idea.ritual_id != stored.id:
+            raise NotFoundError(f"'{name}' has no idea #{idea_id} (see `ritual idea list {name}`)")
+        return stored, idea
+
+    def idea_done(self, name: str, idea_id: int, *, completion_id: int | None = None) -> IdeaRecord:
+        """Mark an idea used, with the completion it belonged to (this period's newest, if any)."""
+        stored, idea = self._idea_of(name, idea_id)
+        if idea.state != "open":
+            raise ConflictError(f"idea #{idea_id} of '{name}' is {idea.state} already")
+        if completion_id is None:
+            recent = self.store.completions(
+                stored.id, since=cad.period_of(stored.ritual.cadence, self.today(stored.ritual)).start
+            )
+            completion_id = recent[-1].id if recent else None
+        found = self.store.update_idea(idea_id, used_at=self.clock.now(), completion_id=completion_id)
+        assert found is not None
+        return found
+
+    def drop_idea(self, name: str, idea_id: int) -> IdeaRecord:
+        _, idea = self._idea_of(name, idea_id)
+        if idea.state == "dropped":
+            return idea
+        found = self.store.update_idea(idea_id, dropped_at=self.clock.now())
+        assert found is not None
+        return found
+
+    def pick_ideas(self, stored: StoredRitual, count: int = 3) -> list[IdeaRecord]:
+        """The open ideas a heads-up would suggest now: least recently suggested first (never
+        suggested before all), then oldest. Stamping what is suggested means the next pick
+        never repeats the same three while there are more than three."""
+        open_ideas = [i for i in self.store.ideas(stored.id) if i.state == "open"]
+        never = datetime.min.replace(tzinfo=self.clock.now().tzinfo)
+        open_ideas.sort(key=lambda i: (i.last_suggested_at or never, i.id))
+        return open_ideas[:count]
+
+    def suggest_ideas(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> list[IdeaRecord]:
+        """The ideas this nudge suggests: picked and recorded once, the same on every retry."""
+        already = self.store.suggestions(stored.id, occurrence_id=occurrence.id)
+        if not already:
+            picked = self.pick_ideas(stored)
+            if not picked:
+                return []
+            self.store.record_suggestions(
+                stored.id, occurrence.id, occurrence.day, [i.id for i in picked], now=self.clock.now()
+            )
+            already = self.store.suggestions(stored.id, occurrence_id=occurrence.id)
+        ideas = {i.id: i for i in self.store.ideas(stored.id)}
+        return [ideas[idea_id] for _, _, idea_id in already if idea_id in ideas]
+
+    def suggested_ideas(self, stored: StoredRitual, day: date) -> list[IdeaRecord]:
+        """The open ideas suggested for the period holding ``day``: what a Done page asks about."""
+        period = cad.period_of(self.cadence_on(stored, day), day)
+        ideas = {i.id: i for i in self.store.ideas(stored.id) if i.state == "open"}
+        wanted = [idea_id for _, on, idea_id in self.store.suggestions(stored.id) if on in period]
+        return [ideas[idea_id] for idea_id in dict.fromkeys(wanted) if idea_id in ideas]
 
 
 _NOON = time(12, 0)

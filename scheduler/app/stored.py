@@ -232,3 +232,26 @@ class OccurrenceClaim(NamedTuple):
     due_at: datetime
     status: OccurrenceStatus
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaRecord:
+    """An idea in a ritual's backlog."""
+
+    id: int
+    ritual_id: int
+    text: str
+    note: str
+    by: str
+    created_at: datetime
+    completion_id: int | None = None  # the completion it was used with
+    used_at: datetime | None = None
+    dropped_at: datetime | None = None
+    last_suggested_at: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        """``open``, ``used`` or ``dropped``."""
+        if self.dropped_at is not None:
+            return "dropped"
+        return "used" if self.used_at is not None else "open"

@@ -1,0 +1,282 @@
+"""Couple rituals: whose turn to plan, the idea backlog the planner's heads-up suggests.
+
+A year of a weekly date night runs under a FakeClock through the real nudger, outbox and
+composer (the channels are an in-memory fake that keeps what each person was sent).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from scheduler.adapters.clock import FakeClock
+from scheduler.adapters.store import SqlStore
+from scheduler.app.nudging import Nudger
+from scheduler.app.outbox import ChannelOutbox
+from scheduler.app.ports import Channel, SendResult
+from scheduler.app.service import RitualService
+from scheduler.app.stored import RitualSource, StoredRitual
+from scheduler.domain.definitions import TurnsOn, ritual_from_table
+from scheduler.domain.errors import DefinitionError
+from scheduler.domain.messages import Message
+from scheduler.domain.people import Household, Person
+from scheduler.domain.streaks import PeriodStatus
+from scheduler.domain.turns import planners
+from tests.conftest import RitualCli
+
+ALEX_AND_SAM = Household((Person("alex", "Alex"), Person("sam", "Sam")))
+START = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)  # a Thursday
+
+
+@dataclass(frozen=True)
+class _Channel:
+    person: str
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return (self.person,)
+
+    @property
+    def masked(self) -> str:
+        return f"fake://{self.person}"
+
+    @property
+    def target(self) -> str:
+        return f"t-{self.person}"
+
+    @property
+    def can_replace(self) -> bool:
+        return False
+
+
+@dataclass
+class _Channels:
+    """Alex's phone and Sam's phone; every message each got, in order."""
+
+    channels: list[_Channel] = field(default_factory=lambda: [_Channel("alex"), _Channel("sam")])
+    sent: list[tuple[str, Message]] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[_Channel]:
+        return iter(self.channels)
+
+    def __len__(self) -> int:
+        return len(self.channels)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return ()
+
+    def select(self, names: Sequence[str]) -> list[_Channel]:
+        wanted = set(names)
+        return [c for c in self.channels if "all" in wanted or c.person in wanted]
+
+    def send(
+        self, channels: Sequence[Channel], messages: Sequence[Message], *, timeout: float
+    ) -> list[SendResult]:
+        self.sent.extend((c.tags[0], m) for c, m in zip(channels, messages, strict=True))
+        return [SendResult(c.target, c.masked, ok=True) for c in channels]
+
+
+class Home:
+    def __init__(self, tmp_path: Path) -> None:
+        self.clock = FakeClock(START)
+        self.store = SqlStore.open(f"sqlite:///{tmp_path / 'ritual.db'}")
+        self.service = RitualService(
+            self.store,
+            self.clock,
+            ritual_file=tmp_path / "none.toml",
+            default_timezone="UTC",
+            household=ALEX_AND_SAM,
+        )
+        self.channels = _Channels()
+        outbox = ChannelOutbox(
+            self.service, self.channels, self.clock, timeout=1.0, max_attempts=3,
+            max_age=timedelta(hours=1), rng=random.Random(1),
+        )  # fmt: skip
+        self.nudger = Nudger(self.service, outbox, self.clock)
+
+    def add(self, **table: object) -> StoredRitual:
+        values = {
+            "name": "date-night", "every": "week", "on": "fri", "at": "19:00", "remind_before": "1d",
+            "timezone": "UTC", "start": "2026-01-01", "people": ["alex", "sam"], "turns": ["alex", "sam"],
+        }  # fmt: skip
+        ritual = ritual_from_table({**values, **table})
+        return self.store.save_ritual(
+            ritual, RitualSource.CLI, now=self.clock.now(), effective_from=date(2026, 1, 1)
+        )
+
+    def run_until(
+        self, stored: StoredRitual, end: datetime, *, keep: bool = True
+    ) -> list[tuple[str, Message]]:
+        """The daemon's loop in fast-forward; every due nudge's period is kept right after it
+        (when ``keep``), by whoever planned it. What was sent, in order."""
+        before = len(self.channels.sent)
+        while (wake := self.nudger.next_wakeup(stored)) is not None and wake <= end:
+            self.clock.set(wake)
+            handled = self.nudger.handle_due(stored)
+            due = [v for v in handled.verdicts if v.nudge.kind.value == "due"]
+            if keep and due:
+                self.clock.advance(timedelta(minutes=30))
+                planner = self.service.planner(stored, due[0].nudge.day)
+                self.service.record_done(stored.name, by=planner)
+        self.clock.set(end)
+        return self.channels.sent[before:]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Home]:
+    made = Home(tmp_path)
+    yield made
+    made.store.close()
+
+
+# --- the rotation, pure ------------------------------------------------------------------------------
+
+K, M, E, R = PeriodStatus.KEPT, PeriodStatus.MISSED, PeriodStatus.EXCUSED, PeriodStatus.REST
+WEEKS = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(6)]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "turns_on", "swaps", "expected"),
+    [
+        pytest.param([K, K, K, K], TurnsOn.KEPT, {}, "asas", id="kept periods rotate"),
+        pytest.param([K, M, K, K], TurnsOn.KEPT, {}, "assa", id="a missed period keeps its planner"),
+        pytest.param([K, E, K, K], TurnsOn.KEPT, {}, "assa", id="a skipped period keeps its planner"),
+        pytest.param([K, M, E, K], TurnsOn.PERIOD, {}, "asas", id="turns_on period rotates every period"),
+        pytest.param([K, R, K, K], TurnsOn.PERIOD, {}, "assa", id="a period with no due day is no turn"),
+        pytest.param([K, K, K, K], TurnsOn.KEPT, {1: "alex"}, "aasa", id="a swap goes on from the swapped"),
+    ],
+)
+def test_the_planner_rotates_by_the_periods(
+    statuses: list[PeriodStatus], turns_on: TurnsOn, swaps: dict[int, str], expected: str
+) -> None:
+    periods = list(zip(WEEKS, statuses, strict=False))
+    found = planners(("alex", "sam"), turns_on, periods, {WEEKS[i]: who for i, who in swaps.items()})
+    assert "".join(who[0] for who in found) == expected
+
+
+# --- a year of date nights ---------------------------------------------------------------------------
+
+
+def test_a_year_of_weekly_date_nights_rotates_the_planner_and_tells_only_them_first(home: Home) -> None:
+    stored = home.add()
+    for text in ("pottery class", "night market", "board game cafe", "sunset picnic", "salsa lesson"):
+        home.service.add_idea("date-night", text, by="sam")
+    sent = home.run_until(stored, datetime(2026, 12, 31, 12, tzinfo=UTC))  # 52 Fridays
+    heads_ups = [(who, m) for who, m in sent if "your turn to plan" in m.body]
+    dues = [(who, m) for who, m in sent if (who, m) not in heads_ups]
+    assert len(heads_ups) == 52 and len(dues) == 104  # the heads-up to one, the due nudge to both
+    recipients = [who for who, _ in heads_ups]
+    assert recipients == ["alex", "sam"] * 26  # every kept week hands the planning on
+    for who, message in heads_ups:
+        assert f"{who.capitalize()}, your turn to plan this one." in message.body
+    for (_, first), (_, second) in zip(dues[::2], dues[1::2], strict=True):
+        assert first.body == second.body  # both get the same due nudge, naming the planner
+    assert all(" plans this one." in m.body for _, m in dues)
+    suggested = [_ideas(m) for _, m in heads_ups]
+    assert all(len(ideas) == 3 for ideas in suggested)
+    assert suggested[0] == ["pottery class", "night market", "board game cafe"]
+    assert suggested[1] == ["sunset picnic", "salsa lesson", "pottery class"]  # least recently first
+    assert all(set(a) != set(b) for a, b in itertools.pairwise(suggested))
+
+
+def _ideas(message: Message) -> list[str]:
+    line = next((line for line in message.body.splitlines() if line.startswith("Ideas: ")), "")
+    return line.removeprefix("Ideas: ").split("; ") if line else []
+
+
+def test_a_missed_week_keeps_the_planner_and_a_swap_hands_it_on(home: Home) -> None:
+    stored = home.add()
+    home.run_until(stored, datetime(2026, 1, 5, tzinfo=UTC))  # week 1 kept, by alex
+    assert home.service.turn("date-night").planner == "sam"
+    home.run_until(stored, datetime(2026, 1, 12, tzinfo=UTC), keep=False)  # sam's week missed
+    assert home.service.turn("date-night").planner == "sam"
+    view = home.service.swap_turn("date-night")
+    assert (view.planner, view.next, view.swapped) == ("alex", "sam", True)
+    sent = home.run_until(stored, datetime(2026, 1, 19, tzinfo=UTC))
+    assert [who for who, m in sent if "your turn to plan" in m.body] == ["alex"]
+    assert home.service.turn("date-night").planner == "sam"
+
+
+def test_an_idea_done_from_the_confirm_page_is_kept_with_its_completion(home: Home) -> None:
+    stored = home.add()
+    first = home.service.add_idea("date-night", "pottery class")
+    home.run_until(stored, datetime(2026, 1, 9, 12, tzinfo=UTC))  # the heads-up went out
+    suggested = home.service.suggested_ideas(stored, date(2026, 1, 9))
+    assert [i.text for i in suggested] == ["pottery class"]
+    recorded = home.service.record_done("date-night", by="alex", idea=first.id)
+    used = home.service.ideas("date-night", everything=True)[0][1]
+    assert (used.state, used.completion_id) == ("used", recorded.completion.id)
+    assert home.service.suggested_ideas(stored, date(2026, 1, 9)) == []
+
+
+# --- bad input -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "message"),
+    [
+        ({"turns": ["alex"]}, "turns", "turns needs at least two people to take turns"),
+        (
+            {"turns": ["alex", "kim"], "people": ["alex", "sam"]},
+            "turns",
+            "turns names 'kim', who is not in people",
+        ),
+        ({"turns_on": "period"}, "turns_on", "turns_on needs turns"),
+        ({"turns": ["alex", "sam"], "turns_on": "often"}, "turns_on", "turns_on must be kept or period"),
+        ({"escalate_after": "2h"}, "escalate_to", "escalate_after and escalate_to go together"),
+    ],
+)
+def test_bad_turns_are_refused_naming_the_key(table: dict[str, object], key: str, message: str) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        ritual_from_table({"name": "date-night", **table})
+    assert caught.value.key == key and message in caught.value.message
+
+
+COUPLE = '[people.alex]\nname = "Alex"\n\n[people.sam]\nname = "Sam"\n'
+
+
+def test_an_unknown_person_in_turns_names_the_file_and_line(installed: RitualCli) -> None:
+    (installed.config / "settings.toml").write_text(COUPLE, encoding="utf-8")
+    path = installed.config / "rituals.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + '\n[[ritual]]\nname = "plan-trip"\nturns = ["alex", "kim"]\n', encoding="utf-8")
+    line = text.count("\n") + 2
+    result = installed("check", code=1)
+    assert (
+        f"rituals.toml:{line}: ritual 'plan-trip': turns: unknown person 'kim'"
+        in result.stderr + result.stdout
+    )
+
+
+def test_turn_and_idea_from_the_command_line(installed: RitualCli) -> None:
+    (installed.config / "settings.toml").write_text(COUPLE, encoding="utf-8")
+    path = installed.config / "rituals.toml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            'name = "date-night"', 'name = "date-night"\nturns = ["alex", "sam"]'
+        ),
+        encoding="utf-8",
+    )
+    assert installed.json("turn", "date-night")["planner"] == "alex"
+    assert (
+        installed("turn", "date-night", "--swap").stdout
+        == "date-night: Sam's turn to plan (swapped); next Alex\n"
+    )
+    assert installed.json("show", "date-night")["planner"] == "sam"
+    assert {u["planner"] for u in installed.json("next", "date-night")} <= {"alex", "sam"}
+    added = installed.json("idea", "add", "date-night", "pottery class", "--by", "sam", "--note", "Thursdays")
+    assert (added["text"], added["by"], added["state"]) == ("pottery class", "sam", "open")
+    assert [i["text"] for i in installed.json("idea", "list", "date-night")] == ["pottery class"]
+    installed("idea", "drop", "date-night", str(added["id"]))
+    assert installed.json("idea", "list") == []
+    refused = installed("turn", "tech-free-talk", code=2)
+    assert "takes no turns" in refused.stderr
+    missing = installed("idea", "done", "date-night", "99", code=1)
+    assert "has no idea #99" in missing.stderr
