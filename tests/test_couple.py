@@ -280,3 +280,51 @@ def test_turn_and_idea_from_the_command_line(installed: RitualCli) -> None:
     assert "takes no turns" in refused.stderr
     missing = installed("idea", "done", "date-night", "99", code=1)
     assert "has no idea #99" in missing.stderr
+
+
+# --- the confirm page and the API --------------------------------------------------------------------
+
+
+def test_the_confirm_page_asks_which_suggested_idea_was_done(tmp_path: Path) -> None:
+    from tests.test_web import FRIDAY, make_house, text
+
+    for house in make_house(tmp_path):
+        service = RitualService(
+            house.store, house.clock, ritual_file=house.ritual_file, default_timezone="UTC"
+        )
+        stored = service.get("date-night")
+        wanted = service.add_idea("date-night", "night market")
+        service.add_idea("date-night", "pottery class")
+        heads_up = house.store.get_occurrence(house.occurrence_id)
+        assert heads_up is not None
+        house.store.record_suggestions(stored.id, heads_up.id, FRIDAY, [wanted.id], now=house.clock.now())
+        token = house.link()
+        shown = text(house.client.get(f"/l/{token}"))
+        assert "Which idea did you do?" in shown and "night market" in shown and "pottery class" not in shown
+        answer = house.client.post(f"/l/{token}", data={"idea": str(wanted.id)})
+        assert answer.status_code == 200
+        used = house.store.get_idea(wanted.id)
+        assert used is not None and used.state == "used"
+        assert used.completion_id == house.completions()[0].id
+
+
+def test_turns_and_ideas_over_the_api(tmp_path: Path) -> None:
+    from tests.test_web import make_house
+
+    for house in make_house(tmp_path):
+        added = house.api(
+            "POST", "/api/v1/rituals/date-night/ideas", {"text": "pottery class", "note": "Thu"}
+        )
+        assert added.status_code == 201 and added.json()["text"] == "pottery class"
+        listed = house.api("GET", "/api/v1/ideas?ritual=date-night").json()
+        assert [i["text"] for i in listed] == ["pottery class"]
+        dropped = house.api("POST", f"/api/v1/rituals/date-night/ideas/{added.json()['id']}/drop")
+        assert dropped.json()["state"] == "dropped"
+        assert house.api("GET", "/api/v1/ideas").json() == []
+        assert house.api("POST", "/api/v1/rituals/date-night/ideas/1/eat").status_code == 404
+        refused = house.api("GET", "/api/v1/rituals/date-night/turn")
+        assert refused.status_code == 400 and "takes no turns" in refused.json()["error"]
+        house.api("PATCH", "/api/v1/rituals/date-night", {"turns": ["alex", "sam"]})
+        assert house.api("GET", "/api/v1/rituals/date-night/turn").json()["planner"] == "alex"
+        swapped = house.api("POST", "/api/v1/rituals/date-night/turn/swap").json()
+        assert (swapped["planner"], swapped["swapped"]) == ("sam", True)

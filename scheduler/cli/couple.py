@@ -26,17 +26,9 @@ def turn(app: App, name: str, swap: bool, as_json: bool) -> None:
     if swap:
         app.tell_daemon()
     if as_json:
-        render.print_json(
-            {
-                "ritual": view.ritual,
-                "turns": list(view.turns),
-                "planner": view.planner,
-                "next": view.next,
-                "period_start": view.period_start.isoformat(),
-                "period_end": view.period_end.isoformat(),
-                "swapped": view.swapped,
-            }
-        )
+        from scheduler.adapters.encoding import turn_json
+
+        render.print_json(turn_json(view))
         return
     shown = service.household.shown
     swapped = " (swapped)" if view.swapped else ""
@@ -121,14 +113,6 @@ def idea_drop(app: App, name: str, idea_id: int, as_json: bool) -> None:
 
 
 def _idea_json(ritual: str, item: IdeaRecord) -> dict[str, object]:
-    return {
-        "id": item.id,
-        "ritual": ritual,
-        "text": item.text,
-        "note": item.note,
-        "by": item.by,
-        "state": item.state,
-        "created_at": item.created_at.isoformat(),
-        "completion_id": item.completion_id,
-        "last_suggested_at": item.last_suggested_at.isoformat() if item.last_suggested_at else None,
-    }
+    from scheduler.adapters.encoding import idea_json
+
+    return idea_json(ritual, item)

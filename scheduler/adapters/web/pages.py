@@ -84,8 +84,9 @@ class Pages:
             return checked
         claim, occurrence, stored = checked
         label = f"'{stored.ritual.title}' for {short_day(occurrence.day)}"
+        ideas = self._idea_choice(stored, occurrence) if claim.action is LinkAction.DONE else ""
         if claim.action is LinkAction.DONE and self._asks_who(claim):
-            return page("Who did it?", self._who_form(request, label))
+            return page("Who did it?", self._who_form(request, label, ideas))
         if claim.action is LinkAction.DONE and self.service.done_from(occurrence, claim.person):
             return page("Already recorded", f"<p>{esc(label)} is already recorded. Nothing to do.</p>")
         question = f"Mark {label} done?" if claim.action is LinkAction.DONE else f"Snooze {label}?"
@@ -93,15 +94,26 @@ class Pages:
         body = (
             f"<p>{esc(question)}</p>"
             f'<form method="post" action="{esc(_path_and_query(request))}">'
-            f'<button type="submit">{button}</button></form>'
+            f'{ideas}<button type="submit">{button}</button></form>'
         )
         return page(button, body)
+
+    def _idea_choice(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> str:
+        """When this period's heads-up suggested ideas: which one you did (or none of them)."""
+        ideas = self.service.suggested_ideas(stored, occurrence.day)
+        if not ideas:
+            return ""
+        options = "".join(f'<option value="{idea.id}">{esc(idea.text)}</option>' for idea in ideas)
+        return (
+            '<p><label>Which idea did you do? <select name="idea">'
+            f'<option value="">none of these</option>{options}</select></label></p>'
+        )
 
     def _asks_who(self, claim: LinkClaim) -> bool:
         """A link sent to a channel the household shares names nobody: the page asks who did it."""
         return not claim.person and len(self.service.household) > 0
 
-    def _who_form(self, request: Request, label: str) -> str:
+    def _who_form(self, request: Request, label: str, ideas: str = "") -> str:
         """One button per person, and one for both of them together."""
         household = self.service.household
         choices = [(person.key, person.shown) for person in household] + [(HOUSEHOLD, "Both of us")]
@@ -111,7 +123,7 @@ class Pages:
         )
         return (
             f"<p>Who did {esc(label)}?</p>"
-            f'<form method="post" action="{esc(_path_and_query(request))}">{buttons}</form>'
+            f'<form method="post" action="{esc(_path_and_query(request))}">{ideas}{buttons}</form>'
         )
 
     def link_post(self, request: Request, body: bytes) -> Response:
@@ -129,13 +141,21 @@ class Pages:
             return page("Snoozed", f"<p>'{esc(stored.ritual.title)}': you will be nudged again.</p>")
         day = min(occurrence.day, self.service.today(stored.ritual))  # a heads-up done early counts today
         who = claim.person
+        chosen = _form(body).get("idea", "")
+        idea = int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 18 else None
         if self._asks_who(claim):
             who = _form(body).get("who", "")
             if not who:
                 return page("Who did it?", self._who_form(request, f"'{stored.ritual.title}'"), status=400)
         try:
             recorded = self.service.record_done(
-                stored.name, day=day, by=who, source="link", occurrence=str(occurrence.id), where="who"
+                stored.name,
+                day=day,
+                by=who,
+                source="link",
+                occurrence=str(occurrence.id),
+                where="who",
+                idea=idea,
             )
         except RitualError as error:
             return page("Not recorded", f"<p>{esc(str(error))}</p>", status=409)
