@@ -246,13 +246,37 @@ def test_an_unknown_person_in_turns_names_the_file_and_line(installed: RitualCli
     (installed.config / "settings.toml").write_text(COUPLE, encoding="utf-8")
     path = installed.config / "rituals.toml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text + '\n[[ritual]]\nname = "plan-trip"\nturns = ["alex", "kim"]\n', encoding="utf-8")
-    line = text.count("\n") + 2
+    extra = '\n[[ritual]]\nname = "plan-trip"\nturns = ["alex", "kim"]\n\n[[ritual]]\nname = "plan-day"\n'
+    path.write_text(text + extra, encoding="utf-8")
+    turns_line = text.count("\n") + 4
     result = installed("check", code=1)
-    assert (
-        f"rituals.toml:{line}: ritual 'plan-trip': turns: unknown person 'kim'"
-        in result.stderr + result.stdout
-    )
+    said = f"rituals.toml:{turns_line}: ritual 'plan-trip': turns: unknown person 'kim'"
+    assert f"{said} (the household: alex, sam)" in result.stderr
+    names = [r["name"] for r in installed.json("list")]
+    assert "plan-day" in names and "plan-trip" not in names  # the rest of the file loads
+
+
+@pytest.mark.parametrize(
+    ("prompts", "deck", "message"),
+    [
+        ('"missing.toml"', None, "no deck file"),
+        ('"empty.txt"', "# only a comment\n\n", "empty.txt holds no questions"),
+        ('"odd.toml"', 'romantic = ["a question?"]\n', "unknown kind 'romantic'"),
+    ],
+)
+def test_a_deck_that_cannot_be_used_names_the_file_and_line(
+    installed: RitualCli, prompts: str, deck: str | None, message: str
+) -> None:
+    path = installed.config / "rituals.toml"
+    if deck is not None:
+        (installed.config / prompts.strip('"')).write_text(deck, encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + f'\n[[ritual]]\nname = "ask"\nprompts = {prompts}\n', encoding="utf-8")
+    result = installed("check", code=1)
+    assert f"rituals.toml:{text.count(chr(10)) + 4}: ritual 'ask': prompts: " in result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "ask" not in [r["name"] for r in installed.json("list")]
 
 
 def test_turn_and_idea_from_the_command_line(installed: RitualCli) -> None:
@@ -328,3 +352,43 @@ def test_turns_and_ideas_over_the_api(tmp_path: Path) -> None:
         assert house.api("GET", "/api/v1/rituals/date-night/turn").json()["planner"] == "alex"
         swapped = house.api("POST", "/api/v1/rituals/date-night/turn/swap").json()
         assert (swapped["planner"], swapped["swapped"]) == ("sam", True)
+
+
+# --- a question for the talk ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("dimension", "every", "size"), [("emotional", "day", 13), ("other", "week", 61)])
+def test_no_question_comes_again_until_the_deck_is_used_up(
+    home: Home, dimension: str, every: str, size: int
+) -> None:
+    stored = home.add(name="talk", dimension=dimension, every=every, on=[], turns=[], prompts="deck")
+    step = timedelta(days=1 if every == "day" else 7)
+    days = [date(2026, 3, 2) + step * i for i in range(size * 3)]
+    asked = [home.service.prompt_of(stored, day) for day in days]
+    for first in range(len(asked) - size):  # every run as long as the deck asks each question once
+        assert len(set(asked[first : first + size])) == size
+    kinds = home.service.deck(stored.ritual).questions
+    assert set(asked) == set(kinds["emotional"] if dimension == "emotional" else sum(kinds.values(), ()))
+
+
+def test_both_people_get_the_same_question_on_the_same_day(home: Home) -> None:
+    stored = home.add(name="talk", dimension="emotional", every="day", on=[], turns=[], prompts="deck")
+    sent = home.run_until(stored, datetime(2026, 1, 4, tzinfo=UTC), keep=False)
+    questions = [
+        (who, line) for who, m in sent for line in m.body.splitlines() if line.startswith("A question")
+    ]
+    assert len(questions) == len(sent) == 12  # three evenings and their heads-ups, two phones each
+    assert [who for who, _ in questions] == ["alex", "sam"] * 6
+    assert [q for _, q in questions[0::2]] == [q for _, q in questions[1::2]]  # one question, both phones
+    assert len({q for _, q in questions}) == 4  # Jan 1, 2, 3 and the heads-up for Jan 4
+
+
+def test_ritual_prompt_prints_todays_question(installed: RitualCli) -> None:
+    path = installed.config / "rituals.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('name = "tech-free-talk"', 'name = "tech-free-talk"\nprompts = "deck"'))
+    asked = installed.json("prompt", "tech-free-talk")
+    assert asked["ritual"] == "tech-free-talk" and asked["question"].endswith("?")
+    assert installed("prompt", "tech-free-talk").stdout == asked["question"] + "\n"
+    assert installed.json("prompt") == [asked]
+    assert "asks no questions" in installed("prompt", "journal", code=2).stderr

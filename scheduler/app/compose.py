@@ -159,6 +159,8 @@ class Composer:
             ideas = self.service.suggest_ideas(stored, occurrence)
             if ideas:
                 lines.append("Ideas: " + "; ".join(idea.text for idea in ideas))
+        if ritual.prompts and (question := self.service.prompt_of(stored, occurrence.day)):
+            lines.append(f"A question for you two: {question}")
         return lines
 
     def _digest(self) -> Message:

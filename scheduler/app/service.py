@@ -54,6 +54,7 @@ from scheduler.domain import planning
 from scheduler.domain.cadence import cadence_in_force
 from scheduler.domain.definitions import (
     RITUAL_KEYS,
+    SHIPPED_DECK,
     CompleteWhen,
     Ritual,
     RitualFile,
@@ -81,6 +82,7 @@ from scheduler.domain.reminders import Nudge, NudgeKind, check_schedule
 
 if TYPE_CHECKING:
     from scheduler.app.exchange import ImportResult, Progress
+    from scheduler.domain.prompts import Deck
     from scheduler.domain.report import Report, RitualInput
     from scheduler.domain.streaks import History
     from scheduler.domain.trends import ChartData
@@ -160,12 +162,20 @@ class RitualService:
         added: list[str] = []
         updated: list[str] = []
         retired: list[str] = []
+        left_out: list[RitualFileError] = []
         with self.store.transaction():
             stored = {s.name: s for s in self.store.list_rituals(include_removed=True)}
             for ritual in ritual_file.rituals:
                 if problem := self._unknown_people(ritual):
+                    key = problem.partition(":")[0]
                     line = ritual_file.lines.get(ritual.name)
-                    raise RitualFileError(ritual_file.path, line, ritual.name, problem)
+                    if key == "people":  # the whole file waits, as it always did
+                        raise RitualFileError(ritual_file.path, line, ritual.name, problem)
+                    line = ritual_file.key_lines.get(ritual.name, {}).get(key) or line
+                    error = RitualFileError(ritual_file.path, line, ritual.name, problem)
+                    # whose turn or the question deck: this ritual stays as stored, the rest load
+                    left_out.append(error)
+                    continue
                 existing = stored.get(ritual.name)
                 if existing and existing.source is RitualSource.CLI and existing.removed_at is None:
                     line = ritual_file.lines.get(ritual.name)
@@ -191,10 +201,15 @@ class RitualService:
                 ):
                     self.store.remove_ritual(name, now=now)
                     retired.append(name)
-            self.store.set_meta(FILE_HASH_KEY, digest)
+            if not left_out:  # a ritual left out is looked at again (and said again) next time
+                self.store.set_meta(FILE_HASH_KEY, digest)
             if added or updated or retired:
                 self._rituals_changed()
-        return SyncReport(added=tuple(added), updated=tuple(updated), retired=tuple(retired))
+        said = None
+        if left_out:
+            more = f" (and {len(left_out) - 1} more)" if len(left_out) > 1 else ""
+            said = f"{left_out[0]}{more}; that ritual is left as it was"
+        return SyncReport(added=tuple(added), updated=tuple(updated), retired=tuple(retired), error=said)
 
     def _rituals_changed(self) -> None:
         """Mark that rituals changed, so a running daemon re-derives its timers at its next tick."""
@@ -652,7 +667,58 @@ class RitualService:
             unknown = [name for name in names if keys and name not in keys]
             if unknown:
                 return f"{key}: unknown person '{unknown[0]}' (the household: {', '.join(keys)})"
+        if ritual.prompts is not None:
+            from scheduler.domain.prompts import DeckError
+
+            try:
+                self.deck(ritual)
+            except DeckError as exc:
+                return f"prompts: {exc}"
         return None
+
+    # a question for the talk ----------------------------------------------------------------
+    def deck(self, ritual: Ritual) -> Deck:
+        """The question deck of a ritual with ``prompts``: the shipped one, or a file (a path
+        relative to the ritual file's folder); DeckError when it cannot be used."""
+        from scheduler.domain.prompts import load_deck
+
+        source = ritual.prompts or SHIPPED_DECK
+        if source == SHIPPED_DECK:
+            from importlib.resources import files
+
+            path = Path(str(files("scheduler") / "examples" / "questions.toml"))
+        else:
+            path = (self.ritual_file.parent / Path(source).expanduser()).resolve()
+        stamp = path.stat().st_mtime_ns if path.exists() else 0
+        return _cached_deck(path, stamp, load_deck)
+
+    def prompt_of(self, stored: StoredRitual, day: date) -> str:
+        """The question the nudges of ``stored`` carry on ``day`` ("" without prompts, or with a
+        deck that cannot be read now: the nudge goes out without one)."""
+        from scheduler.domain.prompts import DeckError, question_for
+
+        ritual = stored.ritual
+        if ritual.prompts is None:
+            return ""
+        try:
+            deck = self.deck(ritual)
+        except DeckError:
+            return ""
+        return question_for(deck, ritual.name, ritual.dimension, self.cadence_on(stored, day), day)
+
+    def prompts(self, name: str | None = None) -> list[tuple[str, date, str]]:
+        """Today's question of one ritual, or of every one with prompts: (ritual, day, question)."""
+        chosen = [self.get(name)] if name else [s for s in self.store.list_rituals() if s.ritual.prompts]
+        found = []
+        for stored in chosen:
+            if stored.ritual.prompts is None:
+                raise UsageError(f"'{stored.name}' asks no questions: add prompts = \"deck\" to it")
+            day = self.today(stored.ritual)
+            question = self.prompt_of(stored, day)
+            if not question:
+                self.deck(stored.ritual)  # says why, as a DeckError
+            found.append((stored.name, day, question))
+        return found
 
     def _check_people(self, ritual: Ritual) -> None:
         if problem := self._unknown_people(ritual):
@@ -1091,6 +1157,12 @@ class RitualService:
 
 
 _NOON = time(12, 0)
+
+
+@cache
+def _cached_deck(path: Path, stamp: int, load: Callable[[Path], Deck]) -> Deck:
+    """A deck file read once per change (``stamp`` is its modification time)."""
+    return load(path)
 
 
 def nudge_state(

@@ -116,3 +116,23 @@ def _idea_json(ritual: str, item: IdeaRecord) -> dict[str, object]:
     from scheduler.adapters.encoding import idea_json
 
     return idea_json(ritual, item)
+
+
+@main.command()
+@click.argument("name", required=False)
+@json_option
+@pass_app
+def prompt(app: App, name: str | None, as_json: bool) -> None:
+    """Today's question for the talk of NAME (or of every ritual with prompts = ...)."""
+    from scheduler.cli import render
+
+    found = app.service().prompts(name)
+    if as_json:
+        rows = [{"ritual": ritual, "day": day.isoformat(), "question": q} for ritual, day, q in found]
+        render.print_json(rows[0] if name else rows)
+        return
+    if not found:
+        click.echo('no ritual asks questions yet: add prompts = "deck" to one')
+        return
+    for ritual, _day, question in found:
+        click.echo(question if name else f"{ritual}: {question}")

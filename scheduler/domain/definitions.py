@@ -110,6 +110,8 @@ class RitualFile:
     lines: Mapping[str, int]  # ritual name -> line of its [[ritual]] header
     # The file's [defaults] table as written (validated), so `ritual add` can share it.
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    # ritual name -> the line of each key written in its [[ritual]] table
+    key_lines: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 # Every key of a [[ritual]] table, in the order ritual_to_table and render_ritual_toml write them.
@@ -872,6 +874,7 @@ def parse_ritual_file(text: str, path: str, *, fallback_timezone: str = "UTC") -
         raise RitualFileError(path, line, None, f"[defaults]: {exc.message}") from None
     rituals: list[Ritual] = []
     lines: dict[str, int] = {}
+    key_lines: dict[str, dict[str, int]] = {}
     for index, table in enumerate(tables):
         block = layout.ritual(index)
         try:
@@ -882,8 +885,9 @@ def parse_ritual_file(text: str, path: str, *, fallback_timezone: str = "UTC") -
             message = f"duplicate ritual name '{ritual.name}' (first at line {lines[ritual.name]})"
             raise RitualFileError(path, block.line_of("name"), None, message)
         lines[ritual.name] = block.line
+        key_lines[ritual.name] = dict(block.keys)
         rituals.append(ritual)
-    return RitualFile(path=path, rituals=tuple(rituals), lines=lines, defaults=defaults)
+    return RitualFile(path=path, rituals=tuple(rituals), lines=lines, defaults=defaults, key_lines=key_lines)
 
 
 def load_ritual_file(path: Path, *, fallback_timezone: str = "UTC") -> RitualFile:
