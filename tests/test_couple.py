@@ -106,7 +106,7 @@ class Home:
             "name": "date-night", "every": "week", "on": "fri", "at": "19:00", "remind_before": "1d",
             "timezone": "UTC", "start": "2026-01-01", "people": ["alex", "sam"], "turns": ["alex", "sam"],
         }  # fmt: skip
-        ritual = ritual_from_table({**values, **table})
+        ritual = ritual_from_table({key: v for key, v in {**values, **table}.items() if v is not None})
         return self.store.save_ritual(
             ritual, RitualSource.CLI, now=self.clock.now(), effective_from=date(2026, 1, 1)
         )
@@ -392,3 +392,50 @@ def test_ritual_prompt_prints_todays_question(installed: RitualCli) -> None:
     assert installed("prompt", "tech-free-talk").stdout == asked["question"] + "\n"
     assert installed.json("prompt") == [asked]
     assert "asks no questions" in installed("prompt", "journal", code=2).stderr
+
+
+# --- escalation -------------------------------------------------------------------------------------------
+
+
+def tick_until(home: Home, stored: StoredRitual, end: datetime, kept_on: set[date]) -> None:
+    """The daemon's timers and its reconcile tick (every 15 minutes here), up to ``end``; the
+    ritual is done by Alex right after the due nudge on the days in ``kept_on``."""
+    while home.clock.now() < end:
+        wake = home.nudger.next_wakeup(stored)
+        step = home.clock.now() + timedelta(minutes=15)
+        home.clock.set(min(step, wake) if wake else step)
+        if wake is not None and wake <= home.clock.now():
+            for verdict in home.nudger.handle_due(stored).verdicts:
+                if verdict.nudge.kind.value == "due" and verdict.nudge.day in kept_on:
+                    home.service.record_done(stored.name, by="alex")
+        home.nudger.deliver_due()
+
+
+def test_escalation_goes_once_a_period_to_escalate_to_and_not_when_kept(home: Home) -> None:
+    walk = {"name": "evening-walk", "title": "Evening walk", "every": "day", "on": [], "at": "20:30"}
+    stored = home.add(**walk, remind_before=None, turns=[], people=["alex"], notify=["alex"],
+                      escalate_after="2h", escalate_to=["sam"])  # fmt: skip
+    tick_until(home, stored, datetime(2026, 1, 4, 12, tzinfo=UTC), kept_on={date(2026, 1, 2)})
+    escalations = [(who, m) for who, m in home.channels.sent if m.title == "Still open: Evening walk"]
+    assert [who for who, _ in escalations] == ["sam", "sam"]  # Jan 1 and Jan 3; Jan 2 was kept
+    assert escalations[0][1].body == "Alex hasn't done evening walk yet."
+    recorded = [o for o in home.store.occurrences(ritual_id=stored.id) if o.kind.value == "escalate"]
+    assert sorted((o.day, o.due_at.hour, o.status.value) for o in recorded) == [
+        (date(2026, 1, 1), 22, "sent"),
+        (date(2026, 1, 3), 22, "sent"),
+    ]
+
+
+def test_escalation_waits_out_the_rituals_quiet_hours(home: Home) -> None:
+    walk = {"name": "evening-walk", "title": "Evening walk", "every": "day", "on": [], "at": "20:30"}
+    stored = home.add(**walk, remind_before=None, turns=[], people=["alex"], notify=["alex"],
+                      escalate_after="2h", escalate_to=["sam"], quiet_hours="22:00-23:30",
+                      catch_up_grace="3h")  # fmt: skip
+    tick_until(home, stored, datetime(2026, 1, 2, 12, tzinfo=UTC), kept_on=set())
+    sent = [
+        (o.due_at, o.decided_at)
+        for o in home.store.occurrences(ritual_id=stored.id)
+        if o.kind.value == "escalate"
+    ]
+    assert len(sent) == 1
+    assert sent[0][1] is not None and sent[0][1] >= datetime(2026, 1, 1, 23, 30, tzinfo=UTC)

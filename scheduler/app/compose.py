@@ -121,6 +121,8 @@ class Composer:
             streak, period, at_risk = view.summary.current_streak, view.summary.period, view.summary.at_risk
         if occurrence.kind is OccurrenceKind.CLEARED:
             return self.cleared(stored, occurrence, self.service.cleared_nudges(stored, occurrence))
+        if occurrence.kind is OccurrenceKind.ESCALATE:
+            return self._escalation(stored)
         return render_message(
             tag=nudge_tag(occurrence.id),
             title=ritual.title,
@@ -144,6 +146,21 @@ class Composer:
         household = self.service.household
         done = [household.shown(person) for person in people if person not in waiting]
         return f"{' and '.join(done)} did it; your turn."
+
+    def _escalation(self, stored: StoredRitual) -> Message:
+        """ "Alex hasn't done the evening walk yet." (discreet: "A ritual is still open.")."""
+        ritual = stored.ritual
+        if ritual.discreet or self.discreet:
+            return Message("Ritual time", "A ritual is still open.")
+        household = self.service.household
+        names = [household.shown(who) for who in ritual.people]
+        title = ritual.title[:1].lower() + ritual.title[1:]
+        if not names:
+            body = f"Nobody has done {title} yet."
+        else:
+            verb = "hasn't" if len(names) == 1 else "haven't"
+            body = f"{' and '.join(names)} {verb} done {title} yet."
+        return Message(f"Still open: {ritual.title}", body)
 
     def _couple_lines(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> list[str]:
         """Whose turn to plan, and on the planner's heads-up up to three ideas from the backlog."""

@@ -90,6 +90,7 @@ class OccurrenceKind(StrEnum):
     DIGEST = "digest"  # the weekly digest (no ritual)
     TEST = "test"
     CLEARED = "cleared"  # a period kept: its nudges on the other phones say so (where a channel can)
+    ESCALATE = "escalate"  # still not kept escalate_after the due nudge: once a period, to escalate_to
 
     @classmethod
     def of(cls, kind: NudgeKind) -> OccurrenceKind:
@@ -110,7 +111,7 @@ class OccurrenceKind(StrEnum):
         match self:
             case OccurrenceKind.BEFORE:
                 return NudgeKind.BEFORE
-            case OccurrenceKind.NAG:
+            case OccurrenceKind.NAG | OccurrenceKind.ESCALATE:
                 return NudgeKind.NAG
             case (
                 OccurrenceKind.DUE
