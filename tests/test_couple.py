@@ -439,3 +439,44 @@ def test_escalation_waits_out_the_rituals_quiet_hours(home: Home) -> None:
     ]
     assert len(sent) == 1
     assert sent[0][1] is not None and sent[0][1] >= datetime(2026, 1, 1, 23, 30, tzinfo=UTC)
+
+
+# --- the digest suggests ------------------------------------------------------------------------------
+
+
+def test_the_digest_suggests_an_unused_idea_when_the_household_has_the_catalogues_rituals(
+    installed: RitualCli,
+) -> None:
+    for name in (
+        "tech-free-talk",
+        "appreciation",
+        "evening-walk",
+        "morning-hug",
+        "date-night",
+        "meaning-talk",
+    ):
+        installed("done", name)
+    assert "got the least time" not in installed("digest").stdout  # nothing new to suggest yet
+    installed("idea", "add", "date-night", "pottery class")
+    installed("idea", "add", "share-a-read", "read the same short story")
+    text = installed("digest").stdout  # intellectual got nothing this week: its idea comes first
+    said = "Intellectual connection got the least time: an idea from your list for share-a-read:"
+    assert f"{said} read the same short story.\n" in text
+
+
+def test_the_digest_suggests_a_catalogue_ritual_of_the_least_served_kind() -> None:
+    from scheduler.domain.definitions import Dimension
+    from scheduler.domain.report import suggestion_line
+
+    catalogue = [
+        ritual_from_table({"name": "share-a-read", "title": "Read together", "dimension": "intellectual"}),
+        ritual_from_table({"name": "puzzle-night", "title": "Puzzle night", "dimension": "intellectual"}),
+    ]
+    ideas = [("date-night", Dimension.EXPERIENTIAL, "pottery class")]
+    line = suggestion_line(Dimension.INTELLECTUAL, catalogue, ["share-a-read"], ideas)
+    how = "how about 'Puzzle night' (puzzle-night in the example catalogue)?"
+    assert line == f"Intellectual connection got the least time: {how}"
+    everything = ["share-a-read", "puzzle-night"]
+    line = suggestion_line(Dimension.INTELLECTUAL, catalogue, everything, ideas)
+    assert line.endswith("an idea from your list for date-night: pottery class.")
+    assert suggestion_line(Dimension.INTELLECTUAL, catalogue, everything, []) == ""

@@ -333,12 +333,27 @@ class RitualService:
 
     def digest_view(self) -> DigestView:
         """The weekly digest as it would be sent, with the seven days it looks back over."""
-        from scheduler.domain.report import digest_text, digest_title, digest_window
+        from scheduler.domain.report import (
+            digest_text,
+            digest_title,
+            digest_window,
+            least_served,
+            suggestion_line,
+        )
 
         today = self.household_today()
         first, last = digest_window(today)
         paused = [(p.start, p.until) for p in self.store.household_pauses()]
-        text = digest_text(self.report_inputs(), today, paused=paused)
+        inputs = self.report_inputs()
+        rituals = {s.id: s.ritual for s in self.store.list_rituals()}
+        ideas = [
+            (rituals[i.ritual_id].name, rituals[i.ritual_id].dimension, i.text)
+            for i in self.store.ideas()
+            if i.state == "open" and i.ritual_id in rituals
+        ]
+        have = [s.name for s in self.store.list_rituals(include_removed=True)]
+        suggestion = suggestion_line(least_served(inputs, today), _catalogue(), have, ideas)
+        text = digest_text(inputs, today, paused=paused, suggestion=suggestion)
         return DigestView(digest_title(today), text, first, last)
 
     def heatmaps(self, names: Iterable[str] | None = None) -> list[HeatmapView]:
@@ -1157,6 +1172,18 @@ class RitualService:
 
 
 _NOON = time(12, 0)
+
+
+@cache
+def _catalogue() -> tuple[Ritual, ...]:
+    """The example catalogue `ritual init` writes: what the digest suggests from."""
+    from importlib.resources import files
+
+    path = Path(str(files("scheduler") / "examples" / "rituals.example.toml"))
+    try:
+        return load_ritual_file(path).rituals
+    except RitualError:
+        return ()
 
 
 @cache
