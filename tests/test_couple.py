@@ -294,6 +294,7 @@ def test_turn_and_idea_from_the_command_line(installed: RitualCli) -> None:
         == "date-night: Sam's turn to plan (swapped); next Alex\n"
     )
     assert installed.json("show", "date-night")["planner"] == "sam"
+    assert "turns: alex, sam; Sam's turn to plan" in installed("show", "date-night").stdout
     assert {u["planner"] for u in installed.json("next", "date-night")} <= {"alex", "sam"}
     added = installed.json("idea", "add", "date-night", "pottery class", "--by", "sam", "--note", "Thursdays")
     assert (added["text"], added["by"], added["state"]) == ("pottery class", "sam", "open")
@@ -480,3 +481,61 @@ def test_the_digest_suggests_a_catalogue_ritual_of_the_least_served_kind() -> No
     line = suggestion_line(Dimension.INTELLECTUAL, catalogue, everything, ideas)
     assert line.endswith("an idea from your list for date-night: pottery class.")
     assert suggestion_line(Dimension.INTELLECTUAL, catalogue, everything, []) == ""
+
+
+# --- what the README's "For the two of you" promises, the rest of it ------------------------------------
+
+
+def test_the_readmes_example_is_a_valid_ritual() -> None:
+    import tomllib
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## For the two of you", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    ritual = ritual_from_table(tomllib.loads(block)["ritual"][0])
+    assert (ritual.turns, ritual.prompts, ritual.escalate_to) == (("alex", "sam"), "deck", ("sam",))
+    assert ritual.escalate_after == timedelta(hours=2)
+
+
+def test_the_shipped_deck_holds_61_questions_across_the_five_kinds(home: Home) -> None:
+    stored = home.add(name="talk", turns=[], prompts="deck")
+    deck = home.service.deck(stored.ritual)
+    assert sorted(deck.questions) == sorted(
+        ["emotional", "physical", "intellectual", "experiential", "spiritual"]
+    )
+    assert sum(len(questions) for questions in deck.questions.values()) == 61
+    assert all(len(questions) >= 12 for questions in deck.questions.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("ours.txt", "# our questions\nWhat made you laugh today?\n\nWhat do you need tomorrow?\n", 2),
+        ("ours.toml", 'emotional = ["What made you laugh today?"]\nphysical = ["A walk?"]\n', 1),
+    ],
+)
+def test_your_own_deck_next_to_the_ritual_file(tmp_path: Path, name: str, text: str, expected: int) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    home = Home(tmp_path)
+    stored = home.add(name="talk", dimension="emotional", turns=[], prompts=name)
+    asked = {home.service.prompt_of(stored, date(2026, 2, 2) + timedelta(weeks=i)) for i in range(4)}
+    assert len(asked) == expected and "What made you laugh today?" in asked
+    home.store.close()
+
+
+def test_next_and_idea_list_all_and_idea_done_from_the_command_line(installed: RitualCli) -> None:
+    (installed.config / "settings.toml").write_text(COUPLE, encoding="utf-8")
+    path = installed.config / "rituals.toml"
+    body = path.read_text(encoding="utf-8").replace(
+        '# turns = ["alex", "sam"]  #', 'turns = ["alex", "sam"]  #', 1
+    )
+    path.write_text(body, encoding="utf-8")
+    table = installed("next", "date-night", "--days", "8").stdout
+    assert "plans" in table and "Alex" in table
+    added = installed.json("idea", "add", "date-night", "pottery class", "--by", "sam", "--note", "Thursdays")
+    assert added["note"] == "Thursdays"
+    recorded = installed.json("done", "date-night", "--by", "alex")
+    used = installed.json("idea", "done", "date-night", str(added["id"]))
+    assert (used["state"], used["completion_id"]) == ("used", recorded["completion"]["id"])
+    assert installed.json("idea", "list") == []
+    assert [i["state"] for i in installed.json("idea", "list", "--all")] == ["used"]
