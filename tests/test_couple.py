@@ -539,3 +539,12 @@ def test_next_and_idea_list_all_and_idea_done_from_the_command_line(installed: R
     assert (used["state"], used["completion_id"]) == ("used", recorded["completion"]["id"])
     assert installed.json("idea", "list") == []
     assert [i["state"] for i in installed.json("idea", "list", "--all")] == ["used"]
+
+
+def test_check_flags_an_escalate_to_that_names_no_person_or_channel(installed: RitualCli) -> None:
+    (installed.config / "apprise.txt").write_text("couple=json://127.0.0.1:9/\n", encoding="utf-8")
+    path = installed.config / "rituals.toml"
+    extra = '\n[[ritual]]\nname = "walk"\nat = "20:30"\nescalate_after = "2h"\nescalate_to = ["kim"]\n'
+    path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    result = installed("check", code=1)
+    assert "ritual 'walk': escalate_to names no person or channel: kim" in result.stderr
