@@ -508,6 +508,10 @@ def test_every_write_tells_changes_once_and_a_repeat_tells_nothing(
     assert service.skip("hug")[1]  # a first skip is a write
     assert not service.skip("hug")[1]  # skipped already: nothing stored, nothing told
     assert changes.told == before + 1
+    service.edit("hug", {"turns": ["alex", "sam"]})
+    before = changes.told
+    service.swap_turn("hug")  # the planner is an attribute Home Assistant shows
+    assert changes.told == before + 1
 
 
 def test_home_shows_streak_due_and_the_next_day(couple: tuple[RitualService, FakeClock]) -> None:
@@ -632,7 +636,10 @@ def test_the_readme_entity_table_is_what_home_assistant_gets(couple: tuple[Ritua
     ]
     assert sorted(documented) == sorted(set(made))
     attributes = re.findall(r"`(\w+)`", rows[0].split("attributes:", 1)[1])
-    assert attributes == list(home.states()[0].attributes)
+    assert attributes[:-1] == list(home.states()[0].attributes)
+    service.edit("talk", {"turns": ["sam", "alex"]})
+    (state,) = home.states()
+    assert attributes == list(state.attributes) and state.attributes["planner"] == "sam"
     assert f"(up to {MAX_RETRY // 60} minutes)" in " ".join(section.split()).replace("two", "2")
 
 

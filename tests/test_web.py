@@ -382,6 +382,12 @@ API_ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/completions", {"ritual": "date-night"}),
     ("DELETE", "/api/v1/completions/{id}", None),
     ("GET", "/api/v1/report", None),
+    ("GET", "/api/v1/rituals/{name}/turn", None),
+    ("POST", "/api/v1/rituals/{name}/turn/swap", None),
+    ("GET", "/api/v1/ideas", None),
+    ("POST", "/api/v1/rituals/{name}/ideas", {"text": "pottery class"}),
+    ("POST", "/api/v1/rituals/{name}/ideas/{id}/done", None),
+    ("POST", "/api/v1/rituals/{name}/ideas/{id}/drop", None),
 ]
 API_READS = [path for method, path, _ in API_ROUTES if method == "GET"]
 
@@ -401,6 +407,9 @@ def filled(house: House, path: str) -> str:
             now=NOW,
         )
         path = path.replace("{id}", str(house.completions()[0].id))
+    if "/turn" in path:  # whose turn is asked of a ritual that takes turns
+        with_turns = ritual_from_table({**DATE_NIGHT, "turns": ["alex", "sam"]})
+        house.store.save_ritual(with_turns, RitualSource.CLI, now=NOW, effective_from=date(2026, 11, 1))
     return path.replace("{name}", "date-night")
 
 

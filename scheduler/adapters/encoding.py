@@ -13,7 +13,14 @@ import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from scheduler.app.stored import ApiTokenRecord, CompletionRecord, PauseRecord, SkipRecord, StoredRitual
+from scheduler.app.stored import (
+    ApiTokenRecord,
+    CompletionRecord,
+    IdeaRecord,
+    PauseRecord,
+    SkipRecord,
+    StoredRitual,
+)
 from scheduler.app.views import (
     CompletionView,
     DigestView,
@@ -23,6 +30,7 @@ from scheduler.app.views import (
     RitualView,
     StatusView,
     StreakView,
+    TurnView,
     Upcoming,
 )
 from scheduler.domain.definitions import cadence_to_table, ritual_to_table
@@ -76,6 +84,7 @@ def detail_json(detail: RitualDetail) -> JsonObject:
             {"effective_from": v.effective_from, "cadence": cadence_to_table(v.cadence)}
             for v in detail.versions
         ],
+        "planner": detail.planner or None,
     }
 
 
@@ -131,6 +140,35 @@ def upcoming_json(item: Upcoming) -> JsonObject:
         "day": item.nudge.day,
         "slot": item.nudge.slot,
         "kind": item.nudge.kind.value,
+        "planner": item.planner or None,
+    }
+
+
+def turn_json(view: TurnView) -> JsonObject:
+    """``ritual turn NAME --json`` and ``GET /api/v1/rituals/{name}/turn``."""
+    return {
+        "ritual": view.ritual,
+        "turns": list(view.turns),
+        "planner": view.planner,
+        "next": view.next,
+        "period_start": view.period_start,
+        "period_end": view.period_end,
+        "swapped": view.swapped,
+    }
+
+
+def idea_json(ritual: str, item: IdeaRecord) -> JsonObject:
+    """An idea of ``ritual idea list --json`` and ``GET /api/v1/ideas``."""
+    return {
+        "id": item.id,
+        "ritual": ritual,
+        "text": item.text,
+        "note": item.note,
+        "by": item.by or None,
+        "state": item.state,
+        "created_at": item.created_at,
+        "completion_id": item.completion_id,
+        "last_suggested_at": item.last_suggested_at,
     }
 
 

@@ -121,11 +121,14 @@ class Composer:
             streak, period, at_risk = view.summary.current_streak, view.summary.period, view.summary.at_risk
         if occurrence.kind is OccurrenceKind.CLEARED:
             return self.cleared(stored, occurrence, self.service.cleared_nudges(stored, occurrence))
+        if occurrence.kind is OccurrenceKind.ESCALATE:
+            return self._escalation(stored)
         return render_message(
             tag=nudge_tag(occurrence.id),
             title=ritual.title,
             description=ritual.description,
             partner=self._partner_line(stored, occurrence),
+            extra=self._couple_lines(stored, occurrence),
             kind=occurrence.kind.reminder,
             streak=streak,
             period=period,
@@ -143,6 +146,39 @@ class Composer:
         household = self.service.household
         done = [household.shown(person) for person in people if person not in waiting]
         return f"{' and '.join(done)} did it; your turn."
+
+    def _escalation(self, stored: StoredRitual) -> Message:
+        """ "Alex hasn't done the evening walk yet." (discreet: "A ritual is still open.")."""
+        ritual = stored.ritual
+        if ritual.discreet or self.discreet:
+            return Message("Ritual time", "A ritual is still open.")
+        household = self.service.household
+        names = [household.shown(who) for who in ritual.people]
+        title = ritual.title[:1].lower() + ritual.title[1:]
+        if not names:
+            body = f"Nobody has done {title} yet."
+        else:
+            verb = "hasn't" if len(names) == 1 else "haven't"
+            body = f"{' and '.join(names)} {verb} done {title} yet."
+        return Message(f"Still open: {ritual.title}", body)
+
+    def _couple_lines(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> list[str]:
+        """Whose turn to plan, and on the planner's heads-up up to three ideas from the backlog."""
+        ritual = stored.ritual
+        lines: list[str] = []
+        if ritual.turns:
+            planner = self.service.household.shown(self.service.planner(stored, occurrence.day))
+            if occurrence.kind is OccurrenceKind.BEFORE:
+                lines.append(f"{planner}, your turn to plan this one.")
+            else:
+                lines.append(f"{planner} plans this one.")
+        if occurrence.kind is OccurrenceKind.BEFORE:
+            ideas = self.service.suggest_ideas(stored, occurrence)
+            if ideas:
+                lines.append("Ideas: " + "; ".join(idea.text for idea in ideas))
+        if ritual.prompts and (question := self.service.prompt_of(stored, occurrence.day)):
+            lines.append(f"A question for you two: {question}")
+        return lines
 
     def _digest(self) -> Message:
         title, body = self.service.digest()

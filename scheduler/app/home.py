@@ -126,6 +126,8 @@ class Home:
                 "paused": paused,
                 "last_done": summary.last_completion.isoformat() if summary.last_completion else None,
             }
+            if stored.ritual.turns:  # whose turn it is to plan this period
+                attributes["planner"] = self.service.planner(stored, today)
             due = now.section is Section.TODAY and is_open and not paused
             states.append(RitualState(stored.name, summary.current_streak, due, attributes))
         return states

@@ -32,7 +32,7 @@ from scheduler.domain.cadence import CadenceVersion, cadence_in_force
 from scheduler.domain.errors import ConflictError, UnknownRitualError
 from scheduler.domain.firing import Decision, Verdict
 from scheduler.domain.history import is_paused_on, keeps_period
-from scheduler.domain.reminders import Nudge, Reminders, parse_clock_time, planned_nudges
+from scheduler.domain.reminders import Nudge, Reminders, format_duration, parse_clock_time, planned_nudges
 from scheduler.domain.wording import counted
 
 log = logging.getLogger("scheduler.app.nudging")
@@ -96,6 +96,10 @@ class Outbox(Protocol):
 
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None: ...
 
+    def deliver_escalation(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> None:
+        """The one escalation of a period, to the ritual's ``escalate_to``."""
+        ...
+
     def clearable(self, stored: StoredRitual, nudges: Sequence[OccurrenceRecord]) -> bool:
         """Whether a channel that got one of these nudges can replace it on the phones."""
         ...
@@ -112,6 +116,7 @@ CLEAR_WINDOW = timedelta(days=2)
 _REMINDING = (OccurrenceKind.DUE, OccurrenceKind.BEFORE, OccurrenceKind.NAG, OccurrenceKind.SNOOZE)
 _DELIVERED = (OccurrenceStatus.SENT, OccurrenceStatus.LATE)
 CLEARED_SLOT = "cleared"
+ESCALATE_SLOT = "escalate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,9 +292,56 @@ class Nudger:
         return next((nudge.due for nudge in planning.nudges(ritual, now, now + HORIZON)), None)
 
     def deliver_due(self) -> int:
-        """The tick's outbox work: say "done" on the phones of kept periods, then the retries."""
+        """The tick's outbox work: escalations due, say "done" on the phones of kept periods,
+        then the retries."""
+        self.escalate()
         self.clear_kept()
         return self.outbox.deliver_due()
+
+    def escalate(self) -> int:
+        """One more nudge, to ``escalate_to``, for each period still not kept ``escalate_after``
+        its due nudge went out: once a period (the occurrence key is the period's first day and
+        ``escalate``), never while the ritual's quiet hours last (the tick after they end sends
+        it), none for a paused day or once past the catch-up grace. Returns how many were sent."""
+        now = self.clock.now()
+        rituals = [s for s in self.store.list_rituals() if s.ritual.escalate_after and s.ritual.escalate_to]
+        sent = 0
+        for stored in rituals:
+            ritual = stored.ritual
+            after = ritual.escalate_after
+            assert after is not None
+            grace = ritual.reminders.catch_up_grace
+            recent = self.store.occurrences(ritual_id=stored.id, since=now - after - grace - ON_TIME)
+            periods = {o.day for o in recent if o.kind is OccurrenceKind.ESCALATE}
+            to = ", ".join(ritual.escalate_to)
+            for due in recent:
+                if due.kind is not OccurrenceKind.DUE or due.status not in _DELIVERED:
+                    continue
+                when = due.due_at + after
+                if when > now or now - when > grace:
+                    continue
+                start = cad.period_of(self.service.cadence_on(stored, due.day), due.day).start
+                if start in periods or _in_quiet_hours(ritual.reminders, ritual.cadence, now):
+                    continue
+                if self.service.period_kept(stored, due.day) or self.service.is_paused(stored):
+                    continue
+                occurrence, created = self.store.claim_occurrence(
+                    stored.id,
+                    day=start,
+                    slot=ESCALATE_SLOT,
+                    kind=OccurrenceKind.ESCALATE,
+                    due_at=when,
+                    status=OccurrenceStatus.PENDING,
+                    now=now,
+                    note=f"not kept {format_duration(after)} after its nudge: to {to}",
+                    epoch=self._epoch,
+                )
+                periods.add(start)
+                if created and occurrence is not None:
+                    log.info("%s %s/%s: escalated", stored.name, start, ESCALATE_SLOT)
+                    self.outbox.deliver_escalation(stored, occurrence)
+                    sent += 1
+        return sent
 
     def clear_kept(self, stored: StoredRitual | None = None, day: date | None = None) -> int:
         """Once a period is kept, its nudges still on the other phones say so, where the channel
@@ -424,6 +476,15 @@ class Nudger:
     def period_kept(self, stored: StoredRitual, day: date) -> bool:
         """Whether the period holding ``day`` is already kept (then its nudges are not sent)."""
         return self.service.period_kept(stored, day)
+
+
+def _in_quiet_hours(reminders: Reminders, cadence: cad.Cadence, now: datetime) -> bool:
+    """Whether ``now`` lies inside the ritual's own quiet hours (they may wrap midnight)."""
+    if reminders.quiet_hours is None:
+        return False
+    start, end = reminders.quiet_hours
+    wall = now.astimezone(cadence.zone).time().replace(tzinfo=None)
+    return start <= wall < end if start < end else (wall >= start or wall < end)
 
 
 def _period_start(stored: StoredRitual, versions: Sequence[CadenceVersion], day: date) -> date:

@@ -87,7 +87,17 @@ class ChannelOutbox:
         """Who a nudge goes to: the ritual's ``notify`` (everyone when empty); for a ritual two
         people keep together that one of them has done, only the one still to do it, when they
         have channels of their own."""
+        if occurrence.kind is OccurrenceKind.ESCALATE:
+            return stored.ritual.escalate_to
         names = stored.ritual.notify or ["all"]
+        if occurrence.kind is OccurrenceKind.BEFORE and stored.ritual.turns:
+            # The heads-up is for whoever plans this period, when they have a channel of their own.
+            planner = self.service.planner(stored, occurrence.day)
+            try:
+                if self.channels.select([planner]):
+                    return [planner]
+            except RitualError:
+                pass
         waiting = self.service.waiting_for(stored, occurrence.day)
         if not waiting or len(waiting) == len(stored.ritual.people):
             return names
@@ -96,6 +106,10 @@ class ChannelOutbox:
         except RitualError:  # nobody of them has a channel of their own: the ritual's channels
             return names
         return list(waiting) if theirs else names
+
+    def deliver_escalation(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> None:
+        """The period's one escalation, to ``escalate_to`` (quiet hours hold it like any nudge)."""
+        self._open([(stored, occurrence, self._recipients(stored, occurrence))])
 
     def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
         """A nudge that belongs to no ritual (the weekly digest) to these people or tags."""

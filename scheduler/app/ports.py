@@ -18,6 +18,7 @@ from scheduler.app.stored import (
     DeliveryOutcome,
     DeliveryRecord,
     DeliveryStatus,
+    IdeaRecord,
     LeaderInfo,
     OccurrenceClaim,
     OccurrenceKey,
@@ -340,6 +341,35 @@ class Store(Protocol):
     def api_tokens(self, *, include_revoked: bool = True) -> list[ApiTokenRecord]:
         """Every token (revoked ones too unless asked not to), by name, then oldest first."""
         ...
+
+    def turn_swaps(self, ritual_id: int) -> dict[date, str]:
+        """The periods (by start) whose planner was swapped by hand, and who plans them."""
+        ...
+
+    def set_turn_swap(self, ritual_id: int, period_start: date, person: str, *, now: datetime) -> None: ...
+
+    def add_idea(self, ritual_id: int, *, text: str, note: str, by: str, now: datetime) -> IdeaRecord: ...
+
+    def ideas(self, ritual_id: int | None = None) -> list[IdeaRecord]: ...
+
+    def get_idea(self, idea_id: int) -> IdeaRecord | None: ...
+
+    def update_idea(
+        self,
+        idea_id: int,
+        *,
+        used_at: datetime | None = None,
+        completion_id: int | None = None,
+        dropped_at: datetime | None = None,
+    ) -> IdeaRecord | None: ...
+
+    def record_suggestions(
+        self, ritual_id: int, occurrence_id: int, day: date, idea_ids: Sequence[int], *, now: datetime
+    ) -> None: ...
+
+    def suggestions(
+        self, ritual_id: int, *, occurrence_id: int | None = None
+    ) -> list[tuple[int, date, int]]: ...
 
     def get_meta(self, key: str) -> str | None: ...
 

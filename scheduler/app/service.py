@@ -23,6 +23,7 @@ from scheduler.app.stored import (
     CompletionRecord,
     DeliveryRecord,
     DeliveryStatus,
+    IdeaRecord,
     LeaderInfo,
     OccurrenceKind,
     OccurrenceRecord,
@@ -46,6 +47,7 @@ from scheduler.app.views import (
     StatusView,
     StreakView,
     TodayEntry,
+    TurnView,
     Upcoming,
 )
 from scheduler.domain import cadence as cad
@@ -53,6 +55,7 @@ from scheduler.domain import planning
 from scheduler.domain.cadence import cadence_in_force
 from scheduler.domain.definitions import (
     RITUAL_KEYS,
+    SHIPPED_DECK,
     CompleteWhen,
     Ritual,
     RitualFile,
@@ -80,6 +83,7 @@ from scheduler.domain.reminders import Nudge, NudgeKind, check_schedule
 
 if TYPE_CHECKING:
     from scheduler.app.exchange import ImportResult, Progress
+    from scheduler.domain.prompts import Deck
     from scheduler.domain.report import Report, RitualInput
     from scheduler.domain.streaks import History
     from scheduler.domain.today import Standing
@@ -163,12 +167,20 @@ class RitualService:
         added: list[str] = []
         updated: list[str] = []
         retired: list[str] = []
+        left_out: list[RitualFileError] = []
         with self.store.transaction():
             stored = {s.name: s for s in self.store.list_rituals(include_removed=True)}
             for ritual in ritual_file.rituals:
                 if problem := self._unknown_people(ritual):
+                    key = problem.partition(":")[0]
                     line = ritual_file.lines.get(ritual.name)
-                    raise RitualFileError(ritual_file.path, line, ritual.name, problem)
+                    if key == "people":  # the whole file waits, as it always did
+                        raise RitualFileError(ritual_file.path, line, ritual.name, problem)
+                    line = ritual_file.key_lines.get(ritual.name, {}).get(key) or line
+                    error = RitualFileError(ritual_file.path, line, ritual.name, problem)
+                    # whose turn or the question deck: this ritual stays as stored, the rest load
+                    left_out.append(error)
+                    continue
                 existing = stored.get(ritual.name)
                 if existing and existing.source is RitualSource.CLI and existing.removed_at is None:
                     line = ritual_file.lines.get(ritual.name)
@@ -194,12 +206,17 @@ class RitualService:
                 ):
                     self.store.remove_ritual(name, now=now)
                     retired.append(name)
-            self.store.set_meta(FILE_HASH_KEY, digest)
+            if not left_out:  # a ritual left out is looked at again (and said again) next time
+                self.store.set_meta(FILE_HASH_KEY, digest)
             if added or updated or retired:
                 self._rituals_changed()
         if added or updated or retired:
             self._changed()
-        return SyncReport(added=tuple(added), updated=tuple(updated), retired=tuple(retired))
+        said = None
+        if left_out:
+            more = f" (and {len(left_out) - 1} more)" if len(left_out) > 1 else ""
+            said = f"{left_out[0]}{more}; that ritual is left as it was"
+        return SyncReport(added=tuple(added), updated=tuple(updated), retired=tuple(retired), error=said)
 
     def _rituals_changed(self) -> None:
         """Mark that rituals changed, so a running daemon re-derives its timers at its next tick."""
@@ -269,7 +286,10 @@ class RitualService:
         today = self.today(stored.ritual)
         streak = StreakView(stored.ritual, summarize(history, today))
         paused = is_paused_on(pauses, today)
-        return RitualDetail(stored, paused, versions, completions, skips, pauses, streak, today, history)
+        planner = self.planner(stored, today) if stored.removed_at is None else ""
+        return RitualDetail(
+            stored, paused, versions, completions, skips, pauses, streak, today, history, planner
+        )
 
     def overview(self, *, retired: bool = False) -> list[RitualView]:
         """Every active ritual (and with ``retired`` the retired ones), whether it is paused and
@@ -328,12 +348,27 @@ class RitualService:
 
     def digest_view(self) -> DigestView:
         """The weekly digest as it would be sent, with the seven days it looks back over."""
-        from scheduler.domain.report import digest_text, digest_title, digest_window
+        from scheduler.domain.report import (
+            digest_text,
+            digest_title,
+            digest_window,
+            least_served,
+            suggestion_line,
+        )
 
         today = self.household_today()
         first, last = digest_window(today)
         paused = [(p.start, p.until) for p in self.store.household_pauses()]
-        text = digest_text(self.report_inputs(), today, paused=paused)
+        inputs = self.report_inputs()
+        rituals = {s.id: s.ritual for s in self.store.list_rituals()}
+        ideas = [
+            (rituals[i.ritual_id].name, rituals[i.ritual_id].dimension, i.text)
+            for i in self.store.ideas()
+            if i.state == "open" and i.ritual_id in rituals
+        ]
+        have = [s.name for s in self.store.list_rituals(include_removed=True)]
+        suggestion = suggestion_line(least_served(inputs, today), _catalogue(), have, ideas)
+        text = digest_text(inputs, today, paused=paused, suggestion=suggestion)
         return DigestView(digest_title(today), text, first, last)
 
     def heatmaps(self, names: Iterable[str] | None = None) -> list[HeatmapView]:
@@ -431,9 +466,10 @@ class RitualService:
                 continue
             pauses = self.store.pauses(stored.id)
             kept, paused = self._kept_now(stored), partial(is_paused_on, pauses)
+            planner = self._planner_of(stored) if ritual.turns else None
             try:
                 planned = [
-                    Upcoming(ritual, nudge)
+                    Upcoming(ritual, nudge, planner(nudge.day) if planner else "")
                     for nudge in planning.sendable(ritual, now, until, kept=kept, paused=paused)
                 ]
             except ScheduleError:
@@ -691,14 +727,67 @@ class RitualService:
         """Why the ritual's ``people`` are not all of the household (None when they are, or
         when the household names nobody)."""
         keys = self.household.keys
-        unknown = [name for name in ritual.people if keys and name not in keys]
-        if not unknown:
-            return None
-        return f"people: unknown person '{unknown[0]}' (the household: {', '.join(keys)})"
+        for key, names in (("people", ritual.people), ("turns", ritual.turns)):
+            unknown = [name for name in names if keys and name not in keys]
+            if unknown:
+                return f"{key}: unknown person '{unknown[0]}' (the household: {', '.join(keys)})"
+        if ritual.prompts is not None:
+            from scheduler.domain.prompts import DeckError
+
+            try:
+                self.deck(ritual)
+            except DeckError as exc:
+                return f"prompts: {exc}"
+        return None
+
+    # a question for the talk ----------------------------------------------------------------
+    def deck(self, ritual: Ritual) -> Deck:
+        """The question deck of a ritual with ``prompts``: the shipped one, or a file (a path
+        relative to the ritual file's folder); DeckError when it cannot be used."""
+        from scheduler.domain.prompts import load_deck
+
+        source = ritual.prompts or SHIPPED_DECK
+        if source == SHIPPED_DECK:
+            from importlib.resources import files
+
+            path = Path(str(files("scheduler") / "examples" / "questions.toml"))
+        else:
+            path = (self.ritual_file.parent / Path(source).expanduser()).resolve()
+        stamp = path.stat().st_mtime_ns if path.exists() else 0
+        return _cached_deck(path, stamp, load_deck)
+
+    def prompt_of(self, stored: StoredRitual, day: date) -> str:
+        """The question the nudges of ``stored`` carry on ``day`` ("" without prompts, or with a
+        deck that cannot be read now: the nudge goes out without one)."""
+        from scheduler.domain.prompts import DeckError, question_for
+
+        ritual = stored.ritual
+        if ritual.prompts is None:
+            return ""
+        try:
+            deck = self.deck(ritual)
+        except DeckError:
+            return ""
+        return question_for(deck, ritual.name, ritual.dimension, self.cadence_on(stored, day), day)
+
+    def prompts(self, name: str | None = None) -> list[tuple[str, date, str]]:
+        """Today's question of one ritual, or of every one with prompts: (ritual, day, question)."""
+        chosen = [self.get(name)] if name else [s for s in self.store.list_rituals() if s.ritual.prompts]
+        found = []
+        for stored in chosen:
+            if stored.ritual.prompts is None:
+                raise UsageError(f"'{stored.name}' asks no questions: add prompts = \"deck\" to it")
+            day = self.today(stored.ritual)
+            question = self.prompt_of(stored, day)
+            if not question:
+                self.deck(stored.ritual)  # says why, as a DeckError
+            found.append((stored.name, day, question))
+        return found
 
     def _check_people(self, ritual: Ritual) -> None:
         if problem := self._unknown_people(ritual):
-            raise DefinitionError("people", problem.removeprefix("people: "))
+            key, _, message = problem.partition(": ")
+            raise DefinitionError(key, message)
 
     def add(self, table: Mapping[str, Any]) -> StoredRitual:
         ritual = ritual_from_table(table, self.file_defaults(), fallback_timezone=self.default_timezone)
@@ -781,6 +870,7 @@ class RitualService:
         occurrence: str | None = None,
         again: bool = False,
         where: str = "--by",
+        idea: int | None = None,
     ) -> Recorded:
         """Record a completion once per ritual day and person: the one recorded, or the one
         already there (``created`` False). ``again`` records another on purpose (``times > 1``).
@@ -805,6 +895,8 @@ class RitualService:
         if at is None:
             # A back-filled day is stamped at noon local time; only today gets the real moment.
             at = now if day == today else cad.local_instant(ritual.cadence.zone, day, _NOON)
+        if idea is not None and (chosen := self._idea_of(name, idea)[1]).state != "open":
+            raise ConflictError(f"idea #{idea} of '{name}' is {chosen.state} already")
         cadence = self.cadence_on(stored, day)
         period = cad.period_of(cadence, day)
         record, created = self.store.add_completion(
@@ -819,6 +911,8 @@ class RitualService:
             now=now,
             again=again,
         )
+        if idea is not None:
+            self.idea_done(stored.name, idea, completion_id=record.id)
         if created:
             self._changed()
         return Recorded(stored.name, record, created)
@@ -1002,9 +1096,163 @@ class RitualService:
         versions = self.store.cadence_history(stored.id)
         return cadence_in_force(versions, day, stored.ritual.cadence)
 
+    # whose turn -------------------------------------------------------------------------
+    def _planner_of(self, stored: StoredRitual) -> Callable[[date], str]:
+        """Who plans the period holding a day: from the periods so far for this one and the past,
+        and for a later one the rotation on from today's planner, one turn per period."""
+        from scheduler.domain.turns import following, planners
+
+        ritual = stored.ritual
+        ((_, history, today),) = self.histories_of([stored])
+        from scheduler.domain.streaks import outcomes
+
+        judged = outcomes(history, today)
+        swaps = self.store.turn_swaps(stored.id)
+        found = planners(ritual.turns, ritual.turns_on, [(o.period.start, o.status) for o in judged], swaps)
+        by_start = {o.period.start: who for o, who in zip(judged, found, strict=True)}
+        current = found[-1] if found else ritual.turns[0]
+        cadence = ritual.cadence
+        this = cad.period_of(cadence, today)
+
+        @cache
+        def planner(day: date) -> str:
+            period = cad.period_of(cadence, day)
+            if period.start in by_start:
+                return by_start[period.start]
+            if period.start < this.start:
+                return ritual.turns[0]
+            steps = sum(1 for _ in cad.periods(cadence, this.end, period.start - timedelta(days=1)))
+            return swaps.get(period.start) or following(ritual.turns, current, steps)
+
+        return planner
+
+    def planner(self, stored: StoredRitual, day: date) -> str:
+        """Whose turn it is to plan the period holding ``day`` ("" for a ritual without turns)."""
+        return self._planner_of(stored)(day) if stored.ritual.turns else ""
+
+    def turn(self, name: str) -> TurnView:
+        """This period's planner and the next one (`ritual turn NAME`)."""
+        from scheduler.domain.turns import following
+
+        stored = self.get(name)
+        ritual = stored.ritual
+        if not ritual.turns:
+            raise UsageError(f'\'{name}\' takes no turns: add turns = ["alex", "sam"] to it')
+        today = self.today(ritual)
+        period = cad.period_of(ritual.cadence, today)
+        planner = self.planner(stored, today)
+        swapped = period.start in self.store.turn_swaps(stored.id)
+        return TurnView(
+            name, ritual.turns, planner, following(ritual.turns, planner), period.start, period.end, swapped
+        )
+
+    def swap_turn(self, name: str) -> TurnView:
+        """Hand this period's planning to the next person in turns; the rotation goes on from them."""
+        view = self.turn(name)
+        stored = self.get(name)
+        self.store.set_turn_swap(stored.id, view.period_start, view.next, now=self.clock.now())
+        self._changed()  # the planner shows in Home Assistant
+        return self.turn(name)
+
+    # the idea backlog ---------------------------------------------------------------------
+    def add_idea(self, name: str, text: str, *, by: str = "", note: str = "") -> IdeaRecord:
+        text, note = _free_text("idea", text).strip(), _free_text("note", note)
+        if not text:
+            raise UsageError("an idea needs some words")
+        who = self.household.who(_free_text("by", by), where="--by")
+        stored = self.get(name)
+        return self.store.add_idea(stored.id, text=text, note=note, by=who, now=self.clock.now())
+
+    def ideas(self, name: str | None = None, *, everything: bool = False) -> list[tuple[str, IdeaRecord]]:
+        """The ideas (ritual name, idea) of one ritual or all: open ones, or ``everything``."""
+        chosen = {s.id: s.name for s in ([self.get(name)] if name else self.store.list_rituals())}
+        found = self.store.ideas(self.get(name).id if name else None)
+        return [
+            (chosen[idea.ritual_id], idea)
+            for idea in found
+            if idea.ritual_id in chosen and (everything or idea.state == "open")
+        ]
+
+    def _idea_of(self, name: str, idea_id: int) -> tuple[StoredRitual, IdeaRecord]:
+        stored = self.get(name)
+        idea = self.store.get_idea(idea_id)
+        if idea is None or idea.ritual_id != stored.id:
+            raise NotFoundError(f"'{name}' has no idea #{idea_id} (see `ritual idea list {name}`)")
+        return stored, idea
+
+    def idea_done(self, name: str, idea_id: int, *, completion_id: int | None = None) -> IdeaRecord:
+        """Mark an idea used, with the completion it belonged to (this period's newest, if any)."""
+        stored, idea = self._idea_of(name, idea_id)
+        if idea.state != "open":
+            raise ConflictError(f"idea #{idea_id} of '{name}' is {idea.state} already")
+        if completion_id is None:
+            recent = self.store.completions(
+                stored.id, since=cad.period_of(stored.ritual.cadence, self.today(stored.ritual)).start
+            )
+            completion_id = recent[-1].id if recent else None
+        found = self.store.update_idea(idea_id, used_at=self.clock.now(), completion_id=completion_id)
+        assert found is not None
+        return found
+
+    def drop_idea(self, name: str, idea_id: int) -> IdeaRecord:
+        _, idea = self._idea_of(name, idea_id)
+        if idea.state == "dropped":
+            return idea
+        found = self.store.update_idea(idea_id, dropped_at=self.clock.now())
+        assert found is not None
+        return found
+
+    def pick_ideas(self, stored: StoredRitual, count: int = 3) -> list[IdeaRecord]:
+        """The open ideas a heads-up would suggest now: least recently suggested first (never
+        suggested before all), then oldest. Stamping what is suggested means the next pick
+        never repeats the same three while there are more than three."""
+        open_ideas = [i for i in self.store.ideas(stored.id) if i.state == "open"]
+        never = datetime.min.replace(tzinfo=self.clock.now().tzinfo)
+        open_ideas.sort(key=lambda i: (i.last_suggested_at or never, i.id))
+        return open_ideas[:count]
+
+    def suggest_ideas(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> list[IdeaRecord]:
+        """The ideas this nudge suggests: picked and recorded once, the same on every retry."""
+        already = self.store.suggestions(stored.id, occurrence_id=occurrence.id)
+        if not already:
+            picked = self.pick_ideas(stored)
+            if not picked:
+                return []
+            self.store.record_suggestions(
+                stored.id, occurrence.id, occurrence.day, [i.id for i in picked], now=self.clock.now()
+            )
+            already = self.store.suggestions(stored.id, occurrence_id=occurrence.id)
+        ideas = {i.id: i for i in self.store.ideas(stored.id)}
+        return [ideas[idea_id] for _, _, idea_id in already if idea_id in ideas]
+
+    def suggested_ideas(self, stored: StoredRitual, day: date) -> list[IdeaRecord]:
+        """The open ideas suggested for the period holding ``day``: what a Done page asks about."""
+        period = cad.period_of(self.cadence_on(stored, day), day)
+        ideas = {i.id: i for i in self.store.ideas(stored.id) if i.state == "open"}
+        wanted = [idea_id for _, on, idea_id in self.store.suggestions(stored.id) if on in period]
+        return [ideas[idea_id] for idea_id in dict.fromkeys(wanted) if idea_id in ideas]
+
 
 _NOON = time(12, 0)
 _log = logging.getLogger(__name__)
+
+
+@cache
+def _catalogue() -> tuple[Ritual, ...]:
+    """The example catalogue `ritual init` writes: what the digest suggests from."""
+    from importlib.resources import files
+
+    path = Path(str(files("scheduler") / "examples" / "rituals.example.toml"))
+    try:
+        return load_ritual_file(path).rituals
+    except RitualError:
+        return ()
+
+
+@cache
+def _cached_deck(path: Path, stamp: int, load: Callable[[Path], Deck]) -> Deck:
+    """A deck file read once per change (``stamp`` is its modification time)."""
+    return load(path)
 
 
 def nudge_state(

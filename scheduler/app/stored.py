@@ -90,6 +90,7 @@ class OccurrenceKind(StrEnum):
     DIGEST = "digest"  # the weekly digest (no ritual)
     TEST = "test"
     CLEARED = "cleared"  # a period kept: its nudges on the other phones say so (where a channel can)
+    ESCALATE = "escalate"  # still not kept escalate_after the due nudge: once a period, to escalate_to
 
     @classmethod
     def of(cls, kind: NudgeKind) -> OccurrenceKind:
@@ -110,7 +111,7 @@ class OccurrenceKind(StrEnum):
         match self:
             case OccurrenceKind.BEFORE:
                 return NudgeKind.BEFORE
-            case OccurrenceKind.NAG:
+            case OccurrenceKind.NAG | OccurrenceKind.ESCALATE:
                 return NudgeKind.NAG
             case (
                 OccurrenceKind.DUE
@@ -233,3 +234,26 @@ class OccurrenceClaim(NamedTuple):
     due_at: datetime
     status: OccurrenceStatus
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaRecord:
+    """An idea in a ritual's backlog."""
+
+    id: int
+    ritual_id: int
+    text: str
+    note: str
+    by: str
+    created_at: datetime
+    completion_id: int | None = None  # the completion it was used with
+    used_at: datetime | None = None
+    dropped_at: datetime | None = None
+    last_suggested_at: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        """``open``, ``used`` or ``dropped``."""
+        if self.dropped_at is not None:
+            return "dropped"
+        return "used" if self.used_at is not None else "open"

@@ -37,6 +37,7 @@ class Upcoming:
 
     ritual: Ritual
     nudge: Nudge
+    planner: str = ""  # whose turn to plan its period ("" for a ritual without turns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ class RitualDetail:
     streak: StreakView
     today: date
     history: History = field(repr=False)
+    planner: str = ""  # whose turn to plan this period ("" for a ritual without turns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,3 +161,16 @@ class StatusView:
     household_pauses: tuple[PauseRecord, ...] = ()  # running today or planned ahead
     waiting: tuple[FailedDelivery, ...] = ()
     problems: tuple[str, ...] = ()  # rituals whose cron or rrule cannot be planned, and why
+
+
+@dataclass(frozen=True, slots=True)
+class TurnView:
+    """Whose turn it is to plan a ritual with ``turns``: this period's planner and the next."""
+
+    ritual: str
+    turns: tuple[str, ...]
+    planner: str
+    next: str
+    period_start: date
+    period_end: date  # exclusive
+    swapped: bool

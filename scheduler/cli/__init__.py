@@ -3,7 +3,19 @@
 One module per verb group; importing this package registers every command on ``main``.
 """
 
-from scheduler.cli import daemon, exchange, people, records, reports, rituals, setup, tokens
+from scheduler.cli import couple, daemon, exchange, people, records, reports, rituals, setup, tokens
 from scheduler.cli.app import App, main
 
-__all__ = ["App", "daemon", "exchange", "main", "people", "records", "reports", "rituals", "setup", "tokens"]
+__all__ = [
+    "App",
+    "couple",
+    "daemon",
+    "exchange",
+    "main",
+    "people",
+    "records",
+    "reports",
+    "rituals",
+    "setup",
+    "tokens",
+]

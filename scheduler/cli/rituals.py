@@ -196,6 +196,9 @@ def show(app: App, name: str, limit: int, as_json: bool) -> None:
         click.echo(f"  {reminders}")
     if ritual.notify:
         click.echo("  nudges: " + ", ".join(ritual.notify))
+    if ritual.turns and detail.planner:
+        shown = app.service().household.shown
+        click.echo(f"  turns: {', '.join(ritual.turns)}; {shown(detail.planner)}'s turn to plan")
     summary = detail.streak.summary
     risk = ", at risk today" if summary.at_risk else ""
     kind = summary.period.kind
@@ -257,4 +260,10 @@ def next_(app: App, days: int, names: tuple[str, ...], as_json: bool) -> None:
         [local_time(u.nudge.due, u.ritual), u.ritual.name, u.nudge.kind.value, u.ritual.title]
         for u in upcoming
     ]
+    if any(u.planner for u in upcoming):  # whose turn to plan, for rituals with turns
+        shown = service.household.shown
+        for row, u in zip(rows, upcoming, strict=True):
+            row.append(shown(u.planner) if u.planner else "")
+        render.print_table(["when", "ritual", "kind", "title", "plans"], rows)
+        return
     render.print_table(["when", "ritual", "kind", "title"], rows)

@@ -128,6 +128,11 @@ def check(app: App, as_json: bool) -> None:
         unknown = [name for name in stored.ritual.notify if name.lower() not in known]
         if unknown and len(channels):
             problems.append(f"ritual '{stored.name}': notify names no channel: {', '.join(unknown)}")
+        unknown = [name for name in stored.ritual.escalate_to if name.lower() not in known]
+        if unknown and len(channels):
+            problems.append(
+                f"ritual '{stored.name}': escalate_to names no person or channel: {', '.join(unknown)}"
+            )
     if settings.home_assistant is not None:
         import importlib.util
 

@@ -69,6 +69,18 @@ class CompleteWhen(StrEnum):
     BOTH = "both"
 
 
+class TurnsOn(StrEnum):
+    """When whose turn it is moves on: after a kept period (a skipped or missed one keeps the same
+    planner), or after every period."""
+
+    KEPT = "kept"
+    PERIOD = "period"
+
+
+# ``prompts = "deck"``: the deck shipped with ritual-scheduler; any other value is a deck file.
+SHIPPED_DECK = "deck"
+
+
 @dataclass(frozen=True, slots=True)
 class Ritual:
     name: str
@@ -84,6 +96,11 @@ class Ritual:
     end: date | None = None
     discreet: bool = False
     freezes_per_month: int = 0
+    turns: tuple[str, ...] = ()  # whose turn to plan, in order; empty: nobody's in particular
+    turns_on: TurnsOn = TurnsOn.KEPT
+    prompts: str | None = None  # "deck" (the shipped one) or a deck file; None: no question
+    escalate_after: timedelta | None = None
+    escalate_to: tuple[str, ...] = ()  # people or tags the escalation goes to
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +110,8 @@ class RitualFile:
     lines: Mapping[str, int]  # ritual name -> line of its [[ritual]] header
     # The file's [defaults] table as written (validated), so `ritual add` can share it.
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    # ritual name -> the line of each key written in its [[ritual]] table
+    key_lines: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 # Every key of a [[ritual]] table, in the order ritual_to_table and render_ritual_toml write them.
@@ -122,6 +141,11 @@ RITUAL_KEYS = (
     "end",
     "discreet",
     "freezes_per_month",
+    "turns",
+    "turns_on",
+    "prompts",
+    "escalate_after",
+    "escalate_to",
 )
 DEFAULT_KEYS = (
     "dimension",
@@ -350,6 +374,13 @@ def _date(key: str, value: object) -> date:
     return day
 
 
+def _prompts(key: str, value: object) -> str:
+    text = _string(key, value, "'deck' or the path of a deck file").strip()
+    if not text:
+        raise ValueError(f"{key} must be 'deck' or the path of a deck file, not an empty string")
+    return text
+
+
 _READERS: dict[str, Callable[[str, object], object]] = {
     "name": _name,
     "title": _title,
@@ -376,6 +407,11 @@ _READERS: dict[str, Callable[[str, object], object]] = {
     "end": _date,
     "discreet": _flag,
     "freezes_per_month": _whole(0, 31),
+    "turns": _slugs,
+    "turns_on": _choice(TurnsOn),
+    "prompts": _prompts,
+    "escalate_after": _duration,
+    "escalate_to": _slugs,
 }
 
 
@@ -492,6 +528,20 @@ def ritual_from_table(
     end = _read(values, "end", _date, None)
     discreet = _read(values, "discreet", _flag, False)
     freezes = _read(values, "freezes_per_month", _whole(0, 31), 0)
+    turns = _read(values, "turns", _slugs, _NO_NAMES)
+    turns_on = _read(values, "turns_on", _choice(TurnsOn), TurnsOn.KEPT)
+    prompts = _read(values, "prompts", _prompts, None)
+    escalate_after = _read(values, "escalate_after", _duration, None)
+    escalate_to = _read(values, "escalate_to", _slugs, _NO_NAMES)
+    if turns and len(turns) < 2:
+        raise DefinitionError("turns", "turns needs at least two people to take turns")
+    if "turns_on" in values and not turns:
+        raise DefinitionError("turns_on", "turns_on needs turns = [...] (who takes turns)")
+    if people and (stranger := next((who for who in turns if who not in people), None)):
+        raise DefinitionError("turns", f"turns names '{stranger}', who is not in people")
+    if bool(escalate_after) != bool(escalate_to):
+        key = "escalate_to" if escalate_after else "escalate_after"
+        raise DefinitionError(key, "escalate_after and escalate_to go together: set both")
     if complete_when is CompleteWhen.BOTH and len(people) < 2:
         raise DefinitionError("complete_when", "complete_when = 'both' needs at least two people")
     if start is not None and end is not None and end < start:
@@ -510,6 +560,11 @@ def ritual_from_table(
         end=end,
         discreet=discreet,
         freezes_per_month=freezes,
+        turns=turns,
+        turns_on=turns_on,
+        prompts=prompts,
+        escalate_after=escalate_after,
+        escalate_to=escalate_to,
     )
 
 
@@ -570,6 +625,11 @@ def ritual_to_table(ritual: Ritual) -> RitualTable:
         "end": ritual.end.isoformat() if ritual.end else None,
         "discreet": ritual.discreet or None,
         "freezes_per_month": ritual.freezes_per_month or None,
+        "turns": list(ritual.turns) or None,
+        "turns_on": None if ritual.turns_on is TurnsOn.KEPT else str(ritual.turns_on),
+        "prompts": ritual.prompts,
+        "escalate_after": _duration_text(ritual.escalate_after),
+        "escalate_to": list(ritual.escalate_to) or None,
     }
     table |= {key: value for key, value in optional.items() if value is not None}
     return {key: table[key] for key in RITUAL_KEYS if key in table}
@@ -814,6 +874,7 @@ def parse_ritual_file(text: str, path: str, *, fallback_timezone: str = "UTC") -
         raise RitualFileError(path, line, None, f"[defaults]: {exc.message}") from None
     rituals: list[Ritual] = []
     lines: dict[str, int] = {}
+    key_lines: dict[str, dict[str, int]] = {}
     for index, table in enumerate(tables):
         block = layout.ritual(index)
         try:
@@ -824,8 +885,9 @@ def parse_ritual_file(text: str, path: str, *, fallback_timezone: str = "UTC") -
             message = f"duplicate ritual name '{ritual.name}' (first at line {lines[ritual.name]})"
             raise RitualFileError(path, block.line_of("name"), None, message)
         lines[ritual.name] = block.line
+        key_lines[ritual.name] = dict(block.keys)
         rituals.append(ritual)
-    return RitualFile(path=path, rituals=tuple(rituals), lines=lines, defaults=defaults)
+    return RitualFile(path=path, rituals=tuple(rituals), lines=lines, defaults=defaults, key_lines=key_lines)
 
 
 def load_ritual_file(path: Path, *, fallback_timezone: str = "UTC") -> RitualFile:

@@ -78,6 +78,7 @@ def render_message(
     title: str,
     description: str = "",
     partner: str = "",
+    extra: Sequence[str] = (),
     kind: NudgeKind = NudgeKind.DUE,
     streak: int = 0,
     period: Every | str = Every.DAY,
@@ -92,8 +93,8 @@ def render_message(
 
     ``streak`` is the current streak in ``period`` units (day, week, month) and ``at_risk`` says
     the open period still has to be kept for it to go on. ``partner`` says who of a couple did
-    their part already. ``discreet`` keeps the ritual's title, description, partner and streak
-    off the lock screen.
+    their part already; ``extra`` lines (whose turn, ideas, a question) follow it. ``discreet``
+    keeps the ritual's title, description, partner, extra lines and streak off the lock screen.
     """
     every = Every(period)
     late = late_note(late_by)
@@ -103,6 +104,7 @@ def render_message(
     lines = [
         description.strip(),
         partner,
+        *extra,
         streak_line(streak, every),
         risk_line(streak, every, at_risk),
         late,

@@ -344,8 +344,43 @@ def digest_title(today: date) -> str:
     return f"Your week of rituals: {_short_day(first)} - {_short_day(last)} {last.year}"
 
 
+def least_served(items: Sequence[RitualInput], today: date) -> Dimension:
+    """The kind of connection that got the least time in the digest's seven days (fewest
+    completions; the first of the five on a tie), rituals of it or not."""
+    first, last = digest_window(today)
+    balance = build_report(items, first, last).balance if items else ()
+    done = {entry.dimension: entry.completions for entry in balance}
+    return min(CONNECTION_DIMENSIONS, key=lambda dimension: done.get(dimension, 0))
+
+
+def suggestion_line(
+    dimension: Dimension,
+    catalogue: Sequence[Ritual],
+    have: Iterable[str],
+    ideas: Sequence[tuple[str, Dimension, str]],
+) -> str:
+    """One line for the digest: a catalogue ritual of the least-served kind the household does
+    not have yet, else an unused idea ((ritual name, its dimension, text); one of that kind
+    first); "" when there is neither."""
+    taken = set(have)
+    kind = f"{dimension.value.capitalize()} connection"
+    missing = [ritual for ritual in catalogue if ritual.dimension is dimension and ritual.name not in taken]
+    if missing:
+        pick = missing[0]
+        return f"{kind} got the least time: how about '{pick.title}' ({pick.name} in the example catalogue)?"
+    chosen = sorted(ideas, key=lambda idea: idea[1] is not dimension)
+    if chosen:
+        name, _, text = chosen[0]
+        return f"{kind} got the least time: an idea from your list for {name}: {text}."
+    return ""
+
+
 def digest_text(
-    items: Sequence[RitualInput], today: date, *, paused: Sequence[tuple[date, date | None]] = ()
+    items: Sequence[RitualInput],
+    today: date,
+    *,
+    paused: Sequence[tuple[date, date | None]] = (),
+    suggestion: str = "",
 ) -> str:
     """The weekly digest body: short, warm, plain text, the same for the same input.
 
@@ -374,7 +409,10 @@ def digest_text(
         runs = ", ".join(f"{item.ritual.title} ({_run(s, item.history)} so far)" for item, s in at_risk)
         lines.append(f"Still open, if the day allows: {runs}.")
     verdict = balance_verdict(report.balance, gentle=True)
-    lines += [f"Balance: {verdict}.", ""]
+    lines += [f"Balance: {verdict}."]
+    if suggestion:
+        lines.append(suggestion)
+    lines.append("")
     lines.append(
         "Small and steady counts for more than big and rare; a quiet week is a season, not a verdict."
     )

@@ -33,6 +33,11 @@ class FakeOutbox:
             status = OccurrenceStatus.LATE if verdict.decision is Decision.LATE else OccurrenceStatus.SENT
             self.store.decide_occurrence(occurrence.id, status, now=self.clock.now())
 
+    def deliver_escalation(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> None:
+        with self._lock:
+            self.sent.append((stored.name, occurrence.day, occurrence.slot, Decision.SEND))
+        self.store.decide_occurrence(occurrence.id, OccurrenceStatus.SENT, now=self.clock.now())
+
     def deliver_household(self, occurrence: OccurrenceRecord, names: Sequence[str]) -> None:
         with self._lock:
             self.sent.append(("household", occurrence.day, occurrence.slot, Decision.SEND))

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # Every revision in migrations/versions, oldest first (a test keeps this in step with Alembic).
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0007")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 HEAD = REVISIONS[-1]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

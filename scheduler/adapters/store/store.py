@@ -33,11 +33,14 @@ from scheduler.adapters.store.tables import (
     CadenceVersionRow,
     CompletionRow,
     DeliveryRow,
+    IdeaRow,
+    IdeaSuggestionRow,
     MetaRow,
     OccurrenceRow,
     PauseRow,
     RitualRow,
     SkipRow,
+    TurnSwapRow,
 )
 from scheduler.app.stored import (
     ApiTokenRecord,
@@ -45,6 +48,7 @@ from scheduler.app.stored import (
     DeliveryOutcome,
     DeliveryRecord,
     DeliveryStatus,
+    IdeaRecord,
     LeaderInfo,
     OccurrenceClaim,
     OccurrenceKey,
@@ -490,6 +494,103 @@ class SqlStore:
                 .order_by(col(PauseRow.start), col(PauseRow.id))
             )
             return [_pause(row) for row in session.exec(query)]
+
+    # whose turn: the swapped periods --------------------------------------
+    def turn_swaps(self, ritual_id: int) -> dict[date, str]:
+        """The periods (by start) whose planner was swapped, and who plans them."""
+        with self._session() as session:
+            query = select(TurnSwapRow).where(TurnSwapRow.ritual_id == ritual_id)
+            return {row.period_start: row.person for row in session.exec(query)}
+
+    def set_turn_swap(self, ritual_id: int, period_start: date, person: str, *, now: datetime) -> None:
+        """Name the planner of the period starting ``period_start`` (one row per period)."""
+        _aware(now=now)
+        with self._session(write=True) as session:
+            _require_ritual(session, ritual_id)
+            query = select(TurnSwapRow).where(
+                TurnSwapRow.ritual_id == ritual_id, TurnSwapRow.period_start == period_start
+            )
+            row = session.exec(query).first() or TurnSwapRow(
+                ritual_id=ritual_id, period_start=period_start, person=person, created_at=now
+            )
+            row.person, row.created_at = person, now
+            session.add(row)
+
+    # the idea backlog ------------------------------------------------------
+    def add_idea(self, ritual_id: int, *, text: str, note: str, by: str, now: datetime) -> IdeaRecord:
+        _aware(now=now)
+        with self._session(write=True) as session:
+            _require_ritual(session, ritual_id)
+            row = IdeaRow(ritual_id=ritual_id, text=text, note=note, by_person=by, created_at=now)
+            session.add(row)
+            session.flush()
+            return _idea(row)
+
+    def ideas(self, ritual_id: int | None = None) -> list[IdeaRecord]:
+        """Every idea (of one ritual, or all), oldest first."""
+        with self._session() as session:
+            query = select(IdeaRow).order_by(col(IdeaRow.ritual_id), col(IdeaRow.id))
+            if ritual_id is not None:
+                query = query.where(IdeaRow.ritual_id == ritual_id)
+            return [_idea(row) for row in session.exec(query)]
+
+    def get_idea(self, idea_id: int) -> IdeaRecord | None:
+        with self._session() as session:
+            row = session.get(IdeaRow, idea_id)
+            return None if row is None else _idea(row)
+
+    def update_idea(
+        self,
+        idea_id: int,
+        *,
+        used_at: datetime | None = None,
+        completion_id: int | None = None,
+        dropped_at: datetime | None = None,
+    ) -> IdeaRecord | None:
+        """Mark an idea used (with the completion it belonged to) or dropped."""
+        with self._session(write=True) as session:
+            row = session.get(IdeaRow, idea_id)
+            if row is None:
+                return None
+            if used_at is not None:
+                row.used_at, row.completion_id = used_at, completion_id
+            if dropped_at is not None:
+                row.dropped_at = dropped_at
+            session.add(row)
+            session.flush()
+            return _idea(row)
+
+    def record_suggestions(
+        self, ritual_id: int, occurrence_id: int, day: date, idea_ids: Sequence[int], *, now: datetime
+    ) -> None:
+        """Which ideas a nudge suggested; each is stamped as suggested ``now``. Once per nudge."""
+        _aware(now=now)
+        with self._session(write=True) as session:
+            taken = select(IdeaSuggestionRow).where(IdeaSuggestionRow.occurrence_id == occurrence_id)
+            if session.exec(taken).first() is not None:
+                return
+            for idea_id in idea_ids:
+                session.add(
+                    IdeaSuggestionRow(
+                        ritual_id=ritual_id, occurrence_id=occurrence_id, idea_id=idea_id, day=day
+                    )
+                )
+                row = session.get(IdeaRow, idea_id)
+                if row is not None:
+                    row.last_suggested_at = now
+                    session.add(row)
+
+    def suggestions(self, ritual_id: int, *, occurrence_id: int | None = None) -> list[tuple[int, date, int]]:
+        """(occurrence id, day, idea id) of what nudges of this ritual suggested, oldest first."""
+        with self._session() as session:
+            query = (
+                select(IdeaSuggestionRow)
+                .where(IdeaSuggestionRow.ritual_id == ritual_id)
+                .order_by(col(IdeaSuggestionRow.id))
+            )
+            if occurrence_id is not None:
+                query = query.where(IdeaSuggestionRow.occurrence_id == occurrence_id)
+            return [(row.occurrence_id, row.day, row.idea_id) for row in session.exec(query)]
 
     # occurrences: the exactly-once guard ----------------------------------
     @overload
@@ -1310,7 +1411,7 @@ def _dumps(table: RitualTable) -> str:
 
 
 def _row_id(
-    row: RitualRow | CompletionRow | SkipRow | PauseRow | OccurrenceRow | DeliveryRow | ApiTokenRow,
+    row: RitualRow | CompletionRow | SkipRow | PauseRow | OccurrenceRow | DeliveryRow | ApiTokenRow | IdeaRow,
 ) -> int:
     if row.id is None:
         raise StoreError(f"{type(row).__name__} has no id after flush")
@@ -1367,6 +1468,21 @@ def _completion(row: CompletionRow) -> CompletionRecord:
         occurrence=row.occurrence,
         created_at=_utc(row.created_at),
         again=row.again,
+    )
+
+
+def _idea(row: IdeaRow) -> IdeaRecord:
+    return IdeaRecord(
+        id=_row_id(row),
+        ritual_id=row.ritual_id,
+        text=row.text,
+        note=row.note,
+        by=row.by_person,
+        created_at=_utc(row.created_at),
+        completion_id=row.completion_id,
+        used_at=None if row.used_at is None else _utc(row.used_at),
+        dropped_at=None if row.dropped_at is None else _utc(row.dropped_at),
+        last_suggested_at=None if row.last_suggested_at is None else _utc(row.last_suggested_at),
     )
 
 

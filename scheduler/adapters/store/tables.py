@@ -218,3 +218,50 @@ class ApiTokenRow(_Table, table=True):
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     person: str | None = None  # who its requests record as; None: nobody in particular
     kind: str = Field(default="api", sa_column_kwargs={"server_default": "api"})  # api or feed
+
+
+class TurnSwapRow(_Table, table=True):
+    """A period whose planner was swapped by hand (`ritual turn NAME --swap`)."""
+
+    __tablename__ = "turn_swap"
+    __table_args__ = (UniqueConstraint("ritual_id", "period_start", name="uq_turn_swap_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ritual_id: int = Field(foreign_key="ritual.id")
+    period_start: date
+    person: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class IdeaRow(_Table, table=True):
+    """An idea in a ritual's backlog: used once a completion names it, or dropped."""
+
+    __tablename__ = "idea"
+    __table_args__ = (Index("ix_idea_ritual", "ritual_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ritual_id: int = Field(foreign_key="ritual.id")
+    text: str = Field(sa_type=Text)
+    note: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
+    by_person: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    completion_id: int | None = None
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    dropped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_suggested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IdeaSuggestionRow(_Table, table=True):
+    """Which ideas a nudge suggested, so its Done page can ask which one it was."""
+
+    __tablename__ = "idea_suggestion"
+    __table_args__ = (
+        UniqueConstraint("occurrence_id", "idea_id", name="uq_idea_suggestion"),
+        Index("ix_idea_suggestion_ritual_day", "ritual_id", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ritual_id: int = Field(foreign_key="ritual.id")
+    occurrence_id: int
+    idea_id: int = Field(foreign_key="idea.id")
+    day: date

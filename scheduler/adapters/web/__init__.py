@@ -93,6 +93,12 @@ def create_app(
         Route("/api/v1/completions", _with_body(api.api_add_completion), methods=["POST"]),
         Route("/api/v1/completions/{id}", api.api_delete_completion, methods=["DELETE"]),
         Route("/api/v1/report", api.api_report, methods=["GET"]),
+        Route("/api/v1/rituals/{name}/turn", api.api_turn, methods=["GET"]),
+        Route("/api/v1/rituals/{name}/turn/swap", api.api_swap_turn, methods=["POST"]),
+        Route("/api/v1/ideas", api.api_ideas, methods=["GET"]),
+        Route("/api/v1/rituals/{name}/ideas", _with_body(api.api_add_idea), methods=["POST"]),
+        Route("/api/v1/rituals/{name}/ideas/{id}/done", api.api_idea_state, methods=["POST"]),
+        Route("/api/v1/rituals/{name}/ideas/{id}/drop", api.api_idea_state, methods=["POST"]),
     ]
     handlers: dict[Any, Callable[[Request, Exception], Response]] = {
         HTTPException: _http_error,

@@ -21,12 +21,14 @@ from scheduler.adapters.encoding import (
     completion_view_json,
     detail_json,
     dumps,
+    idea_json,
     pause_json,
     recorded_json,
     report_json,
     ritual_json,
     skip_json,
     streak_json,
+    turn_json,
 )
 from scheduler.adapters.web.auth import Auth
 from scheduler.app.service import RitualService
@@ -243,6 +245,51 @@ class Api:
     def api_report(self, request: Request) -> Response:
         def work() -> tuple[int, Any]:
             return 200, report_json(self.service.report(*report_window(request.query_params, self.service)))
+
+        return self._api(request, work)
+
+    # whose turn and the idea backlog --------------------------------------------------------
+    def api_turn(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        return self._api(request, lambda: (200, turn_json(self.service.turn(name))))
+
+    def api_swap_turn(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        return self._api(request, lambda: (200, turn_json(self.service.swap_turn(name))))
+
+    def api_ideas(self, request: Request) -> Response:
+        """Open ideas (``?ritual=NAME`` for one ritual's, ``?all=1`` with used and dropped ones)."""
+
+        def work() -> tuple[int, Any]:
+            name = request.query_params.get("ritual") or None
+            everything = request.query_params.get("all", "") in ("1", "true")
+            return 200, [idea_json(r, i) for r, i in self.service.ideas(name, everything=everything)]
+
+        return self._api(request, work)
+
+    def api_add_idea(self, request: Request, body: bytes) -> Response:
+        name = request.path_params["name"]
+
+        def work() -> tuple[int, Any]:
+            data = json_object(body, required=True)
+            check_fields(data, ("text", "note", "by"))
+            text = text_field(data, "text") or ""
+            note = text_field(data, "note") or ""
+            found = self.service.add_idea(name, text, by=_by(data, request.state.person), note=note)
+            return 201, idea_json(name, found)
+
+        return self._api(request, work)
+
+    def api_idea_state(self, request: Request) -> Response:
+        """``POST .../ideas/{id}/done`` or ``.../drop``."""
+        name, wanted = request.path_params["name"], request.path_params["id"]
+        verb = request.url.path.rpartition("/")[2]
+
+        def work() -> tuple[int, Any]:
+            if not (wanted.isascii() and wanted.isdigit() and len(wanted) <= 18):
+                raise NotFoundError(f"no idea with id '{wanted[:20]}' (see GET /api/v1/ideas)")
+            change = self.service.idea_done if verb == "done" else self.service.drop_idea
+            return 200, idea_json(name, change(name, int(wanted)))
 
         return self._api(request, work)
 

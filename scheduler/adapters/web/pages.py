@@ -108,8 +108,9 @@ class Pages:
             return checked
         claim, occurrence, stored = checked
         label = f"'{stored.ritual.title}' for {short_day(occurrence.day)}"
+        ideas = self._ideas(stored, occurrence) if claim.action is LinkAction.DONE else []
         if claim.action is LinkAction.DONE and self._asks_who(claim):
-            return self._who_page(request, label)
+            return self._who_page(request, label, ideas)
         if claim.action is LinkAction.DONE and self.service.done_from(occurrence, claim.person):
             return page(request, "Already recorded", f"{label} is already recorded. Nothing to do.")
         question = f"Mark {label} done?" if claim.action is LinkAction.DONE else f"Snooze {label}?"
@@ -121,13 +122,20 @@ class Pages:
             template="confirm.html",
             action=_path_and_query(request),
             buttons=[("", "", button)],
+            ideas=ideas,
         )
+
+    def _ideas(self, stored: StoredRitual, occurrence: OccurrenceRecord) -> list[tuple[int, str]]:
+        """When this period's heads-up suggested ideas, the confirm page asks which one you did."""
+        return [(idea.id, idea.text) for idea in self.service.suggested_ideas(stored, occurrence.day)]
 
     def _asks_who(self, claim: LinkClaim) -> bool:
         """A link sent to a channel the household shares names nobody: the page asks who did it."""
         return not claim.person and len(self.service.household) > 0
 
-    def _who_page(self, request: Request, label: str, status: int = 200) -> Response:
+    def _who_page(
+        self, request: Request, label: str, ideas: Sequence[tuple[int, str]] = (), status: int = 200
+    ) -> Response:
         """One button per person, and one for both of them together."""
         household = self.service.household
         choices = [(person.key, person.shown) for person in household] + [(HOUSEHOLD, "Both of us")]
@@ -139,6 +147,7 @@ class Pages:
             template="confirm.html",
             action=_path_and_query(request),
             buttons=[("who", key, shown) for key, shown in choices],
+            ideas=ideas,
         )
 
     def link_post(self, request: Request, body: bytes) -> Response:
@@ -156,13 +165,21 @@ class Pages:
             return page(request, "Snoozed", f"'{stored.ritual.title}': you will be nudged again.")
         day = min(occurrence.day, self.service.today(stored.ritual))  # a heads-up done early counts today
         who = claim.person
+        chosen = _form(body).get("idea", "")
+        idea = int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 18 else None
         if self._asks_who(claim):
             who = _form(body).get("who", "")
             if not who:
                 return self._who_page(request, f"'{stored.ritual.title}'", status=400)
         try:
             recorded = self.service.record_done(
-                stored.name, day=day, by=who, source="link", occurrence=str(occurrence.id), where="who"
+                stored.name,
+                day=day,
+                by=who,
+                source="link",
+                occurrence=str(occurrence.id),
+                where="who",
+                idea=idea,
             )
         except RitualError as error:
             return page(request, "Not recorded", str(error), status=409)

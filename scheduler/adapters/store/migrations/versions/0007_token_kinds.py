@@ -3,7 +3,7 @@ reads one person's calendar feed ("feed"), so a feed URL given to a calendar app
 anything. Every stored token stays as it was, of kind "api".
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
