@@ -477,3 +477,26 @@ def test_the_feed_lists_the_next_60_days(couple: Couple) -> None:
     days = sorted(set(re.findall(r"DTSTART;TZID=Europe/Berlin:(\d{8})T", body)))
     assert days[0] == "20261127"  # the talk at 20:30 tonight is still ahead
     assert "20270123" <= days[-1] <= "20270126"
+
+
+def test_whose_turn_todays_question_and_an_idea_added_from_the_page(couple: Couple) -> None:
+    couple.service.edit("date-night", {"turns": ["alex", "sam"], "prompts": "deck"})
+    alex, sam = client_of(couple, "alex"), client_of(couple, "sam")
+    mine = card(text(alex.get("/")), "Date night")
+    assert "Your turn to plan this one" in mine
+    question = couple.service.prompts("date-night")[0][2]
+    assert question and f"Today's question: {question}" in mine
+    theirs = card(text(sam.get("/")), "Date night")
+    assert "Alex plans this one" in theirs and question in theirs
+    assert "plans this one" not in card(text(sam.get("/")), "Journal")  # no turns, no planner
+
+    answer = act(sam, "date-night", "Date night", "idea", idea="pottery class")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/?verb=idea&r=date-night")
+    assert "Added an idea to 'date-night'." in text(sam.get(answer.headers["location"]))
+    ((ritual, idea),) = couple.service.ideas("date-night")
+    assert (ritual, idea.text, idea.by) == ("date-night", "pottery class", "sam")
+    assert "Ideas (1)" in card(text(alex.get("/")), "Date night")
+    assert "<li>pottery class</li>" in card(text(alex.get("/")), "Date night")
+    refused = act(sam, "date-night", "Date night", "idea", idea="   ")
+    assert refused.status_code == 409 and "an idea needs some words" in text(refused)
+    assert len(couple.service.ideas("date-night")) == 1

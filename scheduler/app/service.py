@@ -403,8 +403,18 @@ class RitualService:
         from scheduler.domain.today import Section, standing
 
         order = {Section.TODAY: 0, Section.WEEK: 1, Section.LATER: 2}
+        ideas: dict[int, list[IdeaRecord]] = {}
+        for idea in self.store.ideas(None):
+            if idea.state == "open":
+                ideas.setdefault(idea.ritual_id, []).append(idea)
         entries = [
-            TodayEntry(stored, standing(history, today, days=days))
+            TodayEntry(
+                stored,
+                standing(history, today, days=days),
+                planner=self.planner(stored, today),
+                question=self.prompt_of(stored, today),
+                ideas=tuple(ideas.get(stored.id, ())),
+            )
             for stored, history, today in self.histories()
         ]
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from scheduler.app.stored import (
     CompletionRecord,
     DeliveryRecord,
+    IdeaRecord,
     LeaderInfo,
     OccurrenceRecord,
     PauseRecord,
@@ -111,10 +112,14 @@ class CompletionView:
 
 @dataclass(frozen=True, slots=True)
 class TodayEntry:
-    """One ritual on the today page: where it stands."""
+    """One ritual on the today page: where it stands, who plans it, today's question and the
+    open ideas of its backlog."""
 
     stored: StoredRitual
     standing: Standing
+    planner: str = ""
+    question: str = ""
+    ideas: tuple[IdeaRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

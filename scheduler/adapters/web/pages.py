@@ -377,6 +377,8 @@ class Pages:
             service.skip(name, day=day, reason=form.get("reason", ""), by=me, where="login")
         elif verb == "unskip":
             service.unskip(name, day=day)
+        elif verb == "idea":
+            service.add_idea(name, form.get("idea", ""), by=me)
         else:
             raise UnknownRitualError(name)
 
@@ -406,6 +408,7 @@ SAID = {
     "undo": "Took back your Done of '{r}'{on}.",
     "skip": "Skipped '{r}'{on}.",
     "unskip": "'{r}' is no longer skipped{on}.",
+    "idea": "Added an idea to '{r}'.",
 }
 
 
@@ -439,6 +442,9 @@ class Card:
     can_skip: bool
     can_unskip: bool
     days: tuple[DayButton, ...]
+    planner: str  # "Your turn to plan this one" / "Sam plans this one" for a ritual with turns
+    question: str  # today's question from the ritual's deck
+    ideas: tuple[str, ...]  # the open ideas of its backlog
 
 
 def card(entry: TodayEntry, me: str, household: Household, csrf: str) -> Card:
@@ -467,7 +473,16 @@ def card(entry: TodayEntry, me: str, household: Household, csrf: str) -> Card:
         can_skip=state in {State.OPEN, State.AT_RISK, State.WAITING},
         can_unskip=state is State.EXCUSED,
         days=_days(standing, me, household),
+        planner=_planner_words(entry.planner, me, household),
+        question=entry.question,
+        ideas=tuple(idea.text for idea in entry.ideas),
     )
+
+
+def _planner_words(planner: str, me: str, household: Household) -> str:
+    if not planner:
+        return ""
+    return "Your turn to plan this one" if planner == me else f"{household.shown(planner)} plans this one"
 
 
 def _when(standing: Standing) -> str:
