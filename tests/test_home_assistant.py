@@ -278,6 +278,15 @@ def test_discovery_states_buttons_switch_and_going_offline(home: tuple[Setup, Wa
     assert wait_for(lambda: watcher.get(f"{setup.node}/availability") == b"offline", 5)
     log = setup.log()
     assert SECRET not in log and "Traceback" not in log
+    for killed in (False, True):  # what the daemon last said, after a clean stop and after a kill
+        status = setup.ritual("status")
+        assert status.returncode == 0 and not status.stderr, status.stderr
+        assert "home assistant: mqtt://127.0.0.1" in status.stdout
+        if not killed:
+            setup.start()
+            assert wait_for(lambda: watcher.get(f"{setup.node}/availability") == b"online", 30)
+            setup.daemon.kill()
+            setup.daemon.wait()
 
 
 @pytest.mark.mqtt

@@ -118,11 +118,10 @@ def status(app: App, limit: int, as_json: bool) -> None:
     else:
         click.echo("web: off (http_bind = off, no public_url): nudges carry no Done/Snooze links")
     if home is not None:
-        since = f" since {datetime.fromisoformat(home['since']).astimezone(zone):%a %d %b %H:%M}"
-        click.echo(
-            f"home assistant: {home['broker']}: {home['state']}"
-            + (f" ({home['detail']})" if home["detail"] else since if home["since"] else "")
-        )
+        said = f" ({home['detail']})" if home["detail"] else ""
+        if not said and home["since"]:  # no time when the daemon never said (or says stopped)
+            said = f" since {datetime.fromisoformat(home['since']).astimezone(zone):%a %d %b %H:%M}"
+        click.echo(f"home assistant: {home['broker']}: {home['state']}{said}")
     if view.next:
         rows = [
             [
