@@ -271,6 +271,9 @@ def test_discovery_states_buttons_switch_and_going_offline(home: tuple[Setup, Wa
             assert wait_for(lambda topic=topic: watcher.get(topic) == b"", 10), topic
         else:
             assert watcher.get(topic)
+    for gone in ("hug", "walk"):  # and their retained states
+        assert wait_for(lambda gone=gone: watcher.get(f"{setup.node}/ritual/{gone}") == b"", 10), gone
+    assert watcher.json(f"{setup.node}/ritual/talk")
 
     # Stopped: the entities show unavailable.
     setup.stop()
@@ -734,3 +737,14 @@ def test_without_paho_the_daemon_says_so_in_one_line_and_check_fails(
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 1
     assert f"error: {missing}" in result.stderr
+
+
+def test_entity_ids_are_what_home_assistant_allows() -> None:
+    from scheduler.adapters.mqtt import entity_slug
+
+    # the README's example: a ritual's hyphens become underscores in its entity id
+    assert f"sensor.{entity_slug('ritual_scheduler_tech-free-talk_streak')}" == (
+        "sensor.ritual_scheduler_tech_free_talk_streak"
+    )
+    assert "sensor.ritual_scheduler_tech_free_talk_streak" in " ".join(_readme_section().split())
+    assert entity_slug("Home-1__tech-free-talk_done_Alex") == "home_1_tech_free_talk_done_alex"

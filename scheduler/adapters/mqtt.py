@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import queue
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,7 @@ class HomeAssistantBridge:
         self._refresh_pending = threading.Event()
         self._published: dict[str, str] = {}  # topic -> payload last published (this connection)
         self._wanted: set[str] = set()  # the config topics of the entities Home lists now
+        self._state_topics: set[str] = set()  # the state topics of the rituals Home lists now
         self._commands: dict[str, Entity] = {}
         self._connected = threading.Event()
         self._link = ""  # the state last logged, so a retry loop logs one line, not one per try
@@ -209,9 +211,13 @@ class HomeAssistantBridge:
         }
         for topic, config in configs.items():
             self._publish(topic, json.dumps(config, sort_keys=True))
-        for state in self.home.states():
+        states = {self.state_topic(state.name): state for state in self.home.states()}
+        for topic in self._state_topics - set(states):  # a ritual gone: its state goes too
+            self._publish(topic, "")
+        self._state_topics = set(states)
+        for topic, state in states.items():
             body = {"streak": state.streak, "due": ON if state.due else OFF, "attributes": state.attributes}
-            self._publish(self.state_topic(state.name), json.dumps(body, sort_keys=True))
+            self._publish(topic, json.dumps(body, sort_keys=True))
         self._publish(self.paused_topic, ON if self.home.household_paused() else OFF)
 
     def _message(self, topic: str, payload: bytes, retained: bool) -> None:
@@ -258,7 +264,7 @@ class HomeAssistantBridge:
             "name": entity.name,
             "unique_id": f"{self.node_id}_{entity.object_id}",
             # Home Assistant 2025.10 replaced object_id with default_entity_id (domain.slug).
-            "default_entity_id": f"{entity.kind}.{self.node_id}_{entity.object_id}",
+            "default_entity_id": f"{entity.kind}.{entity_slug(f'{self.node_id}_{entity.object_id}')}",
             "availability": [
                 {
                     "topic": self.availability_topic,
@@ -306,3 +312,9 @@ class HomeAssistantBridge:
                     "payload_off": OFF,
                 }
         return config
+
+
+def entity_slug(text: str) -> str:
+    """``text`` as Home Assistant's entity ids must be: lower case letters, digits and single
+    underscores (``tech-free-talk`` becomes ``tech_free_talk``)."""
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9]", "_", text.lower())).strip("_")
