@@ -105,7 +105,7 @@ def browser() -> Iterator[Browser]:
 
 def log_in(page: Page, site: Site) -> None:
     page.goto(f"{site.url}/login")
-    page.get_by_label("API token").fill(TOKEN)
+    page.get_by_label("Your token").fill(TOKEN)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{site.url}/")
     expect(page.get_by_role("heading", level=1)).to_have_text("The household's rituals")

@@ -79,7 +79,7 @@ def test_done_on_a_both_ritual_waits_for_the_other_and_the_second_done_keeps_it(
     answer = act(sam, "talk", "20 minutes, phones away", "done", by="me", note="on the balcony")
     assert (answer.status_code, answer.headers["location"]) == (303, "/?verb=done&r=talk")
     assert state(sam, "20 minutes, phones away") == "waiting for Alex"
-    assert state(alex, "20 minutes, phones away") == "waiting for Alex"
+    assert state(alex, "20 minutes, phones away") == "waiting for you"  # Alex's own card says "you"
     # Sam already did their part: Sam gets Undo, not another Done; Alex still gets Done.
     assert "/today/talk/done" not in card(text(sam.get("/")), "20 minutes, phones away").split("Past days")[0]
     assert "Done for me" in card(text(alex.get("/")), "20 minutes, phones away")
@@ -120,7 +120,7 @@ def test_undo_takes_back_only_what_i_recorded(couple: Couple) -> None:
     answer = act(sam, "talk", "20 minutes, phones away", "undo")
     assert answer.status_code == 303
     assert couple.marks("talk") == []
-    assert "Took back your Done of 'talk'." in text(sam.get(answer.headers["location"]))
+    assert "Took back your Done of '20 minutes, phones away'." in text(sam.get(answer.headers["location"]))
 
 
 def test_skip_with_a_reason_excuses_the_period_and_unskip_takes_it_back(couple: Couple) -> None:
@@ -145,7 +145,7 @@ def test_a_past_day_is_back_filled_and_undone_from_its_row(couple: Couple) -> No
     assert len(days) == 14
     answer = act(alex, "run", "Morning run", "done", date=THURSDAY.isoformat())
     assert (answer.status_code, answer.headers["location"]) == (303, "/?verb=done&r=run&date=2026-11-26")
-    assert "Recorded 'run' for Thu 26 Nov." in text(alex.get(answer.headers["location"]))
+    assert "Recorded 'Morning run' for Thu 26 Nov." in text(alex.get(answer.headers["location"]))
     assert couple.marks("run") == [(THURSDAY, "alex", "")]
     section = card(text(alex.get("/")), "Morning run")
     thursday = re.search(r'<button[^>]*value="2026-11-26"[^>]*>', section)
@@ -196,8 +196,11 @@ def test_the_notice_never_echoes_free_text(couple: Couple) -> None:
     alex = client_of(couple, "alex")
     page = text(alex.get("/?verb=<script>&r=x"))
     assert "<script>" not in page
-    escaped = alex.get("/?verb=done&r=<b>x</b>").text
-    assert "<b>x</b>" not in escaped and "&lt;b&gt;x&lt;/b&gt;" in escaped
+    made_up = alex.get("/?verb=done&r=<b>x</b>").text  # a name that is no ritual gets no notice
+    assert "<b>x</b>" not in made_up and "Recorded" not in made_up
+    assert "Recorded" not in text(alex.get("/?verb=done&r=no-such-thing"))
+    removed = alex.get("/?verb=removed&r=<b>x</b>").text  # a removed ritual is named as asked, escaped
+    assert "<b>x</b>" not in removed and "&lt;b&gt;x&lt;/b&gt;" in removed
 
 
 def test_the_today_page_computes_no_year_of_squares(couple: Couple) -> None:
@@ -376,11 +379,16 @@ def test_edit_pause_resume_and_remove_a_ritual_from_its_page(couple: Couple) -> 
     assert alex.post("/rituals/run/resume", data={"csrf": token}).status_code == 303
     asked = alex.post("/rituals/run/remove", data={"csrf": token})
     assert asked.status_code == 200 and "Yes, remove it" in text(asked)
+    assert '<a href="/rituals/run" class="cancel">Cancel</a>' in text(asked)
+    assert "`" not in text(asked)  # no command line for the partner who never opens a shell
     assert couple.store.get_ritual("run") is not None
     removed = alex.post("/rituals/run/remove", data={"csrf": token, "confirm": "yes"})
     assert (removed.status_code, removed.headers["location"]) == (303, "/?verb=removed&r=run")
     assert couple.store.get_ritual("run") is None
     assert "Morning run" not in text(alex.get("/")).split("</h1>")[1].split("Removed")[0]
+    gone = text(alex.get("/rituals/run"))  # its page stays, says so, and offers no changes
+    assert "removed" in gone and "its history is kept here" in gone
+    assert "change it there" not in gone and "/rituals/run/edit" not in gone
 
 
 def describe(stored: Any) -> str:
@@ -492,7 +500,7 @@ def test_whose_turn_todays_question_and_an_idea_added_from_the_page(couple: Coup
 
     answer = act(sam, "date-night", "Date night", "idea", idea="pottery class")
     assert (answer.status_code, answer.headers["location"]) == (303, "/?verb=idea&r=date-night")
-    assert "Added an idea to 'date-night'." in text(sam.get(answer.headers["location"]))
+    assert "Added an idea to 'Date night'." in text(sam.get(answer.headers["location"]))
     ((ritual, idea),) = couple.service.ideas("date-night")
     assert (ritual, idea.text, idea.by) == ("date-night", "pottery class", "sam")
     assert "Ideas (1)" in card(text(alex.get("/")), "Date night")
@@ -500,3 +508,46 @@ def test_whose_turn_todays_question_and_an_idea_added_from_the_page(couple: Coup
     refused = act(sam, "date-night", "Date night", "idea", idea="   ")
     assert refused.status_code == 409 and "an idea needs some words" in text(refused)
     assert len(couple.service.ideas("date-night")) == 1
+
+
+def test_a_token_of_nobody_in_particular_asks_who_did_it(couple: Couple) -> None:
+    from scheduler.app.stored import api_token_hash
+
+    couple.store.create_api_token("tablet", api_token_hash("rt_kitchen-tablet"), now=NOW)
+    tablet = TestClient(couple.app(), follow_redirects=False)
+    assert tablet.get("/login", params={"token": "rt_kitchen-tablet"}).status_code == 303
+    talk = card(text(tablet.get("/")), "20 minutes, phones away")
+    assert ">Done: Alex<" in talk and ">Done: Sam<" in talk and ">Done: Both of us<" in talk
+    assert ">Done: Sam<" not in card(text(tablet.get("/")), "Morning run")  # Alex's alone
+    nobody = act(tablet, "run", "Morning run", "done")
+    assert nobody.status_code == 409 and "say who did it" in text(nobody)
+    assert couple.marks("run") == []
+    answer = act(tablet, "run", "Morning run", "done", who="alex")
+    assert answer.status_code == 303 and couple.marks("run") == [(FRIDAY, "alex", "")]
+
+
+def test_a_second_done_the_same_day_says_it_was_already_recorded(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    assert act(alex, "run", "Morning run", "done").headers["location"] == "/?verb=done&r=run"
+    again = act(alex, "run", "Morning run", "done")  # a second tab, or a tap on a stale page
+    assert (again.status_code, again.headers["location"]) == (303, "/?verb=already&r=run")
+    page = text(alex.get(again.headers["location"]))
+    assert "'Morning run' was already recorded: nothing changed." in page
+    assert len(couple.marks("run")) == 1
+
+
+def test_a_paused_card_names_no_next_due_day(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    couple.service.pause(None, by="alex")
+    run = card(text(alex.get("/")), "Morning run")
+    assert "paused" in run and "next due" not in run
+
+
+def test_an_address_opened_by_hand_gets_a_page_in_words_with_a_way_back(couple: Couple) -> None:
+    alex = client_of(couple, "alex")
+    again = alex.get("/rituals/run/remove")  # the confirmation opened again from the history
+    assert again.status_code == 405 and "go back and tap the button again" in text(again)
+    assert '<a href="/">Go to the today page</a>' in again.text
+    lost = alex.get("/no/such/page")
+    assert lost.status_code == 404 and "There is no page at this address." in text(lost)
+    assert couple.store.get_ritual("run") is not None

@@ -1089,7 +1089,7 @@ def test_the_today_page_shows_the_ritual_and_its_done_button_records_it(house: H
     assert (pressed.status_code, pressed.headers["location"]) == (303, "/?verb=done&r=date-night")
     assert [(c.day, c.source) for c in house.completions()] == [(FRIDAY, "web")]
     after = house.client.get("/?verb=done&r=date-night")
-    assert "Recorded 'date-night'." in text(after)
+    assert "Recorded 'Date night'." in text(after)
     assert 'streak <b class="streak">1</b>' in text(after)
     assert '<span class="state">kept</span>' in text(after)
     # A kept period offers Undo, not another Done, and points at the next due day.

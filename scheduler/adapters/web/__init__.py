@@ -179,7 +179,12 @@ def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if request.url.path.startswith("/api/"):
         return json_response(error.status_code, {"error": error.detail.lower()}, headers=error.headers)
-    return page(request, error.detail, error.detail, status=error.status_code)
+    if error.status_code == 405:  # e.g. a Remove confirmation opened again from the history
+        said = "This address answers a button on a page, not a visit: go back and tap the button again."
+        return page(request, "Nothing to show here", said, status=405, back="/")
+    if error.status_code == 404:
+        return page(request, "Not found", "There is no page at this address.", status=404, back="/")
+    return page(request, error.detail, error.detail, status=error.status_code, back="/")
 
 
 def _server_error(request: Request, error: Exception) -> Response:

@@ -36,7 +36,7 @@ from scheduler.app.service import RitualService
 from scheduler.app.stored import ApiTokenRecord, OccurrenceRecord, StoredRitual
 from scheduler.app.views import TodayEntry, Upcoming
 from scheduler.domain.definitions import CompleteWhen
-from scheduler.domain.errors import NotFoundError, RitualError, UnknownRitualError
+from scheduler.domain.errors import NotFoundError, RitualError, UnknownRitualError, UsageError
 from scheduler.domain.links import LinkAction, LinkClaim, LinkError, LinkFailure, verify
 from scheduler.domain.people import HOUSEHOLD, Household
 from scheduler.domain.today import Section, Standing, State
@@ -277,7 +277,7 @@ class Pages:
             greeting,
             template="today.html",
             user=record,
-            notices=said(request),
+            notices=said(request, {e.stored.name: e.stored.ritual.title for e in entries}),
             sections=sections,
             pauses=pauses,
         )
@@ -295,7 +295,8 @@ class Pages:
         me = record.person or ""
         try:
             day = _day(form.get("date"))
-            self._act(verb, name, day, me, form)
+            if not self._act(verb, name, day, me, form):
+                verb = "already"  # nothing new stored: say so, not "Recorded" again
         except UnknownRitualError as error:
             return page(request, "Not recorded", str(error), status=404, user=record)
         except NotFoundError as error:
@@ -366,21 +367,29 @@ class Pages:
             return page(request, "Not paused", str(error).replace("--", ""), status=400, user=record)
         return RedirectResponse("/household?" + urlencode({"verb": verb, "r": "household"}), status_code=303)
 
-    def _act(self, verb: str, name: str, day: date | None, me: str, form: Mapping[str, str]) -> None:
+    def _act(self, verb: str, name: str, day: date | None, me: str, form: Mapping[str, str]) -> bool:
+        """Do what the form says; False when it was done already (nothing new stored)."""
         service = self.service
         if verb == "done":
             by = HOUSEHOLD if form.get("by") == "both" else me
-            service.record_done(name, day=day, by=by, note=form.get("note", ""), source="web", where="login")
-        elif verb == "undo":
+            if not me and len(service.household):  # a token of nobody in particular: the form says who
+                by = form.get("who", "")
+                if not by:
+                    raise UsageError("say who did it: tap the button with their name")
+            note = form.get("note", "")
+            where = "login" if me else "who"
+            return service.record_done(name, day=day, by=by, note=note, source="web", where=where).created
+        if verb == "undo":
             service.undo(name, day=day, mine=me, where="login")
         elif verb == "skip":
-            service.skip(name, day=day, reason=form.get("reason", ""), by=me, where="login")
+            return service.skip(name, day=day, reason=form.get("reason", ""), by=me, where="login")[1]
         elif verb == "unskip":
             service.unskip(name, day=day)
         elif verb == "idea":
             service.add_idea(name, form.get("idea", ""), by=me)
         else:
             raise UnknownRitualError(name)
+        return True
 
 
 # the today page's cards ----------------------------------------------------------------------
@@ -409,6 +418,7 @@ SAID = {
     "skip": "Skipped '{r}'{on}.",
     "unskip": "'{r}' is no longer skipped{on}.",
     "idea": "Added an idea to '{r}'.",
+    "already": "'{r}' was already recorded{on}: nothing changed.",
 }
 
 
@@ -442,6 +452,7 @@ class Card:
     can_skip: bool
     can_unskip: bool
     days: tuple[DayButton, ...]
+    who: tuple[tuple[str, str], ...]  # logged in as nobody in particular: (person, "Alex") to pick
     planner: str  # "Your turn to plan this one" / "Sam plans this one" for a ritual with turns
     question: str  # today's question from the ritual's deck
     ideas: tuple[str, ...]  # the open ideas of its backlog
@@ -453,7 +464,9 @@ def card(entry: TodayEntry, me: str, household: Household, csrf: str) -> Card:
     state = standing.state
     words = state.value
     if state is State.WAITING:
-        words = "waiting for " + " and ".join(household.shown(p) for p in standing.waiting)
+        words = "waiting for " + " and ".join(
+            "you" if p == me else household.shown(p) for p in standing.waiting
+        )
     mine = standing.did(me)
     both = ritual.complete_when is CompleteWhen.BOTH and bool(ritual.people)
     return Card(
@@ -469,6 +482,7 @@ def card(entry: TodayEntry, me: str, household: Household, csrf: str) -> Card:
         csrf=csrf,
         can_done=state not in {State.KEPT, State.NOT_STARTED} and not (both and mine),
         for_both=both and me in ritual.people,
+        who=_who_choices(ritual.people, me, household),
         can_undo=mine,
         can_skip=state in {State.OPEN, State.AT_RISK, State.WAITING},
         can_unskip=state is State.EXCUSED,
@@ -479,6 +493,16 @@ def card(entry: TodayEntry, me: str, household: Household, csrf: str) -> Card:
     )
 
 
+def _who_choices(people: Sequence[str], me: str, household: Household) -> tuple[tuple[str, str], ...]:
+    """With a token of nobody in particular, Done asks who: the ritual's people (or everyone),
+    and both of them together."""
+    if me or not len(household):
+        return ()
+    keys = list(people) or [person.key for person in household]
+    choices = [(key, household.shown(key)) for key in keys]
+    return tuple(choices + ([(HOUSEHOLD, "Both of us")] if len(keys) > 1 else []))
+
+
 def _planner_words(planner: str, me: str, household: Household) -> str:
     if not planner:
         return ""
@@ -487,7 +511,9 @@ def _planner_words(planner: str, me: str, household: Household) -> str:
 
 def _when(standing: Standing) -> str:
     """When it is due next, never a day already gone; a kept period points at the next one."""
-    if standing.state in {State.KEPT, State.EXCUSED, State.PAUSED}:
+    if standing.state is State.PAUSED:
+        return ""  # due again once resumed; the pause says until when
+    if standing.state in {State.KEPT, State.EXCUSED}:
         return "" if standing.following is None else f"next due {short_day(standing.following)}"
     if standing.next_due is None:
         return ""
@@ -514,11 +540,17 @@ def _days(standing: Standing, me: str, household: Household) -> tuple[DayButton,
     return tuple(buttons)
 
 
-def said(request: Request) -> list[str]:
-    """The notice after an action: made from the redirect's words, never echoing free text."""
+def said(request: Request, titles: Mapping[str, str] | None = None) -> list[str]:
+    """The notice after an action: made from the redirect's words, never echoing free text.
+    With ``titles`` (name: title of the rituals on the page) a ritual is called by its title,
+    and a name that is none of them gets no notice."""
     verb, name = request.query_params.get("verb", ""), request.query_params.get("r", "")
     if verb not in SAID or not name:
         return []
+    if titles is not None and verb != "removed":
+        if name not in titles:
+            return []
+        name = titles[name]
     day = _day_or_none(request.query_params.get("date"))
     on = "" if day is None else f" for {short_day(day)}"
     return [SAID[verb].format(r=name, on=on)]

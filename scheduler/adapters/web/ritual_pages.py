@@ -109,8 +109,13 @@ class RitualPages:
             if stored.source is RitualSource.FILE
             else "with ritual add, the API or this page",
             "owned": stored.source is not RitualSource.FILE and stored.removed_at is None,
+            "removed": "" if stored.removed_at is None else short_day(stored.removed_at.date()),
             "paused": detail.paused,
-            "state": "paused" if detail.paused else standing.state.value,
+            "state": "removed"
+            if stored.removed_at is not None
+            else "paused"
+            if detail.paused
+            else standing.state.value,
             "streak": summary.current_streak,
             "longest": summary.longest_streak,
             "strength": round(summary.strength * 100),
@@ -224,16 +229,18 @@ class RitualPages:
                 self.service.resume(name)
             elif verb == "remove":
                 if form.get("confirm") != "yes":
+                    title = self.service.get(name).ritual.title
                     return page(
                         request,
-                        f"Remove {name}?",
-                        f"'{name}' stops nudging and leaves the today page; its history is kept "
-                        "(`ritual list --all` shows it).",
+                        f"Remove {title}?",
+                        f"'{title}' stops nudging and leaves the today page; its history is kept "
+                        "and its page stays at this address.",
                         template="confirm.html",
                         user=record,
                         action=f"/rituals/{name}/remove",
                         buttons=[("confirm", "yes", "Yes, remove it")],
                         csrf=form.get("csrf", ""),
+                        cancel=f"/rituals/{name}",
                     )
                 self.service.remove(name)
                 return _redirect("/", "removed", name)
