@@ -65,3 +65,14 @@ def test_standing_uses_the_cadence_in_force_today() -> None:
     assert now.section is Section.TODAY
     assert now.period is not None and now.period.status is PeriodStatus.KEPT
     assert now.summary.period is Every.DAY
+
+
+def test_a_weekday_ritual_seen_at_the_weekend_is_next_due_on_monday() -> None:
+    saturday, sunday, next_monday = date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)
+    ritual = ritual_from_table({"name": "stretch", "every": "day", "on": "weekdays"})
+    history = history_of(ritual, MONDAY, [], [], [], [])
+    for day in (saturday, sunday):
+        now = standing(history, day)
+        assert (now.next_due, now.following, now.section) == (next_monday, next_monday, Section.WEEK)
+    friday = standing(history, FRIDAY)  # due today; after it, Monday (two rest days on)
+    assert (friday.next_due, friday.following) == (FRIDAY, next_monday)

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import assert_never
 
-from scheduler.domain.cadence import due_days, period_of
+from scheduler.domain.cadence import Cadence, Period, due_days, period_of
 from scheduler.domain.definitions import CompleteWhen
 from scheduler.domain.heatmap import Cell, heatmap_cells
 from scheduler.domain.people import HOUSEHOLD
@@ -25,6 +25,7 @@ from scheduler.domain.streaks import (
 )
 
 _WEEK = timedelta(days=7)
+_LOOKAHEAD_PERIODS = 60  # how far to look for a next due day (rest periods in between)
 
 
 class Section(StrEnum):
@@ -115,10 +116,8 @@ def standing(history: History, today: date, *, year: bool = False, days: int = 0
         if effective_from <= today:
             cadence = version
     period = period_of(cadence, today)
-    following = period_of(cadence, period.end)
-    upcoming = [d for d in (*due_days(cadence, period), *due_days(cadence, following)) if d >= today]
-    next_due = upcoming[0] if upcoming else None
-    later = [d for d in due_days(cadence, following) if d >= today]
+    next_due = _first_due(cadence, period, today)
+    later = _first_due(cadence, period_of(cadence, period.end), today)
     summary, newest = summarize_with_newest(history, today)
     current = newest if newest is not None and today in newest.period else None
     return Standing(
@@ -128,9 +127,20 @@ def standing(history: History, today: date, *, year: bool = False, days: int = 0
         summary=summary,
         cells=tuple(heatmap_cells(history, today)) if year else (),
         waiting=_waiting(history, current),
-        following=later[0] if later else None,
+        following=later,
         recent=_recent(history, today, days) if days else (),
     )
+
+
+def _first_due(cadence: Cadence, period: Period, today: date) -> date | None:
+    """The first due day from ``today`` on, in ``period`` or a later one: a weekday ritual seen
+    on a Saturday is due on Monday, two rest periods on."""
+    for _ in range(_LOOKAHEAD_PERIODS):
+        upcoming = [day for day in due_days(cadence, period) if day >= today]
+        if upcoming:
+            return upcoming[0]
+        period = period_of(cadence, period.end)
+    return None
 
 
 def _waiting(history: History, current: PeriodOutcome | None) -> tuple[str, ...]:
