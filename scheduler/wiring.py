@@ -181,7 +181,7 @@ class SettingsRuntime:
             from scheduler.adapters.mqtt import Broker, HomeAssistantBridge
         except ImportError:
             log.error(
-                "[home_assistant] needs paho-mqtt: pip install 'ritual-scheduler[mqtt]'; nudging goes on"
+                "[home_assistant] needs paho-mqtt: pip install '.[mqtt]' in the checkout; nudging goes on"
             )
             return
         host, port, user, password, tls = chosen.broker

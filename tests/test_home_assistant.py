@@ -711,7 +711,7 @@ def test_without_paho_the_daemon_says_so_in_one_line_and_check_fails(
     for name in [m for m in sys.modules if m == "paho" or m.startswith(("paho.", "scheduler.adapters.mqtt"))]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "paho", None)  # import paho now fails, as when it is not installed
-    missing = "[home_assistant] needs paho-mqtt: pip install 'ritual-scheduler[mqtt]'"
+    missing = "[home_assistant] needs paho-mqtt: pip install '.[mqtt]' in the checkout"
     running = InProcess(tmp_path, AHEAD, home_assistant=HomeAssistantSettings(mqtt=SecretStr("mqtt://h")))
     running.add("talk", "09:30")
     running.start()

@@ -137,7 +137,7 @@ def check(app: App, as_json: bool) -> None:
         import importlib.util
 
         if importlib.util.find_spec("paho") is None:
-            problems.append("[home_assistant] needs paho-mqtt: pip install 'ritual-scheduler[mqtt]'")
+            problems.append("[home_assistant] needs paho-mqtt: pip install '.[mqtt]' in the checkout")
     notes = [note] if (note := link_note(settings)) else []
     stored_count = len(service.list_rituals())
     result = {
