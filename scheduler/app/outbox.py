@@ -216,14 +216,16 @@ class ChannelOutbox:
 
     def _replaceable(self, nudges: Sequence[OccurrenceRecord]) -> list[Channel]:
         """The channels that delivered one of these nudges and can replace it on the phones."""
-        by_target = {channel.target: channel for channel in self.channels}
+        by_target = {channel.target: channel for channel in self.channels if channel.can_replace}
+        if not by_target:  # no channel can replace a message: nothing to read (the common case)
+            return []
         delivered = {
             row.target
             for nudge in nudges
             for row in self.store.deliveries(occurrence_id=nudge.id)
             if row.status is DeliveryStatus.SENT
         }
-        return [by_target[t] for t in sorted(delivered) if t in by_target and by_target[t].can_replace]
+        return [by_target[t] for t in sorted(delivered) if t in by_target]
 
     def deliver_cleared(
         self, stored: StoredRitual, occurrence: OccurrenceRecord, nudges: Sequence[OccurrenceRecord]

@@ -130,6 +130,7 @@ class Burst:
         return all(status is DeliveryStatus.SENT for status, _ in self.rows())
 
 
+@pytest.mark.timeout(scaled(300, 1800))
 def test_two_daemons_drain_a_burst_faster_and_send_each_delivery_once(
     tmp_path: Path, receiver: Receiver, postgres_url: str
 ) -> None:
