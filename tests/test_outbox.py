@@ -76,6 +76,30 @@ def test_a_503_outage_is_retried_with_growing_backoff_and_delivered_once(
     assert alex.delivered() == 1
 
 
+def test_a_standby_drains_a_retry_once_and_settles_its_nudge(
+    receivers: StartReceiver, households: Callable[..., Household]
+) -> None:
+    alex = receivers(script=[503])
+    home = households({"alex": [alex.url("a")]})
+    talk = home.add(notify=["alex"])
+    home.fire(talk)
+    retry_at = one(home).next_attempt_at
+    assert retry_at is not None
+    standby = home.new_outbox()  # another daemon of the database: no leader epoch
+
+    home.clock.set(retry_at - timedelta(seconds=1))
+    assert standby.drain() == 0, "not due yet"
+    home.clock.set(retry_at)
+    assert standby.drain() == 1
+    assert standby.drain() == 0
+    assert home.outbox.deliver_due() == 0, "the leader finds nothing left"
+
+    row = one(home)
+    assert (row.status, row.attempts) == (DeliveryStatus.SENT, 2)
+    assert home.occurrence(talk).status is OccurrenceStatus.SENT
+    assert [r.answered for r in alex.requests] == [503, 200]
+
+
 def test_an_hour_of_refused_connections_then_every_nudge_arrives_once(
     receivers: StartReceiver, households: Callable[..., Household]
 ) -> None:

@@ -620,6 +620,27 @@ def test_an_expired_lease_is_claimed_again_once(racers: list[SqlStore], occurren
     assert first.claim_delivery(delivery_id, now=minutes(6), lease_until=minutes(11)) is None
 
 
+def test_senders_draining_at_once_each_take_rows_the_others_do_not(
+    racers: list[SqlStore], occurrence_id: int
+) -> None:
+    """Every daemon of a shared database drains the outbox: a due row goes to exactly one."""
+    ids = [put(racers[0], occurrence_id, Ds.PENDING, None, target=f"t{n}") for n in range(30)]
+    later = put(racers[0], occurrence_id, Ds.RETRY, 3, target="later")
+
+    rounds = race(
+        racers, 4, lambda racer, _: racer.claim_due_deliveries(now=NOW, lease_until=minutes(1), limit=5)
+    )
+
+    taken = [row.id for results in rounds for claimed in results for row in claimed]
+    assert len(taken) == len(set(taken))  # no row twice
+    assert sorted(taken) == ids  # and every due one (2 senders x 4 rounds x 5 rows for 30)
+    assert later not in taken
+    assert all(len(claimed) <= 5 for results in rounds for claimed in results)
+    again = racers[1].claim_due_deliveries(now=minutes(3), lease_until=minutes(4), limit=50)
+    assert sorted(row.id for row in again) == sorted([*ids, later])  # leases over: due again
+    assert {row.attempts for row in again if row.id != later} == {2}
+
+
 _targets = (f"lease-{number}" for number in itertools.count())
 
 

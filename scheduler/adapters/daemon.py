@@ -37,6 +37,7 @@ log = logging.getLogger("scheduler.adapters.daemon")
 
 TICK_SECONDS = 60.0
 LEADER_CHECK_SECONDS = 5.0
+DRAIN_SECONDS = 1.0  # how often every daemon of a shared database looks for due deliveries
 DIGEST_JOB = "digest"
 
 
@@ -124,6 +125,7 @@ class Daemon:
         self._running: Running | None = None
         self._check_seconds: float | None = None  # how often leadership is checked; None: never
         self._standby_line = ""  # the STATUS= a standby last sent
+        self._drain_seconds: float | None = None  # how often the outbox is drained; None: never
 
     # life cycle -------------------------------------------------------------------------
     def run(self) -> int:
@@ -154,8 +156,11 @@ class Daemon:
         """
         next_tick = time.monotonic() + self._tick_seconds
         next_check = time.monotonic() + (self._check_seconds or 0.0)
+        next_drain = time.monotonic() + (self._drain_seconds or 0.0)
         while not self._stop.is_set():
             wake_at = next_tick if self._check_seconds is None else min(next_tick, next_check)
+            if self._drain_seconds is not None:
+                wake_at = min(wake_at, next_drain)
             self._wake.wait(max(wake_at - time.monotonic(), 0.0))
             self._wake.clear()
             if self._reload.is_set() and not self._stop.is_set():
@@ -170,6 +175,9 @@ class Daemon:
             if time.monotonic() >= next_tick and not self._stop.is_set():
                 self._scheduled_tick()
                 next_tick = time.monotonic() + self._tick_seconds
+            if self._drain_seconds is not None and time.monotonic() >= next_drain and not self._stop.is_set():
+                # A chunk that found work may have left more: the next one at once.
+                next_drain = time.monotonic() + (0.0 if self._drain() else self._drain_seconds)
 
     # leading or standing by (PostgreSQL: one leader among the daemons of a database) -------
     @property
@@ -221,6 +229,17 @@ class Daemon:
             self._armed.clear()
             self._due_at.clear()
         self._digest_at = None
+
+    def _drain(self) -> int:
+        """Send one chunk of the outbox's due deliveries, leading or not (a shared database's
+        daemons all send; only the leader decides nudges); how many it took."""
+        if self._nudger is None:
+            return 0
+        try:
+            return self._nudger.drain()
+        except Exception:  # a failed chunk is due again once its lease is over
+            log.exception("sending due deliveries failed")
+            return 0
 
     def _scheduled_tick(self) -> None:
         """A tick, unless the timer thread died: then no watchdog ping, so systemd restarts us."""
@@ -281,6 +300,7 @@ class Daemon:
         self._sync()
         if running.leadership.contested:
             self._check_seconds = LEADER_CHECK_SECONDS
+            self._drain_seconds = DRAIN_SECONDS
 
     @property
     def timers(self) -> dict[datetime, tuple[str, ...]]:

@@ -92,6 +92,10 @@ class Outbox(Protocol):
 
     def deliver_due(self) -> int: ...
 
+    def drain(self) -> int:
+        """Claim and send one chunk of due deliveries, whichever daemon wrote them; how many."""
+        ...
+
     def recover(self) -> int: ...
 
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None: ...
@@ -297,6 +301,11 @@ class Nudger:
         self.escalate()
         self.clear_kept()
         return self.outbox.deliver_due()
+
+    def drain(self) -> int:
+        """Send one chunk of what is due in the outbox, leader or not (PostgreSQL daemons all
+        drain it); how many deliveries it took."""
+        return self.outbox.drain()
 
     def escalate(self) -> int:
         """One more nudge, to ``escalate_to``, for each period still not kept ``escalate_after``

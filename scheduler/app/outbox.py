@@ -42,6 +42,7 @@ _ENDED = frozenset(
     {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP, DeliveryStatus.CANCELLED}
 )
 FIRST_RETRY = timedelta(seconds=30)
+DRAIN_CHUNK = 100  # due deliveries one drain claims and sends together
 LONGEST_WAIT = timedelta(hours=1)
 
 
@@ -215,14 +216,16 @@ class ChannelOutbox:
 
     def _replaceable(self, nudges: Sequence[OccurrenceRecord]) -> list[Channel]:
         """The channels that delivered one of these nudges and can replace it on the phones."""
-        by_target = {channel.target: channel for channel in self.channels}
+        by_target = {channel.target: channel for channel in self.channels if channel.can_replace}
+        if not by_target:  # no channel can replace a message: nothing to read (the common case)
+            return []
         delivered = {
             row.target
             for nudge in nudges
             for row in self.store.deliveries(occurrence_id=nudge.id)
             if row.status is DeliveryStatus.SENT
         }
-        return [by_target[t] for t in sorted(delivered) if t in by_target and by_target[t].can_replace]
+        return [by_target[t] for t in sorted(delivered) if t in by_target]
 
     def deliver_cleared(
         self, stored: StoredRitual, occurrence: OccurrenceRecord, nudges: Sequence[OccurrenceRecord]
@@ -256,21 +259,39 @@ class ChannelOutbox:
         due = self.store.due_deliveries(self.clock.now())
         if not due:
             return 0  # the common tick: nothing to retry, so nothing else to read
+        self._attempt(self._batch(due))
+        return len(due)
+
+    def drain(self, limit: int = DRAIN_CHUNK) -> int:
+        """Claim and send up to ``limit`` due deliveries, whichever daemon wrote them; how many.
+
+        Any daemon of a shared PostgreSQL database may call it, leader or standby: each row
+        goes to exactly one of them (``claim_due_deliveries``), and its lease makes a sender
+        killed mid-send re-send at most once, as in every other attempt.
+        """
+        now = self.clock.now()
+        lease_until = now + timedelta(seconds=self.timeout) + ON_TIME
+        claimed = self.store.claim_due_deliveries(now=now, lease_until=lease_until, limit=limit)
+        if claimed:
+            self._send_claimed(self._batch(claimed))
+        return len(claimed)
+
+    def _batch(self, rows: Sequence[DeliveryRecord]) -> list[_Attempt]:
+        """Delivery rows grouped by their occurrence, with its ritual (None: household)."""
         by_occurrence: dict[int, list[DeliveryRecord]] = {}
-        for row in due:
+        for row in rows:
             by_occurrence.setdefault(row.occurrence_id, []).append(row)
         rituals = {s.id: s for s in self.store.list_rituals(include_removed=True)}
         batch: list[_Attempt] = []
-        for occurrence_id, rows in by_occurrence.items():
+        for occurrence_id, mine in by_occurrence.items():
             occurrence = self.store.get_occurrence(occurrence_id)
             if occurrence is None:
                 continue
             if occurrence.ritual_id is None:
-                batch.append((None, occurrence, rows))
+                batch.append((None, occurrence, mine))
             elif (stored := rituals.get(occurrence.ritual_id)) is not None:
-                batch.append((stored, occurrence, rows))
-        self._attempt(batch)
-        return len(due)
+                batch.append((stored, occurrence, mine))
+        return batch
 
     # after a crash ------------------------------------------------------------------------
     def recover(self) -> int:
@@ -338,7 +359,11 @@ class ChannelOutbox:
         mine: dict[int, list[DeliveryRecord]] = {}
         for row in claimed:
             mine.setdefault(row.occurrence_id, []).append(row)
-        ours = [(s, o, mine[o.id]) for s, o, _ in batch if o.id in mine]
+        self._send_claimed([(s, o, mine[o.id]) for s, o, _ in batch if o.id in mine])
+
+    def _send_claimed(self, ours: Sequence[_Attempt]) -> None:
+        """Send rows this daemon claimed, record every outcome together, settle their nudges."""
+        now = self.clock.now()
         outcomes: list[DeliveryOutcome] = []
         # A snoozed re-nudge whose period got kept meanwhile is not sent at all.
         why = "done before the snooze ended"

@@ -280,6 +280,13 @@ class Store(Protocol):
         """``claim_delivery`` for many rows in one transaction: those this call claimed, by id."""
         ...
 
+    def claim_due_deliveries(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[DeliveryRecord]:
+        """Claim up to ``limit`` due deliveries, unfenced; senders draining at once take
+        different rows (PostgreSQL: ``SKIP LOCKED``)."""
+        ...
+
     def finish_delivery(
         self,
         delivery_id: int,

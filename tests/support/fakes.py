@@ -46,6 +46,9 @@ class FakeOutbox:
     def deliver_due(self) -> int:
         return 0
 
+    def drain(self) -> int:
+        return 0
+
     def recover(self) -> int:
         return 0
 

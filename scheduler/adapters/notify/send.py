@@ -14,6 +14,7 @@ import logging
 import re
 import sys
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -79,9 +80,7 @@ async def send_one(channel: Channel, message: Message, *, timeout: float) -> Sen
         # Apprise's own lines about this call go to judging it, not to the log: the caller logs
         # one line per failure (the outbox, notify-test). With debug logging they show too.
         with GUARD.capturing(quiet=not log.isEnabledFor(logging.DEBUG)) as capture:
-            apobj = Apprise(asset=plugin.asset)
-            apobj.add(plugin)
-            call = apobj.async_notify(
+            call = _sender(plugin, keep=plugin is channel._plugin).async_notify(
                 body=body, title=message.title, body_format=message.body_format, timeout=timeout
             )
             result = await asyncio.wait_for(call, timeout + _GRACE)
@@ -92,6 +91,26 @@ async def send_one(channel: Channel, message: Message, *, timeout: float) -> Sen
         ok, permanent, error, status = False, False, one_line(f"{exc.__class__.__name__}: {exc}"), None
     elapsed = time.perf_counter() - started
     return SendResult(channel.target, channel.masked, ok, permanent, error, elapsed, status)
+
+
+# One Apprise object per plugin, built on its first send and reused by every later one: building
+# it costs more than the rest of our share of a send (its locale loads gettext's catalogue each
+# time). A notify call keeps its state in the call, not in the object, so concurrent sends through
+# one object are safe; Apprise is pinned to 2.x. Keyed weakly: a reloaded channel's old plugin and
+# its Apprise go together; a plugin built for one message (ntfy buttons) never repeats, so it is
+# wrapped once and not kept.
+_SENDERS: weakref.WeakKeyDictionary[Any, Apprise] = weakref.WeakKeyDictionary()
+
+
+def _sender(plugin: Any, *, keep: bool = True) -> Apprise:
+    """The Apprise object that sends through ``plugin``."""
+    found = _SENDERS.get(plugin)
+    if found is None:
+        found = Apprise(asset=plugin.asset)
+        found.add(plugin)
+        if keep:
+            _SENDERS[plugin] = found
+    return found
 
 
 def _prepare(channel: Channel, message: Message) -> tuple[Any, str]:

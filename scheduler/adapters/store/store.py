@@ -945,6 +945,42 @@ class SqlStore:
             rows = session.scalars(statement).all()
             return sorted((_delivery(row) for row in rows), key=lambda record: record.id)
 
+    def claim_due_deliveries(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[DeliveryRecord]:
+        """Claim up to ``limit`` due deliveries (``due_deliveries``' order), whoever wrote them.
+
+        On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``: senders draining the outbox
+        at once each take rows the others are not taking, and the compare-and-set of the claim
+        still gives a row to exactly one of them. Not fenced by the leader epoch: any daemon may
+        send what is due.
+        """
+        _aware(now=now, lease_until=lease_until)
+        if lease_until <= now:
+            raise ValueError(f"lease must end after now, got '{lease_until.isoformat()}'")
+        due = (
+            select(col(DeliveryRow.id))
+            .where(_claimable(now))
+            .order_by(col(DeliveryRow.created_at), col(DeliveryRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(DeliveryRow)
+            .where(col(DeliveryRow.id).in_(due.scalar_subquery()), _claimable(now))
+            .values(
+                status=str(DeliveryStatus.SENDING),
+                attempts=col(DeliveryRow.attempts) + 1,
+                next_attempt_at=lease_until,
+                updated_at=now,
+            )
+            .returning(DeliveryRow)
+            .execution_options(synchronize_session=False)
+        )
+        with self._session(write=True) as session:
+            rows = session.scalars(statement).all()
+            return sorted((_delivery(row) for row in rows), key=lambda record: record.id)
+
     def finish_delivery(
         self,
         delivery_id: int,
