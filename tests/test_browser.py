@@ -129,7 +129,7 @@ def test_log_in_press_done_and_the_streak_goes_up(site: Site, browser: Browser) 
     assert completions(site.db) == []
 
     page.get_by_role("button", name="Done date-night", exact=True).click()
-    expect(page.locator(".notice")).to_have_text("Recorded 'date-night'.")
+    expect(page.locator(".notice")).to_have_text("Recorded 'Date night'.")
     expect(streak).to_have_text("1")
     expect(date_night.locator(".state")).to_have_text("kept")
     assert completions(site.db) == [("date-night", date(2026, 11, 27).isoformat(), "web")]

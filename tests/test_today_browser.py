@@ -141,19 +141,19 @@ def test_done_on_a_both_ritual_waits_for_alex_then_alex_keeps_it_and_undoes(
     sam.log_in("sam")
     sam.check("today-sam")
     sam.card(TALK).get_by_role("button", name=f"Done for me: {TALK}").click()
-    expect(sam.page.locator(".notice")).to_have_text("Recorded 'talk'.")
+    expect(sam.page.locator(".notice")).to_have_text(f"Recorded '{TALK}'.")
     expect(sam.card(TALK).locator(".state")).to_have_text("waiting for Alex")
 
     alex.log_in("alex")
-    expect(alex.card(TALK).locator(".state")).to_have_text("waiting for Alex")
+    expect(alex.card(TALK).locator(".state")).to_have_text("waiting for you")
     alex.card(TALK).get_by_role("button", name=f"Done for me: {TALK}").click()
     expect(alex.card(TALK).locator(".state")).to_have_text("kept")
     expect(alex.card(TALK).get_by_role("button", name=f"Done for me: {TALK}")).to_have_count(0)
     alex.check("today-kept")
 
     alex.card(TALK).get_by_role("button", name=f"Undo my Done of {TALK}").click()
-    expect(alex.page.locator(".notice")).to_have_text("Took back your Done of 'talk'.")
-    expect(alex.card(TALK).locator(".state")).to_have_text("waiting for Alex")
+    expect(alex.page.locator(".notice")).to_have_text(f"Took back your Done of '{TALK}'.")
+    expect(alex.card(TALK).locator(".state")).to_have_text("waiting for you")
     assert site.couple.marks("talk") == [(FRIDAY, "sam", "")]
 
 
@@ -172,7 +172,7 @@ def test_skip_with_a_reason_and_back_fill_yesterday(people: dict[str, Person], s
     journal = alex.card("Date night")
     journal.get_by_text("Past days").click()
     journal.get_by_role("button", name="Thu 26 Nov: not done; tap to mark it done").click()
-    expect(page.locator(".notice")).to_have_text("Recorded 'date-night' for Thu 26 Nov.")
+    expect(page.locator(".notice")).to_have_text("Recorded 'Date night' for Thu 26 Nov.")
     alex.card("Date night").get_by_text("Past days").click()
     expect(
         alex.card("Date night").get_by_role("button", name="Thu 26 Nov: done by you; tap to undo")
