@@ -927,18 +927,7 @@ class SqlStore:
             raise ValueError(f"lease must end after now, got '{lease_until.isoformat()}'")
         if not delivery_ids:
             return []
-        statement = (
-            update(DeliveryRow)
-            .where(col(DeliveryRow.id).in_(list(delivery_ids)), _claimable(now))
-            .values(
-                status=str(DeliveryStatus.SENDING),
-                attempts=col(DeliveryRow.attempts) + 1,
-                next_attempt_at=lease_until,
-                updated_at=now,
-            )
-            .returning(DeliveryRow)
-            .execution_options(synchronize_session=False)
-        )
+        statement = _claim(col(DeliveryRow.id).in_(list(delivery_ids)), now=now, lease_until=lease_until)
         with self._session(write=True) as session:
             if epoch is not None and _leader_epoch(session, lock=_SHARE) != epoch:
                 return []
@@ -965,18 +954,7 @@ class SqlStore:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        statement = (
-            update(DeliveryRow)
-            .where(col(DeliveryRow.id).in_(due.scalar_subquery()), _claimable(now))
-            .values(
-                status=str(DeliveryStatus.SENDING),
-                attempts=col(DeliveryRow.attempts) + 1,
-                next_attempt_at=lease_until,
-                updated_at=now,
-            )
-            .returning(DeliveryRow)
-            .execution_options(synchronize_session=False)
-        )
+        statement = _claim(col(DeliveryRow.id).in_(due.scalar_subquery()), now=now, lease_until=lease_until)
         with self._session(write=True) as session:
             rows = session.scalars(statement).all()
             return sorted((_delivery(row) for row in rows), key=lambda record: record.id)
@@ -1398,6 +1376,23 @@ def _delivery_values(
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _claim(chosen: Any, *, now: datetime, lease_until: datetime) -> Any:
+    """The UPDATE that leases the ``chosen`` deliveries still claimable at ``now`` (compare-and-set:
+    a row another sender took meanwhile is left out) and returns them."""
+    return (
+        update(DeliveryRow)
+        .where(chosen, _claimable(now))
+        .values(
+            status=str(DeliveryStatus.SENDING),
+            attempts=col(DeliveryRow.attempts) + 1,
+            next_attempt_at=lease_until,
+            updated_at=now,
+        )
+        .returning(DeliveryRow)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
