@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from scheduler.adapters.clock import FakeClock
@@ -24,6 +22,7 @@ from scheduler.adapters.web import create_app
 from scheduler.app.service import RitualService
 from scheduler.app.stored import RitualSource, api_token_hash
 from scheduler.domain.definitions import ritual_from_table
+from tests.support.couple_site import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
@@ -75,20 +74,10 @@ def site(tmp_path: Path) -> Iterator[Site]:
         store, clock, ritual_file=tmp_path / "none.toml", default_timezone="Europe/Berlin"
     )
     app = create_app(service, key=KEY, clock=clock, public_url="http://127.0.0.1")
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Site(f"http://127.0.0.1:{port}", db)
+        with serve(app) as url:
+            yield Site(url, db)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         store.close()
 
 
