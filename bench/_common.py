@@ -233,9 +233,11 @@ def start_child(args: Sequence[str], env: dict[str, str], stderr: Path) -> Child
     return Child(process, stderr)
 
 
-def start_daemon(home: Home, stderr: Path) -> Child:
-    """`python -m scheduler run`, as systemd would start it (info logging, to a file here)."""
-    return start_child(["-m", "scheduler", "run"], home.environ(), stderr)
+def start_daemon(home: Home, stderr: Path, **settings: str) -> Child:
+    """`python -m scheduler run`, as systemd would start it (info logging, to a file here);
+    ``settings`` as environment variables (``send_workers="0"``: RITUAL_SEND_WORKERS=0)."""
+    environ = home.environ() | {f"RITUAL_{name.upper()}": value for name, value in settings.items()}
+    return start_child(["-m", "scheduler", "run"], environ, stderr)
 
 
 # --- the bare baseline --------------------------------------------------------------------------------
@@ -332,8 +334,10 @@ class Usage:
 
 
 def usage(pid: int) -> Usage:
+    """What ``pid`` spent so far; its CPU includes its living child processes' (send workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
+    cpu += sum(usage(child).cpu for child in _children(pid))
     wakeups = run_ns = threads = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -347,6 +351,17 @@ def usage(pid: int) -> Usage:
             if line.startswith("voluntary_ctxt_switches:"):
                 wakeups += int(line.split()[1])
     return Usage(cpu, run_ns, wakeups, threads)
+
+
+def _children(pid: int) -> list[int]:
+    """The living child processes of ``pid`` (every thread's)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in task.read_text().split()]
+        except FileNotFoundError:
+            continue
+    return found
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ time to the request arriving:
 It prints the p99 ratio daemon/bare-apprise (goal <= 1.0x), and last the p99 ratio daemon/bare
 (goal <= 1.5x); the daemon's p99 should also be under 100 ms.
 
-    python bench/fire_lag.py [--rituals 10000] [--quick] [--drain 240] [--profile FILE [--profile-gil]]
+    python bench/fire_lag.py [--rituals 10000] [--quick] [--drain 240] [--send-workers N]
+                             [--profile FILE [--profile-gil]]
 """
 
 from __future__ import annotations
@@ -132,11 +133,14 @@ def run_bare(folder: Path, url: str, count: int, arrivals: list[Arrival], drain:
         child.stop()
 
 
-def start_prepared_daemon(folder: Path, port: int, dues: dict[str, datetime]) -> Child:
+def start_prepared_daemon(
+    folder: Path, port: int, dues: dict[str, datetime], workers: int | None = None
+) -> Child:
     """Store the rituals, start the daemon, and wait until it says it has started."""
     home = Home.make(folder / "daemon", [f"json://127.0.0.1:{port}/"])
     daily_rituals(home, [(name, at_minute(due)) for name, due in dues.items()], datetime.now(UTC))
-    child = start_daemon(home, folder / "daemon.log")
+    settings = {} if workers is None else {"send_workers": str(workers)}
+    child = start_daemon(home, folder / "daemon.log", **settings)
     child.wait_for("started:", max(0.0, min(dues.values()).timestamp() - time.time()))
     return child
 
@@ -166,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=Path,
         help="py-spy profile of the daemon's first 90 s (.svg: flame graph, else stacks)",
     )
+    parser.add_argument(
+        "--send-workers", type=int, help="the daemon's send_workers (default: its own choice)"
+    )
     parser.add_argument("--profile-gil", action="store_true", help="profile only the GIL holder (CPU)")
     args = parser.parse_args(argv)
     count = 1_000 if args.quick else args.rituals
@@ -179,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         folder = Path(name)
         print(f"{count} nudges due over {MINUTES} whole minutes, each a POST to a local receiver")
         began = time.time()
-        daemon_child = start_prepared_daemon(folder, port, dues)
+        daemon_child = start_prepared_daemon(folder, port, dues, args.send_workers)
         print(f"daemon: rituals stored and started in {time.time() - began:.0f} s")
         try:
             os.kill(daemon_child.pid, signal.SIGSTOP)

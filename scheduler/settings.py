@@ -209,6 +209,13 @@ class Settings(BaseSettings):
     )
     discreet: bool = Field(default=False, description="Lock-screen-safe nudges for every ritual.")
     send_timeout: float = Field(default=15.0, gt=0, le=300, description="Seconds one channel may take.")
+    send_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=32,
+        description="Processes that share a burst of sends (one per core by default once 100 rituals "
+        "are stored, none below; 0: never).",
+    )
     max_attempts: int = Field(default=8, ge=1, le=100, description="Tries before a delivery is given up.")
     max_age: str = Field(default="1d", description="How long a failing delivery is retried, e.g. 6h.")
 

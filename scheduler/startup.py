@@ -7,6 +7,7 @@ what it bought in bench/ (bench/README.md has the figures).
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,3 +42,28 @@ def prepare_sending() -> None:
     from scheduler.adapters.notify import widen_send_pool
 
     widen_send_pool(SEND_THREADS)
+
+
+# A burst of nudges (hundreds due at one instant) is bound by Apprise's CPU per send under one
+# GIL; worker processes spread it over the cores (bench/fire_lag.py). Each costs a Python with
+# Apprise imported (~40 MB), which a household with a few rituals never needs.
+SEND_WORKERS_FROM = 100  # stored rituals from which the daemon starts them by default
+
+
+def send_workers(setting: int | None, rituals: int) -> int:
+    """How many send workers the daemon starts: the setting, else one per core from
+    ``SEND_WORKERS_FROM`` rituals on (none on a single core)."""
+    if setting is not None:
+        return setting
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 and rituals >= SEND_WORKERS_FROM else 0
+
+
+def start_send_workers(workers: int) -> None:
+    """Start the send workers in the background (none: stop any)."""
+    from scheduler.adapters.notify import start_send_pool, stop_send_pool
+
+    if workers:
+        start_send_pool(workers, SEND_THREADS)
+    else:
+        stop_send_pool()

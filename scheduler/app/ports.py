@@ -68,6 +68,10 @@ class Store(Protocol):
 
     def list_rituals(self, *, include_removed: bool = False) -> list[StoredRitual]: ...
 
+    def count_rituals(self) -> int:
+        """How many rituals are stored (not removed), without reading them."""
+        ...
+
     def save_ritual(
         self, ritual: Ritual, source: RitualSource, *, now: datetime, effective_from: date
     ) -> StoredRitual:

@@ -16,6 +16,7 @@ from scheduler.adapters.notify.channel import (
 )
 from scheduler.adapters.notify.channels import Channels
 from scheduler.adapters.notify.config import CONFIG_FILE_NAMES, find_config_file, load_channels
+from scheduler.adapters.notify.pool import start_send_pool, stop_send_pool
 from scheduler.adapters.notify.secrets import scrub
 from scheduler.adapters.notify.send import ntfy_actions, send_all, send_each, send_one, widen_send_pool
 from scheduler.app.ports import SendResult
@@ -37,5 +38,7 @@ __all__ = [
     "send_all",
     "send_each",
     "send_one",
+    "start_send_pool",
+    "stop_send_pool",
     "widen_send_pool",
 ]

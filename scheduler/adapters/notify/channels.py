@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from scheduler.adapters.notify.channel import ALL, Channel, UnknownRecipientError
-from scheduler.adapters.notify.send import send_each
+from scheduler.adapters.notify.pool import send_batch
 from scheduler.app.ports import SendResult
 from scheduler.domain.messages import Message
 
@@ -49,7 +48,7 @@ class Channels:
     ) -> list[SendResult]:
         """Send each message to its channel at once (channels from this set's ``select``)."""
         chosen = [channel if isinstance(channel, Channel) else self._own(channel) for channel in channels]
-        return asyncio.run(send_each(chosen, messages, timeout=timeout))
+        return send_batch(chosen, messages, timeout=timeout)
 
     def _own(self, channel: Any) -> Channel:
         """This set's channel for a port-level one (matched by its target)."""

@@ -31,6 +31,9 @@ log = logging.getLogger("scheduler.adapters.notify")
 NTFY_MAX_ACTIONS = 3
 _GRACE = 1.0  # seconds past Apprise's own deadline before the send is cancelled from outside
 
+# One judged notify: (ok, permanent, error, elapsed seconds, http status).
+Outcome = tuple[bool, bool, str, float, int | None]
+
 
 def widen_send_pool(threads: int) -> None:
     """Give Apprise's shared send pool room for a wide fan-out.
@@ -76,21 +79,37 @@ async def send_one(channel: Channel, message: Message, *, timeout: float) -> Sen
     started = time.perf_counter()
     try:
         plugin, body = _prepare(channel, message)
-        body = body.strip() or message.title  # Apprise sends nothing without a body
-        # Apprise's own lines about this call go to judging it, not to the log: the caller logs
-        # one line per failure (the outbox, notify-test). With debug logging they show too.
-        with GUARD.capturing(quiet=not log.isEnabledFor(logging.DEBUG)) as capture:
-            call = _sender(plugin, keep=plugin is channel._plugin).async_notify(
-                body=body, title=message.title, body_format=message.body_format, timeout=timeout
-            )
+        sender = _sender(plugin, keep=plugin is channel._plugin)
+    except Exception as exc:  # a plugin or Apprise bug must not take the other channels down
+        error = one_line(f"{exc.__class__.__name__}: {exc}")
+        return SendResult(channel.target, channel.masked, False, False, error, time.perf_counter() - started)
+    ok, permanent, error, _, status = await notify_through(
+        sender, body, message.title, message.body_format, timeout, quiet=not log.isEnabledFor(logging.DEBUG)
+    )
+    elapsed = time.perf_counter() - started
+    return SendResult(channel.target, channel.masked, ok, permanent, error, elapsed, status)
+
+
+async def notify_through(
+    sender: Apprise, body: str, title: str, body_format: str, timeout: float, *, quiet: bool = True
+) -> Outcome:
+    """One notify through an Apprise object, judged: (ok, permanent, error, elapsed, http status).
+
+    Apprise's own lines about this call go to judging it, not to the log (``quiet``): the caller
+    logs one line per failure (the outbox, notify-test). With debug logging they show too.
+    """
+    started = time.perf_counter()
+    body = body.strip() or title  # Apprise sends nothing without a body
+    try:
+        with GUARD.capturing(quiet=quiet) as capture:
+            call = sender.async_notify(body=body, title=title, body_format=body_format, timeout=timeout)
             result = await asyncio.wait_for(call, timeout + _GRACE)
         ok, permanent, error, status = _judge(result.status, capture.records, timeout)
     except TimeoutError:
         ok, permanent, error, status = False, False, _timed_out(timeout), None
     except Exception as exc:  # a plugin or Apprise bug must not take the other channels down
         ok, permanent, error, status = False, False, one_line(f"{exc.__class__.__name__}: {exc}"), None
-    elapsed = time.perf_counter() - started
-    return SendResult(channel.target, channel.masked, ok, permanent, error, elapsed, status)
+    return ok, permanent, error, time.perf_counter() - started, status
 
 
 # One Apprise object per plugin, built on its first send and reused by every later one: building
@@ -114,14 +133,26 @@ def _sender(plugin: Any, *, keep: bool = True) -> Apprise:
 
 
 def _prepare(channel: Channel, message: Message) -> tuple[Any, str]:
-    """The plugin and body for this message: buttons where the channel has them, links otherwise.
+    """The plugin and body for this message: buttons where the channel has them, links otherwise."""
+    url = message_url(channel, message)
+    if url is None:
+        return channel._plugin, message.body_with_links()
+    with GUARD.capturing(quiet=True):
+        plugin = Apprise.instantiate(url, asset=channel._plugin.asset, suppress_exceptions=True)
+    if plugin is None:
+        return channel._plugin, message.body_with_links()
+    return plugin, message.body
+
+
+def message_url(channel: Channel, message: Message) -> str | None:
+    """The URL of a plugin made for this one message, or None when the channel's own serves.
 
     The hook for one-tap actions: ntfy receives them as ``http`` (POST) or ``view`` (GET) buttons
     through its ``actions`` option on a plugin built for this message, and the message's tag
     through its ``tags`` option; every other channel gets the actions as links at the end of the body.
     """
     if not (channel.buttons and (message.actions or message.tag)):
-        return channel._plugin, message.body_with_links()
+        return None
     real = channel.url.get_secret_value()
     base, _, query = real.partition("?")
     pairs = parse_qsl(query, keep_blank_values=True)
@@ -134,15 +165,7 @@ def _prepare(channel: Channel, message: Message) -> tuple[Any, str]:
         pairs = [(key, value) for key, value in pairs if key != "tags"] + [
             ("tags", ",".join([*tags, message.tag]))
         ]
-    with GUARD.capturing(quiet=True):
-        plugin = Apprise.instantiate(
-            f"{base}?{urlencode(pairs, quote_via=quote)}",
-            asset=channel._plugin.asset,
-            suppress_exceptions=True,
-        )
-    if plugin is None:
-        return channel._plugin, message.body_with_links()
-    return plugin, message.body
+    return f"{base}?{urlencode(pairs, quote_via=quote)}"
 
 
 def ntfy_actions(actions: Sequence[Action]) -> str:

@@ -194,6 +194,11 @@ class SqlStore:
                 query = query.where(col(RitualRow.removed_at).is_(None))
             return [_stored_ritual(row) for row in session.exec(query)]
 
+    def count_rituals(self) -> int:
+        with self._session() as session:
+            query = select(func.count()).select_from(RitualRow).where(col(RitualRow.removed_at).is_(None))
+            return int(session.exec(query).one())
+
     def save_ritual(
         self, ritual: Ritual, source: RitualSource, *, now: datetime, effective_from: date
     ) -> StoredRitual:
