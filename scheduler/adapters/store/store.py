@@ -187,6 +187,22 @@ class SqlStore:
                 found.update((row.name, _stored_ritual(row)) for row in session.exec(query))
         return found
 
+    def rituals_by_id(
+        self, ritual_ids: Collection[int], *, include_removed: bool = False
+    ) -> dict[int, StoredRitual]:
+        """``ritual_by_id`` of many rituals in one read, by id; an unknown (or, unless asked
+        for, removed) one is absent."""
+        found: dict[int, StoredRitual] = {}
+        with self._session() as session:
+            for chunk in _chunks(ritual_ids):
+                query = select(RitualRow).where(col(RitualRow.id).in_(chunk))
+                if not include_removed:
+                    query = query.where(col(RitualRow.removed_at).is_(None))
+                for row in session.exec(query):
+                    stored = _stored_ritual(row)
+                    found[stored.id] = stored
+        return found
+
     def list_rituals(self, *, include_removed: bool = False) -> list[StoredRitual]:
         with self._session() as session:
             query = select(RitualRow).order_by(col(RitualRow.name))
@@ -735,6 +751,36 @@ class SqlStore:
             row = session.get(OccurrenceRow, occurrence_id)
             return None if row is None else _occurrence(row)
 
+    def occurrences_by_id(self, occurrence_ids: Collection[int]) -> dict[int, OccurrenceRecord]:
+        """``get_occurrence`` of many in one read, by id; an unknown id is absent."""
+        found: dict[int, OccurrenceRecord] = {}
+        with self._session() as session:
+            for chunk in _chunks(occurrence_ids):
+                query = select(OccurrenceRow).where(col(OccurrenceRow.id).in_(chunk))
+                for row in session.exec(query):
+                    occurrence = _occurrence(row)
+                    found[occurrence.id] = occurrence
+        return found
+
+    def occurrences_of(
+        self, ritual_ids: Collection[int], *, since: datetime
+    ) -> dict[int, list[OccurrenceRecord]]:
+        """``occurrences(ritual_id=..., since=since)`` of many rituals in one read, grouped by
+        ritual, each newest first (by due_at, then id); a ritual with none is absent."""
+        _aware(since=since)
+        found: dict[int, list[OccurrenceRecord]] = {}
+        with self._session() as session:
+            for chunk in _chunks(ritual_ids):
+                query = select(OccurrenceRow).where(
+                    col(OccurrenceRow.ritual_id).in_(chunk), col(OccurrenceRow.due_at) >= since
+                )
+                for row in session.exec(query):
+                    assert row.ritual_id is not None  # asked for by ritual id
+                    found.setdefault(row.ritual_id, []).append(_occurrence(row))
+        for recent in found.values():
+            recent.sort(key=lambda o: (o.due_at, o.id), reverse=True)
+        return found
+
     def last_occurrence(self, ritual_id: int | None) -> OccurrenceRecord | None:
         """The one due last (ties: the later claimed): where catching up after downtime starts.
 
@@ -1034,6 +1080,20 @@ class SqlStore:
                 )
                 for occurrence_id, status in session.exec(query):
                     found.setdefault(occurrence_id, set()).add(DeliveryStatus(status))
+        return found
+
+    def sent_targets(self, occurrence_ids: Collection[int]) -> dict[int, set[str]]:
+        """The targets each occurrence's sent deliveries went to, in one query; an occurrence
+        with none sent is absent."""
+        found: dict[int, set[str]] = {}
+        with self._session() as session:
+            for chunk in _chunks(occurrence_ids):
+                query = select(DeliveryRow.occurrence_id, DeliveryRow.target).where(
+                    col(DeliveryRow.occurrence_id).in_(chunk),
+                    col(DeliveryRow.status) == str(DeliveryStatus.SENT),
+                )
+                for occurrence_id, target in session.exec(query):
+                    found.setdefault(occurrence_id, set()).add(target)
         return found
 
     def deliveries(
