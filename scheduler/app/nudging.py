@@ -417,8 +417,8 @@ class Nudger:
         The tick looks at every ritual nudged lately; a Done tapped on a link asks at once
         for its ritual and day. Returns how many were cleared. Nothing is read when no channel
         can replace a message (the common case); otherwise one read of the recent nudges, one
-        of their rituals, one of where they were sent, and one each of the cadences and
-        completions of those that could be cleared.
+        of where they were sent, then one each of the rituals, cadences and completions of
+        those a channel could replace.
         """
         if not self.outbox.can_clear():
             return 0
@@ -433,6 +433,9 @@ class Nudger:
             if wanted and o.kind in _REMINDING and o.status in _DELIVERED:
                 assert o.ritual_id is not None
                 waiting.setdefault((o.ritual_id, o.day), []).append(o)
+        # Where the nudges went first (it needs no ritual), then only the rituals that matter.
+        clearable = self.outbox.clearable(list(waiting.values()))
+        waiting = {key: nudges for (key, nudges), ok in zip(waiting.items(), clearable, strict=True) if ok}
         if not waiting:
             return 0
         if stored is not None:
@@ -440,8 +443,6 @@ class Nudger:
         else:
             rituals = self.store.rituals_by_id({ritual_id for ritual_id, _ in waiting})
         waiting = {key: nudges for key, nudges in waiting.items() if key[0] in rituals}
-        clearable = self.outbox.clearable(list(waiting.values()))
-        waiting = {key: nudges for (key, nudges), ok in zip(waiting.items(), clearable, strict=True) if ok}
         kept = self._kept_periods([(rituals[ritual_id], on_day) for ritual_id, on_day in waiting])
         cleared = 0
         for (ritual_id, on_day), nudges in waiting.items():
