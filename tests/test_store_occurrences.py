@@ -1137,3 +1137,77 @@ def test_batch_reads_match_the_per_ritual_reads(store: SqlStore, ritual_id: int)
     assert marks[ritual_id] == [(DAY - timedelta(days=2), "sam"), (DAY, "alex")]
     recent = store.completion_marks_of([ritual_id, other], since=DAY - timedelta(days=1))
     assert recent == {ritual_id: [(DAY, "alex")], other: [(DAY - timedelta(days=1), "sam")]}
+
+
+# --- the leader tick's set reads ----------------------------------------------------------------
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IN lists of two, so a handful of ids already spans several chunks."""
+    monkeypatch.setattr(store_module, "_CHUNK", 2)
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_rituals_by_id_match_ritual_by_id(store: SqlStore, ritual_id: int) -> None:
+    others = [add_ritual(store, name) for name in ("walk", "hug", "journal")]
+    store.remove_ritual("hug", now=NOW)
+    wanted = [ritual_id, *others, 9999, ritual_id]
+    current = store.rituals_by_id(wanted)
+    assert set(current) == {ritual_id, others[0], others[2]}, "removed and unknown ones are absent"
+    assert current == {rid: store.ritual_by_id(rid) for rid in current}
+    everything = store.rituals_by_id(wanted, include_removed=True)
+    assert set(everything) == {ritual_id, *others}
+    assert everything[others[1]] == store.ritual_by_id(others[1], include_removed=True)
+    assert everything[others[1]].removed_at == NOW
+    assert store.rituals_by_id([]) == {}
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_occurrences_by_id_match_get_occurrence(store: SqlStore, ritual_id: int) -> None:
+    made = [claim(store, ritual_id, slot=f"0{n}:00", due_at=minutes(n))[0].id for n in range(5)]
+    household = claim(store, None, slot="digest")[0].id
+    found = store.occurrences_by_id([*made, household, 9999])
+    assert set(found) == {*made, household}
+    assert found == {oid: store.get_occurrence(oid) for oid in found}
+    assert store.occurrences_by_id([]) == {}
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_occurrences_of_match_the_per_ritual_read(store: SqlStore, ritual_id: int) -> None:
+    others = [add_ritual(store, name) for name in ("walk", "hug")]
+    rituals = [ritual_id, *others]
+    for n in range(4):
+        for rid in rituals:
+            claim(store, rid, slot=f"1{n}:00", due_at=minutes(-60 * n), kind=OccurrenceKind.DUE)
+    claim(store, ritual_id, slot="10:00~z1", due_at=minutes(-60), kind=OccurrenceKind.SNOOZE)  # a tie
+    claim(store, None, slot="digest", due_at=NOW)  # the household's never count
+    since = minutes(-120)
+    found = store.occurrences_of([*rituals, 9999], since=since)
+    assert set(found) == set(rituals)
+    for rid in rituals:
+        assert found[rid] == store.occurrences(ritual_id=rid, since=since), "newest first, ties by id"
+    assert [o.slot for o in found[ritual_id]] == ["10:00", "10:00~z1", "11:00", "12:00"]
+    assert store.occurrences_of(rituals, since=minutes(1)) == {}
+    with pytest.raises(ValueError, match="aware"):
+        store.occurrences_of(rituals, since=NOW.replace(tzinfo=None))
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_sent_targets_are_the_targets_of_sent_deliveries(store: SqlStore, ritual_id: int) -> None:
+    nudges = [claim(store, ritual_id, slot=f"0{n}:00")[0].id for n in range(3)]
+    rows = {
+        oid: store.add_deliveries(oid, [("alex", f"t-alex-{oid}"), ("sam", f"t-sam-{oid}")], now=NOW)
+        for oid in nudges
+    }
+    first, second, third = nudges
+    store.finish_delivery(rows[first][0].id, Ds.SENT, now=NOW)
+    store.finish_delivery(rows[first][1].id, Ds.SENT, now=NOW)
+    store.finish_delivery(rows[second][1].id, Ds.SENT, now=NOW)
+    store.finish_delivery(rows[second][0].id, Ds.FAILED, now=NOW, error="boom")
+    store.finish_delivery(rows[third][0].id, Ds.RETRY, now=NOW, error="503", next_attempt_at=minutes(5))
+    assert store.sent_targets([*nudges, 9999]) == {
+        first: {f"t-alex-{first}", f"t-sam-{first}"},
+        second: {f"t-sam-{second}"},
+    }
+    assert store.sent_targets([]) == {}

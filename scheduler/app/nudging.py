@@ -104,8 +104,13 @@ class Outbox(Protocol):
         """The one escalation of a period, to the ritual's ``escalate_to``."""
         ...
 
-    def clearable(self, stored: StoredRitual, nudges: Sequence[OccurrenceRecord]) -> bool:
-        """Whether a channel that got one of these nudges can replace it on the phones."""
+    def can_clear(self) -> bool:
+        """Whether any channel can replace a message it delivered (else nothing is cleared)."""
+        ...
+
+    def clearable(self, groups: Sequence[Sequence[OccurrenceRecord]]) -> list[bool]:
+        """For each group of nudges, whether a channel that got one of them can replace it on
+        the phones; one read for all of them."""
         ...
 
     def deliver_cleared(
@@ -166,6 +171,8 @@ class Nudger:
         self.snooze_for = snooze
         self.max_snoozes = max_snoozes
         self._epoch: int | None = None
+        # The rituals that escalate, as of a ``rituals_version`` (None: not listed yet).
+        self._escalating_seen: tuple[str, list[StoredRitual]] | None = None
 
     @property
     def epoch(self) -> int | None:
@@ -311,35 +318,75 @@ class Nudger:
         """One more nudge, to ``escalate_to``, for each period still not kept ``escalate_after``
         its due nudge went out: once a period (the occurrence key is the period's first day and
         ``escalate``), never while the ritual's quiet hours last (the tick after they end sends
-        it), none for a paused day or once past the catch-up grace. Returns how many were sent."""
+        it), none for a paused day or once past the catch-up grace. Returns how many were sent.
+
+        Set-based, as it runs on every tick: the rituals that escalate are listed again only
+        when the rituals changed (``rituals_version``), their recent occurrences are one read,
+        and the cadences, pauses and completions of those that may escalate one read each.
+        """
         now = self.clock.now()
-        rituals = [s for s in self.store.list_rituals() if s.ritual.escalate_after and s.ritual.escalate_to]
-        sent = 0
+        rituals = self._escalating()
+        if not rituals:
+            return 0
+        windows: dict[int, datetime] = {}
+        for stored in rituals:
+            after = stored.ritual.escalate_after
+            assert after is not None
+            windows[stored.id] = now - after - stored.ritual.reminders.catch_up_grace - ON_TIME
+        found = self.store.occurrences_of(list(windows), since=min(windows.values()))
+        # What each ritual's own window holds (newest first), and its due nudges that may escalate.
+        recent: dict[int, list[OccurrenceRecord]] = {}
+        candidates: dict[int, list[OccurrenceRecord]] = {}
         for stored in rituals:
             ritual = stored.ritual
             after = ritual.escalate_after
             assert after is not None
             grace = ritual.reminders.catch_up_grace
-            recent = self.store.occurrences(ritual_id=stored.id, since=now - after - grace - ON_TIME)
-            periods = {o.day for o in recent if o.kind is OccurrenceKind.ESCALATE}
+            mine = [o for o in found.get(stored.id, ()) if o.due_at >= windows[stored.id]]
+            recent[stored.id] = mine
+            dues = [
+                o
+                for o in mine
+                if o.kind is OccurrenceKind.DUE
+                and o.status in _DELIVERED
+                and not (o.due_at + after > now or now - (o.due_at + after) > grace)
+            ]
+            if dues and not _in_quiet_hours(ritual.reminders, ritual.cadence, now):
+                candidates[stored.id] = dues
+        if not candidates:
+            return 0
+        ids = list(candidates)
+        versions = self.store.cadence_histories(ids)
+        pauses = self.store.pauses_of(ids)
+        starts = {
+            (stored.id, due.day): _period_start(stored, versions.get(stored.id, []), due.day)
+            for stored in rituals
+            for due in candidates.get(stored.id, ())
+        }
+        marks = self.store.completion_marks_of(ids, since=min(starts.values()))
+        sent = 0
+        for stored in rituals:
+            if stored.id not in candidates:
+                continue
+            ritual = stored.ritual
+            after = ritual.escalate_after
+            assert after is not None
+            periods = {o.day for o in recent[stored.id] if o.kind is OccurrenceKind.ESCALATE}
+            history = versions.get(stored.id, [])
+            paused = is_paused_on(pauses.get(stored.id, []), self.service.today(ritual))
             to = ", ".join(ritual.escalate_to)
-            for due in recent:
-                if due.kind is not OccurrenceKind.DUE or due.status not in _DELIVERED:
+            for due in candidates[stored.id]:
+                start = starts[(stored.id, due.day)]
+                if start in periods:
                     continue
-                when = due.due_at + after
-                if when > now or now - when > grace:
-                    continue
-                start = cad.period_of(self.service.cadence_on(stored, due.day), due.day).start
-                if start in periods or _in_quiet_hours(ritual.reminders, ritual.cadence, now):
-                    continue
-                if self.service.period_kept(stored, due.day) or self.service.is_paused(stored):
+                if keeps_period(ritual, history, marks.get(stored.id, []), due.day) or paused:
                     continue
                 occurrence, created = self.store.claim_occurrence(
                     stored.id,
                     day=start,
                     slot=ESCALATE_SLOT,
                     kind=OccurrenceKind.ESCALATE,
-                    due_at=when,
+                    due_at=due.due_at + after,
                     status=OccurrenceStatus.PENDING,
                     now=now,
                     note=f"not kept {format_duration(after)} after its nudge: to {to}",
@@ -352,13 +399,29 @@ class Nudger:
                     sent += 1
         return sent
 
+    def _escalating(self) -> list[StoredRitual]:
+        """The current rituals that escalate, by name; listed again only when the rituals changed."""
+        version = self.service.rituals_version()
+        if self._escalating_seen is None or self._escalating_seen[0] != version:
+            listed = self.store.list_rituals()
+            self._escalating_seen = (
+                version,
+                [s for s in listed if s.ritual.escalate_after and s.ritual.escalate_to],
+            )
+        return self._escalating_seen[1]
+
     def clear_kept(self, stored: StoredRitual | None = None, day: date | None = None) -> int:
         """Once a period is kept, its nudges still on the other phones say so, where the channel
         can replace them (ntfy); once per ritual and day (the occurrence key ``cleared``).
 
         The tick looks at every ritual nudged lately; a Done tapped on a link asks at once
-        for its ritual and day. Returns how many were cleared.
+        for its ritual and day. Returns how many were cleared. Nothing is read when no channel
+        can replace a message (the common case); otherwise one read of the recent nudges, one
+        of where they were sent, then one each of the rituals, cadences and completions of
+        those a channel could replace.
         """
+        if not self.outbox.can_clear():
+            return 0
         now = self.clock.now()
         recent = self.store.occurrences(
             ritual_id=None if stored is None else stored.id, since=now - CLEAR_WINDOW
@@ -370,12 +433,20 @@ class Nudger:
             if wanted and o.kind in _REMINDING and o.status in _DELIVERED:
                 assert o.ritual_id is not None
                 waiting.setdefault((o.ritual_id, o.day), []).append(o)
+        # Where the nudges went first (it needs no ritual), then only the rituals that matter.
+        clearable = self.outbox.clearable(list(waiting.values()))
+        waiting = {key: nudges for (key, nudges), ok in zip(waiting.items(), clearable, strict=True) if ok}
+        if not waiting:
+            return 0
+        if stored is not None:
+            rituals = {stored.id: stored}
+        else:
+            rituals = self.store.rituals_by_id({ritual_id for ritual_id, _ in waiting})
+        waiting = {key: nudges for key, nudges in waiting.items() if key[0] in rituals}
+        kept = self._kept_periods([(rituals[ritual_id], on_day) for ritual_id, on_day in waiting])
         cleared = 0
         for (ritual_id, on_day), nudges in waiting.items():
-            found = stored if stored is not None else self.store.ritual_by_id(ritual_id)
-            if found is None or not self.outbox.clearable(found, nudges):
-                continue
-            if not self.service.period_kept(found, on_day):
+            if (ritual_id, on_day) not in kept:
                 continue
             occurrence, created = self.store.claim_occurrence(
                 ritual_id,
@@ -389,9 +460,24 @@ class Nudger:
                 epoch=self._epoch,
             )
             if created and occurrence is not None:
-                self.outbox.deliver_cleared(found, occurrence, nudges)
+                self.outbox.deliver_cleared(rituals[ritual_id], occurrence, nudges)
                 cleared += 1
         return cleared
+
+    def _kept_periods(self, wanted: Sequence[tuple[StoredRitual, date]]) -> set[tuple[int, date]]:
+        """``period_kept`` of many (ritual, day) at once: the (ritual id, day) pairs whose period
+        is kept, from one read of the cadences and one of the completions."""
+        if not wanted:
+            return set()
+        ids = list(dict.fromkeys(stored.id for stored, _ in wanted))
+        versions = self.store.cadence_histories(ids)
+        oldest = min(_period_start(stored, versions.get(stored.id, []), on_day) for stored, on_day in wanted)
+        marks = self.store.completion_marks_of(ids, since=oldest)
+        return {
+            (stored.id, on_day)
+            for stored, on_day in wanted
+            if keeps_period(stored.ritual, versions.get(stored.id, []), marks.get(stored.id, []), on_day)
+        }
 
     def recover(self) -> int:
         """Take up what a stopped daemon left half-done (see the outbox's ``recover``)."""

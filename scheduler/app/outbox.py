@@ -211,20 +211,27 @@ class ChannelOutbox:
         )
 
     # "done" on the other phones ------------------------------------------------------------
-    def clearable(self, stored: StoredRitual, nudges: Sequence[OccurrenceRecord]) -> bool:
-        return bool(self._replaceable(nudges))
+    def can_clear(self) -> bool:
+        return any(channel.can_replace for channel in self.channels)
+
+    def clearable(self, groups: Sequence[Sequence[OccurrenceRecord]]) -> list[bool]:
+        """For each group of nudges, whether a channel that got one can replace it; one read."""
+        by_target = {channel.target: channel for channel in self.channels if channel.can_replace}
+        if not by_target or not groups:  # nothing can replace a message: nothing to read
+            return [False] * len(groups)
+        sent = self.store.sent_targets([nudge.id for nudges in groups for nudge in nudges])
+        return [
+            any(target in by_target for nudge in nudges for target in sent.get(nudge.id, ()))
+            for nudges in groups
+        ]
 
     def _replaceable(self, nudges: Sequence[OccurrenceRecord]) -> list[Channel]:
         """The channels that delivered one of these nudges and can replace it on the phones."""
         by_target = {channel.target: channel for channel in self.channels if channel.can_replace}
         if not by_target:  # no channel can replace a message: nothing to read (the common case)
             return []
-        delivered = {
-            row.target
-            for nudge in nudges
-            for row in self.store.deliveries(occurrence_id=nudge.id)
-            if row.status is DeliveryStatus.SENT
-        }
+        sent = self.store.sent_targets([nudge.id for nudge in nudges])
+        delivered = {target for targets in sent.values() for target in targets}
         return [by_target[t] for t in sorted(delivered) if t in by_target]
 
     def deliver_cleared(
@@ -281,10 +288,13 @@ class ChannelOutbox:
         by_occurrence: dict[int, list[DeliveryRecord]] = {}
         for row in rows:
             by_occurrence.setdefault(row.occurrence_id, []).append(row)
-        rituals = {s.id: s for s in self.store.list_rituals(include_removed=True)}
+        occurrences = self.store.occurrences_by_id(list(by_occurrence))
+        rituals = self.store.rituals_by_id(
+            {o.ritual_id for o in occurrences.values() if o.ritual_id is not None}, include_removed=True
+        )
         batch: list[_Attempt] = []
         for occurrence_id, mine in by_occurrence.items():
-            occurrence = self.store.get_occurrence(occurrence_id)
+            occurrence = occurrences.get(occurrence_id)
             if occurrence is None:
                 continue
             if occurrence.ritual_id is None:
@@ -308,12 +318,15 @@ class ChannelOutbox:
         pending = self.store.occurrences(statuses=[OccurrenceStatus.PENDING])
         if not pending:
             return 0
-        rituals = {s.id: s for s in self.store.list_rituals(include_removed=True)}
+        rituals = self.store.rituals_by_id(
+            {o.ritual_id for o in pending if o.ritual_id is not None}, include_removed=True
+        )
+        statuses = self.store.delivery_statuses([occurrence.id for occurrence in pending])
         taken = 0
         for occurrence in pending:
-            rows = self.store.deliveries(occurrence_id=occurrence.id)
-            if rows:
-                if all(row.status in _ENDED for row in rows):
+            found = statuses.get(occurrence.id)
+            if found:
+                if found <= _ENDED:
                     self._settle([occurrence])
                     taken += 1
                 continue

@@ -66,6 +66,12 @@ class Store(Protocol):
         """The current (not removed) rituals among ``names``, by name, in one read."""
         ...
 
+    def rituals_by_id(
+        self, ritual_ids: Collection[int], *, include_removed: bool = False
+    ) -> dict[int, StoredRitual]:
+        """``ritual_by_id`` of many rituals in one read, by id; one not found is absent."""
+        ...
+
     def list_rituals(self, *, include_removed: bool = False) -> list[StoredRitual]: ...
 
     def count_rituals(self) -> int:
@@ -216,6 +222,17 @@ class Store(Protocol):
 
     def get_occurrence(self, occurrence_id: int) -> OccurrenceRecord | None: ...
 
+    def occurrences_by_id(self, occurrence_ids: Collection[int]) -> dict[int, OccurrenceRecord]:
+        """``get_occurrence`` of many in one read, by id; an unknown id is absent."""
+        ...
+
+    def occurrences_of(
+        self, ritual_ids: Collection[int], *, since: datetime
+    ) -> dict[int, list[OccurrenceRecord]]:
+        """The rituals' occurrences due at or after ``since``, in one read, grouped by ritual,
+        each newest first (by due_at, then id); a ritual with none is absent."""
+        ...
+
     def last_occurrence(self, ritual_id: int | None) -> OccurrenceRecord | None:
         """The one due last (ties: the later claimed): where catching up after downtime starts."""
         ...
@@ -314,6 +331,11 @@ class Store(Protocol):
 
     def delivery_statuses(self, occurrence_ids: Collection[int]) -> dict[int, set[DeliveryStatus]]:
         """The statuses each occurrence's delivery rows are in, in one query."""
+        ...
+
+    def sent_targets(self, occurrence_ids: Collection[int]) -> dict[int, set[str]]:
+        """The targets each occurrence's sent deliveries went to, in one query; an occurrence
+        with none sent is absent."""
         ...
 
     def deliveries(

@@ -52,8 +52,11 @@ class FakeOutbox:
     def recover(self) -> int:
         return 0
 
-    def clearable(self, stored: StoredRitual, nudges: Sequence[OccurrenceRecord]) -> bool:
+    def can_clear(self) -> bool:
         return False  # nothing here replaces a nudge on a phone
+
+    def clearable(self, groups: Sequence[Sequence[OccurrenceRecord]]) -> list[bool]:
+        return [False] * len(groups)
 
     def deliver_cleared(
         self, stored: StoredRitual, occurrence: OccurrenceRecord, nudges: Sequence[OccurrenceRecord]
