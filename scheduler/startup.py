@@ -47,23 +47,18 @@ def prepare_sending() -> None:
 # A burst of nudges (hundreds due at one instant) is bound by Apprise's CPU per send under one
 # GIL; worker processes spread it over the cores (bench/fire_lag.py). Each costs a Python with
 # Apprise imported (~40 MB), which a household with a few rituals never needs.
-SEND_WORKERS_FROM = 100  # stored rituals from which the daemon starts them by default
+SEND_WORKERS_FROM = 100  # stored rituals from which the daemon starts them with itself
 
 
-def send_workers(setting: int | None, rituals: int) -> int:
-    """How many send workers the daemon starts: the setting, else one per core from
-    ``SEND_WORKERS_FROM`` rituals on (none on a single core)."""
-    if setting is not None:
-        return setting
-    cores = os.cpu_count() or 1
-    return cores if cores > 1 and rituals >= SEND_WORKERS_FROM else 0
-
-
-def start_send_workers(workers: int) -> None:
-    """Start the send workers in the background (none: stop any)."""
+def start_send_workers(setting: int | None, rituals: int) -> None:
+    """Send bursts through worker processes: the setting's count, started now; by default one
+    per core (none on a single core), started now from ``SEND_WORKERS_FROM`` rituals on, else
+    by the first burst; 0 stops and forbids them."""
     from scheduler.adapters.notify import start_send_pool, stop_send_pool
 
-    if workers:
-        start_send_pool(workers, SEND_THREADS)
-    else:
+    cores = os.cpu_count() or 1
+    workers = setting if setting is not None else (cores if cores > 1 else 0)
+    if not workers:
         stop_send_pool()
+        return
+    start_send_pool(workers, SEND_THREADS, now=setting is not None or rituals >= SEND_WORKERS_FROM)

@@ -26,7 +26,7 @@ from scheduler.app.service import RitualService
 from scheduler.domain.errors import RitualError
 from scheduler.domain.reminders import parse_duration
 from scheduler.settings import Settings
-from scheduler.startup import prepare_sending, send_workers, start_send_workers
+from scheduler.startup import prepare_sending, start_send_workers
 
 if TYPE_CHECKING:
     from scheduler.adapters.mqtt import HomeAssistantBridge
@@ -162,7 +162,7 @@ class SettingsRuntime:
         self._start_http(service, hooks)
         self.settings = self._with_link_base(settings)
         nudger = self._make_nudger(self.settings, service)
-        start_send_workers(send_workers(self.settings.send_workers, service.store.count_rituals()))
+        start_send_workers(self.settings.send_workers, service.store.count_rituals())
         return Running(
             service, self._leadership, nudger, self._http_base, self._home_changed, self._home_lead
         )
@@ -260,7 +260,7 @@ class SettingsRuntime:
             return None
 
     def stop(self) -> None:
-        start_send_workers(0)
+        start_send_workers(0, 0)
         self._stop_home()
         if self._http is not None:
             self._http.stop()

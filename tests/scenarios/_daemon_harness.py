@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -94,6 +94,7 @@ class Installation:
     root: Path
     receiver_port: int
     database_url: str | None = None  # None: SQLite in the data dir
+    environ: Mapping[str, str] = field(default_factory=dict)  # more settings, e.g. RITUAL_SEND_WORKERS
 
     def __post_init__(self) -> None:
         self.config.mkdir(parents=True, exist_ok=True)
@@ -139,6 +140,7 @@ class Installation:
         )
         if self.database_url:
             env["RITUAL_DATABASE_URL"] = self.database_url
+        env.update(self.environ)
         env.update(extra)
         return env
 
@@ -210,6 +212,7 @@ class DaemonProcess:
     notify: NotifySocket
     starts: int = 0
     _process: subprocess.Popen[bytes] | None = None
+    children_at_kill: list[int] = field(default_factory=list)
     _log: IO[bytes] | None = None
     _ready: bool = False
 
@@ -243,9 +246,17 @@ class DaemonProcess:
         return self._process is not None and self._process.poll() is None
 
     def kill(self) -> None:
+        """SIGKILL, nothing else: the child processes it had (send workers) are kept in
+        ``children_at_kill`` for ``orphans`` to look at."""
         assert self._process is not None
+        self.children_at_kill = _children(self._process.pid)
         self._process.send_signal(signal.SIGKILL)
         self._process.wait(timeout=30)
+
+    def orphans(self, within: float = 10.0) -> list[int]:
+        """The children the daemon had when killed that are still running ``within`` s later."""
+        wait_for(lambda: not [pid for pid in self.children_at_kill if _alive(pid)], within, step=0.2)
+        return [pid for pid in self.children_at_kill if _alive(pid)]
 
     def stop(self) -> int:
         """SIGTERM, as systemd stops it; its exit status."""
@@ -263,6 +274,23 @@ class DaemonProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(FileNotFoundError):
+            found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its reaper has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
 
 
 # -- the concurrency scenario's worker process ------------------------------------------------

@@ -13,9 +13,12 @@ names its delivery), as an outage of the push server leaves it once its retries 
 
 Every delivery of every burst ends sent, none reaches the receiver twice except those the
 killed daemon had claimed (at least once, as the lease documents: at most one chunk), and
-every title arrives. CI: 300 deliveries a burst, the speed-up only printed (two cores shared
-with the rest of the suite prove nothing). ``RITUAL_SCENARIO_SCALE=full``: 5,000, and two
-daemons must drain a burst at least 1.6 times as fast as one.
+every title arrives, and a killed daemon's send workers end with it. CI: 300 deliveries a
+burst, the speed-up only printed (two cores shared with the rest of the suite prove nothing).
+``RITUAL_SCENARIO_SCALE=full``: 5,000, and two daemons of one process each
+(``send_workers = 0``) must drain a burst at least 1.6 times as fast as one. With their send
+workers (the default at this many rituals) one daemon already keeps both cores of this machine
+busy, so the second one's gain is only printed: on one machine it can add no cores.
 """
 
 from __future__ import annotations
@@ -131,11 +134,13 @@ class Burst:
 
 
 @pytest.mark.timeout(scaled(300, 1800))
+@pytest.mark.parametrize("workers", ["0", "default"], ids=["one-process-each", "send-workers"])
 def test_two_daemons_drain_a_burst_faster_and_send_each_delivery_once(
-    tmp_path: Path, receiver: Receiver, postgres_url: str
+    tmp_path: Path, receiver: Receiver, postgres_url: str, workers: str
 ) -> None:
-    a = Installation(tmp_path / "a", receiver.port, postgres_url)
-    b = Installation(tmp_path / "b", receiver.port, postgres_url)
+    environ = {} if workers == "default" else {"RITUAL_SEND_WORKERS": workers}
+    a = Installation(tmp_path / "a", receiver.port, postgres_url, environ)
+    b = Installation(tmp_path / "b", receiver.port, postgres_url, environ)
     at = datetime.now(UTC) + timedelta(hours=6)  # nothing falls due by itself meanwhile
     for installation in (a, b):
         installation.write_rituals(daily_rituals(BURST, at))
@@ -149,7 +154,7 @@ def test_two_daemons_drain_a_burst_faster_and_send_each_delivery_once(
     first = DaemonProcess(a, tmp_path / "a.log", NotifySocket(tmp_path / "a.sock"))
     second = DaemonProcess(b, tmp_path / "b.log", NotifySocket(tmp_path / "b.sock"))
     today = datetime.now(UTC).date()
-    shown: dict[str, object] = {"deliveries a burst": BURST}
+    shown: dict[str, object] = {"deliveries a burst": BURST, "send_workers": workers}
     try:
         first.start()
         assert first.wait_ready(120), first.log_text()
@@ -203,8 +208,11 @@ def test_two_daemons_drain_a_burst_faster_and_send_each_delivery_once(
             killed_mid_burst=f"{resent} tried again after the lease, {twice} arrived twice",
         )
         figures("two senders", **shown)
-        if FULL:
+        if FULL and workers == "0":
             assert speed_up >= SPEED_UP
+        if workers == "default":
+            assert len(first.children_at_kill) >= 1, "the daemon had its send workers when killed"
+        assert not first.orphans(), "a killed daemon's send workers end with it"
     finally:
         for daemon in (first, second):
             daemon.close()

@@ -21,7 +21,9 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,7 @@ log = logging.getLogger("scheduler.adapters.notify")
 
 POOL_MIN_SENDS = 32  # a smaller batch costs less in-process than crossing to the workers
 _KEPT_URLS = 512  # Apprise objects a worker keeps, one per channel URL
+ORPHAN_CHECK_SECONDS = 1.0  # how often a worker looks whether its daemon is still there
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,18 +138,30 @@ class SendPool:
 
 class _Current:
     pool: SendPool | None = None  # this process's send workers, when started
+    workers = 0  # how many a burst may start (0: none)
+    threads = 1
 
 
-def start_send_pool(workers: int, threads: int) -> None:
-    """Start this process's send workers (in the background); a batch uses them once they are ready."""
-    if _Current.pool is None or _Current.pool.workers != workers:
+def start_send_pool(workers: int, threads: int, *, now: bool = True) -> None:
+    """Let this process send bursts through ``workers`` worker processes (0: never), started
+    in the background now, or else by the first batch large enough to use them."""
+    if _Current.pool is not None and _Current.pool.workers != workers:
         stop_send_pool()
-        _Current.pool = SendPool(workers, threads)
+    _Current.workers, _Current.threads = workers, threads
+    if workers and now:
+        _started()
+
+
+def _started() -> SendPool:
+    if _Current.pool is None:
+        _Current.pool = SendPool(_Current.workers, _Current.threads)
     _Current.pool.start()
+    return _Current.pool
 
 
 def stop_send_pool() -> None:
     pool, _Current.pool = _Current.pool, None
+    _Current.workers = 0
     if pool is not None:
         pool.close()
 
@@ -156,11 +171,12 @@ def send_batch(
 ) -> list[SendResult]:
     """Send each message to its channel at once: through the workers when the batch is large
     and they are ready, the rest (drop-in plugins, replacements, small batches) in-process."""
-    pool = _Current.pool
-    pooled = [] if pool is None or not pool.ready else _poolable(channels, messages)
+    pooled = _poolable(channels, messages) if _Current.workers else []
     if len(pooled) < POOL_MIN_SENDS:
         return asyncio.run(send_each(channels, messages, timeout=timeout))
-    assert pool is not None
+    pool = _started()  # a first burst starts the workers, for the next one
+    if not pool.ready:
+        return asyncio.run(send_each(channels, messages, timeout=timeout))
     here = [n for n in range(len(channels)) if n not in set(pooled)]
     sends = [_pool_send(channels[n], messages[n]) for n in pooled]
 
@@ -220,6 +236,15 @@ def _worker_start(threads: int) -> None:
     root.setLevel(logging.WARNING)
     install_guard()
     widen_send_pool(threads)
+    parent = os.getppid()
+    threading.Thread(target=_orphaned, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _orphaned(parent: int) -> None:
+    """End this worker once its daemon is gone (a SIGKILL leaves no one to shut the pool down)."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _worker_ready() -> bool:
