@@ -72,7 +72,7 @@ class SendPool:
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_start,
-                initargs=(self.threads,),
+                initargs=(self.threads, os.getpid()),
             )
             self._executor = executor
         threading.Thread(target=self._warm, args=(executor,), name="send-pool-warm", daemon=True).start()
@@ -229,19 +229,21 @@ def _pool_send(channel: Channel, message: Message) -> PoolSend:
 _APPRISE: dict[str, Any] = {}
 
 
-def _worker_start(threads: int) -> None:
+def _worker_start(threads: int, parent: int) -> None:
     """A worker's start: nothing it logs leaves it, Apprise imported, its send pool widened."""
     root = logging.getLogger()
     root.handlers[:] = [logging.NullHandler()]
     root.setLevel(logging.WARNING)
     install_guard()
     widen_send_pool(threads)
-    parent = os.getppid()
     threading.Thread(target=_orphaned, args=(parent,), name="parent-watch", daemon=True).start()
 
 
 def _orphaned(parent: int) -> None:
-    """End this worker once its daemon is gone (a SIGKILL leaves no one to shut the pool down)."""
+    """End this worker once its daemon is gone (a SIGKILL leaves no one to shut the pool down).
+
+    ``parent`` comes from the daemon itself: a worker still starting when the daemon was
+    killed already has another parent by the time it could ask."""
     while os.getppid() == parent:
         time.sleep(ORPHAN_CHECK_SECONDS)
     os._exit(0)
