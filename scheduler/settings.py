@@ -214,7 +214,7 @@ class Settings(BaseSettings):
         ge=0,
         le=32,
         description="Processes that share a burst of sends; default: one per core, started with the "
-        "daemon from 100 stored rituals, else by the first burst of 32 sends; 0: never.",
+        "daemon from 100 stored rituals (with a channel), else by the first burst of 32 sends; 0: never.",
     )
     max_attempts: int = Field(default=8, ge=1, le=100, description="Tries before a delivery is given up.")
     max_age: str = Field(default="1d", description="How long a failing delivery is retried, e.g. 6h.")

@@ -162,7 +162,8 @@ class SettingsRuntime:
         self._start_http(service, hooks)
         self.settings = self._with_link_base(settings)
         nudger = self._make_nudger(self.settings, service)
-        start_send_workers(self.settings.send_workers, service.store.count_rituals())
+        sends = isinstance(nudger.outbox, ChannelOutbox) and len(nudger.outbox.channels) > 0
+        start_send_workers(self.settings.send_workers, service.store.count_rituals() if sends else 0)
         return Running(
             service, self._leadership, nudger, self._http_base, self._home_changed, self._home_lead
         )

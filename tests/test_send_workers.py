@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -329,3 +330,48 @@ def test_by_default_the_first_burst_starts_the_workers_and_a_handful_never_does(
         assert len(receiver.requests) == len(handful) + len(first) + len(second)
     finally:
         pool.stop_send_pool()
+
+
+@pytest.mark.parametrize(
+    ("channel", "rituals", "started"),
+    [
+        (True, SEND_WORKERS_FROM, True),
+        (False, SEND_WORKERS_FROM, False),
+        (True, SEND_WORKERS_FROM - 1, False),
+    ],
+    ids=["many-rituals-and-a-channel", "no-channel", "few-rituals"],
+)
+def test_the_daemon_starts_its_workers_with_itself_only_for_many_rituals_and_a_channel(
+    tmp_path: Path, receiver: Receiver, channel: bool, rituals: int, started: bool
+) -> None:
+    from scheduler.adapters.clock import FakeClock
+    from scheduler.adapters.daemon import LinkHooks
+    from scheduler.adapters.store import SqlStore
+    from scheduler.app.stored import RitualSource
+    from scheduler.domain.definitions import ritual_from_table
+    from scheduler.settings import Settings
+    from scheduler.wiring import SettingsRuntime
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the default starts no send workers")
+    now = datetime(2031, 5, 6, 9, 0, tzinfo=UTC)
+    people = {"alex": [receiver.url("hook")]} if channel else {}
+    settings = Settings(
+        config_dir=tmp_path / "config",
+        data_dir=tmp_path / "data",
+        timezone="UTC",
+        http_bind="off",
+        people=people,
+    )
+    store = SqlStore.open(settings.database)
+    for n in range(rituals):
+        ritual = ritual_from_table({"name": f"r{n:03d}", "at": "09:00", "timezone": "UTC"})
+        store.save_ritual(ritual, RitualSource.CLI, now=now, effective_from=now.date())
+    store.close()
+    runtime = SettingsRuntime(lambda: settings, clock=FakeClock(now))
+    runtime.start(LinkHooks(snooze=lambda _id, _person: None, done=lambda _id: None))
+    try:
+        assert (running() is not None) is started
+    finally:
+        runtime.stop()
+    assert running() is None

@@ -23,7 +23,9 @@ busy, so the second one's gain is only printed: on one machine it can add no cor
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -59,6 +61,13 @@ LEAD = scaled(3.0, 12.0)  # seconds from seeding a burst to its due instant (5,0
 DRAIN_LIMIT = scaled(120.0, 600.0)  # seconds a burst may take, the killed daemon's lease included
 
 
+def machine_cpu() -> tuple[int, int]:
+    """(busy, all) jiffies of every core so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
 def daily_rituals(count: int, at: datetime) -> list[dict[str, object]]:
     return [
         {
@@ -86,6 +95,8 @@ class Burst:
         self.end_request: int | None = None  # where the next burst's requests begin
         self.due = datetime.now(UTC)
         self.occurrence_ids: list[int] = []
+        self.cpu_at_due: tuple[int, int] | None = None  # the machine's (busy, all) jiffies then
+        self.cpu_at_end: tuple[int, int] | None = None
 
     def seed(self, rituals: Sequence[StoredRitual], slot: str) -> None:
         self.first_request = len(self.receiver.requests)
@@ -106,6 +117,12 @@ class Burst:
                 not_before=self.due,
             )
         assert datetime.now(UTC) < self.due, "seeding took longer than LEAD: raise it"
+        timer = threading.Timer((self.due - datetime.now(UTC)).total_seconds(), self._due)
+        timer.daemon = True
+        timer.start()
+
+    def _due(self) -> None:
+        self.cpu_at_due = machine_cpu()
 
     def requests(self) -> list[Received]:
         return self.receiver.requests[self.first_request : self.end_request]
@@ -115,6 +132,14 @@ class Burst:
 
     def end(self) -> None:
         self.end_request = len(self.receiver.requests)
+        self.cpu_at_end = machine_cpu()
+
+    def busy(self) -> str:
+        """How busy the machine's cores were from the due instant to ``end`` (every process)."""
+        if self.cpu_at_due is None or self.cpu_at_end is None:
+            return "?"
+        busy, every = (after - before for after, before in zip(self.cpu_at_end, self.cpu_at_due, strict=True))
+        return f"{busy / max(every, 1):.0%} of {os.cpu_count()} cores busy"
 
     def arrived(self) -> bool:
         return len(set(self.arrivals())) >= len(self.occurrence_ids)
@@ -202,8 +227,8 @@ def test_two_daemons_drain_a_burst_faster_and_send_each_delivery_once(
 
         speed_up = alone.seconds() / both.seconds()
         shown.update(
-            one_daemon=f"{alone.seconds():.1f} s ({BURST / alone.seconds():.0f}/s)",
-            two_daemons=f"{both.seconds():.1f} s ({BURST / both.seconds():.0f}/s)",
+            one_daemon=f"{alone.seconds():.1f} s ({BURST / alone.seconds():.0f}/s; {alone.busy()})",
+            two_daemons=f"{both.seconds():.1f} s ({BURST / both.seconds():.0f}/s; {both.busy()})",
             speed_up=f"{speed_up:.2f}x (goal >= {SPEED_UP}x at full scale)",
             killed_mid_burst=f"{resent} tried again after the lease, {twice} arrived twice",
         )

@@ -108,7 +108,7 @@ class SendPool:
         answers: list[list[Outcome]] = []
         for future, share in zip(futures, [s for s in shares if s], strict=True):
             try:
-                answers.append(future.result(timeout=timeout + 5.0))
+                answers.append(future.result(timeout=_share_deadline(timeout, len(share))))
             except Exception as exc:  # died, or stuck past every send's deadline
                 reason = "did not answer in time" if isinstance(exc, TimeoutError) else "stopped"
                 log.error("a send worker %s; its %d sends will be retried", reason, len(share))
@@ -136,10 +136,17 @@ class SendPool:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _share_deadline(timeout: float, sends: int) -> float:
+    """How long a share may take: each send's own deadline runs in the worker, all at once, so
+    the share ends a little after one of them, plus the CPU its sends cost on a busy machine."""
+    return timeout + 10.0 + 0.02 * sends
+
+
 class _Current:
     pool: SendPool | None = None  # this process's send workers, when started
     workers = 0  # how many a burst may start (0: none)
     threads = 1
+    lock = threading.Lock()  # two threads' first bursts start one pool
 
 
 def start_send_pool(workers: int, threads: int, *, now: bool = True) -> None:
@@ -153,15 +160,18 @@ def start_send_pool(workers: int, threads: int, *, now: bool = True) -> None:
 
 
 def _started() -> SendPool:
-    if _Current.pool is None:
-        _Current.pool = SendPool(_Current.workers, _Current.threads)
-    _Current.pool.start()
-    return _Current.pool
+    with _Current.lock:
+        if _Current.pool is None:
+            _Current.pool = SendPool(_Current.workers, _Current.threads)
+        started = _Current.pool
+    started.start()
+    return started
 
 
 def stop_send_pool() -> None:
-    pool, _Current.pool = _Current.pool, None
-    _Current.workers = 0
+    with _Current.lock:
+        pool, _Current.pool = _Current.pool, None
+        _Current.workers = 0
     if pool is not None:
         pool.close()
 
