@@ -1,8 +1,9 @@
 """Two `ritual run` daemons on one PostgreSQL schema both send what is due in the outbox (issue 19).
 
-Real processes, a real PostgreSQL and a real local receiver. The outbox is filled directly
-with a burst of due deliveries (one per ritual, every ritual's title unique, so an arrival
-names its delivery), as an outage of the push server leaves it once its retries fall due:
+Real processes, a real PostgreSQL and a real local receiver (a lean one, ``BurstReceiver``,
+that keeps up with two daemons). The outbox is filled directly with a burst of due
+deliveries (one per ritual, every ritual's title unique, so an arrival names its
+delivery), as an outage of the push server leaves it once its retries fall due:
 
 1. one daemon alone drains a burst; the time from the burst's due instant to its last
    arrival is measured;
@@ -27,7 +28,7 @@ import os
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -51,7 +52,7 @@ from tests.scenarios._daemon_harness import (
     wait_for,
 )
 from tests.scenarios.conftest import FULL, figures, scaled
-from tests.support.receivers import Received, Receiver
+from tests.support.receivers import BurstReceiver, Received
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -85,7 +86,7 @@ class Burst:
     """One burst: an occurrence per ritual on ``day``, its one delivery due at ``due``."""
 
     def __init__(
-        self, installation: Installation, receiver: Receiver, day: date, pair: tuple[str, str]
+        self, installation: Installation, receiver: BurstReceiver, day: date, pair: tuple[str, str]
     ) -> None:
         self.installation = installation
         self.receiver = receiver
@@ -158,10 +159,18 @@ class Burst:
         return all(status is DeliveryStatus.SENT for status, _ in self.rows())
 
 
+@pytest.fixture
+def receiver() -> Iterator[BurstReceiver]:
+    """The push server: one that keeps up with two daemons (tests/support/receivers.py)."""
+    started = BurstReceiver()
+    yield started
+    started.close()
+
+
 @pytest.mark.timeout(scaled(300, 1800))
 @pytest.mark.parametrize("workers", ["0", "default"], ids=["one-process-each", "send-workers"])
 def test_two_daemons_drain_a_burst_faster_and_send_each_delivery_once(
-    tmp_path: Path, receiver: Receiver, postgres_url: str, workers: str
+    tmp_path: Path, receiver: BurstReceiver, postgres_url: str, workers: str
 ) -> None:
     environ = {} if workers == "default" else {"RITUAL_SEND_WORKERS": workers}
     a = Installation(tmp_path / "a", receiver.port, postgres_url, environ)
