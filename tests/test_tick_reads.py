@@ -205,6 +205,19 @@ def test_escalate_lists_the_rituals_again_only_when_they_changed(tick: Tick) -> 
     assert len(_list_reads(changed)) == 1
 
 
+def test_escalate_lists_nothing_after_the_daemon_handed_it_the_rituals_it_read(tick: Tick) -> None:
+    tick.add(0, 3)
+    version = tick.service.rituals_version()
+    tick.nudger.know_rituals(tick.service.list_rituals(), version)  # as the daemon's reconcile does
+    with tick.counting() as first:
+        assert tick.nudger.escalate() == 0
+    assert _ritual_reads(first) == [], "the first tick after a reconcile lists no ritual"
+    tick.nudger.know_rituals([], "an older version")
+    with tick.counting() as stale:
+        assert tick.nudger.escalate() == 0
+    assert len(_list_reads(stale)) == 1, "a list handed in for another version is not trusted"
+
+
 def test_escalate_reads_one_statement_when_no_ritual_escalates(tick: Tick) -> None:
     tick.nudged("talk", to="alex", kept=False)
     tick.nudger.escalate()

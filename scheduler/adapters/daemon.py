@@ -411,10 +411,11 @@ class Daemon:
 
     def _reconcile(self) -> None:
         """Handle what is due for every ritual, then arm each ritual's timer for its next nudge."""
-        assert self._service is not None
+        assert self._service is not None and self._nudger is not None
         with self._rebuild_lock:
             self._seen_version = self._service.rituals_version()
             rituals = self._service.list_rituals()
+            self._nudger.know_rituals(rituals, self._seen_version)
             # A cron or rrule refused since it was stored is left out (and said so), so it can
             # neither fail its batch nor hold the start or a reload up.
             problems = self._service.schedule_problems(rituals)

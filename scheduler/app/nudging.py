@@ -399,6 +399,15 @@ class Nudger:
                     sent += 1
         return sent
 
+    def know_rituals(self, rituals: Sequence[StoredRitual], version: str) -> None:
+        """Every current ritual as of ``version``, just read by the caller (the daemon's
+        reconcile): ``escalate`` takes the ones that escalate from it instead of listing them
+        all again on its next tick."""
+        self._escalating_seen = (
+            version,
+            [s for s in rituals if s.ritual.escalate_after and s.ritual.escalate_to],
+        )
+
     def _escalating(self) -> list[StoredRitual]:
         """The current rituals that escalate, by name; listed again only when the rituals changed."""
         version = self.service.rituals_version()
