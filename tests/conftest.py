@@ -198,3 +198,21 @@ def households(tmp_path: Path) -> Iterator[Callable[..., Household]]:
     yield make
     for household in made:
         household.store.close()
+
+
+@pytest.fixture
+def apprise_builds(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every Apprise object this process builds to send (none when send workers send)."""
+    import apprise
+
+    import scheduler.adapters.notify.send as sending
+
+    built: list[object] = []
+
+    class Counting(apprise.Apprise):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(sending, "Apprise", Counting)
+    return built

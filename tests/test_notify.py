@@ -256,25 +256,13 @@ def test_send_one_reports_one_result_for_one_channel(receiver: Receiver) -> None
 
 
 def test_a_channel_builds_its_apprise_object_once_and_a_failure_is_still_judged_per_send(
-    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    receiver: Receiver, apprise_builds: list[object]
 ) -> None:
-    import apprise
-
-    import scheduler.adapters.notify.send as sending
-
-    built: list[object] = []
-
-    class Counting(apprise.Apprise):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            built.append(self)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(sending, "Apprise", Counting)
     ok, failing = load({"alice": [receiver.url("one")], "bob": [receiver.url("status/503")]})
 
     results = [send([ok, failing], TALK) for _ in range(3)]
 
-    assert len(built) == 2  # one per channel, not one per send
+    assert len(apprise_builds) == 2  # one per channel, not one per send
     assert [[r.ok for r in pair] for pair in results] == [[True, False]] * 3
     assert all(pair[1].http_status == 503 and not pair[1].permanent for pair in results)
     assert receiver.paths().count("/one") == 3

@@ -17,13 +17,13 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from scheduler.adapters.notify import Channels, load_channels, pool
 from scheduler.domain.messages import Action, Message
 from scheduler.startup import SEND_THREADS, SEND_WORKERS_FROM, start_send_workers
+from tests.support.processes import alive, send_workers
 from tests.support.receivers import Receiver, closed_port
 
 LINK_KEY = b"k" * 32
@@ -60,30 +60,12 @@ def workers() -> Iterator[pool.SendPool]:
         pool.stop_send_pool()
 
 
-@pytest.fixture
-def in_process_builds(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Every Apprise object this process builds to send (none when the workers send)."""
-    import apprise
-
-    import scheduler.adapters.notify.send as sending
-
-    built: list[object] = []
-
-    class Counting(apprise.Apprise):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            built.append(self)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(sending, "Apprise", Counting)
-    return built
-
-
 def burst(count: int, prefix: str = "nudge") -> list[Message]:
     return [Message(title=f"{prefix}-{n:03d}", body=f"body of {n}") for n in range(count)]
 
 
 def test_a_burst_goes_through_the_workers_and_arrives_once_each(
-    receiver: Receiver, workers: pool.SendPool, in_process_builds: list[object]
+    receiver: Receiver, workers: pool.SendPool, apprise_builds: list[object]
 ) -> None:
     channels = load({"alex": [receiver.url("hook")]})
     messages = burst(pool.POOL_MIN_SENDS + 8)
@@ -94,7 +76,7 @@ def test_a_burst_goes_through_the_workers_and_arrives_once_each(
     assert sorted(r.title for r in receiver.requests) == [m.title for m in messages]
     bodies = {r.title: r.body["message"] for r in receiver.requests}
     assert bodies["nudge-007"] == "body of 7"
-    assert in_process_builds == []  # nothing of it was sent from this process
+    assert apprise_builds == []  # nothing of it was sent from this process
     assert all(r.target == channels.channels[0].target for r in results)
 
 
@@ -165,7 +147,7 @@ def test_ntfy_buttons_and_tags_are_built_in_the_worker(receiver: Receiver, worke
 
 
 def test_a_small_batch_and_a_drop_in_plugin_are_sent_in_process(
-    receiver: Receiver, workers: pool.SendPool, in_process_builds: list[object], tmp_path: Path
+    receiver: Receiver, workers: pool.SendPool, apprise_builds: list[object], tmp_path: Path
 ) -> None:
     folder = tmp_path / "plugins"
     folder.mkdir()
@@ -188,7 +170,7 @@ def test_a_small_batch_and_a_drop_in_plugin_are_sent_in_process(
 
     small = burst(pool.POOL_MIN_SENDS - 1, "small")
     assert all(r.ok for r in channels.send([hook] * len(small), small, timeout=TIMEOUT))
-    assert len(in_process_builds) == 1  # the hook's one Apprise object, here
+    assert len(apprise_builds) == 1  # the hook's one Apprise object, here
 
     plugin_burst = burst(pool.POOL_MIN_SENDS + 1, "jot")
     results = channels.send([jot] * len(plugin_burst), plugin_burst, timeout=TIMEOUT)
@@ -201,7 +183,7 @@ def test_a_killed_worker_loses_no_send_and_the_next_burst_has_workers_again(
     receiver: Receiver, workers: pool.SendPool
 ) -> None:
     channels = load({"alex": [receiver.url("hook")]})
-    children = _children(os.getpid())
+    children = send_workers(os.getpid())
     assert len(children) >= 2
     for pid in children:
         os.kill(pid, signal.SIGKILL)
@@ -247,14 +229,14 @@ def test_the_workers_end_when_their_daemon_is_killed(tmp_path: Path) -> None:
         try:
             assert parent.stdout is not None
             assert parent.stdout.readline().strip() == "ready"
-            children = _children(parent.pid)
+            children = send_workers(parent.pid)
             assert len(children) >= 2
             parent.send_signal(signal.SIGKILL)
             parent.wait(10)
             deadline = time.monotonic() + 10
-            while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            while any(alive(pid) for pid in children) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert not [pid for pid in children if _alive(pid)]
+            assert not [pid for pid in children if alive(pid)]
         finally:
             if parent.poll() is None:
                 parent.kill()
@@ -284,33 +266,8 @@ def test_how_many_workers_the_daemon_starts(
     assert pool._Current.pool is None and pool._Current.workers == 0
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            found += [int(child) for child in task.read_text().split()]
-        except FileNotFoundError:
-            continue
-    return [child for child in found if _alive(child) and b"spawn_main" in _cmdline(child)]
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return b""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 def test_by_default_the_first_burst_starts_the_workers_and_a_handful_never_does(
-    receiver: Receiver, in_process_builds: list[object]
+    receiver: Receiver, apprise_builds: list[object]
 ) -> None:
     channels = load({"alex": [receiver.url("hook")]})
     try:
@@ -323,10 +280,10 @@ def test_by_default_the_first_burst_starts_the_workers_and_a_handful_never_does(
         assert all(r.ok for r in channels.send(list(channels) * len(first), first, timeout=TIMEOUT))
         assert running() is not None  # started by it, for the next burst
         wait_ready()
-        built = len(in_process_builds)
+        built = len(apprise_builds)
         second = burst(pool.POOL_MIN_SENDS, "second")
         assert all(r.ok for r in channels.send(list(channels) * len(second), second, timeout=TIMEOUT))
-        assert len(in_process_builds) == built  # the workers sent it
+        assert len(apprise_builds) == built  # the workers sent it
         assert len(receiver.requests) == len(handful) + len(first) + len(second)
     finally:
         pool.stop_send_pool()

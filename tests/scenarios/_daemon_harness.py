@@ -30,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from tests.support.processes import alive, children
+
 if TYPE_CHECKING:
     from scheduler.adapters.store import SqlStore
     from scheduler.settings import Settings
@@ -249,14 +251,14 @@ class DaemonProcess:
         """SIGKILL, nothing else: the child processes it had (send workers) are kept in
         ``children_at_kill`` for ``orphans`` to look at."""
         assert self._process is not None
-        self.children_at_kill = _children(self._process.pid)
+        self.children_at_kill = children(self._process.pid)
         self._process.send_signal(signal.SIGKILL)
         self._process.wait(timeout=30)
 
     def orphans(self, within: float = 10.0) -> list[int]:
         """The children the daemon had when killed that are still running ``within`` s later."""
-        wait_for(lambda: not [pid for pid in self.children_at_kill if _alive(pid)], within, step=0.2)
-        return [pid for pid in self.children_at_kill if _alive(pid)]
+        wait_for(lambda: not [pid for pid in self.children_at_kill if alive(pid)], within, step=0.2)
+        return [pid for pid in self.children_at_kill if alive(pid)]
 
     def stop(self) -> int:
         """SIGTERM, as systemd stops it; its exit status."""
@@ -274,23 +276,6 @@ class DaemonProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(FileNotFoundError):
-            found += [int(child) for child in task.read_text().split()]
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` still runs (a zombie waiting for its reaper has ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 # -- the concurrency scenario's worker process ------------------------------------------------
