@@ -187,7 +187,8 @@ def send_batch(
     pool = _started()  # a first burst starts the workers, for the next one
     if not pool.ready:
         return asyncio.run(send_each(channels, messages, timeout=timeout))
-    here = [n for n in range(len(channels)) if n not in set(pooled)]
+    far_ones = set(pooled)
+    here = [n for n in range(len(channels)) if n not in far_ones]
     sends = [_pool_send(channels[n], messages[n]) for n in pooled]
 
     async def both() -> tuple[list[Outcome] | None, list[SendResult]]:
