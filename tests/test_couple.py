@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import Nudger
 from scheduler.app.outbox import ChannelOutbox
-from scheduler.app.ports import Channel, SendResult
 from scheduler.app.service import RitualService
 from scheduler.app.stored import RitualSource, StoredRitual
 from scheduler.domain.definitions import TurnsOn, ritual_from_table
@@ -29,58 +27,10 @@ from scheduler.domain.people import Household, Person
 from scheduler.domain.streaks import PeriodStatus
 from scheduler.domain.turns import planners
 from tests.conftest import RitualCli
+from tests.support.fakes import Phones
 
 ALEX_AND_SAM = Household((Person("alex", "Alex"), Person("sam", "Sam")))
 START = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)  # a Thursday
-
-
-@dataclass(frozen=True)
-class _Channel:
-    person: str
-
-    @property
-    def tags(self) -> tuple[str, ...]:
-        return (self.person,)
-
-    @property
-    def masked(self) -> str:
-        return f"fake://{self.person}"
-
-    @property
-    def target(self) -> str:
-        return f"t-{self.person}"
-
-    @property
-    def can_replace(self) -> bool:
-        return False
-
-
-@dataclass
-class _Channels:
-    """Alex's phone and Sam's phone; every message each got, in order."""
-
-    channels: list[_Channel] = field(default_factory=lambda: [_Channel("alex"), _Channel("sam")])
-    sent: list[tuple[str, Message]] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[_Channel]:
-        return iter(self.channels)
-
-    def __len__(self) -> int:
-        return len(self.channels)
-
-    @property
-    def problems(self) -> tuple[str, ...]:
-        return ()
-
-    def select(self, names: Sequence[str]) -> list[_Channel]:
-        wanted = set(names)
-        return [c for c in self.channels if "all" in wanted or c.person in wanted]
-
-    def send(
-        self, channels: Sequence[Channel], messages: Sequence[Message], *, timeout: float
-    ) -> list[SendResult]:
-        self.sent.extend((c.tags[0], m) for c, m in zip(channels, messages, strict=True))
-        return [SendResult(c.target, c.masked, ok=True) for c in channels]
 
 
 class Home:
@@ -94,7 +44,7 @@ class Home:
             default_timezone="UTC",
             household=ALEX_AND_SAM,
         )
-        self.channels = _Channels()
+        self.channels = Phones()
         outbox = ChannelOutbox(
             self.service, self.channels, self.clock, timeout=1.0, max_attempts=3,
             max_age=timedelta(hours=1), rng=random.Random(1),

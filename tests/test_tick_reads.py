@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,10 @@ from scheduler.adapters.clock import FakeClock
 from scheduler.adapters.store import SqlStore
 from scheduler.app.nudging import Nudger
 from scheduler.app.outbox import ChannelOutbox
-from scheduler.app.ports import Channel, SendResult
 from scheduler.app.service import RitualService
 from scheduler.app.stored import DeliveryStatus, OccurrenceKind, OccurrenceRecord, OccurrenceStatus
-from scheduler.domain.messages import Message
 from scheduler.domain.people import Household, Person
+from tests.support.fakes import Phone, Phones
 
 DAY = date(2026, 3, 2)
 DUE_AT = datetime(2026, 3, 2, 20, 30, tzinfo=UTC)
@@ -36,58 +34,16 @@ NOW = DUE_AT + timedelta(hours=2, minutes=5)  # the escalations of DUE_AT's nudg
 ALEX_AND_SAM = Household((Person("alex", "Alex"), Person("sam", "Sam")))
 
 
-@dataclass(frozen=True)
-class _Channel:
-    person: str
-    replaces: bool
-
-    @property
-    def tags(self) -> tuple[str, ...]:
-        return (self.person,)
-
-    @property
-    def masked(self) -> str:
-        return f"fake://{self.person}"
-
-    @property
-    def target(self) -> str:
-        return f"t-{self.person}"
-
-    @property
-    def can_replace(self) -> bool:
-        return self.replaces
-
-
-@dataclass
-class _Channels:
-    """Alex's phone can replace a nudge (ntfy), Sam's cannot."""
-
-    channels: list[_Channel] = field(default_factory=lambda: [_Channel("alex", True), _Channel("sam", False)])
-
-    def __iter__(self) -> Iterator[_Channel]:
-        return iter(self.channels)
-
-    def __len__(self) -> int:
-        return len(self.channels)
-
-    @property
-    def problems(self) -> tuple[str, ...]:
-        return ()
-
-    def select(self, names: Sequence[str]) -> list[_Channel]:
-        wanted = set(names)
-        return [c for c in self.channels if "all" in wanted or c.person in wanted]
-
-    def send(
-        self, channels: Sequence[Channel], messages: Sequence[Message], *, timeout: float
-    ) -> list[SendResult]:
-        raise AssertionError("the tick under test sends nothing")
+def _phones(*replacing: bool) -> Phones:
+    """Alex's and Sam's phones; by default Alex's can replace a nudge (ntfy), Sam's cannot."""
+    alex, sam = replacing or (True, False)
+    return Phones([Phone("alex", alex), Phone("sam", sam)])
 
 
 class Tick:
     """A household on ``url``: rituals whose nudge went out at DUE_AT, counted statements."""
 
-    def __init__(self, url: str, folder: Path, channels: _Channels | None = None) -> None:
+    def __init__(self, url: str, folder: Path, channels: Phones | None = None) -> None:
         self.clock = FakeClock(DUE_AT - timedelta(days=1))
         self.store = SqlStore.open(url)
         self.service = RitualService(
@@ -97,8 +53,9 @@ class Tick:
             default_timezone="UTC",
             household=ALEX_AND_SAM,
         )
+        self.phones = channels or _phones()
         self.outbox = ChannelOutbox(
-            self.service, channels or _Channels(), self.clock, timeout=1.0, max_attempts=3,
+            self.service, self.phones, self.clock, timeout=1.0, max_attempts=3,
             max_age=timedelta(hours=1), rng=random.Random(1),
         )  # fmt: skip
         self.nudger = Nudger(self.service, self.outbox, self.clock)
@@ -189,6 +146,7 @@ def test_the_ticks_statements_do_not_grow_with_the_rituals(tick: Tick) -> None:
     assert len(_ritual_reads(fifty)) == 1  # the rituals of the nudges that could be cleared
     recorded = tick.store.occurrences(since=DUE_AT)
     assert {o.kind for o in recorded} == {OccurrenceKind.DUE}, "nothing escalated, nothing cleared"
+    assert tick.phones.sent == []
 
 
 def test_escalate_lists_the_rituals_again_only_when_they_changed(tick: Tick) -> None:
@@ -231,12 +189,10 @@ def test_an_escalation_still_goes_out_from_the_cached_list(tick: Tick) -> None:
     tick.clock.set(DUE_AT + timedelta(hours=1))
     assert tick.nudger.escalate() == 0  # not yet: lists the rituals that escalate
     tick.clock.set(DUE_AT + timedelta(hours=2, seconds=30))  # on time
-    tick.outbox.channels.send = lambda channels, messages, *, timeout: [  # type: ignore[method-assign]
-        SendResult(c.target, c.masked, ok=True) for c in channels
-    ]
     with tick.counting() as seen:
         assert tick.nudger.escalate() == 1
     assert _ritual_reads(seen) == []
+    assert [person for person, _ in tick.phones.sent] == ["sam"]
     escalated = [o for o in tick.store.occurrences(since=DUE_AT) if o.kind is OccurrenceKind.ESCALATE]
     assert [(o.day, o.due_at, o.status) for o in escalated] == [
         (DAY, DUE_AT + timedelta(hours=2), OccurrenceStatus.SENT)
@@ -245,7 +201,7 @@ def test_an_escalation_still_goes_out_from_the_cached_list(tick: Tick) -> None:
 
 
 def test_clear_kept_reads_nothing_when_no_channel_can_replace(store_url: str, tmp_path: Path) -> None:
-    tick = Tick(store_url, tmp_path, _Channels([_Channel("alex", False), _Channel("sam", False)]))
+    tick = Tick(store_url, tmp_path, _phones(False, False))
     try:
         tick.nudged("talk", to="alex", kept=True)
         with tick.counting() as seen:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from scheduler.adapters.clock import FakeClock
 from scheduler.app.nudging import Claimed
-from scheduler.app.ports import Store
+from scheduler.app.ports import Channel, SendResult, Store
 from scheduler.app.stored import OccurrenceRecord, OccurrenceStatus, StoredRitual
 from scheduler.domain.firing import Decision
+from scheduler.domain.messages import Message
 
 
 class FakeOutbox:
@@ -66,3 +68,55 @@ class FakeOutbox:
     def deliver_snoozed(self, stored: StoredRitual, occurrence: OccurrenceRecord, person: str) -> None:
         with self._lock:
             self.snoozed.append((stored.name, occurrence.slot, person))
+
+
+@dataclass(frozen=True)
+class Phone:
+    """One person's channel, as the Channels port shows it; ``replaces``: ntfy-like."""
+
+    person: str
+    replaces: bool = False
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return (self.person,)
+
+    @property
+    def masked(self) -> str:
+        return f"fake://{self.person}"
+
+    @property
+    def target(self) -> str:
+        return f"t-{self.person}"
+
+    @property
+    def can_replace(self) -> bool:
+        return self.replaces
+
+
+@dataclass
+class Phones:
+    """The household's channels: Alex's phone and Sam's; every message each got, in order."""
+
+    channels: list[Phone] = field(default_factory=lambda: [Phone("alex"), Phone("sam")])
+    sent: list[tuple[str, Message]] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Phone]:
+        return iter(self.channels)
+
+    def __len__(self) -> int:
+        return len(self.channels)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return ()
+
+    def select(self, names: Sequence[str]) -> list[Phone]:
+        wanted = set(names)
+        return [c for c in self.channels if "all" in wanted or c.person in wanted]
+
+    def send(
+        self, channels: Sequence[Channel], messages: Sequence[Message], *, timeout: float
+    ) -> list[SendResult]:
+        self.sent.extend((c.tags[0], m) for c, m in zip(channels, messages, strict=True))
+        return [SendResult(c.target, c.masked, ok=True) for c in channels]
