@@ -46,7 +46,7 @@ def prepare_sending() -> None:
 
 # A burst of nudges (hundreds due at one instant) is bound by Apprise's CPU per send under one
 # GIL; worker processes spread it over the cores (bench/fire_lag.py). Each costs a Python with
-# Apprise imported (~40 MB), which a household with a few rituals never needs.
+# Apprise imported (~55 MB resident, measured), which a household with a few rituals never needs.
 SEND_WORKERS_FROM = 100  # stored rituals from which the daemon starts them with itself
 
 
@@ -62,3 +62,10 @@ def start_send_workers(setting: int | None, rituals: int) -> None:
         stop_send_pool()
         return
     start_send_pool(workers, SEND_THREADS, now=setting is not None or rituals >= SEND_WORKERS_FROM)
+
+
+def stop_send_workers() -> None:
+    """Stop this process's send workers, if any (the daemon's way out)."""
+    from scheduler.adapters.notify import stop_send_pool
+
+    stop_send_pool()

@@ -26,7 +26,7 @@ from scheduler.app.service import RitualService
 from scheduler.domain.errors import RitualError
 from scheduler.domain.reminders import parse_duration
 from scheduler.settings import Settings
-from scheduler.startup import prepare_sending, start_send_workers
+from scheduler.startup import prepare_sending, start_send_workers, stop_send_workers
 
 if TYPE_CHECKING:
     from scheduler.adapters.mqtt import HomeAssistantBridge
@@ -261,7 +261,7 @@ class SettingsRuntime:
             return None
 
     def stop(self) -> None:
-        start_send_workers(0, 0)
+        stop_send_workers()
         self._stop_home()
         if self._http is not None:
             self._http.stop()
